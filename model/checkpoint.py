@@ -1,0 +1,123 @@
+"""The checkpoint format: one .safetensors file, weights as tensors, config and vocabulary as
+JSON in its metadata. No pickle anywhere; writes are atomic (temporary file, then rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .config import ModelConfig
+from .network import LanguageModel
+from .paths import default_model_path
+from .vocab import Vocabulary
+
+FORMAT = "nextword-lm"
+FORMAT_VERSION = "1"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read; the message names the file and what to do."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded model with its vocabulary and the notes stored beside it."""
+
+    model: LanguageModel
+    vocab: Vocabulary
+    path: Path
+    info: dict[str, Any] = field(default_factory=dict)  # training provenance, free-form JSON
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # non-model tensors (e.g. training state)
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: LanguageModel,
+    vocab: Vocabulary,
+    info: dict[str, Any] | None = None,
+    dtype: torch.dtype = torch.float16,
+    extra: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write ``model`` and ``vocab`` to ``path`` atomically; weights stored as ``dtype``."""
+    path = Path(path)
+    if len(vocab) != model.config.vocab_size:
+        raise ValueError(f"vocabulary has {len(vocab)} tokens but the model expects {model.config.vocab_size}")
+    tensors = {name: t.detach().to(dtype).contiguous().cpu() for name, t in model.state_dict().items()}
+    for name, t in (extra or {}).items():
+        tensors[f"extra.{name}"] = t.detach().contiguous().cpu()
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": json.dumps(model.config.to_dict()),
+        "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
+        "info": json.dumps(info or {}, ensure_ascii=False),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str] | None = None) -> Checkpoint:
+    """Read a checkpoint (the shipped default when ``path`` is None), ready for prediction."""
+    path = Path(path).expanduser() if path is not None else default_model_path()
+    if not path.exists():
+        raise CheckpointError(f"model file {path} does not exist; train one with `nextword train NOTES` or pass an existing .safetensors file")
+    if not path.is_file():
+        raise CheckpointError(f"model path {path} is not a file; pass the .safetensors file itself")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is not a readable nextword model (damaged or not a .safetensors file: {e}); retrain it with `nextword train` or use another model") from None
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a .safetensors file but not a nextword model; pass a model written by `nextword train`")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} uses model format version {metadata.get('format_version')!r}, which this nextword does not read (it reads {FORMAT_VERSION}); retrain with this version")
+    try:
+        config = ModelConfig.from_dict(json.loads(metadata["config"]))
+        vocab = Vocabulary(json.loads(metadata["vocab"]))
+        info = json.loads(metadata.get("info", "{}"))
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path} has damaged model metadata ({e}); retrain it with `nextword train`") from None
+    if len(vocab) != config.vocab_size:
+        raise CheckpointError(f"{path} is inconsistent: its vocabulary has {len(vocab)} tokens but its config says {config.vocab_size}; retrain it")
+    try:
+        model = LanguageModel(config)
+    except ValueError as e:
+        raise CheckpointError(f"{path} has an invalid model config ({e}); retrain it") from None
+    weights = {k: v.float() for k, v in tensors.items() if not k.startswith("extra.")}
+    extra = {k.removeprefix("extra."): v for k, v in tensors.items() if k.startswith("extra.")}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = sorted(k for k in expected.keys() & weights.keys() if expected[k].shape != weights[k].shape)
+    if missing or unexpected or wrong:
+        problems = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(unexpected)}" if unexpected else "",
+                f"wrong shape for {', '.join(wrong)}" if wrong else "",
+            )
+            if part
+        )
+        raise CheckpointError(f"{path} does not match its own config ({problems}); retrain it")
+    model.load_state_dict(weights)
+    model.prepare_for_inference()
+    return Checkpoint(model=model, vocab=vocab, path=path, info=info, extra=extra)

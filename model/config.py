@@ -1,0 +1,41 @@
+"""Configuration dataclasses of the network and of the Predictor."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class ModelConfig:
+    """The shape of the network; stored in every checkpoint beside the weights."""
+
+    vocab_size: int = 30000  # number of tokens, including <unk> and the line-break tokens
+    emb_dim: int = 256  # size of a token embedding (and of the tied output layer's rows)
+    hidden_dim: int = 512  # LSTM hidden units per layer
+    num_layers: int = 2  # stacked LSTM layers
+    proj_dim: int = 0  # LSTM projection size (0: none); the last layer's output is projected to emb_dim if it differs
+    dropout: float = 0.25  # dropout on embeddings, between layers and before the output layer (training only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass
+class PredictorConfig:
+    """How the Predictor turns the network's distribution into suggestions."""
+
+    cache_weight: float = 0.15  # share of probability given to words seen earlier in the document
+    cache_size: int = 3000  # the document cache covers this many most recent tokens
+    context_tokens: int = 256  # on a fresh or far-away context, the network reads this many tokens back
+    keep_states: int = 16  # network states kept for the newest tokens, so small edits roll back cheaply
+    snapshot_every: int = 64  # beyond those, one state kept every this many tokens
+    max_tokens: int = 8192  # token records kept per context; older ones are dropped

@@ -1,0 +1,126 @@
+"""The network: embedding, stacked LSTM, and an output layer tied to the embedding.
+
+Training runs whole sequences through ``forward`` (many-to-many); prediction runs one token
+at a time through ``step``, which calls the fused LSTM cell directly because a one-token
+call of ``nn.LSTM`` costs several times more than the arithmetic it does.
+The same arithmetic as ``nn.LSTM`` (gates i, f, g, o; optional projection), written out.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig
+
+# One (h, c) pair per layer, each of shape [batch, size].
+State = tuple[tuple[Tensor, Tensor], ...]
+
+
+class LanguageModel(nn.Module):
+    """A word-level LSTM language model with tied input and output embeddings."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.proj_dim and config.proj_dim >= config.hidden_dim:
+            raise ValueError("proj_dim must be smaller than hidden_dim (or 0 for none)")
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.emb_dim)
+        self.drop = nn.Dropout(config.dropout)
+        self.lstm = nn.LSTM(
+            config.emb_dim,
+            config.hidden_dim,
+            config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            proj_size=config.proj_dim,
+        )
+        out_dim = config.proj_dim or config.hidden_dim
+        # The tied output layer needs vectors of the embedding's size.
+        self.out_proj = nn.Linear(out_dim, config.emb_dim) if out_dim != config.emb_dim else None
+        self.out_bias = nn.Parameter(torch.zeros(config.vocab_size))
+        nn.init.normal_(self.embedding.weight, std=1.0 / math.sqrt(config.emb_dim))
+        self._step_weights: list[tuple[Tensor, ...]] | None = None
+
+    # ----- training -------------------------------------------------------------------------
+    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Hidden vectors ``[T, B, emb_dim]`` for token ids ``[T, B]``, and the final state."""
+        x = self.drop(self.embedding(ids))
+        packed_state = None
+        if state is not None:
+            packed_state = (torch.stack([h for h, _ in state]), torch.stack([c for _, c in state]))
+        out, (h, c) = self.lstm(x, packed_state)
+        out = self.drop(out)
+        if self.out_proj is not None:
+            out = self.out_proj(out)
+        return out, tuple((h[i], c[i]) for i in range(h.shape[0]))
+
+    def logits(self, hidden: Tensor) -> Tensor:
+        """Scores over the whole vocabulary for hidden vectors ``[..., emb_dim]``."""
+        return F.linear(hidden, self.embedding.weight, self.out_bias)
+
+    def full_loss(self, hidden: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+        """Cross-entropy over the whole vocabulary."""
+        return F.cross_entropy(self.logits(hidden).reshape(-1, self.config.vocab_size), targets.reshape(-1), reduction=reduction)
+
+    def sampled_loss(self, hidden: Tensor, targets: Tensor, num_sampled: int, unigram: Tensor) -> Tensor:
+        """Sampled-softmax cross-entropy: the batch's own targets plus ``num_sampled`` uniform
+        negatives form the candidate set; logits are corrected by the log of each candidate's
+        chance of being in that set (``unigram`` holds token frequencies), which keeps the
+        estimate close to the full softmax while touching a small slice of the output layer."""
+        flat_targets = targets.reshape(-1)
+        negatives = torch.randint(0, self.config.vocab_size, (num_sampled,), device=targets.device)
+        candidates, inverse = torch.unique(torch.cat([flat_targets, negatives]), return_inverse=True)
+        n = flat_targets.numel()
+        miss_targets = torch.exp(n * torch.log1p(-unigram[candidates].clamp(max=1 - 1e-7)))
+        miss_negatives = (1.0 - 1.0 / self.config.vocab_size) ** num_sampled
+        log_q = torch.log((1.0 - miss_targets * miss_negatives).clamp(min=1e-12))
+        scores = F.linear(hidden.reshape(n, -1), self.embedding.weight[candidates], self.out_bias[candidates]) - log_q
+        return F.cross_entropy(scores, inverse[:n])
+
+    # ----- prediction -----------------------------------------------------------------------
+    def initial_state(self, batch: int = 1) -> State:
+        out = self.config.proj_dim or self.config.hidden_dim
+        return tuple(
+            (torch.zeros(batch, out), torch.zeros(batch, self.config.hidden_dim)) for _ in range(self.config.num_layers)
+        )
+
+    def prepare_for_inference(self) -> "LanguageModel":
+        """Switch to evaluation mode and gather the per-layer weights ``step`` uses."""
+        self.eval()
+        self._step_weights = []
+        for layer in range(self.config.num_layers):
+            get = lambda name: getattr(self.lstm, f"{name}_l{layer}").detach()  # noqa: E731
+            # One matrix for input and recurrent weights: one matmul per layer and step.
+            weight = torch.cat([get("weight_ih"), get("weight_hh")], dim=1).t().contiguous()
+            bias = (get("bias_ih") + get("bias_hh")).unsqueeze(0).contiguous()
+            proj = get("weight_hr").t().contiguous() if self.config.proj_dim else None
+            self._step_weights.append((weight, bias, proj))
+        return self
+
+    @torch.inference_mode()
+    def step(self, token_ids: Tensor, state: State) -> tuple[Tensor, State]:
+        """Advance ``state`` by one token per batch row; returns output vectors ``[B, emb_dim]``."""
+        if self._step_weights is None:
+            self.prepare_for_inference()
+        x = F.embedding(token_ids, self.embedding.weight)
+        new_state = []
+        for (weight, bias, proj), (h, c) in zip(self._step_weights, state):
+            gates = torch.addmm(bias, torch.cat([x, h], dim=1), weight)
+            i, f, g, o = gates.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            if proj is not None:
+                h = h @ proj
+            new_state.append((h, c))
+            x = h
+        if self.out_proj is not None:
+            x = self.out_proj(x)
+        return x, tuple(new_state)
+
+    @torch.inference_mode()
+    def next_log_probs(self, output: Tensor) -> Tensor:
+        """Log-probabilities over the vocabulary for output vectors from ``step``."""
+        return torch.log_softmax(self.logits(output), dim=-1)

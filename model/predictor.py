@@ -1,0 +1,345 @@
+"""The Predictor: text before the cursor plus the typed part of a word, to ranked words.
+
+It keeps the network state for the text it last saw. A new query re-reads only what
+changed: appending text costs one network step per new token; a change further back rolls
+back to the nearest kept state; a context with nothing in common (or a change older than
+the kept states) restarts from a bounded window of the most recent tokens, so a long
+document costs no more per keystroke than a short one.
+
+The distribution for a context is computed once and then only filtered by prefix, so
+keystrokes inside a word never run the network. Words of the document are mixed into the
+network's distribution through a unigram cache (Grave et al., 2016, "Improving neural
+language models with a continuous cache", in its simplest form), which is also how words
+the vocabulary lacks (names, jargon) get a probability.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .config import PredictorConfig
+from .network import LanguageModel, State
+from .tokenize import PARAGRAPH, Token, is_word, iter_tokens, join_tokens
+from .vocab import Vocabulary
+
+_SAFE_START_SLACK = 16  # characters of a window's tail scanned to find a clean token boundary
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A suggested word and its probability given the context."""
+
+    word: str
+    probability: float
+
+
+@dataclass(slots=True)
+class _Entry:
+    token: Token
+    id: int
+    word: bool
+
+
+def _settled(entry: _Entry, text: str, unchanged: int) -> bool:
+    """Whether ``entry``'s token stays the same whatever follows the first ``unchanged`` chars."""
+    end = entry.token.end
+    if end >= unchanged:
+        return False
+    tok = entry.token.text
+    if entry.word:
+        # A word continues only through an apostrophe followed by a word character.
+        return text[end] not in "'’" or end + 2 <= unchanged
+    if tok[0] == "\n":
+        # A break absorbs following spaces and breaks until something visible arrives.
+        return not text[end:unchanged].isspace()
+    return True  # a run of one mark ends at the first different character
+
+
+def _common_prefix_length(a: str, b: str) -> int:
+    if b.startswith(a):
+        return len(a)
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # the longest equal prefix, by bisection over fast slice comparisons
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+class Predictor:
+    """Ranked next-word suggestions for one evolving context (one document, say)."""
+
+    def __init__(self, model: LanguageModel, vocab: Vocabulary, config: PredictorConfig | None = None):
+        if len(vocab) != model.config.vocab_size:
+            raise ValueError("vocabulary and model disagree on the vocabulary size")
+        self.model = model.prepare_for_inference()
+        self.vocab = vocab
+        self.config = config or PredictorConfig()
+        if self.config.cache_size < self.config.context_tokens:
+            raise ValueError("cache_size must be at least context_tokens")
+        # Every context starts as if after a paragraph break: the start of a document.
+        output, state = self.model.step(torch.tensor([vocab.id(PARAGRAPH)]), self.model.initial_state())
+        self._start = (state, output)
+        self.reset()
+
+    # ----- public -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the context (frees its state)."""
+        self._text = ""
+        self._entries: list[_Entry] = []
+        self._lstm_start = 0  # entries before this index feed the cache only
+        self._states: dict[int, tuple[State, torch.Tensor]] = {}
+        self._cache_counts = np.zeros(len(self.vocab), dtype=np.float64)
+        self._cache_total = 0
+        self._oov_counts: dict[str, int] = {}
+        self._oov_sorted: list[str] = []
+        self._dist: np.ndarray | None = None
+        self._p_unk = 0.0
+        self._ranked: dict[str, list[Suggestion]] = {}
+
+    def predict(self, context: str, prefix: str = "", k: int = 5) -> list[Suggestion]:
+        """The ``k`` most probable words that start with ``prefix``, given ``context``.
+
+        ``context`` is the text before the word being typed; ``prefix`` is the part of that
+        word typed so far. Probabilities are of the whole word, so they sum to at most 1.
+        """
+        self.sync(context)
+        return self.ranked(prefix, k)
+
+    def sync(self, context: str) -> None:
+        """Bring the network state up to ``context``, re-reading only what changed."""
+        if context == self._text:
+            return
+        unchanged = _common_prefix_length(self._text, context)
+        keep = self._settled_count(unchanged)
+        if keep < self._lstm_start or len(self._entries) > self.config.max_tokens or (keep == 0 and unchanged < len(self._text) // 2 and len(context) > 4096):
+            self._rebuild(context)
+        else:
+            self._truncate(keep)
+            start = self._entries[-1].token.end if self._entries else 0
+            self._append(list(iter_tokens(context, start)))
+        self._text = context
+        self._dist = None
+        self._ranked.clear()
+
+    def ranked(self, prefix: str, k: int) -> list[Suggestion]:
+        """Suggestions for the current context (see ``predict``)."""
+        key = f"{k}\0{prefix}"
+        cached = self._ranked.get(key)
+        if cached is not None:
+            return cached
+        dist = self.distribution()
+        lo, hi = self.vocab.word_range(prefix)
+        ids = self.vocab.sorted_word_ids[lo:hi]
+        probs = dist[ids]
+        if len(ids) > k:
+            top = np.argpartition(-probs, k)[:k]
+            ids, probs = ids[top], probs[top]
+        found = [Suggestion(self.vocab.tokens[i], float(p)) for i, p in zip(ids.tolist(), probs.tolist()) if p > 0.0]
+        found.extend(self._oov_suggestions(prefix))
+        found.sort(key=lambda s: (-s.probability, s.word))
+        result = found[:k]
+        if len(self._ranked) > 256:
+            self._ranked.clear()
+        self._ranked[key] = result
+        return result
+
+    def distribution(self) -> np.ndarray:
+        """Probabilities over the vocabulary for the next token, with the document cache mixed in."""
+        if self._dist is None:
+            _, output = self._current()
+            probs = self.model.next_log_probs(output)[0].exp().double().numpy()
+            self._p_unk = float(probs[self.vocab.unk_id])
+            weight = self.config.cache_weight if self._cache_total else 0.0
+            if weight:
+                probs = (1.0 - weight) * probs + (weight / self._cache_total) * self._cache_counts
+            self._dist = probs
+        return self._dist
+
+    @torch.inference_mode()
+    def complete_phrase(self, context: str, prefix: str = "", max_words: int = 4, min_probability: float = 0.2) -> tuple[str, float]:
+        """A greedy phrase continuing the word being typed: the rest of the current word
+        (or the next word) and then following words while each is at least
+        ``min_probability`` likely. Returns the text to insert after ``prefix`` and the
+        phrase's probability. Stops at punctuation and line breaks."""
+        best = self.predict(context, prefix, 1)
+        if not best or best[0].probability < min_probability:
+            return "", 0.0
+        words = [best[0].word]
+        probability = best[0].probability
+        state, output = self._current()
+        output, state = self.model.step(torch.tensor([self.vocab.id(words[0])]), state)
+        while len(words) < max_words:
+            probs = self.model.next_log_probs(output)[0].exp()
+            p, token_id = (float(v) for v in probs.max(dim=0))
+            token = self.vocab.tokens[int(token_id)]
+            if p < min_probability or not is_word(token) or token_id == self.vocab.unk_id:
+                break
+            words.append(token)
+            probability *= p
+            output, state = self.model.step(torch.tensor([int(token_id)]), state)
+        return words[0][len(prefix) :] + join_tokens(words[1:], after=words[0]), probability
+
+    @torch.inference_mode()
+    def generate(self, context: str, num_tokens: int = 30, temperature: float = 1.0, top_k: int = 0, seed: int | None = None) -> str:
+        """Sample ``num_tokens`` tokens after ``context`` and return them as text.
+
+        ``temperature`` below 1 sharpens the distribution (0 picks the most probable token),
+        above 1 flattens it; ``top_k`` > 0 samples only among the k most probable tokens.
+        The unknown token is never produced."""
+        if temperature < 0:
+            raise ValueError("temperature must be at least 0")
+        self.sync(context)
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        state, output = self._current()
+        tokens: list[str] = []
+        for _ in range(num_tokens):
+            logits = self.model.logits(output)[0].clone()
+            logits[self.vocab.unk_id] = float("-inf")
+            if temperature == 0:
+                token_id = int(logits.argmax())
+            else:
+                logits = logits / temperature
+                if 0 < top_k < logits.numel():
+                    cutoff = torch.topk(logits, top_k).values[-1]
+                    logits[logits < cutoff] = float("-inf")
+                token_id = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
+            tokens.append(self.vocab.tokens[token_id])
+            output, state = self.model.step(torch.tensor([token_id]), state)
+        return join_tokens(tokens, after=context)
+
+    # ----- context bookkeeping --------------------------------------------------------------------
+    def _settled_count(self, unchanged: int) -> int:
+        """How many leading entries are certainly the same in any text sharing ``unchanged`` chars."""
+        entries = self._entries
+        n = len(entries)
+        if n and entries[-1].token.end >= unchanged:
+            # Bisect for the first entry that ends at or after the change.
+            lo, hi = 0, n
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if entries[mid].token.end < unchanged:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            n = lo
+        while n and not _settled(entries[n - 1], self._text, unchanged):
+            n -= 1
+        return n
+
+    def _current(self) -> tuple[State, torch.Tensor]:
+        last = len(self._entries) - 1
+        return self._states[last] if last >= self._lstm_start else self._start
+
+    def _rebuild(self, context: str) -> None:
+        """Start over from a bounded window at the end of ``context``."""
+        self.reset()
+        pos = self._window_start(context)
+        tokens = list(iter_tokens(context, pos))[-self.config.cache_size :]
+        self._lstm_start = max(0, len(tokens) - self.config.context_tokens)
+        self._append(tokens)
+
+    def _window_start(self, context: str) -> int:
+        """A character offset where the full scan also starts a token, near enough to the end
+        that the window holds ``cache_size`` tokens (at a generous guess of their length)."""
+        pos = len(context) - 12 * self.config.cache_size
+        if pos <= 0:
+            return 0
+        # Just after a whitespace character that is followed by a visible one, the full scan
+        # always starts a new token: whitespace is never part of a word or mark.
+        while pos < len(context):
+            if context[pos - 1].isspace() and not context[pos].isspace():
+                return pos
+            pos += 1
+        return len(context)
+
+    def _truncate(self, keep: int) -> None:
+        while len(self._entries) > keep:
+            index = len(self._entries) - 1
+            self._cache_remove(self._entries.pop())
+            self._states.pop(index, None)
+            back = index - self.config.cache_size
+            if back >= 0:
+                self._cache_add(self._entries[back])
+
+    def _append(self, tokens: list[Token]) -> None:
+        if not tokens:
+            return
+        entries = self._entries
+        last = len(entries) - 1
+        # The newest kept state at or before the last entry (states past a rollback are gone).
+        while last >= self._lstm_start and last not in self._states:
+            last -= 1
+        state, output = self._states[last] if last >= self._lstm_start else self._start
+        pending = list(range(last + 1, len(entries)))
+        for token in tokens:
+            entry = _Entry(token, self.vocab.id(token.text), is_word(token.text))
+            entries.append(entry)
+            index = len(entries) - 1
+            back = index - self.config.cache_size
+            if back >= 0:
+                self._cache_remove(entries[back])
+            self._cache_add(entry)
+            pending.append(index)
+        keep_from = len(entries) - self.config.keep_states
+        for index in pending:
+            if index < self._lstm_start:
+                continue
+            output, state = self.model.step(torch.tensor([entries[index].id]), state)
+            if index >= keep_from or index % self.config.snapshot_every == 0:
+                self._states[index] = (state, output)
+        # Thin out the per-token states that are no longer among the newest.
+        for index in [i for i in self._states if i < keep_from and i % self.config.snapshot_every]:
+            del self._states[index]
+
+    def _cache_add(self, entry: _Entry) -> None:
+        if not entry.word:
+            return
+        self._cache_total += 1
+        if entry.id != self.vocab.unk_id:
+            self._cache_counts[entry.id] += 1
+            return
+        word = entry.token.text
+        count = self._oov_counts.get(word, 0)
+        if count == 0:
+            bisect.insort(self._oov_sorted, word)
+        self._oov_counts[word] = count + 1
+
+    def _cache_remove(self, entry: _Entry) -> None:
+        if not entry.word:
+            return
+        self._cache_total -= 1
+        if entry.id != self.vocab.unk_id:
+            self._cache_counts[entry.id] -= 1
+            return
+        word = entry.token.text
+        count = self._oov_counts[word] - 1
+        if count:
+            self._oov_counts[word] = count
+        else:
+            del self._oov_counts[word]
+            del self._oov_sorted[bisect.bisect_left(self._oov_sorted, word)]
+
+    def _oov_suggestions(self, prefix: str) -> Iterator[Suggestion]:
+        """Document words the vocabulary lacks, sharing the unknown token's probability
+        by their counts, plus their share of the cache."""
+        if not self._oov_counts:
+            return
+        lo = bisect.bisect_left(self._oov_sorted, prefix)
+        hi = bisect.bisect_left(self._oov_sorted, prefix + "\U0010ffff", lo)
+        if lo == hi:
+            return
+        self.distribution()  # sets the network's own probability of <unk>, before mixing
+        weight = self.config.cache_weight
+        oov_total = sum(self._oov_counts.values())
+        p_unk = self._p_unk
+        for word in self._oov_sorted[lo:hi]:
+            count = self._oov_counts[word]
+            yield Suggestion(word, float((1 - weight) * p_unk * count / oov_total + weight * count / self._cache_total))

@@ -1,0 +1,105 @@
+"""The one tokenizer: text to model tokens, used by training, prediction and evaluation alike.
+
+Tokens are of four kinds:
+- words: the matches of ``WORD_PATTERN`` (the evaluation protocol's definition), case kept;
+- line breaks: ``"\\n"`` for a single break, ``PARAGRAPH`` for a blank line or more;
+- punctuation: any other visible character; a run of one repeated mark (``...``, ``**``,
+  `````` ``` ``````) is one token, and runs longer than ``MAX_RUN`` are shortened so rule
+  lines of any length share a token;
+- spaces and tabs separate tokens and are not tokens themselves.
+
+Tokenizing resumes exactly: scanning from the end of any token gives the same tokens as
+scanning the whole text, which is what lets the Predictor re-read only what changed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+WORD_PATTERN = r"\w+(?:['’]\w+)*"
+WORD_RE = re.compile(WORD_PATTERN)
+NEWLINE = "\n"
+PARAGRAPH = "\n\n"
+MAX_RUN = 4
+
+# Order matters: words first, then breaks, then a run of one repeated non-space mark.
+_TOKEN_RE = re.compile(
+    rf"(?P<word>{WORD_PATTERN})"
+    r"|(?P<para>\n(?:[^\S\n]*\n)+)"
+    r"|(?P<newline>\n)"
+    r"|(?P<space>[^\S\n]+)"
+    r"|(?P<mark>(?P<char>.)(?P=char)*)",
+    re.DOTALL,
+)
+_FULL_WORD_RE = re.compile(rf"{WORD_PATTERN}\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token and the character span ``[start, end)`` it came from."""
+
+    text: str
+    start: int
+    end: int
+
+
+def iter_tokens(text: str, pos: int = 0) -> Iterator[Token]:
+    """Yield the tokens of ``text`` from character offset ``pos`` on.
+
+    ``pos`` must be 0 or the end of a token of a previous scan of the same text.
+    """
+    for match in _TOKEN_RE.finditer(text, pos):
+        kind = match.lastgroup
+        if kind == "space":
+            continue
+        start, end = match.span()
+        if kind == "word":
+            yield Token(match.group(), start, end)
+        elif kind == "para":
+            yield Token(PARAGRAPH, start, end)
+        elif kind == "newline":
+            yield Token(NEWLINE, start, end)
+        else:
+            mark = match.group()
+            yield Token(mark if len(mark) <= MAX_RUN else mark[:MAX_RUN], start, end)
+
+
+def tokenize(text: str) -> list[str]:
+    """The token strings of ``text``."""
+    return [token.text for token in iter_tokens(text)]
+
+
+def is_word(token: str) -> bool:
+    """Whether ``token`` is a word a person types (as opposed to punctuation or a break)."""
+    return _FULL_WORD_RE.match(token) is not None
+
+
+def words(text: str) -> Iterator[re.Match[str]]:
+    """The protocol's target words of ``text``, as regex matches (with their offsets)."""
+    return WORD_RE.finditer(text)
+
+
+_NO_SPACE_BEFORE = set(".,;:!?)]}%’'\"")
+_NO_SPACE_AFTER = set("([{$#@/\\“‘")
+
+
+def join_tokens(tokens: list[str], after: str = "") -> str:
+    """Readable text for generated ``tokens``, to be appended to text ending in ``after``.
+
+    Tokenizing drops spacing, so this puts back the usual English spacing: a space
+    between words, none before closing marks or after opening ones, breaks as newlines.
+    """
+    out: list[str] = []
+    prev = after[-1:] if after else ""
+    for token in tokens:
+        first = token[:1]
+        needs_space = bool(prev) and not prev.isspace() and prev not in _NO_SPACE_AFTER and first not in _NO_SPACE_BEFORE
+        if token in (NEWLINE, PARAGRAPH):
+            needs_space = False
+        if needs_space:
+            out.append(" ")
+        out.append(token)
+        prev = token[-1:]
+    return "".join(out)
