@@ -7,6 +7,7 @@ tokens, tokens into probabilities, and probabilities into ranked word suggestion
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .paths import default_model_path, resolve_model_path, user_model_path
 from .config import ModelConfig, PredictorConfig
+from .errors import NextwordError
 from .network import LanguageModel
 from .predictor import Predictor, Suggestion
 from .tokenize import WORD_PATTERN, Token, is_word, iter_tokens, tokenize
@@ -16,6 +17,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "LanguageModel",
+    "NextwordError",
     "ModelConfig",
     "Predictor",
     "PredictorConfig",

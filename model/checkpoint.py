@@ -15,6 +15,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .config import ModelConfig
+from .errors import NextwordError
 from .network import LanguageModel
 from .paths import default_model_path
 from .vocab import Vocabulary
@@ -23,7 +24,7 @@ FORMAT = "nextword-lm"
 FORMAT_VERSION = "1"
 
 
-class CheckpointError(Exception):
+class CheckpointError(NextwordError):
     """A checkpoint that cannot be read; the message names the file and what to do."""
 
 

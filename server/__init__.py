@@ -1,0 +1,1 @@
+"""The nextword language server (pygls) and the ``nextword`` command line."""

@@ -1,0 +1,51 @@
+"""``nextword predict``: the most probable next words for a piece of text."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "suggest the next word (or complete the word being typed) for some text"
+DESCRIPTION = (
+    "Print the most probable next words after TEXT, each with its probability. If TEXT ends "
+    "inside a word, the suggestions complete that word. Reads TEXT from standard input when it is '-' or omitted."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", nargs="?", default="-", help="the text before the cursor ('-' or omitted: read standard input)")
+    parser.add_argument("-k", "--top", type=int, default=5, metavar="K", help="how many suggestions (default 5)")
+    parser.add_argument("-m", "--model", metavar="FILE", help="model file (default: your trained model, else the shipped one)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def split_prefix(text: str) -> tuple[str, str]:
+    """The context and the part of a word typed at the end of ``text``."""
+    from nextword.model.tokenize import WORD_RE
+
+    last = None
+    for last in WORD_RE.finditer(text):
+        pass
+    if last is not None and last.end() == len(text):
+        return text[: last.start()], last.group()
+    return text, ""
+
+
+def run(args: argparse.Namespace) -> int:
+    from nextword.model import NextwordError, Predictor, load_checkpoint, resolve_model_path
+
+    if args.top < 1:
+        raise NextwordError(f"--top must be at least 1, not {args.top}")
+    text = sys.stdin.read() if args.text == "-" else args.text
+    checkpoint = load_checkpoint(resolve_model_path(args.model))
+    context, prefix = split_prefix(text)
+    suggestions = Predictor(checkpoint.model, checkpoint.vocab).predict(context, prefix, args.top)
+    if args.json:
+        print(json.dumps([{"word": s.word, "probability": s.probability} for s in suggestions], ensure_ascii=False))
+    else:
+        for s in suggestions:
+            print(f"{s.probability:8.2%}  {s.word}")
+        if not suggestions:
+            print(f"no known word starts with {prefix!r}", file=sys.stderr)
+    return 0
