@@ -1,0 +1,1 @@
+"""Training and evaluation of nextword models: corpora, the training loop, type-through evaluation."""
