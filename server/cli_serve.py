@@ -1,0 +1,44 @@
+"""``nextword serve``: the language server, over stdio (the default) or TCP."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "run the language server (stdio by default)"
+DESCRIPTION = (
+    "Run the nextword language server. Editors start it and speak LSP over its stdin and "
+    "stdout; --tcp serves one client on a TCP port instead. Logs go to stderr or --log-file, "
+    "never to stdout."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (the default)")
+    parser.add_argument("--tcp", action="store_true", help="serve over TCP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind with --tcp (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=2087, help="port to listen on with --tcp (default: 2087)")
+    parser.add_argument("--model", metavar="FILE", help="model file to use; wins over the modelPath setting")
+    parser.add_argument("--log-file", metavar="FILE", help="append logs to FILE instead of stderr")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("error", "warning", "info", "debug", "trace"),
+        help="log level until the logLevel setting arrives (trace also logs document text)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import logs
+
+    logs.setup(args.log_level, args.log_file)
+
+    from .lsp_server import create_server
+
+    server = create_server(args.model, args.log_level)
+    if args.tcp:
+        if not 0 < args.port < 65536:
+            raise SystemExit("nextword serve: --port must be from 1 to 65535")
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+    return 0

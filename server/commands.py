@@ -1,0 +1,95 @@
+"""``workspace/executeCommand`` commands: status, reloadModel, trainWorkspace, cancelTraining."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.uris import to_fs_path
+
+if TYPE_CHECKING:
+    from .lsp_server import NextwordServer
+
+log = logging.getLogger(__name__)
+
+STATUS = "nextword.status"
+RELOAD = "nextword.reloadModel"
+TRAIN = "nextword.trainWorkspace"
+CANCEL_TRAINING = "nextword.cancelTraining"
+ALL = (STATUS, RELOAD, TRAIN, CANCEL_TRAINING)
+
+
+def status(ls: "NextwordServer") -> dict[str, Any]:
+    """Which model, its vocabulary size, load time, documents open, settings, training."""
+    out = ls.host.status()
+    out.update(
+        {
+            "version": ls.version,
+            "documentsOpen": len(ls.documents),
+            "positionEncoding": ls.documents.encoding.name,
+            "settings": ls.settings_json(),
+            "training": ls.trainer.job.status() if ls.trainer.job else None,
+        }
+    )
+    return out
+
+
+async def reload_model(ls: "NextwordServer") -> dict[str, Any]:
+    """Look for the model again and load it, even if its file did not change."""
+    await ls.host.reload()
+    return status(ls)
+
+
+def _folder_from(argument: Any) -> Path | None:
+    if isinstance(argument, dict):  # a WorkspaceFolder or {"uri": ...} / {"path": ...}
+        argument = argument.get("uri") or argument.get("path")
+    if not isinstance(argument, str) or not argument:
+        return None
+    if "://" in argument:
+        path = to_fs_path(argument)
+        return Path(path) if path else None
+    return Path(argument).expanduser()
+
+
+def workspace_folder(ls: "NextwordServer", args: tuple[Any, ...]) -> Path:
+    if args:
+        folder = _folder_from(args[0])
+        if folder is None:
+            raise JsonRpcInvalidParams(f"{TRAIN} takes a folder path or URI, not {str(args[0])[:80]!r}")
+        return folder
+    folders = list(ls.workspace.folders.values())
+    if folders:
+        path = to_fs_path(folders[0].uri)
+        if path:
+            return Path(path)
+    if ls.workspace.root_path:
+        return Path(ls.workspace.root_path)
+    raise JsonRpcInvalidParams(f"{TRAIN}: no workspace folder is open; open a folder or pass one as the argument")
+
+
+async def train_workspace(ls: "NextwordServer", args: tuple[Any, ...], work_done_token: types.ProgressToken | None) -> dict[str, Any]:
+    """Start training on the workspace folder (or the folder given); returns at once."""
+    if ls.trainer.running:
+        ls.show(types.MessageType.Info, "nextword: a training is already running; cancel it first to start another.")
+        return {"started": False, "reason": "a training is already running", "training": ls.trainer.job.status()}  # type: ignore[union-attr]
+    folder = workspace_folder(ls, args)
+    if not folder.is_dir():
+        message = f"nextword: cannot train on {folder}: it is not a folder."
+        ls.show(types.MessageType.Error, message)
+        return {"started": False, "reason": message}
+    from nextword.model import user_model_path  # by now the model code is loaded
+
+    out = user_model_path()
+    try:
+        job = await ls.trainer.start(folder, out, work_done_token)
+    except RuntimeError as e:
+        ls.show(types.MessageType.Error, str(e))
+        return {"started": False, "reason": str(e)}
+    return {"started": True, "folder": str(folder), "output": str(out), "token": job.token}
+
+
+def cancel_training(ls: "NextwordServer") -> dict[str, Any]:
+    return {"cancelled": ls.trainer.cancel()}

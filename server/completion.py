@@ -1,0 +1,157 @@
+"""From a cursor position to completion items and inline phrases.
+
+``Site`` finds what is being typed: the part of the word before the cursor (the prefix,
+which the items replace) and the text before it (the model's context). The functions
+below turn ranked words into ``CompletionItem``s that keep the model's order (``sortText``),
+show the probability, and replace exactly the prefix. Nothing here runs the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from lsprotocol import types
+
+from .documents import Document
+from .wordsyntax import APOSTROPHES, is_word_char, typed_word_start
+
+# After these (or whitespace, or nothing) a ghost-text phrase may start a new word.
+_PHRASE_OPENERS = set("([{\"'“‘/-")
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Where a completion happens in a document."""
+
+    doc: Document
+    text: str  # the document's text when the request arrived
+    line: int
+    start: int  # offset where the typed word starts
+    cursor: int  # offset of the cursor
+    word_end: int  # offset where the word under the cursor ends (the cursor if none)
+    start_character: int  # ``start`` in the client's code units on ``line``
+    cursor_character: int  # ``cursor`` likewise
+    word_end_character: int
+
+    @property
+    def prefix(self) -> str:
+        return self.text[self.start : self.cursor]
+
+    @property
+    def char_before(self) -> str:
+        return self.text[self.start - 1] if self.start else ""
+
+    @property
+    def inside_word(self) -> bool:
+        return self.word_end > self.cursor
+
+    def range(self, end_character: int | None = None) -> types.Range:
+        return types.Range(
+            types.Position(self.line, self.start_character),
+            types.Position(self.line, self.cursor_character if end_character is None else end_character),
+        )
+
+
+def site_at(doc: Document, position: types.Position) -> Site | None:
+    """The completion site at ``position``, or None if it lies past the end of the document."""
+    if position.line < 0 or position.character < 0 or position.line >= doc.line_count:
+        return None
+    text = doc.text
+    line_start, line_end = doc.line_span(position.line)
+    cursor = doc.offset_at(position.line, position.character)
+    assert cursor is not None
+    start = typed_word_start(text, cursor, line_start)
+    end = cursor
+    while end < line_end and (is_word_char(text[end]) or (text[end] in APOSTROPHES and end + 1 < line_end and is_word_char(text[end + 1]))):
+        end += 1
+    enc = doc.encoding
+    cursor_units = enc.units(text[line_start:cursor])
+    start_units = cursor_units - enc.units(text[start:cursor])
+    end_units = cursor_units + enc.units(text[cursor:end])
+    return Site(doc, text, position.line, start, cursor, end, start_units, cursor_units, end_units)
+
+
+def percent(probability: float) -> str:
+    """A probability as people read it: 42%, 3.1%, 0.25%, <0.01%."""
+    p = 100.0 * probability
+    if p >= 9.95:
+        return f"{p:.0f}%"
+    if p >= 0.995:
+        return f"{p:.1f}%"
+    if p >= 0.01:
+        return f"{p:.2f}%"
+    return "<0.01%"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSupport:
+    """What the client's completion UI can take."""
+
+    label_details: bool = False
+    insert_replace: bool = False
+
+    @classmethod
+    def of(cls, capabilities: types.ClientCapabilities | None) -> "ClientSupport":
+        item = None
+        try:
+            item = capabilities.text_document.completion.completion_item  # type: ignore[union-attr]
+        except AttributeError:
+            pass
+        if item is None:
+            return cls()
+        return cls(bool(item.label_details_support), bool(item.insert_replace_support))
+
+
+def _edit(site: Site, word: str, support: ClientSupport) -> types.TextEdit | types.InsertReplaceEdit:
+    if site.inside_word and support.insert_replace:
+        # Inside a word: inserting keeps the rest of it, replacing swaps the whole word.
+        return types.InsertReplaceEdit(new_text=word, insert=site.range(), replace=site.range(site.word_end_character))
+    return types.TextEdit(range=site.range(), new_text=word)
+
+
+def items(site: Site, ranked: Iterable[tuple[str, float | None, str]], support: ClientSupport) -> list[types.CompletionItem]:
+    """Completion items in the given order; each entry is (word, probability or None, note)."""
+    out = []
+    for rank, (word, probability, note) in enumerate(ranked):
+        shown = percent(probability) if probability is not None else note
+        item = types.CompletionItem(
+            label=word,
+            kind=types.CompletionItemKind.Text,
+            detail=f"{shown} · nextword" if probability is not None else f"{note} · nextword",
+            sort_text=f"{rank:04d}",
+            filter_text=word,
+            text_edit=_edit(site, word, support),
+            data={"probability": probability} if probability is not None else None,
+        )
+        if support.label_details:
+            item.label_details = types.CompletionItemLabelDetails(description=shown)
+        out.append(item)
+    return out
+
+
+def from_suggestions(site: Site, suggestions: Iterable[Any], support: ClientSupport) -> list[types.CompletionItem]:
+    """Items from the Predictor's ``Suggestion``s (most probable first)."""
+    return items(site, ((s.word, s.probability, "") for s in suggestions), support)
+
+
+def from_buffer_words(site: Site, words: Iterable[tuple[str, int]], support: ClientSupport) -> list[types.CompletionItem]:
+    """Items from the document's own words (most frequent first), while no model is loaded."""
+    return items(site, ((w, None, "in this document") for w, _ in words), support)
+
+
+def phrase_allowed(site: Site) -> bool:
+    """Whether a ghost-text phrase makes sense here: at the end of a word being typed, or
+    where a new word starts (after a space, an opening bracket or quote); never inside a word."""
+    if site.inside_word:
+        return False
+    if site.start < site.cursor:
+        return True
+    before = site.char_before
+    return not before or before.isspace() or before in _PHRASE_OPENERS
+
+
+def inline_items(site: Site, rest: str) -> types.InlineCompletionList:
+    """The phrase as an inline completion replacing the prefix with prefix + ``rest``."""
+    item = types.InlineCompletionItem(insert_text=site.prefix + rest, range=site.range())
+    return types.InlineCompletionList(items=[item])

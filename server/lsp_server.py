@@ -1,0 +1,313 @@
+"""The nextword language server: one pygls server object and thin handlers.
+
+The server object holds the state (documents, settings, the model host, the trainer); the
+handlers at the bottom only route LSP messages to it. The logic lives in small modules:
+``documents`` (text and positions), ``completion`` (sites and items), ``model_host`` (the
+model and its worker thread), ``buffer_words`` (completion before a model is ready),
+``settings``, ``commands`` and ``training_job``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from . import commands, completion, logs
+from .buffer_words import BufferWords
+from .documents import Document, DocumentStore
+from .model_host import ModelHost
+from .positions import PositionEncoding
+from .protocol import NextwordProtocol, work_done_token
+from .settings import Settings, merge, parse_settings, section_of, to_json
+from .training_job import Trainer
+from .wordsyntax import typed_word_start
+
+log = logging.getLogger(__name__)
+
+# Characters announced as completion triggers, beyond those the settings ask for, so that a
+# change of `triggerCharacters` takes effect without a restart: the handler answers only
+# for the characters the settings name at the time.
+ANNOUNCED_TRIGGERS = tuple(" ([{\"'“‘/-*#>:,.;!?")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("nextword")
+    except Exception:  # noqa: BLE001 - running from a source tree
+        return "0+unknown"
+
+
+def _get(obj: Any, path: str) -> Any:
+    for name in path.split("."):
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    return obj
+
+
+class NextwordServer(LanguageServer):
+    def __init__(self, model_override: str | None = None, log_level: str = "info"):
+        super().__init__("nextword", _version(), protocol_cls=NextwordProtocol)
+        self.documents = DocumentStore()
+        self.settings = Settings()
+        self.model_override = model_override  # the --model flag: wins over modelPath
+        self.default_log_level = log_level  # the --log-level flag: used while logLevel is unset
+        self.host: ModelHost | None = None
+        self.trainer = Trainer(self, self._use_trained)
+        self.support = completion.ClientSupport()
+        self.client_supports_progress = False
+        self.client_supports_configuration = False
+        self._init_raw: dict[str, Any] = {}
+        self._config_raw: dict[str, Any] = {}
+        self._problems: set[str] = set()  # settings problems already shown
+        self._words: dict[str, BufferWords] = {}  # document-word indexes, while no model is ready
+        atexit.register(self.trainer.cancel)
+
+    # ----- messages to the user ------------------------------------------------------------
+    def show(self, kind: types.MessageType, message: str) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def _report(self, level: str, message: str) -> None:
+        """Messages from the model host (called on the event loop)."""
+        if level == "log":
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=message))
+            return
+        kinds = {"error": types.MessageType.Error, "warning": types.MessageType.Warning}
+        self.show(kinds.get(level, types.MessageType.Info), message)
+
+    # ----- lifecycle -----------------------------------------------------------------------
+    def initialize(self, params: types.InitializeParams) -> None:
+        caps = params.capabilities
+        self.support = completion.ClientSupport.of(caps)
+        self.client_supports_progress = bool(_get(caps, "window.work_done_progress"))
+        self.client_supports_configuration = bool(_get(caps, "workspace.configuration"))
+        self.documents.encoding = PositionEncoding(self.workspace.position_encoding)
+        options = params.initialization_options
+        self._init_raw = section_of(options) or {}
+        if options is not None and not isinstance(options, dict):
+            self.show(types.MessageType.Warning, "nextword: initializationOptions must be an object of settings; using the defaults.")
+        self.host = ModelHost(asyncio.get_running_loop(), self._report)
+        self.apply_settings()
+        triggers = dict.fromkeys([*self.settings.trigger_characters, *ANNOUNCED_TRIGGERS])
+        self.protocol.fm.feature_options[types.TEXT_DOCUMENT_COMPLETION] = types.CompletionOptions(
+            trigger_characters=list(triggers), resolve_provider=False
+        )
+        # Start loading once the answer to initialize is on its way.
+        asyncio.get_running_loop().call_soon(self.host.start)
+        log.info("initialized: position encoding %s, %s", self.documents.encoding.name, "settings pulled" if self.client_supports_configuration else "settings pushed")
+
+    async def initialized(self) -> None:
+        if self.client_supports_configuration:
+            await self.pull_configuration()
+
+    def shutdown(self) -> None:
+        self.trainer.cancel()
+        if self.host is not None:
+            self.host.stop()
+
+    # ----- settings ------------------------------------------------------------------------
+    def settings_json(self) -> dict[str, Any]:
+        return to_json(self.settings)
+
+    def workspace_root(self) -> Path | None:
+        try:
+            root = self.workspace.root_path
+        except RuntimeError:
+            return None
+        return Path(root) if root else None
+
+    def apply_settings(self) -> None:
+        raw = merge(self._init_raw, self._config_raw)
+        settings, problems, unknown = parse_settings(raw)
+        for problem in problems:
+            if problem not in self._problems:
+                self.show(types.MessageType.Warning, problem)
+        self._problems = set(problems)
+        if unknown:
+            log.info("ignoring unknown settings: %s", ", ".join(unknown))
+        self.settings = settings
+        level_set = isinstance(raw.get("logLevel"), str) and not any(" logLevel " in p for p in problems)
+        logs.set_level(settings.log_level if level_set else self.default_log_level)
+        if self.host is not None:
+            model = self.model_override or settings.model_path
+            self.host.configure(model, self.workspace_root(), settings.max_live_documents)
+
+    async def pull_configuration(self) -> None:
+        try:
+            result = await asyncio.wait_for(
+                self.workspace_configuration_async(types.ConfigurationParams(items=[types.ConfigurationItem(section="nextword")])), 10.0
+            )
+        except Exception as e:  # noqa: BLE001 - a client that cannot answer keeps what it pushed
+            log.warning("workspace/configuration failed: %s", e)
+            return
+        value = result[0] if isinstance(result, list) and result else None
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.show(types.MessageType.Warning, "nextword: the nextword settings must be an object; using the defaults.")
+            value = {}
+        self._config_raw = value
+        self.apply_settings()
+
+    async def configuration_changed(self, params: types.DidChangeConfigurationParams) -> None:
+        pushed = section_of(params.settings)
+        if pushed is not None:
+            self._config_raw = pushed
+            self.apply_settings()
+        elif self.client_supports_configuration:
+            await self.pull_configuration()
+
+    # ----- documents -----------------------------------------------------------------------
+    def opened(self, uri: str) -> None:
+        doc = self.documents.get(uri)
+        if doc is None or self.host is None:
+            return
+        if logs.text_allowed():
+            log.debug("opened %s: %r", uri, doc.text[:2000])
+        else:
+            log.debug("opened %s (%d characters)", uri, len(doc.text))
+        # Read the document's end in the background: where notes usually grow.
+        self.host.warm(uri, doc.text, typed_word_start(doc.text, len(doc.text)), 0)
+
+    def closed(self, uri: str) -> None:
+        self._words.pop(uri, None)  # its document is gone, and the listener with it
+        if self.host is not None:
+            self.host.forget(uri)
+
+    def _buffer_words(self, doc: Document) -> BufferWords:
+        words = self._words.get(doc.uri)
+        if words is None:
+            words = self._words[doc.uri] = BufferWords(doc.text).attach(doc)
+        return words
+
+    def _drop_buffer_words(self) -> None:
+        for uri, words in self._words.items():
+            doc = self.documents.get(uri)
+            if doc is not None:
+                words.detach(doc)
+        self._words.clear()
+
+    # ----- completion ----------------------------------------------------------------------
+    async def complete(self, params: types.CompletionParams) -> types.CompletionList:
+        empty = types.CompletionList(is_incomplete=False, items=[])
+        doc = self.documents.get(params.text_document.uri)
+        if doc is None:
+            log.warning("completion asked in a document that is not open: %s", params.text_document.uri)
+            return empty
+        site = completion.site_at(doc, params.position)
+        if site is None:
+            return empty
+        context = params.context
+        kind = context.trigger_kind if context else types.CompletionTriggerKind.Invoked
+        if kind == types.CompletionTriggerKind.TriggerCharacter and context and context.trigger_character not in self.settings.trigger_characters:
+            return empty
+        settings = self.settings
+        prefix = site.prefix
+        if logs.text_allowed():
+            log.debug("complete %r after %r", prefix, site.text[max(0, site.start - 80) : site.start])
+        host = self.host
+        if host is None or not host.ready:
+            if not prefix:
+                return types.CompletionList(is_incomplete=True, items=[])
+            words = self._buffer_words(doc).complete(prefix, settings.max_items, exclude=site.text[site.start : site.word_end])
+            return types.CompletionList(is_incomplete=True, items=completion.from_buffer_words(site, words, self.support))
+        if self._words:
+            self._drop_buffer_words()
+        suggestions = await host.suggest(doc.uri, site.text, site.start, prefix, settings.max_items, doc.take_edited_from())
+        if suggestions is None:  # overtaken by a newer request, or the model went away
+            return types.CompletionList(is_incomplete=True, items=[])
+        if not prefix and kind != types.CompletionTriggerKind.Invoked:
+            # Next-word suggestions: only when the model is confident enough, so that a
+            # popup does not open on every space. Asked for explicitly, they always show.
+            if not suggestions or suggestions[0].probability < settings.min_probability:
+                return types.CompletionList(is_incomplete=True, items=[])
+        return types.CompletionList(is_incomplete=True, items=completion.from_suggestions(site, suggestions, self.support))
+
+    async def inline_complete(self, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+        settings = self.settings.inline
+        host = self.host
+        doc = self.documents.get(params.text_document.uri)
+        if not settings.enabled or host is None or not host.ready or doc is None:
+            return None
+        site = completion.site_at(doc, params.position)
+        if site is None or not completion.phrase_allowed(site):
+            return None
+        result = await host.phrase(doc.uri, site.text, site.start, site.prefix, settings.max_words, settings.min_probability, doc.take_edited_from())
+        if not result or not result[0]:
+            return None
+        return completion.inline_items(site, result[0])
+
+    # ----- commands ------------------------------------------------------------------------
+    async def _use_trained(self, path: Path) -> None:
+        assert self.host is not None
+        self.host.use_trained(path)
+        await self.host.reload()
+        if self.host.loaded is not None and self.host.loaded.path == path:
+            self.show(types.MessageType.Info, f"nextword: training done; now using {path}.")
+
+
+def create_server(model_override: str | None = None, log_level: str = "info") -> NextwordServer:
+    """A server with its handlers registered."""
+    server = NextwordServer(model_override, log_level)
+
+    @server.feature(types.INITIALIZE)
+    def on_initialize(ls: NextwordServer, params: types.InitializeParams) -> None:
+        ls.initialize(params)
+
+    @server.feature(types.INITIALIZED)
+    async def on_initialized(ls: NextwordServer, params: types.InitializedParams) -> None:
+        await ls.initialized()
+
+    @server.feature(types.SHUTDOWN)
+    def on_shutdown(ls: NextwordServer, params: None) -> None:
+        ls.shutdown()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def on_open(ls: NextwordServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.opened(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def on_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) -> None:
+        pass  # the protocol applied the edits; predictions catch up when next asked
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def on_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.closed(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" "]))
+    async def on_completion(ls: NextwordServer, params: types.CompletionParams) -> types.CompletionList:
+        return await ls.complete(params)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def on_inline_completion(ls: NextwordServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+        return await ls.inline_complete(params)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def on_configuration(ls: NextwordServer, params: types.DidChangeConfigurationParams) -> None:
+        await ls.configuration_changed(params)
+
+    @server.command(commands.STATUS)
+    def on_status(ls: NextwordServer, *args: Any) -> dict[str, Any]:
+        return commands.status(ls)
+
+    @server.command(commands.RELOAD)
+    async def on_reload(ls: NextwordServer, *args: Any) -> dict[str, Any]:
+        return await commands.reload_model(ls)
+
+    @server.command(commands.TRAIN)
+    async def on_train(ls: NextwordServer, *args: Any) -> dict[str, Any]:
+        return await commands.train_workspace(ls, args, work_done_token.get())
+
+    @server.command(commands.CANCEL_TRAINING)
+    def on_cancel_training(ls: NextwordServer, *args: Any) -> dict[str, Any]:
+        return commands.cancel_training(ls)
+
+    return server

@@ -1,0 +1,395 @@
+"""The model behind the server: loading it in the background, watching its file, and one
+Predictor per open document.
+
+- A loader thread imports torch, finds the model (the ``modelPath`` setting, else the
+  user's trained model, else the shipped default), loads it, and then checks about once a
+  second whether the file changed on disk or another one should be used; a changed file is
+  loaded beside the old model and swapped in between two requests, so none is dropped.
+  A file that cannot be read leaves the model already loaded in place.
+- All Predictor work runs on one worker thread (``worker.ModelWorker``). Each document
+  gets its own Predictor, which keeps the network state for the text before the cursor;
+  only the ``max_live`` most recently used documents keep one (memory stays bounded), and
+  closing a document frees its own.
+- A request that a newer one for the same document has overtaken before it ran is
+  answered as superseded (None) instead of being computed: the newer one is what counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .worker import ModelWorker
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0  # how often the model file is checked for changes
+# A sync that would feed the network more new characters than this (a fresh Predictor on a
+# long document, a large paste, a jump from a short context to a long one) restarts the
+# Predictor from a bounded window instead. See `_Doc.sync`.
+REBUILD_CHARS = 1500
+# A text that shares nothing with any document; syncing it first makes the Predictor's
+# next sync take its bounded-window path. See `_Doc.sync`.
+_UNRELATED = "\uffff\uffff"
+_NEVER = 1 << 62
+SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this long
+
+Report = Callable[[str, str], None]  # (level: "error" | "warning" | "info" | "log", message)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """What changes when the file is rewritten (an atomic replace changes the inode)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino) if os.path.isfile(path) else None
+
+
+@dataclass
+class _Loaded:
+    checkpoint: Any  # nextword.model.Checkpoint
+    path: Path
+    signature: tuple[int, int, int] | None
+    seconds: float  # time to read the file and build the model
+    at: float  # time.time() when it was swapped in
+    generation: int
+
+
+class _Doc:
+    """A document's model state; touched only on the worker thread."""
+
+    __slots__ = ("predictor", "context", "low", "generation")
+
+    def __init__(self) -> None:
+        self.predictor: Any = None
+        self.context = ""  # the context last synced
+        self.low = _NEVER  # lowest offset edited since then
+        self.generation = -1  # model generation the predictor belongs to
+
+    def sync(self, loaded: _Loaded, context: str, config: Any) -> Any:
+        from nextword.model import Predictor
+
+        if self.predictor is None or self.generation != loaded.generation:
+            self.predictor = Predictor(loaded.checkpoint.model, loaded.checkpoint.vocab, config)
+            self.generation = loaded.generation
+            self.context = ""
+            self.low = 0
+        # The Predictor restarts from a bounded window only when its previous text was long
+        # and shares little with the new one; after a short text (a fresh Predictor, or a
+        # completion near the top of the file) it would instead feed every token of a long
+        # context through the network one by one, which on a 100,000-word document takes
+        # minutes. So when many characters are new, reset it and show it an unrelated text
+        # first, which sends the real context down the bounded-window path.
+        unchanged = min(self.low, len(self.context), len(context))
+        if len(context) - unchanged > REBUILD_CHARS and len(context) > 4096:
+            self.predictor.reset()
+            self.predictor.sync(_UNRELATED)
+        self.predictor.sync(context)
+        self.context = context
+        self.low = _NEVER
+        return self.predictor
+
+    def free(self) -> None:
+        if self.predictor is not None:
+            self.predictor.reset()
+        self.predictor = None
+        self.context = ""
+        self.low = 0
+
+
+class ModelHost:
+    """Loads and watches the model; answers prediction requests off the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, report: Report):
+        self._loop = loop
+        self._report = report
+        self.worker = ModelWorker()
+        # Settings, set from the event loop.
+        self._setting = ""  # the modelPath setting
+        self._base_dir: Path | None = None  # relative modelPath settings are relative to this
+        self._override: Path | None = None  # a model just trained by trainWorkspace
+        self.max_live = 16
+        # State, written by the loader and worker threads, read anywhere.
+        self.state = "starting"  # starting, loading, ready, missing, failed
+        self.error = ""  # the last problem, one sentence
+        self.wanted: Path | None = None  # the model file the settings ask for
+        self.loaded: _Loaded | None = None
+        self.torch_seconds = 0.0
+        self._generation = 0
+        self._failed: tuple[Path, Any] | None = None  # the file (and version) that last failed
+        # Loader thread control.
+        self._cv = threading.Condition()
+        self._force = False  # load even if nothing changed
+        self._recheck = False  # look again now rather than at the next poll
+        self._waiters: list[asyncio.Future[None]] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._loader, name="nextword-loader", daemon=True)
+        # Worker-thread state.
+        self._docs: OrderedDict[str, _Doc] = OrderedDict()
+        self._latest: dict[tuple[str, str], int] = {}
+        self._seq = 0
+        self._config: Any = None
+
+    # ----- control (event loop) ------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify()
+        self.worker.stop()
+
+    @property
+    def ready(self) -> bool:
+        return self.loaded is not None
+
+    def configure(self, model_path: str, base_dir: Path | None, max_live: int) -> None:
+        changed = (model_path, base_dir) != (self._setting, self._base_dir)
+        if changed and model_path != self._setting:
+            self._override = None  # an explicit choice wins over the last trained model
+        self._setting, self._base_dir = model_path, base_dir
+        if max_live != self.max_live:
+            self.max_live = max_live
+            self.worker.submit(self._evict)
+        if changed:
+            self.reload_soon()
+
+    def use_trained(self, path: Path) -> None:
+        """Use a model just trained for this workspace (until modelPath changes)."""
+        self._override = path
+
+    def reload_soon(self) -> None:
+        """Look for the model again now (settings changed); load it if it is another one."""
+        with self._cv:
+            self._recheck = True
+            self._cv.notify()
+
+    async def reload(self) -> None:
+        """Look for the model now and load it (again), even if it did not change."""
+        waiter = self._loop.create_future()
+        with self._cv:
+            self._waiters.append(waiter)
+            self._force = True
+            self._cv.notify()
+        await waiter
+
+    # ----- requests (event loop) -----------------------------------------------------------
+    def _ticket(self, kind: str, uri: str) -> int:
+        self._seq += 1
+        self._latest[(kind, uri)] = self._seq
+        return self._seq
+
+    async def suggest(self, uri: str, text: str, context_end: int, prefix: str, k: int, low: int) -> list[Any] | None:
+        """The Predictor's ``k`` best words after ``text[:context_end]`` starting with
+        ``prefix``; None if not ready or overtaken by a newer request."""
+        ticket = self._ticket("suggest", uri)
+        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, low, ticket)
+        return await asyncio.wrap_future(future)
+
+    async def phrase(self, uri: str, text: str, context_end: int, prefix: str, max_words: int, min_probability: float, low: int) -> tuple[str, float] | None:
+        """A phrase continuing ``prefix`` (see ``Predictor.complete_phrase``), or None."""
+        ticket = self._ticket("phrase", uri)
+        future = self.worker.submit(self._phrase, uri, text, context_end, prefix, max_words, min_probability, low, ticket)
+        return await asyncio.wrap_future(future)
+
+    def warm(self, uri: str, text: str, context_end: int, low: int) -> None:
+        """Bring a document's state up to ``context_end`` when the worker is otherwise idle."""
+        if self.ready:
+            self.worker.submit_idle(uri, lambda: self._warm(uri, text, context_end, low))
+
+    def forget(self, uri: str, low: int = 0) -> None:
+        """The document closed: free its state."""
+        self.worker.drop_idle(uri)
+        self._latest.pop(("suggest", uri), None)
+        self._latest.pop(("phrase", uri), None)
+        self.worker.submit(self._forget, uri)
+
+    # ----- worker thread -------------------------------------------------------------------
+    def _doc(self, uri: str, low: int) -> _Doc:
+        doc = self._docs.get(uri)
+        if doc is None:
+            doc = self._docs[uri] = _Doc()
+            self._evict()
+        else:
+            self._docs.move_to_end(uri)
+        doc.low = min(doc.low, low)
+        return doc
+
+    def _evict(self) -> None:
+        while len(self._docs) > self.max_live:
+            _, doc = self._docs.popitem(last=False)
+            doc.free()
+
+    def _suggest(self, uri: str, text: str, context_end: int, prefix: str, k: int, low: int, ticket: int) -> list[Any] | None:
+        loaded = self.loaded
+        doc = self._doc(uri, low)
+        if loaded is None or self._latest.get(("suggest", uri)) != ticket:
+            return None
+        return doc.sync(loaded, text[:context_end], self._config).ranked(prefix, k)
+
+    def _phrase(self, uri: str, text: str, context_end: int, prefix: str, max_words: int, min_probability: float, low: int, ticket: int) -> tuple[str, float] | None:
+        loaded = self.loaded
+        doc = self._doc(uri, low)
+        if loaded is None or self._latest.get(("phrase", uri)) != ticket:
+            return None
+        context = text[:context_end]
+        predictor = doc.sync(loaded, context, self._config)
+        return predictor.complete_phrase(context, prefix, max_words, min_probability)
+
+    def _warm(self, uri: str, text: str, context_end: int, low: int) -> None:
+        loaded = self.loaded
+        if loaded is None:
+            return
+        self._doc(uri, low).sync(loaded, text[:context_end], self._config)
+
+    def _forget(self, uri: str) -> None:
+        doc = self._docs.pop(uri, None)
+        if doc is not None:
+            doc.free()
+
+    def _install(self, loaded: _Loaded) -> None:
+        """Swap in a new model between two requests; document states restart lazily."""
+        for doc in self._docs.values():
+            doc.free()
+        self.loaded = loaded
+
+    # ----- loader thread -------------------------------------------------------------------
+    def _loader(self) -> None:
+        try:
+            started = time.perf_counter()
+            import torch  # noqa: F401 - the slow part of getting ready, done once
+
+            from nextword.model import PredictorConfig
+
+            self._config = PredictorConfig()
+            self.torch_seconds = time.perf_counter() - started
+            log.info("torch imported in %.2f s", self.torch_seconds)
+        except Exception as e:  # a broken installation: say so, keep serving document words
+            log.exception("cannot import the model code")
+            self.state, self.error = "failed", f"nextword: cannot load the model code ({e}); completions use document words only. Reinstall nextword."
+            self._say("error", self.error)
+            return
+        force, waiters = True, []
+        while True:
+            try:
+                self._check(force)
+            except Exception as e:  # noqa: BLE001 - keep watching whatever happens
+                log.exception("model check failed")
+                self.error = f"nextword: unexpected problem loading the model: {e}"
+            for waiter in waiters:
+                self._loop.call_soon_threadsafe(lambda w=waiter: w.done() or w.set_result(None))
+            with self._cv:
+                self._cv.wait_for(lambda: self._stop or self._force or self._recheck, timeout=POLL_SECONDS)
+                if self._stop:
+                    return
+                force, self._force, self._recheck = self._force, False, False
+                waiters, self._waiters = self._waiters, []
+
+    def _wanted_path(self) -> Path:
+        from nextword.model import resolve_model_path
+
+        if self._override is not None:
+            return self._override
+        setting = self._setting.strip()
+        if setting:
+            path = Path(setting).expanduser()
+            if not path.is_absolute() and self._base_dir is not None:
+                path = self._base_dir / path
+            return path
+        return resolve_model_path(None)
+
+    def _check(self, force: bool) -> None:
+        from nextword.model import NextwordError, load_checkpoint, user_model_path
+
+        path = self._wanted_path()
+        self.wanted = path
+        signature = _signature(path)
+        loaded = self.loaded
+        if not force:
+            if loaded is not None and loaded.path == path and loaded.signature == signature:
+                return
+            if self._failed == (path, signature):
+                return  # the same broken or missing file: said already
+            if signature is not None and time.time_ns() - signature[0] < SETTLE_NS:
+                return  # just written: perhaps not finished yet; look again next time
+        keep = f" Keeping the model already loaded ({loaded.path})." if loaded is not None else " Completions use the words of each document meanwhile."
+        if signature is None:
+            if self._setting.strip() or self._override is not None:
+                message = f"nextword: model file {path} does not exist; set nextword.modelPath to an existing .safetensors file or clear it.{keep}"
+            else:
+                message = (
+                    f"nextword: no language model found (looked for your trained model at {user_model_path()} and the shipped one at {path}); "
+                    f"train one with `nextword train NOTES` or the nextword.trainWorkspace command.{keep}"
+                )
+            self._fail(path, signature, "missing", message)
+            return
+        self.state = "loading" if loaded is None else self.state
+        started = time.perf_counter()
+        try:
+            checkpoint = load_checkpoint(path)
+            self._warm_up(checkpoint)
+        except NextwordError as e:
+            self._fail(path, signature, "failed", f"nextword: {e}.{keep}".replace("..", "."))
+            return
+        except Exception as e:  # noqa: BLE001 - a file that is not a model must not stop the server
+            log.exception("loading %s failed", path)
+            self._fail(path, signature, "failed", f"nextword: {path} could not be loaded ({type(e).__name__}: {e}); pass a model written by `nextword train`.{keep}")
+            return
+        seconds = time.perf_counter() - started
+        self._generation += 1
+        new = _Loaded(checkpoint, path, signature, seconds, time.time(), self._generation)
+        self.worker.submit(self._install, new).result()
+        self.state, self.error, self._failed = "ready", "", None
+        what = "reloaded" if loaded is not None and loaded.path == path else "using"
+        log.info("%s model %s (%d tokens) in %.2f s", what, path, len(checkpoint.vocab), seconds)
+        self._say("log", f"nextword: {what} model {path} ({len(checkpoint.vocab)} words, loaded in {seconds:.1f} s)")
+        if loaded is not None and loaded.path != path:
+            self._say("info", f"nextword: now using model {path}.")
+
+    def _warm_up(self, checkpoint: Any) -> None:
+        """Run the new model once before it serves, so the first keystroke pays no start-up."""
+        from nextword.model import Predictor
+
+        predictor = Predictor(checkpoint.model, checkpoint.vocab, self._config)
+        predictor.predict("The", "", 1)
+        predictor.reset()
+
+    def _fail(self, path: Path, signature: Any, state: str, message: str) -> None:
+        self._failed = (path, signature)
+        self.error = message
+        if self.loaded is None:
+            self.state = state
+        log.warning("%s", message)
+        self._say("warning" if state == "missing" else "error", message)
+
+    def _say(self, level: str, message: str) -> None:
+        self._loop.call_soon_threadsafe(self._report, level, message)
+
+    # ----- status --------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        loaded = self.loaded
+        out: dict[str, Any] = {
+            "state": self.state,
+            "model": str(loaded.path) if loaded else None,
+            "wanted": str(self.wanted) if self.wanted else None,
+            "vocabularySize": len(loaded.checkpoint.vocab) if loaded else 0,
+            "loadSeconds": round(loaded.seconds, 3) if loaded else None,
+            "loadedAt": datetime.fromtimestamp(loaded.at, timezone.utc).isoformat(timespec="seconds") if loaded else None,
+            "torchImportSeconds": round(self.torch_seconds, 3),
+            "liveDocuments": len(self._docs),
+            "maxLiveDocuments": self.max_live,
+            "error": self.error or None,
+        }
+        if loaded is not None:
+            out["training"] = loaded.checkpoint.info
+        return out

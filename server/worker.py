@@ -1,0 +1,90 @@
+"""One thread for all model work, so the event loop never waits on the network.
+
+A Predictor is not thread-safe, and two threads running the network at once on a 2-core
+machine would only slow each other down, so every model call goes through this one thread,
+in order. Requests come first; background warm-ups (``submit_idle``) run only when no
+request waits, and a newer warm-up for the same key replaces one not yet started. A
+request cancelled before it starts (``$/cancelRequest``) is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, deque
+from concurrent.futures import Future
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+
+class ModelWorker:
+    def __init__(self, name: str = "nextword-model"):
+        self._jobs: deque[tuple[Future[Any], Callable[[], Any]]] = deque()
+        self._idle: OrderedDict[Any, Callable[[], Any]] = OrderedDict()
+        self._wake = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``fn(*args)`` on the worker; the future can be cancelled until it starts."""
+        future: Future[Any] = Future()
+        with self._wake:
+            if self._stopped:
+                future.set_exception(RuntimeError("the model worker has stopped"))
+                return future
+            self._jobs.append((future, lambda: fn(*args)))
+            self._wake.notify()
+        return future
+
+    def submit_idle(self, key: Any, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` when nothing else waits; replaces a pending idle job with this key."""
+        with self._wake:
+            self._idle.pop(key, None)
+            self._idle[key] = fn
+            self._wake.notify()
+
+    def drop_idle(self, key: Any) -> None:
+        with self._wake:
+            self._idle.pop(key, None)
+
+    @property
+    def pending(self) -> int:
+        return len(self._jobs)
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopped = True
+            for future, _ in self._jobs:
+                future.cancel()
+            self._jobs.clear()
+            self._idle.clear()
+            self._wake.notify()
+
+    def _next(self) -> tuple[Future[Any] | None, Callable[[], Any]] | None:
+        with self._wake:
+            while not self._stopped:
+                if self._jobs:
+                    return self._jobs.popleft()
+                if self._idle:
+                    _, fn = self._idle.popitem(last=False)
+                    return None, fn
+                self._wake.wait()
+            return None
+
+    def _run(self) -> None:
+        while (job := self._next()) is not None:
+            future, fn = job
+            if future is not None and not future.set_running_or_notify_cancel():
+                continue  # cancelled while it waited
+            try:
+                result = fn()
+            except BaseException as e:  # noqa: BLE001 - handed to whoever awaits it
+                if future is None:
+                    log.exception("background model work failed")
+                else:
+                    future.set_exception(e)
+                continue
+            if future is not None:
+                future.set_result(result)

@@ -1,0 +1,157 @@
+"""Helpers for the language-server tests: a tiny model, and a client talking to a real
+``python -m nextword.server`` subprocess over stdio (pytest-lsp)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+SAMPLE = """\
+The quick brown fox jumps over the lazy dog. The dog sleeps in the sun all day.
+A language model predicts the next word from the words before it. The model reads
+the text one word at a time and keeps a state for the context. The next word is
+often the one the model likes best, and the model is often right about the next word.
+Notes about the model: the server offers words while you type, and the words come
+with their probabilities. The quick answer is the best answer when the answer is right.
+"""
+
+
+def build_tiny_model(path: Path, seed: int = 0, text: str = SAMPLE) -> Path:
+    """A small random-weight model on ``text``'s vocabulary (deterministic per seed)."""
+    import torch
+
+    from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
+
+    vocab = Vocabulary.build(Counter(tokenize(text)), min_count=1, max_size=2000)
+    torch.manual_seed(seed)
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), emb_dim=32, hidden_dim=64, num_layers=2, proj_dim=0))
+    save_checkpoint(path, model, vocab, info={"seed": seed, "corpus": "tests"})
+    return path
+
+
+def server_command(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "nextword.server", *extra]
+
+
+def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["NEXTWORD_DATA_DIR"] = str(data_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def capabilities(position_encodings: list[str] | None = None) -> types.ClientCapabilities:
+    """Neovim's capabilities, optionally with the given position encodings offered."""
+    caps = client_capabilities("neovim")
+    if position_encodings is not None:
+        caps.general = caps.general or types.GeneralClientCapabilities()
+        caps.general.position_encodings = position_encodings  # type: ignore[assignment]
+    return caps
+
+
+@contextlib.asynccontextmanager
+async def lsp_client(
+    *args: str,
+    data_dir: Path,
+    init_options: Any = None,
+    caps: types.ClientCapabilities | None = None,
+    configuration: dict[str, Any] | None = None,
+    root: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[LanguageClient]:
+    """A client connected to a fresh server, initialized, shut down afterwards."""
+    config = ClientServerConfig(server_command=server_command(*args), server_env=server_env(data_dir, **(env or {})))
+    client: LanguageClient = await config.start()  # type: ignore[assignment]
+    if configuration is not None:
+        client.set_configuration(configuration)
+    try:
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=caps or capabilities(),
+                initialization_options=init_options,
+                root_uri=root.as_uri() if root else None,
+                workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None,
+            )
+        )
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.shutdown_session(), 10)
+        with contextlib.suppress(Exception):
+            await client.stop()
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=list(arguments) or None))
+
+
+async def wait_status(client: LanguageClient, check: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = await command(client, "nextword.status")
+        if check(status):
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"server status never matched: {status}")
+        await asyncio.sleep(0.1)
+
+
+async def wait_ready(client: LanguageClient, model: Path | None = None, timeout: float = 30.0) -> dict[str, Any]:
+    return await wait_status(client, lambda s: s["state"] == "ready" and (model is None or s["model"] == str(model)), timeout)
+
+
+def open_doc(client: LanguageClient, uri: str, text: str, version: int = 1) -> None:
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id="markdown", version=version, text=text)))
+
+
+def change(client: LanguageClient, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str) -> None:
+    rng = types.Range(types.Position(*start), types.Position(*end))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=rng, text=text)],
+        )
+    )
+
+
+async def complete(
+    client: LanguageClient, uri: str, line: int, character: int, trigger: str | None = None, invoked: bool = False
+) -> types.CompletionList:
+    if trigger is not None:
+        context = types.CompletionContext(trigger_kind=types.CompletionTriggerKind.TriggerCharacter, trigger_character=trigger)
+    elif invoked:
+        context = types.CompletionContext(trigger_kind=types.CompletionTriggerKind.Invoked)
+    else:
+        context = types.CompletionContext(trigger_kind=types.CompletionTriggerKind.TriggerForIncompleteCompletions)
+    result = await client.text_document_completion_async(
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character), context=context)
+    )
+    assert isinstance(result, types.CompletionList), result
+    return result
+
+
+def end_position(text: str) -> tuple[int, int]:
+    """The LSP position (UTF-16) of the end of ``text``."""
+    lines = text.split("\n")
+    return len(lines) - 1, len(lines[-1].encode("utf-16-le")) // 2
