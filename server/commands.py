@@ -80,11 +80,12 @@ async def train_workspace(ls: "NextwordServer", args: tuple[Any, ...], work_done
         message = f"nextword: cannot train on {folder}: it is not a folder."
         ls.show(types.MessageType.Error, message)
         return {"started": False, "reason": message}
-    from nextword.model import user_model_path  # by now the model code is loaded
+    from nextword.model import default_model_path, user_model_path  # by now the model code is loaded
 
     out = user_model_path()
+    base = default_model_path() if default_model_path().is_file() else None  # fine-tune the shipped model
     try:
-        job = await ls.trainer.start(folder, out, work_done_token)
+        job = await ls.trainer.start(folder, out, work_done_token, base, ls.settings.training.max_minutes)
     except RuntimeError as e:
         ls.show(types.MessageType.Error, str(e))
         return {"started": False, "reason": str(e)}

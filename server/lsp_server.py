@@ -138,7 +138,7 @@ class NextwordServer(LanguageServer):
         logs.set_level(settings.log_level if level_set else self.default_log_level)
         if self.host is not None:
             model = self.model_override or settings.model_path
-            self.host.configure(model, self.workspace_root(), settings.max_live_documents)
+            self.host.configure(model, self.workspace_root(), settings.max_live_documents, from_flag=bool(self.model_override))
 
     async def pull_configuration(self) -> None:
         try:

@@ -116,6 +116,7 @@ class ModelHost:
         # Settings, set from the event loop.
         self._setting = ""  # the modelPath setting
         self._base_dir: Path | None = None  # relative modelPath settings are relative to this
+        self._from_flag = False  # the model path came from --model, not from the modelPath setting
         self._override: Path | None = None  # a model just trained by trainWorkspace
         self.max_live = 16
         # State, written by the loader and worker threads, read anywhere.
@@ -153,7 +154,8 @@ class ModelHost:
     def ready(self) -> bool:
         return self.loaded is not None
 
-    def configure(self, model_path: str, base_dir: Path | None, max_live: int) -> None:
+    def configure(self, model_path: str, base_dir: Path | None, max_live: int, from_flag: bool = False) -> None:
+        self._from_flag = from_flag
         changed = (model_path, base_dir) != (self._setting, self._base_dir)
         if changed and model_path != self._setting:
             self._override = None  # an explicit choice wins over the last trained model
@@ -235,7 +237,8 @@ class ModelHost:
         doc = self._doc(uri, low)
         if loaded is None or self._latest.get(("suggest", uri)) != ticket:
             return None
-        return doc.sync(loaded, text[:context_end], self._config).ranked(prefix, k)
+        context = text[:context_end]
+        return self._guarded(doc, lambda: doc.sync(loaded, context, self._config).ranked(prefix, k))
 
     def _phrase(self, uri: str, text: str, context_end: int, prefix: str, max_words: int, min_probability: float, low: int, ticket: int) -> tuple[str, float] | None:
         loaded = self.loaded
@@ -243,14 +246,29 @@ class ModelHost:
         if loaded is None or self._latest.get(("phrase", uri)) != ticket:
             return None
         context = text[:context_end]
-        predictor = doc.sync(loaded, context, self._config)
-        return predictor.complete_phrase(context, prefix, max_words, min_probability)
+        return self._guarded(doc, lambda: doc.sync(loaded, context, self._config).complete_phrase(context, prefix, max_words, min_probability))
 
     def _warm(self, uri: str, text: str, context_end: int, low: int) -> None:
         loaded = self.loaded
         if loaded is None:
             return
-        self._doc(uri, low).sync(loaded, text[:context_end], self._config)
+        doc = self._doc(uri, low)
+        context = text[:context_end]
+        self._guarded(doc, lambda: doc.sync(loaded, context, self._config))
+
+    @staticmethod
+    def _guarded(doc: _Doc, work: Callable[[], Any]) -> Any:
+        """Run ``work``; if the Predictor fails, start the document's state afresh and retry once.
+
+        A Predictor whose kept state is inconsistent (seen: moving the cursor back to a point
+        whose network state was thinned out raises KeyError) must cost one recomputation,
+        not every completion in that document from then on."""
+        try:
+            return work()
+        except Exception as e:  # noqa: BLE001 - retried once from a clean state
+            log.warning("the Predictor failed (%s: %s); recomputing this document's state", type(e).__name__, e)
+            doc.free()
+            return work()
 
     def _forget(self, uri: str) -> None:
         doc = self._docs.pop(uri, None)
@@ -324,8 +342,12 @@ class ModelHost:
                 return  # just written: perhaps not finished yet; look again next time
         keep = f" Keeping the model already loaded ({loaded.path})." if loaded is not None else " Completions use the words of each document meanwhile."
         if signature is None:
-            if self._setting.strip() or self._override is not None:
-                message = f"nextword: model file {path} does not exist; set nextword.modelPath to an existing .safetensors file or clear it.{keep}"
+            if self._override is not None:
+                message = f"nextword: the model just trained ({path}) has disappeared; run nextword.trainWorkspace again or reload.{keep}"
+            elif self._from_flag:
+                message = f"nextword: model file {path} does not exist; start the server with --model naming an existing .safetensors file.{keep}"
+            elif self._setting.strip():
+                message = f"nextword: model file {path} does not exist; set nextword.modelPath to an existing .safetensors file, or clear it to use the default.{keep}"
             else:
                 message = (
                     f"nextword: no language model found (looked for your trained model at {user_model_path()} and the shipped one at {path}); "
@@ -384,6 +406,7 @@ class ModelHost:
             "wanted": str(self.wanted) if self.wanted else None,
             "vocabularySize": len(loaded.checkpoint.vocab) if loaded else 0,
             "loadSeconds": round(loaded.seconds, 3) if loaded else None,
+            "loads": loaded.generation if loaded else 0,  # models loaded so far (reloads count)
             "loadedAt": datetime.fromtimestamp(loaded.at, timezone.utc).isoformat(timespec="seconds") if loaded else None,
             "torchImportSeconds": round(self.torch_seconds, 3),
             "liveDocuments": len(self._docs),
@@ -391,5 +414,5 @@ class ModelHost:
             "error": self.error or None,
         }
         if loaded is not None:
-            out["training"] = loaded.checkpoint.info
+            out["modelInfo"] = loaded.checkpoint.info  # how the model was trained, as its checkpoint says
         return out

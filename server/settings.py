@@ -33,6 +33,13 @@ class InlineSettings:
 
 
 @dataclass
+class TrainingSettings:
+    """``nextword.trainWorkspace``."""
+
+    max_minutes: float = field(default=30.0, metadata=_limits(0.0, 1440.0))  # training on the workspace stops after this many minutes (0: no limit)
+
+
+@dataclass
 class Settings:
     """Everything a user can set; every field has a default."""
 
@@ -41,6 +48,7 @@ class Settings:
     min_probability: float = field(default=0.1, metadata=_limits(0.0, 1.0))  # next-word suggestions appear after a space or punctuation only when the best word is at least this likely
     trigger_characters: list[str] = field(default_factory=lambda: [" ", "(", "[", '"', "“", "/"])  # single characters after which next-word suggestions are offered
     inline: InlineSettings = field(default_factory=InlineSettings)  # ghost-text phrases
+    training: TrainingSettings = field(default_factory=TrainingSettings)  # training on the workspace
     log_level: str = field(default="info", metadata=_limits(choices=LOG_LEVELS))  # error, warning, info, debug, or trace (only trace logs document text)
     max_live_documents: int = field(default=16, metadata=_limits(1, 256))  # documents that keep model state at once; others recompute it when next used
 

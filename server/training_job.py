@@ -1,16 +1,20 @@
 """``nextword.trainWorkspace``: train on a folder in a separate process, with progress.
 
-The trainer is ``nextword train FOLDER --out MODEL --progress json`` run by this same
-Python, at a lower CPU priority so typing stays responsive. It prints one JSON object per
-line: ``{"event": "progress", "fraction": 0.42, "message": "..."}`` and at the end
-``{"event": "done", "path": "..."}``; anything else on its stdout is ignored. The
-environment variable ``NEXTWORD_TRAIN_COMMAND`` (a JSON list, with ``{folder}`` and
-``{out}`` standing for the folder and the model file) replaces the command, for trainers
-of your own and for tests.
+The trainer is ``nextword train FOLDER --out TEMP --progress json`` run by this same
+Python, at a lower CPU priority so typing stays responsive; it fine-tunes the shipped
+model when there is one (``--from``) and stops after the ``training.maxMinutes`` setting.
+It prints one JSON object per line: ``{"event": "progress", "fraction": 0.42, "message":
+"..."}`` and at the end ``{"event": "done", "path": "..."}``; anything else is ignored. The
+environment variable ``NEXTWORD_TRAIN_COMMAND`` (a JSON list, in which ``{python}``,
+``{folder}`` and ``{out}`` stand for this Python, the folder and the model file to write)
+replaces the command, for trainers of your own and for tests.
 
+The trainer writes to a temporary file beside the user's model (it saves its best model so
+far as it goes, and a half-trained model must not replace the one in use); only when it
+finishes is that file renamed over the user's model, which the server then switches to.
 Progress goes to the client as ``$/progress`` work-done progress; cancelling it (or the
-``nextword.cancelTraining`` command) stops the trainer, which writes its model atomically,
-so the model in use is never half-written.
+``nextword.cancelTraining`` command) stops the trainer and deletes the temporary file, so
+the model in use is unchanged.
 """
 
 from __future__ import annotations
@@ -38,14 +42,19 @@ REPORT_EVERY = 0.25  # seconds between two progress reports at most
 KILL_AFTER = 5.0  # seconds a cancelled trainer gets to exit before it is killed
 
 
-def train_command(folder: Path, out: Path) -> list[str]:
+def train_command(folder: Path, out: Path, base: Path | None = None, max_minutes: float = 0.0) -> list[str]:
     custom = os.environ.get(TRAIN_COMMAND_ENV)
     if custom:
         parts = json.loads(custom)
         if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
             raise ValueError(f"{TRAIN_COMMAND_ENV} must be a JSON list of strings")
         return [p.replace("{folder}", str(folder)).replace("{out}", str(out)).replace("{python}", sys.executable) for p in parts]
-    return [sys.executable, "-m", "nextword.server.cli", "train", str(folder), "--out", str(out), "--progress", "json"]
+    command = [sys.executable, "-m", "nextword.server.cli", "train", str(folder), "--out", str(out), "--progress", "json"]
+    if base is not None:
+        command += ["--from", str(base)]
+    if max_minutes > 0:
+        command += ["--max-minutes", f"{max_minutes:g}"]
+    return command
 
 
 @dataclass
@@ -53,7 +62,8 @@ class TrainingJob:
     """One run of the trainer."""
 
     folder: Path
-    out: Path
+    out: Path  # the model file to replace when training succeeds
+    temp: Path  # where the trainer writes
     token: types.ProgressToken | None = None
     started: float = field(default_factory=time.time)
     fraction: float = 0.0
@@ -111,7 +121,7 @@ class TrainingJob:
             return True
         if kind == "done":
             path = event.get("path")
-            self.result_path = Path(path) if isinstance(path, str) and path else self.out
+            self.result_path = Path(path) if isinstance(path, str) and path else self.temp
             return True
         if kind == "error":
             self.error_event = self.message
@@ -141,10 +151,12 @@ class Trainer:
     def running(self) -> bool:
         return self.job is not None
 
-    async def start(self, folder: Path, out: Path, work_done_token: types.ProgressToken | None) -> TrainingJob:
-        job = self.job = TrainingJob(folder, out, work_done_token)
+    async def start(self, folder: Path, out: Path, work_done_token: types.ProgressToken | None, base: Path | None = None, max_minutes: float = 0.0) -> TrainingJob:
+        temp = out.parent / f".{out.stem}.training-{os.getpid()}-{int(time.time())}{out.suffix}"
+        job = self.job = TrainingJob(folder, out, temp, work_done_token)
         try:
-            command = train_command(folder, out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            command = train_command(folder, temp, base, max_minutes)
             job.process = await asyncio.create_subprocess_exec(
                 *command,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -235,16 +247,24 @@ class Trainer:
         minutes = (time.time() - job.started) / 60
         if job.cancelled:
             log.info("training cancelled")
+            job.temp.unlink(missing_ok=True)
             self._end(job, "cancelled")
             ls.show(types.MessageType.Info, "nextword: training cancelled; the model in use is unchanged.")
             return
-        result = job.result_path or (job.out if code == 0 else None)
+        result = job.result_path or (job.temp if code == 0 else None)
         if code == 0 and result is not None and result.is_file():
-            self._end(job, f"done in {minutes:.1f} min")
-            log.info("training finished in %.1f min: %s", minutes, result)
-            await self.on_trained(result)
-            return
-        reason = job.error_event or (job.stderr_tail[-1] if job.stderr_tail else f"the trainer exited with code {code}")
+            try:
+                os.replace(result, job.out)  # atomic: the watcher sees the old model or the new
+            except OSError as e:
+                reason = f"could not move the new model to {job.out} ({e})"
+            else:
+                self._end(job, f"done in {minutes:.1f} min")
+                log.info("training finished in %.1f min: %s", minutes, job.out)
+                await self.on_trained(job.out)
+                return
+        else:
+            reason = job.error_event or (job.stderr_tail[-1] if job.stderr_tail else f"the trainer exited with code {code}")
+        job.temp.unlink(missing_ok=True)
         self._end(job, "failed")
         log.warning("training failed (exit code %s): %s", code, reason)
         ls.show(types.MessageType.Error, f"nextword: training on {job.folder} failed: {reason[:300]}. The model in use is unchanged.")

@@ -75,7 +75,7 @@ async def lsp_client(
     if configuration is not None:
         client.set_configuration(configuration)
     try:
-        await client.initialize_session(
+        client.initialize_result = await client.initialize_session(  # type: ignore[attr-defined]
             types.InitializeParams(
                 capabilities=caps or capabilities(),
                 initialization_options=init_options,

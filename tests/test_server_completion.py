@@ -1,0 +1,237 @@
+"""End to end: completions from a real server subprocess compared with a Predictor run in
+this process on the same tiny model (same words, same order, same probabilities)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+
+from server_support import (
+    SAMPLE,
+    build_tiny_model,
+    capabilities,
+    change,
+    command,
+    complete,
+    end_position,
+    lsp_client,
+    open_doc,
+    wait_ready,
+    wait_status,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_model: Path):
+    """A fresh in-process Predictor per question, on the same model."""
+    from nextword.model import Predictor, PredictorConfig, load_checkpoint
+
+    checkpoint = load_checkpoint(tiny_model)
+
+    def predictor() -> Predictor:
+        return Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig())
+
+    return predictor
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    data = tmp_path_factory.mktemp("data")
+    async with lsp_client("--model", str(tiny_model), data_dir=data, caps=capabilities(["utf-16"])) as c:
+        await wait_ready(c)
+        yield c
+
+
+async def set_settings(client, **values) -> None:
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": values}))
+    await wait_status(client, lambda s: all(s["settings"].get(k) == v for k, v in values.items()), timeout=10)
+
+
+def words_of(result: types.CompletionList) -> list[str]:
+    return [item.label for item in result.items]
+
+
+def probabilities_of(result: types.CompletionList) -> list[float]:
+    return [item.data["probability"] for item in result.items]
+
+
+async def test_ranked_words_and_probabilities_match_the_predictor(client, reference) -> None:
+    uri = "file:///ranked.md"
+    text = SAMPLE + "The model is "
+    open_doc(client, uri, text)
+    for typed in ["t", "th", "the", "w", "mo", "T"]:
+        body = text + typed
+        change(client, uri, 2, end_position(text), end_position(text), typed) if typed == "t" else None
+        if typed != "t":
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=3),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=body)],
+                )
+            )
+        line, character = end_position(body)
+        result = await complete(client, uri, line, character)
+        expected = reference().predict(text, typed, 10)
+        assert words_of(result) == [s.word for s in expected], typed
+        assert probabilities_of(result) == pytest.approx([s.probability for s in expected], rel=1e-12)
+        assert result.is_incomplete
+        assert [i.sort_text for i in result.items] == sorted(i.sort_text for i in result.items)
+        assert all(i.detail and "%" in i.detail for i in result.items)
+
+
+async def test_text_edit_replaces_exactly_the_typed_part(client) -> None:
+    uri = "file:///edit.md"
+    text = "The quick brown fox.\n  The mo"
+    open_doc(client, uri, text)
+    result = await complete(client, uri, 1, 8)
+    assert result.items
+    for item in result.items:
+        assert isinstance(item.text_edit, types.TextEdit)
+        assert item.text_edit.range == types.Range(types.Position(1, 6), types.Position(1, 8))
+        assert item.text_edit.new_text == item.label and item.label.startswith("mo")
+
+
+async def test_next_word_needs_the_threshold_and_an_active_trigger(client, reference) -> None:
+    uri = "file:///next.md"
+    text = SAMPLE + "The dog "
+    open_doc(client, uri, text)
+    line, character = end_position(text)
+    best = reference().predict(text, "", 1)[0].probability
+    await set_settings(client, minProbability=round(best + 0.001, 6))
+    assert not (await complete(client, uri, line, character, trigger=" ")).items
+    # Asked for explicitly, next-word suggestions show whatever the threshold.
+    invoked = await complete(client, uri, line, character, invoked=True)
+    assert words_of(invoked) == [s.word for s in reference().predict(text, "", 10)]
+    await set_settings(client, minProbability=round(max(best - 0.001, 0.0), 6))
+    shown = await complete(client, uri, line, character, trigger=" ")
+    assert words_of(shown) == words_of(invoked)
+    assert all(i.text_edit.range.start == i.text_edit.range.end == types.Position(line, character) for i in shown.items)
+    # A character that is not among the triggerCharacters setting: no popup.
+    dot_text = SAMPLE + "The dog."
+    open_doc(client, "file:///dot.md", dot_text)
+    assert not (await complete(client, "file:///dot.md", *end_position(dot_text), trigger=".")).items
+    await set_settings(client, triggerCharacters=[" ", "."], minProbability=0.0)
+    assert (await complete(client, "file:///dot.md", *end_position(dot_text), trigger=".")).items
+    await set_settings(client, triggerCharacters=[" "], minProbability=0.1)
+
+
+async def test_inline_completion(client, reference) -> None:
+    uri = "file:///inline.md"
+    text = SAMPLE + "The next wo"
+    open_doc(client, uri, text)
+    line, character = end_position(text)
+    params = types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        text_document=types.TextDocumentIdentifier(uri),
+        position=types.Position(line, character),
+    )
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {"inline": {"minProbability": 0.0, "maxWords": 3}}}))
+    await wait_status(client, lambda s: s["settings"]["inline"]["maxWords"] == 3)
+    result = await client.text_document_inline_completion_async(params)
+    rest, _ = reference().complete_phrase(SAMPLE + "The next ", "wo", 3, 0.0)
+    assert isinstance(result, types.InlineCompletionList) and len(result.items) == 1
+    item = result.items[0]
+    assert item.insert_text == "wo" + rest and len(rest.split()) <= 3
+    assert item.range == types.Range(types.Position(line, character - 2), types.Position(line, character))
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {"inline": {"enabled": False}}}))
+    await wait_status(client, lambda s: not s["settings"]["inline"]["enabled"])
+    assert await client.text_document_inline_completion_async(params) is None
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {}}))
+    await wait_status(client, lambda s: s["settings"]["inline"]["enabled"])
+
+
+async def test_korean_and_emoji_positions_in_utf16(client, reference) -> None:
+    uri = "file:///unicode.md"
+    head = SAMPLE + "😋👍🏽 한국어 e\u0301 The "
+    text = head + "mo"
+    open_doc(client, uri, text)
+    line, character = end_position(text)
+    result = await complete(client, uri, line, character)
+    assert words_of(result) == [s.word for s in reference().predict(head, "mo", 10)]
+    last_line = text.split("\n")[-1]
+    start = len(last_line[:-2].encode("utf-16-le")) // 2
+    assert all(i.text_edit.range == types.Range(types.Position(line, start), types.Position(line, character)) for i in result.items)
+    # An edit after the emoji lands where UTF-16 says it does.
+    change(client, uri, 2, (line, character), (line, character), "del i")
+    result = await complete(client, uri, line, character + 5)
+    assert words_of(result) == [s.word for s in reference().predict(head + "model ", "i", 10)]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-32"])
+async def test_offered_position_encodings(tiny_model: Path, reference, tmp_path: Path, encoding: str) -> None:
+    async with lsp_client("--model", str(tiny_model), data_dir=tmp_path, caps=capabilities([encoding, "utf-16"])) as c:
+        assert c.initialize_result.capabilities.position_encoding == encoding  # type: ignore[attr-defined]
+        await wait_ready(c)
+        head = "😋 한국어 The "
+        text = head + "mo"
+        open_doc(c, "file:///enc.md", text)
+        units = len(text.encode(encoding.replace("utf-32", "utf-32-le"))) // (4 if encoding == "utf-32" else 1)
+        result = await complete(c, "file:///enc.md", 0, units)
+        assert words_of(result) == [s.word for s in reference().predict(head, "mo", 10)]
+        assert all(i.text_edit.range.start.character == units - 2 for i in result.items)
+
+
+async def test_edits_in_the_middle(client, reference) -> None:
+    uri = "file:///middle.md"
+    lines = SAMPLE.splitlines()
+    text = "\n".join(lines) + "\nThe "
+    open_doc(client, uri, text)
+    line, character = end_position(text)
+    await complete(client, uri, line, character, invoked=True)  # the server now holds state for the end
+    # Insert a sentence in the middle, then replace a word on line 1.
+    change(client, uri, 2, (2, 0), (2, 0), "The dog reads the model.\n")
+    change(client, uri, 3, (1, 4), (1, 12), "answer")
+    new_text = "\n".join(lines[:1] + [lines[1][:4] + "answer" + lines[1][12:]] + ["The dog reads the model."] + lines[2:]) + "\nThe "
+    line, character = end_position(new_text)
+    result = await complete(client, uri, line, character, invoked=True)
+    assert words_of(result) == [s.word for s in reference().predict(new_text, "", 10)]
+    # And completion in the middle of the document, inside a word.
+    result = await complete(client, uri, 2, 6)
+    context = "\n".join(new_text.split("\n")[:2]) + "\nThe "
+    assert words_of(result) == [s.word for s in reference().predict(context, "do", 10)]
+
+
+async def test_typing_one_character_at_a_time(client, reference) -> None:
+    uri = "file:///typing.md"
+    text = SAMPLE
+    open_doc(client, uri, text)
+    version = 1
+    for ch in "The model reads":
+        line, character = end_position(text)
+        version += 1
+        change(client, uri, version, (line, character), (line, character), ch)
+        text += ch
+        start = len(text) - len(text.split(" ")[-1].split("\n")[-1])
+        result = await complete(client, uri, *end_position(text), invoked=True)
+        assert words_of(result) == [s.word for s in reference().predict(text[:start], text[start:], 10)], text[-20:]
+
+
+async def test_many_documents(client, reference) -> None:
+    texts = {f"file:///many/{i}.md": SAMPLE[i * 7 :] + f" note {i} the " for i in range(40)}
+    for uri, text in texts.items():
+        open_doc(client, uri, text)
+    results = await asyncio.gather(*(complete(client, uri, *end_position(text), invoked=True) for uri, text in texts.items()))
+    for (uri, text), result in zip(texts.items(), results):
+        assert words_of(result) == [s.word for s in reference().predict(text, "", 10)], uri
+    status = await command(client, "nextword.status")
+    assert status["liveDocuments"] <= status["maxLiveDocuments"] == 16
+    assert status["documentsOpen"] >= 40
+    for uri in texts:
+        client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    status = await wait_status(client, lambda s: s["documentsOpen"] < 40)
+    assert status["liveDocuments"] <= 16
+    # Back to a document whose state was dropped: still right.
+    uri = "file:///ranked.md"
+    result = await complete(client, uri, *end_position(SAMPLE + "The model is T"))
+    assert words_of(result) == [s.word for s in reference().predict(SAMPLE + "The model is ", "T", 10)]
