@@ -12,10 +12,10 @@ class ModelConfig:
 
     vocab_size: int = 30000  # number of tokens, including <unk> and the line-break tokens
     emb_dim: int = 256  # size of a token embedding (and of the tied output layer's rows)
-    hidden_dim: int = 512  # LSTM hidden units per layer
+    hidden_dim: int = 384  # LSTM hidden units per layer
     num_layers: int = 2  # stacked LSTM layers
     proj_dim: int = 0  # LSTM projection size (0: none); the last layer's output is projected to emb_dim if it differs
-    dropout: float = 0.25  # dropout on embeddings, between layers and before the output layer (training only)
+    dropout: float = 0.2  # dropout on embeddings, between layers and before the output layer (training only)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

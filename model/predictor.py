@@ -27,7 +27,6 @@ from .network import LanguageModel, State
 from .tokenize import PARAGRAPH, Token, is_word, iter_tokens, join_tokens
 from .vocab import Vocabulary
 
-_SAFE_START_SLACK = 16  # characters of a window's tail scanned to find a clean token boundary
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +83,8 @@ class Predictor:
         self.config = config or PredictorConfig()
         if self.config.cache_size < self.config.context_tokens:
             raise ValueError("cache_size must be at least context_tokens")
+        # Characters that surely hold ``cache_size`` tokens (tokens average under 6 characters).
+        self._window_chars = 12 * self.config.cache_size
         # Every context starts as if after a paragraph break: the start of a document.
         output, state = self.model.step(torch.tensor([vocab.id(PARAGRAPH)]), self.model.initial_state())
         self._start = (state, output)
@@ -119,12 +120,13 @@ class Predictor:
             return
         unchanged = _common_prefix_length(self._text, context)
         keep = self._settled_count(unchanged)
-        if keep < self._lstm_start or len(self._entries) > self.config.max_tokens or (keep == 0 and unchanged < len(self._text) // 2 and len(context) > 4096):
+        resume = self._entries[keep - 1].token.end if keep else 0
+        # Re-read from the change unless that means more than the window a fresh start reads.
+        if keep < self._lstm_start or len(self._entries) > self.config.max_tokens or len(context) - resume > self._window_chars:
             self._rebuild(context)
         else:
             self._truncate(keep)
-            start = self._entries[-1].token.end if self._entries else 0
-            self._append(list(iter_tokens(context, start)))
+            self._append(list(iter_tokens(context, resume)))
         self._text = context
         self._dist = None
         self._ranked.clear()
@@ -249,7 +251,7 @@ class Predictor:
     def _window_start(self, context: str) -> int:
         """A character offset where the full scan also starts a token, near enough to the end
         that the window holds ``cache_size`` tokens (at a generous guess of their length)."""
-        pos = len(context) - 12 * self.config.cache_size
+        pos = len(context) - self._window_chars
         if pos <= 0:
             return 0
         # Just after a whitespace character that is followed by a visible one, the full scan
@@ -270,8 +272,6 @@ class Predictor:
                 self._cache_add(self._entries[back])
 
     def _append(self, tokens: list[Token]) -> None:
-        if not tokens:
-            return
         entries = self._entries
         last = len(entries) - 1
         # The newest kept state at or before the last entry (states past a rollback are gone).

@@ -148,7 +148,7 @@ class NextwordServer(LanguageServer):
         except Exception as e:  # noqa: BLE001 - a client that cannot answer keeps what it pushed
             log.warning("workspace/configuration failed: %s", e)
             return
-        value = result[0] if isinstance(result, list) and result else None
+        value = result[0] if isinstance(result, (list, tuple)) and result else None
         if value is None:
             return
         if not isinstance(value, dict):

@@ -1,0 +1,94 @@
+"""Checkpoints: one safetensors file, no pickle, atomic writes, clear errors for damaged files."""
+
+import json
+import os
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from nextword.model import CheckpointError, LanguageModel, ModelConfig, Vocabulary, load_checkpoint, save_checkpoint
+from nextword.model.vocab import UNK
+
+
+def test_round_trip_keeps_config_vocabulary_weights_and_info(tiny_model_path, tmp_path):
+    checkpoint = load_checkpoint(tiny_model_path)
+    out = save_checkpoint(tmp_path / "copy.safetensors", checkpoint.model, checkpoint.vocab, info={"note": "ü"})
+    again = load_checkpoint(out)
+    assert again.model.config == checkpoint.model.config
+    assert again.vocab.tokens == checkpoint.vocab.tokens
+    assert again.info == {"note": "ü"}
+    for (name, a), (_, b) in zip(checkpoint.model.state_dict().items(), again.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert not list(tmp_path.glob(".*.tmp")), "no temporary file is left behind"
+
+
+def test_float32_storage_is_exact(tmp_path):
+    torch.manual_seed(1)
+    vocab = Vocabulary([UNK, "\n", "\n\n", "a", "b"])
+    model = LanguageModel(ModelConfig(vocab_size=5, emb_dim=8, hidden_dim=12, num_layers=1, proj_dim=0))
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "m.safetensors", model, vocab, dtype=torch.float32))
+    assert torch.equal(loaded.model.embedding.weight, model.embedding.weight)
+
+
+def test_projection_and_output_projection_shapes_round_trip(tmp_path):
+    vocab = Vocabulary([UNK, "\n", "\n\n", "a"])
+    for config in (ModelConfig(vocab_size=4, emb_dim=8, hidden_dim=16, num_layers=2, proj_dim=8), ModelConfig(vocab_size=4, emb_dim=8, hidden_dim=16, num_layers=1)):
+        loaded = load_checkpoint(save_checkpoint(tmp_path / "p.safetensors", LanguageModel(config), vocab))
+        assert loaded.model.config == config
+
+
+def test_missing_file_says_how_to_get_one(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist.*nextword train"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_damaged_files_are_reported_not_crashed_on(tiny_model_path, tmp_path, damage):
+    data = tiny_model_path.read_bytes()
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes({"garbage": b"\x00\x01not a model" * 10, "truncated": data[: len(data) // 2], "empty": b""}[damage])
+    with pytest.raises(CheckpointError, match="not a readable nextword model"):
+        load_checkpoint(bad)
+
+
+def test_foreign_safetensors_file_is_named_as_such(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="not a nextword model"):
+        load_checkpoint(path)
+
+
+def test_inconsistent_metadata_is_reported(tiny_model_path, tmp_path):
+    from safetensors import safe_open
+
+    with safe_open(str(tiny_model_path), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    metadata["vocab"] = json.dumps([UNK, "x"])
+    path = tmp_path / "inconsistent.safetensors"
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(CheckpointError, match="inconsistent"):
+        load_checkpoint(path)
+    with safe_open(str(tiny_model_path), framework="pt") as f:
+        metadata = f.metadata()
+    del tensors["embedding.weight"]
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(CheckpointError, match="missing embedding.weight"):
+        load_checkpoint(path)
+
+
+def test_failed_write_keeps_the_old_file(tiny_model_path, tmp_path, monkeypatch):
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(tiny_model_path.read_bytes())
+    before = target.read_bytes()
+    checkpoint = load_checkpoint(tiny_model_path)
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("nextword.model.checkpoint.save_file", broken_save)
+    with pytest.raises(OSError):
+        save_checkpoint(target, checkpoint.model, checkpoint.vocab)
+    assert target.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["model.safetensors"]

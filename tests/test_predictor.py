@@ -1,0 +1,149 @@
+"""The Predictor: prefix filtering, probabilities, incremental state equal to a fresh start,
+document words beyond the vocabulary, bounded state on long documents, sampling."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nextword.model import Predictor, PredictorConfig, load_checkpoint
+from nextword.model.vocab import UNK
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_model_path):
+    return load_checkpoint(tiny_model_path)
+
+
+@pytest.fixture
+def predictor(checkpoint):
+    return Predictor(checkpoint.model, checkpoint.vocab)
+
+
+def fresh(checkpoint, context, prefix="", k=10):
+    return Predictor(checkpoint.model, checkpoint.vocab).predict(context, prefix, k)
+
+
+def same(a, b):
+    assert [s.word for s in a] == [s.word for s in b]
+    assert np.allclose([s.probability for s in a], [s.probability for s in b], rtol=1e-5, atol=1e-9)
+
+
+def test_suggestions_start_with_prefix_are_ranked_and_are_words(predictor, sample_text):
+    for prefix in ["", "t", "th", "The", "b", "zzz"]:
+        suggestions = predictor.predict(sample_text[:200], prefix, 8)
+        assert all(s.word.startswith(prefix) for s in suggestions)
+        probs = [s.probability for s in suggestions]
+        assert probs == sorted(probs, reverse=True)
+        assert all(0 < p <= 1 for p in probs)
+        assert all(s.word not in (UNK, "\n", "\n\n", ".", ",", "#") for s in suggestions)
+    assert predictor.predict(sample_text, "zzz", 5) == []
+
+
+def test_probabilities_of_all_words_sum_to_at_most_one(predictor, sample_text, checkpoint):
+    everything = predictor.predict(sample_text[:300], "", len(checkpoint.vocab))
+    total = sum(s.probability for s in everything)
+    assert 0.0 < total <= 1.0 + 1e-9
+    # Words are most of the mass but punctuation and breaks keep theirs.
+    dist = predictor.distribution()
+    assert math.isclose(float(dist.sum()), 1.0, rel_tol=1e-6)
+
+
+def test_prefix_results_are_the_filtered_full_ranking(predictor, sample_text, checkpoint):
+    full = predictor.predict(sample_text[:250], "", len(checkpoint.vocab))
+    for prefix in ["t", "re", "B"]:
+        expected = [s for s in full if s.word.startswith(prefix)][:5]
+        same(predictor.predict(sample_text[:250], prefix, 5), expected)
+
+
+def test_typing_forward_matches_a_fresh_predictor(predictor, checkpoint, sample_text):
+    for end in range(0, len(sample_text), 7):
+        context = sample_text[:end]
+        same(predictor.predict(context, "", 10), fresh(checkpoint, context))
+
+
+def test_edits_backspaces_and_jumps_match_a_fresh_predictor(predictor, checkpoint, sample_text):
+    contexts = [
+        sample_text[:300],
+        sample_text[:120],  # cursor moved back
+        sample_text[:120] + "Ownership rules\n\n",  # new text typed there
+        sample_text[:40] + "CHANGED" + sample_text[40:300],  # an edit far back
+        "something else entirely. ",
+        sample_text[:299] + "\n",  # a break that may grow into a paragraph
+        sample_text[:299] + "\n\n",
+        sample_text[:299] + "\n \n  x",
+    ]
+    for context in contexts:
+        same(predictor.predict(context, "", 10), fresh(checkpoint, context))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 12), st.sampled_from(["", "x", "the ", "don't ", "'", "\n", "\n\n", "...", " ", "한국 "])), min_size=1, max_size=8))
+def test_any_sequence_of_edits_matches_a_fresh_predictor(checkpoint, sample_text, edits):
+    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    text = sample_text[:300]
+    for position, delete, insert in edits:
+        position = min(position, len(text))
+        text = text[:position] + insert + text[position + delete :]
+        same(predictor.predict(text, "", 6), fresh(checkpoint, text, "", 6))
+
+
+def test_document_words_outside_the_vocabulary_are_offered(predictor, checkpoint):
+    assert "Kubernetes" not in checkpoint.vocab
+    context = "Kubernetes runs containers. We deploy Kubernetes clusters and Kubernetes pods. The "
+    words = [s.word for s in predictor.predict(context, "Kub", 5)]
+    assert words == ["Kubernetes"]
+    everything = predictor.predict(context, "", len(checkpoint.vocab) + 10)
+    assert "Kubernetes" in [s.word for s in everything]
+    assert sum(s.probability for s in everything) <= 1.0 + 1e-9
+
+
+def test_cache_forgets_words_that_leave_the_context(predictor, checkpoint):
+    predictor.predict("Zyxwv is here. ", "Zy", 3)
+    assert predictor.predict("Nothing here. ", "Zy", 3) == []
+
+
+def test_long_documents_keep_bounded_state(checkpoint, sample_text):
+    config = PredictorConfig(context_tokens=64, cache_size=256, max_tokens=1024)
+    predictor = Predictor(checkpoint.model, checkpoint.vocab, config)
+    document = sample_text * 400  # about 40,000 words
+    first = predictor.predict(document, "", 5)
+    assert len(predictor._entries) <= config.cache_size and len(predictor._states) <= config.keep_states + config.cache_size // config.snapshot_every + 1
+    # Typing on keeps state bounded too.
+    for i in range(0, 3000, 10):
+        predictor.predict(document + sample_text[: i % len(sample_text)], "", 5)
+    assert len(predictor._entries) <= config.max_tokens + 1
+    assert len(predictor._states) <= config.keep_states + config.max_tokens // config.snapshot_every + 2
+    # A fresh start on a long document reads only the window at its end.
+    same(first, Predictor(checkpoint.model, checkpoint.vocab, config).predict(document, "", 5))
+
+
+def test_generate_is_repeatable_and_never_unknown(predictor, sample_text):
+    a = predictor.generate(sample_text[:100], 30, temperature=1.0, top_k=5, seed=7)
+    b = predictor.generate(sample_text[:100], 30, temperature=1.0, top_k=5, seed=7)
+    assert a == b and a.strip()
+    assert UNK not in a
+    greedy = predictor.generate(sample_text[:100], 10, temperature=0.0)
+    assert greedy == predictor.generate(sample_text[:100], 10, temperature=0.0)
+    with pytest.raises(ValueError):
+        predictor.generate("x", 5, temperature=-1)
+
+
+def test_temperature_sharpens_and_flattens(trained_model_path):
+    trained = load_checkpoint(trained_model_path)
+    predictor = Predictor(trained.model, trained.vocab)
+    context = "# Ownership\n\nEach value has an"
+    cold = {predictor.generate(context, 4, temperature=0.05, seed=s) for s in range(10)}
+    hot = {predictor.generate(context, 4, temperature=3.0, seed=s) for s in range(10)}
+    assert cold == {predictor.generate(context, 4, temperature=0.0)}
+    assert len(hot) >= 5
+
+
+def test_complete_phrase_continues_the_typed_word(predictor, sample_text):
+    text, probability = predictor.complete_phrase(sample_text[:100], "t", max_words=3, min_probability=0.0)
+    best = predictor.predict(sample_text[:100], "t", 1)[0].word
+    assert text.startswith(best[1:])
+    assert 0 < probability <= 1
+    assert predictor.complete_phrase(sample_text[:100], "t", min_probability=1.01) == ("", 0.0)

@@ -1,0 +1,234 @@
+"""End to end: bad requests get an error response or an empty answer and never stop the
+server; stdout carries nothing but protocol; TCP; exit when the client goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+
+from server_support import SAMPLE, build_tiny_model, command, complete, lsp_client, open_doc, server_command, server_env, wait_ready
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+class RawClient:
+    """A bare JSON-RPC client over a byte stream, to send what a well-behaved client would not."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: Any):
+        self.reader, self.writer = reader, writer
+        self.next_id = 0
+        self.stdout = bytearray()  # every byte the server wrote
+
+    def send(self, message: dict[str, Any] | bytes) -> None:
+        body = message if isinstance(message, bytes) else json.dumps(message).encode()
+        self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def receive(self) -> dict[str, Any]:
+        length = None
+        while True:
+            line = await self.reader.readline()
+            self.stdout += line
+            assert line.endswith(b"\r\n"), f"not a protocol header: {line!r}"
+            if line == b"\r\n":
+                break
+            name, _, value = line.decode("ascii").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        assert length is not None, "a message without Content-Length"
+        body = await self.reader.readexactly(length)
+        self.stdout += body
+        return json.loads(body)
+
+    async def request(self, method: str, params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        while True:
+            message = await asyncio.wait_for(self.receive(), 30)
+            if message.get("id") == self.next_id and "method" not in message:
+                return message
+            if "method" in message and "id" in message:  # a request from the server: answer it
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+
+    def notify(self, method: str, params: Any) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+
+INIT = {"processId": None, "rootUri": None, "capabilities": {}}
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def raw(tiny_model: Path, tmp_path: Path):
+    proc = await asyncio.create_subprocess_exec(
+        *server_command("--model", str(tiny_model)),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=server_env(tmp_path),
+    )
+    client = RawClient(proc.stdout, proc.stdin)  # type: ignore[arg-type]
+    client.proc = proc  # type: ignore[attr-defined]
+    result = await client.request("initialize", INIT)
+    assert result["result"]["capabilities"]["positionEncoding"] == "utf-16"
+    client.notify("initialized", {})
+    yield client
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
+async def test_malformed_params_get_an_error_response(raw: RawClient) -> None:
+    bad = [
+        ("textDocument/completion", {"textDocument": 5}),
+        ("textDocument/completion", {"textDocument": {"uri": "file:///x.md"}, "position": {"line": "one", "character": 0}}),
+        ("textDocument/inlineCompletion", None),
+        ("workspace/executeCommand", {"command": 42}),
+    ]
+    for method, params in bad:
+        response = await raw.request(method, params)
+        assert response["error"]["code"] == types.ErrorCodes.InvalidParams, (method, response)
+    unknown = await raw.request("nextword/noSuchMethod", {})
+    assert unknown["error"]["code"] == types.ErrorCodes.MethodNotFound
+    raw.send(b"{this is not json")
+    raw.notify("textDocument/didChange", {"textDocument": {"uri": 3}})
+    status = await raw.request("workspace/executeCommand", {"command": "nextword.status"})
+    assert status["result"]["documentsOpen"] == 0  # still answering
+
+
+async def test_stdout_carries_only_protocol(raw: RawClient) -> None:
+    raw.notify("textDocument/didOpen", {"textDocument": {"uri": "file:///a.md", "languageId": "markdown", "version": 1, "text": SAMPLE + "The mo"}})
+    for _ in range(50):
+        status = await raw.request("workspace/executeCommand", {"command": "nextword.status"})
+        if status["result"]["state"] == "ready":
+            break
+        await asyncio.sleep(0.1)
+    lines = SAMPLE.count("\n")
+    response = await raw.request("textDocument/completion", {"textDocument": {"uri": "file:///a.md"}, "position": {"line": lines, "character": 6}})
+    assert response["result"]["items"]
+    assert (await raw.request("shutdown", None))["result"] is None
+    raw.notify("exit", None)
+    proc = raw.proc  # type: ignore[attr-defined]
+    rest = await asyncio.wait_for(proc.stdout.read(), 10)
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
+    assert rest == b""  # and every byte before was read as a framed message by `receive`
+
+
+async def test_exits_when_the_client_goes_away(raw: RawClient) -> None:
+    proc = raw.proc  # type: ignore[attr-defined]
+    proc.stdin.close()
+    await asyncio.wait_for(proc.wait(), 10)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    async with lsp_client("--model", str(tiny_model), data_dir=tmp_path_factory.mktemp("data")) as c:
+        await wait_ready(c)
+        yield c
+
+
+async def test_unknown_document_and_positions_past_the_end(client) -> None:
+    assert not (await complete(client, "file:///never-opened.md", 0, 0)).items
+    inline = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+            text_document=types.TextDocumentIdentifier("file:///never-opened.md"),
+            position=types.Position(0, 0),
+        )
+    )
+    assert inline is None
+    open_doc(client, "file:///short.md", "one line\nThe mo")
+    assert not (await complete(client, "file:///short.md", 7, 0)).items
+    # A character past the end of its line means the end of the line.
+    assert [i.label for i in (await complete(client, "file:///short.md", 1, 999)).items]
+    # Changes to a document that is not open, or past its end, do not break anything.
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri="file:///ghost.md", version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text="boo")],
+        )
+    )
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri="file:///short.md", version=2),
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(types.Position(40, 0), types.Position(41, 3)), text="del")],
+        )
+    )
+    result = await complete(client, "file:///short.md", 1, 999)
+    assert result.items and all(i.label.startswith("model") or i.label.startswith("mo") for i in result.items)
+    status = await command(client, "nextword.status")
+    assert status["documentsOpen"] == 1
+    with pytest.raises(Exception):
+        await command(client, "nextword.noSuchCommand")
+
+
+async def test_cancelled_and_overtaken_requests(client) -> None:
+    text = SAMPLE * 20 + "The mo"
+    open_doc(client, "file:///burst.md", text)
+    line = text.count("\n")
+    # A burst of requests for one document: each gets an answer, the last a full one.
+    results = await asyncio.gather(*(complete(client, "file:///burst.md", line, 6) for _ in range(20)))
+    assert results[-1].items and all(isinstance(r, types.CompletionList) for r in results)
+    # $/cancelRequest: a request still waiting for the model is answered as cancelled.
+    busy = [f"file:///busy/{i}.md" for i in range(10)]
+    for uri in busy:
+        open_doc(client, uri, SAMPLE * 6 + f" {uri} ")  # under 4096 characters: read whole, slowly
+    pending = [asyncio.ensure_future(complete(client, uri, SAMPLE.count("\n") * 6, 10, invoked=True)) for uri in busy]
+    future = client.protocol.send_request(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionParams(text_document=types.TextDocumentIdentifier("file:///burst.md"), position=types.Position(line, 6)),
+        msg_id="to-cancel",
+    )
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="to-cancel"))
+    with pytest.raises(Exception) as error:
+        await asyncio.wrap_future(future)
+    assert getattr(error.value, "code", None) == types.LSPErrorCodes.RequestCancelled or "cancel" in str(error.value).lower()
+    await asyncio.gather(*pending)
+    assert (await complete(client, "file:///burst.md", line, 6)).items
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_tcp(tiny_model: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen([*server_command("--tcp", "--port", str(port), "--model", str(tiny_model)), "--log-file", str(tmp_path / "log")], env=server_env(tmp_path))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the TCP server never listened"
+                await asyncio.sleep(0.05)
+        client = RawClient(reader, writer)
+        result = await client.request("initialize", INIT)
+        assert "completionProvider" in result["result"]["capabilities"]
+        client.notify("initialized", {})
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": "file:///t.md", "languageId": "markdown", "version": 1, "text": "the theory the th"}})
+        response = await client.request("textDocument/completion", {"textDocument": {"uri": "file:///t.md"}, "position": {"line": 0, "character": 17}})
+        assert isinstance(response["result"]["items"], list)
+        await client.request("shutdown", None)
+        client.notify("exit", None)
+        writer.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "127.0.0.1" in (tmp_path / "log").read_text()

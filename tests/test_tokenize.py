@@ -1,0 +1,83 @@
+"""The tokenizer: words as the protocol defines them, marks, breaks, resumable scanning, any Unicode."""
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nextword.model.tokenize import NEWLINE, PARAGRAPH, WORD_PATTERN, is_word, iter_tokens, join_tokens, tokenize
+
+
+def test_words_punctuation_and_breaks():
+    assert tokenize("Hello, world!\nNext line.\n\n# Title") == [
+        "Hello", ",", "world", "!", NEWLINE, "Next", "line", ".", PARAGRAPH, "#", "Title",
+    ]
+
+
+def test_apostrophes_keep_contractions_whole_and_case_is_kept():
+    assert tokenize("Don't say it’s O'Neil's") == ["Don't", "say", "it’s", "O'Neil's"]
+    assert tokenize("'quoted'") == ["'", "quoted", "'"]
+
+
+def test_runs_of_one_mark_are_one_token_and_long_rules_share_one():
+    assert tokenize("Wait... ``` ** ========== ---") == ["Wait", "...", "```", "**", "====", "---"]
+
+
+def test_blank_lines_with_spaces_and_crlf_are_paragraph_breaks():
+    assert tokenize("a\r\n  \r\nb\r\nc") == ["a", PARAGRAPH, "b", NEWLINE, "c"]
+
+
+def test_korean_emoji_and_control_characters():
+    assert tokenize("한국어 문장입니다. 😀 a\x00b") == ["한국어", "문장입니다", ".", "😀", "a", "\x00", "b"]
+
+
+def test_is_word():
+    assert is_word("hello") and is_word("don't") and is_word("한국어") and is_word("x_1")
+    assert not is_word(",") and not is_word(NEWLINE) and not is_word("<unk>") and not is_word("a b")
+
+
+def test_join_tokens_spaces_like_prose():
+    assert join_tokens(["Hello", ",", "world", "(", "yes", ")", "."]) == "Hello, world (yes)."
+    assert join_tokens(["next"], after="the ") == "next"
+    assert join_tokens(["next"], after="the") == " next"
+
+
+text_strategy = st.text(
+    alphabet=st.one_of(
+        st.characters(codec="utf-8"),
+        st.sampled_from(list("ab '’\n\n  \t.,*`한국😀\u0301\r")),
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text_strategy)
+def test_any_text_tokenizes_and_words_match_the_protocol(text):
+    tokens = list(iter_tokens(text))
+    # Spans are in order, do not overlap, and only whitespace lies between them.
+    position = 0
+    for token in tokens:
+        assert token.start >= position
+        assert text[position : token.start].isspace() or position == token.start
+        position = token.end
+    assert text[position:].isspace() or position == len(text)
+    # Word tokens are exactly the protocol's target words.
+    assert [t.text for t in tokens if is_word(t.text)] == re.findall(WORD_PATTERN, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text_strategy, st.integers(min_value=0, max_value=50))
+def test_scanning_resumes_exactly_from_any_token_end(text, pick):
+    tokens = list(iter_tokens(text))
+    if not tokens:
+        return
+    cut = tokens[pick % len(tokens)]
+    index = tokens.index(cut)
+    assert list(iter_tokens(text, cut.end)) == tokens[index + 1 :]
+
+
+def test_a_very_long_line_is_fine():
+    text = "word " * 100_000 + "x" * 50_000
+    tokens = tokenize(text)
+    assert len(tokens) == 100_001 and tokens[-1] == "x" * 50_000

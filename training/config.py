@@ -1,0 +1,29 @@
+"""The training configuration: a defaulted dataclass, each field with its meaning."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class TrainConfig:
+    """How to train; every field has a default that works for a folder of notes."""
+
+    epochs: int = 10  # passes over the training data at most (early stopping usually ends sooner)
+    batch_size: int = 64  # parallel streams of text per step
+    bptt: int = 35  # tokens per stream per step (truncated backpropagation through time)
+    lr: float = 2e-3  # peak Adam learning rate
+    weight_decay: float = 0.0  # AdamW weight decay
+    clip: float = 0.5  # gradient norm clipping
+    sampled: int = 1024  # negatives for sampled softmax (0: full softmax, exact but slower)
+    patience: int = 2  # stop after this many validations without improvement
+    max_minutes: float = 0.0  # stop after this many minutes of training (0: no limit)
+    warmup_steps: int = 100  # steps of linear learning-rate warm-up
+    min_lr_ratio: float = 0.1  # cosine decay ends at this fraction of the peak learning rate
+    min_count: int = 2  # a token joins the vocabulary when seen at least this often
+    max_vocab: int = 28000  # largest vocabulary, special tokens included
+    valid_every_minutes: float = 0.0  # also validate this often within an epoch (0: once per epoch)
+    seed: int = 1234  # random seed, for repeatable runs
+
+    def to_dict(self) -> dict:
+        return asdict(self)
