@@ -28,8 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import logs
+    import logging
 
+    from . import logs
+    from .model_host import use_one_thread
+
+    use_one_thread()  # before any thread starts, and before torch is imported
     logs.setup(args.log_level, args.log_file)
 
     from .lsp_server import create_server
@@ -38,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tcp:
         if not 0 < args.port < 65536:
             raise SystemExit("nextword serve: --port must be from 1 to 65535")
+        logging.getLogger("nextword.server").info("listening for one LSP client on %s:%d", args.host, args.port)
         server.start_tcp(args.host, args.port)
     else:
         server.start_io()

@@ -157,8 +157,12 @@ class Trainer:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             command = train_command(folder, temp, base, max_minutes)
+            from .model_host import SET_FOR_THIS_PROCESS
+
+            env = {k: v for k, v in os.environ.items() if k not in SET_FOR_THIS_PROCESS}  # the trainer may use every core
             job.process = await asyncio.create_subprocess_exec(
                 *command,
+                env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,

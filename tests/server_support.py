@@ -29,6 +29,7 @@ def build_tiny_model(path: Path, seed: int = 0, text: str = SAMPLE) -> Path:
     """A small random-weight model on ``text``'s vocabulary (deterministic per seed)."""
     import torch
 
+    torch.set_num_threads(1)  # reference predictions here must not fight the server for the cores
     from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
 
     vocab = Vocabulary.build(Counter(tokenize(text)), min_count=1, max_size=2000)
