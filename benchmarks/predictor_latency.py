@@ -1,0 +1,84 @@
+"""Predictor latency: a simulated typist at the end of a 100-word and a 100,000-word document.
+
+For each word typed: one query at the word boundary (nothing typed yet: the network runs
+for the new tokens) and one per further character (inside the word: the distribution is
+only filtered by prefix). Prints the median and 99th percentile of each kind.
+
+    python benchmarks/predictor_latency.py [--model FILE] [--words 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from nextword.model import Predictor, load_checkpoint, resolve_model_path  # noqa: E402
+from nextword.model.tokenize import WORD_RE  # noqa: E402
+
+CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+
+
+def corpus_text(min_words: int) -> str:
+    parts, words = [], 0
+    for path in sorted((CORPORA / "base" / "python-peps").glob("*")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        parts.append(text)
+        words += len(WORD_RE.findall(text))
+        if words >= min_words:
+            break
+    return "\n\n".join(parts)
+
+
+def take_words(text: str, n: int) -> str:
+    matches = list(WORD_RE.finditer(text[: n * 12]))
+    return text[: matches[n - 1].end()] if len(matches) >= n else text
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(predictor: Predictor, document: str, typed: str, k: int) -> tuple[list[float], list[float], float]:
+    boundary, inside = [], []
+    start = time.perf_counter()
+    predictor.predict(document, "", k)
+    first = time.perf_counter() - start
+    for match in WORD_RE.finditer(typed):
+        context = document + typed[: match.start()]
+        word = match.group()
+        for i in range(len(word)):
+            t = time.perf_counter()
+            predictor.predict(context, word[:i], k)
+            (boundary if i == 0 else inside).append(time.perf_counter() - t)
+    return boundary, inside, first
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model file (default: the one nextword uses)")
+    parser.add_argument("--words", type=int, default=200, help="words to type into each document")
+    parser.add_argument("-k", type=int, default=5)
+    args = parser.parse_args()
+    checkpoint = load_checkpoint(resolve_model_path(args.model))
+    text = corpus_text(110_000)
+    typed = take_words(corpus_text(2_000)[-40_000:], args.words)
+    print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}")
+    print(f"{'document':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}")
+    for words in (100, 100_000):
+        document = take_words(text, words) + "\n\n"
+        predictor = Predictor(checkpoint.model, checkpoint.vocab)
+        measure(predictor, document, typed[:2000], args.k)  # warm up
+        predictor.reset()
+        boundary, inside, first = measure(predictor, document, typed, args.k)
+        ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
+        print(f"{words:>10,} words {ms(statistics.median(boundary)):>13} {ms(percentile(boundary, 0.99)):>8} {ms(statistics.median(inside)):>12} {ms(percentile(inside, 0.99)):>8} {ms(first):>12}")
+
+
+if __name__ == "__main__":
+    main()
