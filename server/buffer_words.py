@@ -73,11 +73,13 @@ class BufferWords:
         return found[:k]
 
     # ----- upkeep --------------------------------------------------------------------------
-    def on_edit(self, doc: Document, edit: Edit, old: str) -> None:
-        lo = _bound_left(old, edit.start)
-        hi = _bound_right(old, edit.end)
-        self._remove(old, lo, hi)
-        self._add(doc.text, lo, hi + len(edit.text) - (edit.end - edit.start))
+    def on_edit(self, doc: Document, edit: Edit, around: str, around_start: int) -> None:
+        """Recount the words an edit touched; ``around`` is the old text from ``around_start``."""
+        lo = _bound_left(around, edit.start - around_start)
+        hi = _bound_right(around, edit.end - around_start)
+        self._remove(around, lo, hi)
+        delta = len(edit.text) - (edit.end - edit.start)
+        self._add(doc.slice(around_start, around_start + hi + delta), lo, hi + delta)
 
     def _add(self, text: str, lo: int, hi: int) -> None:
         counts = self.counts

@@ -13,6 +13,18 @@ from pygls.uris import to_fs_path
 if TYPE_CHECKING:
     from .lsp_server import NextwordServer
 
+
+def package_version() -> str:
+    """nextword's version. Asked for only when needed: reading package metadata costs 30 ms
+    of imports, which the answer to ``initialize`` should not wait for (so the server's
+    initialize result names no version)."""
+    try:
+        from importlib.metadata import version
+
+        return version("nextword")
+    except Exception:  # noqa: BLE001 - running from a source tree
+        return "0+unknown"
+
 log = logging.getLogger(__name__)
 
 STATUS = "nextword.status"
@@ -27,7 +39,7 @@ def status(ls: "NextwordServer") -> dict[str, Any]:
     out = ls.host.status()
     out.update(
         {
-            "version": ls.version,
+            "version": package_version(),
             "documentsOpen": len(ls.documents),
             "positionEncoding": ls.documents.encoding.name,
             "settings": ls.settings_json(),

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from lsprotocol import types
 
-from .documents import Document
+from .documents import Document, Snapshot
 from .wordsyntax import APOSTROPHES, is_word_char, typed_word_start
 
 # After these (or whitespace, or nothing) a ghost-text phrase may start a new word.
@@ -25,8 +25,10 @@ class Site:
     """Where a completion happens in a document."""
 
     doc: Document
-    text: str  # the document's text when the request arrived
+    snapshot: Snapshot  # the document's text when the request arrived
     line: int
+    line_text: str  # that line's text, without its line break
+    line_start: int  # offset where the line starts
     start: int  # offset where the typed word starts
     cursor: int  # offset of the cursor
     word_end: int  # offset where the word under the cursor ends (the cursor if none)
@@ -36,11 +38,18 @@ class Site:
 
     @property
     def prefix(self) -> str:
-        return self.text[self.start : self.cursor]
+        return self.line_text[self.start - self.line_start : self.cursor - self.line_start]
+
+    @property
+    def word(self) -> str:
+        """The whole word under the cursor (the prefix and what follows it)."""
+        return self.line_text[self.start - self.line_start : self.word_end - self.line_start]
 
     @property
     def char_before(self) -> str:
-        return self.text[self.start - 1] if self.start else ""
+        if self.start > self.line_start:
+            return self.line_text[self.start - self.line_start - 1]
+        return "\n" if self.line_start else ""
 
     @property
     def inside_word(self) -> bool:
@@ -54,22 +63,23 @@ class Site:
 
 
 def site_at(doc: Document, position: types.Position) -> Site | None:
-    """The completion site at ``position``, or None if it lies past the end of the document."""
+    """The completion site at ``position``, or None if it lies past the end of the document.
+
+    A word never spans lines, so everything is found on the cursor's line."""
     if position.line < 0 or position.character < 0 or position.line >= doc.line_count:
         return None
-    text = doc.text
     line_start, line_end = doc.line_span(position.line)
-    cursor = doc.offset_at(position.line, position.character)
-    assert cursor is not None
-    start = typed_word_start(text, cursor, line_start)
-    end = cursor
-    while end < line_end and (is_word_char(text[end]) or (text[end] in APOSTROPHES and end + 1 < line_end and is_word_char(text[end + 1]))):
-        end += 1
+    line = doc.slice(line_start, line_end)
     enc = doc.encoding
-    cursor_units = enc.units(text[line_start:cursor])
-    start_units = cursor_units - enc.units(text[start:cursor])
-    end_units = cursor_units + enc.units(text[cursor:end])
-    return Site(doc, text, position.line, start, cursor, end, start_units, cursor_units, end_units)
+    col = enc.code_points(line, position.character)  # past the end of the line: its end
+    start = typed_word_start(line, col)
+    end = col
+    while end < len(line) and (is_word_char(line[end]) or (line[end] in APOSTROPHES and end + 1 < len(line) and is_word_char(line[end + 1]))):
+        end += 1
+    cursor_units = enc.units(line[:col])
+    start_units = cursor_units - enc.units(line[start:col])
+    end_units = cursor_units + enc.units(line[col:end])
+    return Site(doc, doc.snapshot(), position.line, line, line_start, line_start + start, line_start + col, line_start + end, start_units, cursor_units, end_units)
 
 
 def percent(probability: float) -> str:

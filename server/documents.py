@@ -2,23 +2,29 @@
 
 pygls's own document store re-splits the whole text into lines on every position lookup
 and rebuilds the text line by line on every edit, which costs milliseconds per keystroke
-in a long document. Here a document keeps its text as one string and the offsets where its
-lines start; an edit replaces a slice of the string (a memory copy) and touches only the
-line starts it moved. Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as the LSP says (not at
-the other separators ``str.splitlines`` knows).
+in a long document. Here a document keeps its text as two strings, a long head and a short
+tail, and the offsets where its lines start: typing near the end copies only the tail and
+touches only the line starts it moved, and the whole text is joined only when someone needs
+it (the model, once per word). Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as the LSP says
+(not at the other separators ``str.splitlines`` knows).
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .positions import PositionEncoding
 
 _BREAK_CHAR_RE = re.compile(r"[\r\n]")
 UNEDITED = 1 << 62
+# Edits near the end go to a short tail string, so typing at the end of a long document
+# copies the tail, not the document. Past this length the tail is folded into the head.
+TAIL_MAX = 16384
+# Listeners get the old text this far on either side of an edit.
+LISTENER_WINDOW = 320
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,35 +36,83 @@ class Edit:
     text: str
 
 
-def _line_starts(text: str, lo: int = 0, hi: int | None = None) -> list[int]:
-    """Offsets in ``(lo, hi]`` where a line starts: just after a line break."""
-    hi = len(text) if hi is None else hi
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The text of a document at one moment, cheap to take (two immutable strings)."""
+
+    head: str
+    tail: str
+
+    def __len__(self) -> int:
+        return len(self.head) + len(self.tail)
+
+    def prefix(self, end: int) -> str:
+        """``text[:end]``, copied once at most."""
+        split = len(self.head)
+        if end <= split:
+            return self.head[:end]
+        return self.head + self.tail[: end - split]
+
+
+def _line_starts(segment: str, base: int, lo: int, hi: int) -> list[int]:
+    """Absolute offsets in ``(lo, hi]`` where a line starts; ``segment`` is the text from
+    offset ``base`` on, up to ``hi + 1`` (or the end of the text)."""
     starts = []
-    for m in _BREAK_CHAR_RE.finditer(text, lo, hi):
+    for m in _BREAK_CHAR_RE.finditer(segment, lo - base, hi - base):
         q = m.start()
         # "\r\n" is one break: the "\r" of the pair starts no line.
-        if text[q] == "\r" and q + 1 < len(text) and text[q + 1] == "\n":
+        if segment[q] == "\r" and q + 1 < len(segment) and segment[q + 1] == "\n":
             continue
-        starts.append(q + 1)
+        starts.append(base + q + 1)
     return starts
 
 
-@dataclass
+Listener = Callable[["Document", Edit, str, int], None]
+
+
 class Document:
-    """An open text document."""
+    """An open text document: its text (``head + tail``) and where its lines start."""
 
-    uri: str
-    text: str
-    version: int | None = None
-    language_id: str = ""
-    encoding: PositionEncoding = field(default_factory=PositionEncoding)
-    line_starts: list[int] = field(default_factory=list)  # offset of each line's first character
-    listeners: list[Callable[["Document", Edit, str], None]] = field(default_factory=list, repr=False)
-    edited_from: int = 0  # lowest offset edited since `take_edited_from` was last called
+    def __init__(self, uri: str, text: str, version: int | None = None, language_id: str = "", encoding: PositionEncoding | None = None):
+        self.uri = uri
+        self.version = version
+        self.language_id = language_id
+        self.encoding = encoding or PositionEncoding()
+        self._head = text
+        self._tail = ""
+        self.line_starts: list[int] = [0, *_line_starts(text, 0, 0, len(text))]  # offset of each line's first character
+        self.listeners: list[Listener] = []  # called after each edit with the old text around it
+        self.edited_from = 0  # lowest offset edited since `take_edited_from` was last called
 
-    def __post_init__(self) -> None:
-        if not self.line_starts:
-            self.line_starts = [0, *_line_starts(self.text)]
+    # ----- text ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._head) + len(self._tail)
+
+    @property
+    def text(self) -> str:
+        """The whole text (joined once until the next edit)."""
+        if self._tail:
+            self._head, self._tail = self._head + self._tail, ""
+        return self._head
+
+    def slice(self, start: int, end: int) -> str:
+        """``text[start:end]`` without joining the whole text."""
+        split = len(self._head)
+        if end <= split:
+            return self._head[start:end]
+        if start >= split:
+            return self._tail[start - split : end - split]
+        return self._head[start:] + self._tail[: end - split]
+
+    def char(self, offset: int) -> str:
+        """The character at ``offset`` ("" past the end)."""
+        split = len(self._head)
+        if offset < split:
+            return self._head[offset]
+        return self._tail[offset - split : offset - split + 1]
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self._head, self._tail)
 
     # ----- positions -----------------------------------------------------------------------
     @property
@@ -70,10 +124,10 @@ class Document:
         start = self.line_starts[line]
         if line + 1 < len(self.line_starts):
             end = self.line_starts[line + 1] - 1
-            if end > start and self.text[end] == "\n" and self.text[end - 1] == "\r":
+            if end > start and self.char(end) == "\n" and self.char(end - 1) == "\r":
                 end -= 1
         else:
-            end = len(self.text)
+            end = len(self)
         return start, end
 
     def offset_at(self, line: int, character: int, clamp: bool = True) -> int | None:
@@ -85,19 +139,16 @@ class Document:
         if line < 0 or character < 0:
             return None
         if line >= len(self.line_starts):
-            return len(self.text) if clamp else None
+            return len(self) if clamp else None
         start, end = self.line_span(line)
-        return start + self.encoding.code_points(self.text[start:end], character)
+        return start + self.encoding.code_points(self.slice(start, end), character)
 
     def position_at(self, offset: int) -> tuple[int, int]:
         """The LSP position (line, character in client units) of a string offset."""
-        offset = max(0, min(offset, len(self.text)))
+        offset = max(0, min(offset, len(self)))
         line = bisect.bisect_right(self.line_starts, offset) - 1
         start = self.line_starts[line]
-        return line, self.encoding.units(self.text[start:offset])
-
-    def line_start_of(self, offset: int) -> int:
-        return self.line_starts[bisect.bisect_right(self.line_starts, offset) - 1]
+        return line, self.encoding.units(self.slice(start, offset))
 
     def take_edited_from(self) -> int:
         """The lowest offset edited since the last call (everything is new at first)."""
@@ -107,11 +158,29 @@ class Document:
     # ----- edits ---------------------------------------------------------------------------
     def replace(self, start: int, end: int, new: str) -> None:
         """Replace ``text[start:end]`` with ``new``, keeping the line starts right."""
-        old = self.text
-        start = max(0, min(start, len(old)))
-        end = max(start, min(end, len(old)))
-        text = old[:start] + new + old[end:] if (start, end) != (0, len(old)) else new
-        delta = len(new) - (end - start)
+        length = len(self)
+        start = max(0, min(start, length))
+        end = max(start, min(end, length))
+        around = ""
+        window_start = max(0, start - LISTENER_WINDOW)
+        if self.listeners:
+            around = self.slice(window_start, min(length, end + LISTENER_WINDOW))
+        split = len(self._head)
+        if (start, end) == (0, length):
+            self._head, self._tail = new, ""
+        elif start >= split:  # at the end (typing, mostly): only the tail is copied
+            self._tail = self._tail[: start - split] + new + self._tail[end - split :]
+            if len(self._tail) > TAIL_MAX:
+                self._head, self._tail = self._head + self._tail, ""
+        else:
+            text = self.text
+            rest = text[end:]
+            if len(new) + len(rest) <= TAIL_MAX:
+                self._head, self._tail = text[:start], new + rest
+            else:
+                self._head, self._tail = "".join((text[:start], new, rest)), ""
+        new_length = length + len(new) - (end - start)
+        delta = new_length - length
         starts = self.line_starts
         # Line starts up to `keep` depend only on characters before the edit; from the old
         # `end + 2` on they depend only on characters after it (a start depends on the
@@ -119,21 +188,22 @@ class Document:
         keep = max(0, start - 1)
         lo = bisect.bisect_right(starts, keep)
         hi = bisect.bisect_left(starts, end + 2, lo)
-        middle = _line_starts(text, keep, min(len(text), start + len(new) + 1))
+        scan_end = min(new_length, start + len(new) + 1)
+        middle = _line_starts(self.slice(keep, min(new_length, scan_end + 1)), keep, keep, scan_end)
         tail = [s + delta for s in starts[hi:]] if delta else starts[hi:]
         starts[lo:] = middle + tail
-        self.text = text
         self.edited_from = min(self.edited_from, start)
-        edit = Edit(start, end, new)
-        for listener in self.listeners:
-            listener(self, edit, old)
+        if self.listeners:
+            edit = Edit(start, end, new)
+            for listener in self.listeners:
+                listener(self, edit, around, window_start)
 
     def apply_change(self, change: object) -> None:
         """Apply one ``TextDocumentContentChangeEvent`` (a ranged edit or the whole text)."""
         rng = getattr(change, "range", None)
         text = change.text  # type: ignore[attr-defined]
         if rng is None:
-            self.replace(0, len(self.text), text)
+            self.replace(0, len(self), text)
             return
         start = self.offset_at(rng.start.line, rng.start.character)
         end = self.offset_at(rng.end.line, rng.end.character)

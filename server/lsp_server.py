@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
+from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 
 from . import commands, completion, logs
@@ -36,15 +39,6 @@ log = logging.getLogger(__name__)
 ANNOUNCED_TRIGGERS = tuple(" ([{\"'“‘/-*#>:,.;!?")
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("nextword")
-    except Exception:  # noqa: BLE001 - running from a source tree
-        return "0+unknown"
-
-
 def _get(obj: Any, path: str) -> Any:
     for name in path.split("."):
         obj = getattr(obj, name, None)
@@ -55,7 +49,7 @@ def _get(obj: Any, path: str) -> Any:
 
 class NextwordServer(LanguageServer):
     def __init__(self, model_override: str | None = None, log_level: str = "info"):
-        super().__init__("nextword", _version(), protocol_cls=NextwordProtocol)
+        super().__init__("nextword", None, protocol_cls=NextwordProtocol)  # type: ignore[arg-type]
         self.documents = DocumentStore()
         self.settings = Settings()
         self.model_override = model_override  # the --model flag: wins over modelPath
@@ -70,6 +64,39 @@ class NextwordServer(LanguageServer):
         self._problems: set[str] = set()  # settings problems already shown
         self._words: dict[str, BufferWords] = {}  # document-word indexes, while no model is ready
         atexit.register(self.trainer.cancel)
+
+    # ----- transport -----------------------------------------------------------------------
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdin/stdout, reading stdin on the event loop itself.
+
+        pygls reads stdin through its thread pool: every header line and body is a round
+        trip to another thread, four per message, each costing a thread wake-up per
+        keystroke. A pipe read by the event loop costs none; anything else (a file, a
+        console on Windows) falls back to pygls's reader."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        source = stdin or sys.stdin.buffer
+
+        async def serve() -> None:
+            loop = asyncio.get_running_loop()
+            reader: Any
+            try:
+                stream = asyncio.StreamReader(limit=1 << 20, loop=loop)
+                await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream, loop=loop), source)
+                reader = _PipeReader(stream)
+            except (ValueError, OSError, NotImplementedError) as e:
+                log.debug("stdin is not a pipe (%s); reading it on a thread", e)
+                reader = StdinAsyncReader(source, self.thread_pool)
+            await run_async(stop_event=self._stop_event, reader=reader, protocol=self.protocol, logger=logging.getLogger("pygls.server"), error_handler=self.report_server_error)
+
+        try:
+            asyncio.run(serve())
+        except BrokenPipeError:
+            log.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     # ----- messages to the user ------------------------------------------------------------
     def show(self, kind: types.MessageType, message: str) -> None:
@@ -108,10 +135,16 @@ class NextwordServer(LanguageServer):
         if self.client_supports_configuration:
             await self.pull_configuration()
 
-    def shutdown(self) -> None:
+    def stop_work(self) -> None:
+        """Stop training and model work (the client asked to shut down, or went away)."""
         self.trainer.cancel()
         if self.host is not None:
             self.host.stop()
+
+    def shutdown(self) -> None:
+        """pygls's end of the transport: stop our work too."""
+        self.stop_work()
+        super().shutdown()
 
     # ----- settings ------------------------------------------------------------------------
     def settings_json(self) -> dict[str, Any]:
@@ -175,7 +208,8 @@ class NextwordServer(LanguageServer):
         else:
             log.debug("opened %s (%d characters)", uri, len(doc.text))
         # Read the document's end in the background: where notes usually grow.
-        self.host.warm(uri, doc.text, typed_word_start(doc.text, len(doc.text)), 0)
+        text = doc.text
+        self.host.warm(uri, text, typed_word_start(text, len(text), text.rfind("\n") + 1))
 
     def closed(self, uri: str) -> None:
         self._words.pop(uri, None)  # its document is gone, and the listener with it
@@ -212,16 +246,16 @@ class NextwordServer(LanguageServer):
         settings = self.settings
         prefix = site.prefix
         if logs.text_allowed():
-            log.debug("complete %r after %r", prefix, site.text[max(0, site.start - 80) : site.start])
+            log.debug("complete %r after %r", prefix, doc.slice(max(0, site.start - 80), site.start))
         host = self.host
         if host is None or not host.ready:
             if not prefix:
                 return types.CompletionList(is_incomplete=True, items=[])
-            words = self._buffer_words(doc).complete(prefix, settings.max_items, exclude=site.text[site.start : site.word_end])
+            words = self._buffer_words(doc).complete(prefix, settings.max_items, exclude=site.word)
             return types.CompletionList(is_incomplete=True, items=completion.from_buffer_words(site, words, self.support))
         if self._words:
             self._drop_buffer_words()
-        suggestions = await host.suggest(doc.uri, site.text, site.start, prefix, settings.max_items, doc.take_edited_from())
+        suggestions = await host.suggest(doc.uri, site.snapshot, site.start, prefix, settings.max_items, doc.take_edited_from())
         if suggestions is None:  # overtaken by a newer request, or the model went away
             return types.CompletionList(is_incomplete=True, items=[])
         if not prefix and kind != types.CompletionTriggerKind.Invoked:
@@ -240,7 +274,7 @@ class NextwordServer(LanguageServer):
         site = completion.site_at(doc, params.position)
         if site is None or not completion.phrase_allowed(site):
             return None
-        result = await host.phrase(doc.uri, site.text, site.start, site.prefix, settings.max_words, settings.min_probability, doc.take_edited_from())
+        result = await host.phrase(doc.uri, site.snapshot, site.start, site.prefix, settings.max_words, settings.min_probability, doc.take_edited_from())
         if not result or not result[0]:
             return None
         return completion.inline_items(site, result[0])
@@ -252,6 +286,22 @@ class NextwordServer(LanguageServer):
         await self.host.reload()
         if self.host.loaded is not None and self.host.loaded.path == path:
             self.show(types.MessageType.Info, f"nextword: training done; now using {path}.")
+
+
+class _PipeReader:
+    """An asyncio stream with the reader interface pygls's message loop expects."""
+
+    def __init__(self, stream: asyncio.StreamReader):
+        self._stream = stream
+
+    async def readline(self) -> bytes:
+        return await self._stream.readline()
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await self._stream.readexactly(n)
+        except asyncio.IncompleteReadError:
+            return b""  # the client went away: the loop ends
 
 
 def create_server(model_override: str | None = None, log_level: str = "info") -> NextwordServer:
@@ -268,7 +318,7 @@ def create_server(model_override: str | None = None, log_level: str = "info") ->
 
     @server.feature(types.SHUTDOWN)
     def on_shutdown(ls: NextwordServer, params: None) -> None:
-        ls.shutdown()
+        ls.stop_work()
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def on_open(ls: NextwordServer, params: types.DidOpenTextDocumentParams) -> None:

@@ -12,6 +12,8 @@ Predictor per open document.
   closing a document frees its own.
 - A request that a newer one for the same document has overtaken before it ran is
   answered as superseded (None) instead of being computed: the newer one is what counts.
+- A document just opened is read ahead in the background, slice by slice, between
+  requests, so that the first completion in it seldom pays for reading it.
 """
 
 from __future__ import annotations
@@ -27,18 +29,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from .documents import Snapshot
 from .worker import ModelWorker
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often the model file is checked for changes
-# A sync that would feed the network more new characters than this (a fresh Predictor on a
-# long document, a large paste, a jump from a short context to a long one) restarts the
-# Predictor from a bounded window instead. See `_Doc.sync`.
-REBUILD_CHARS = 1500
-# A text that shares nothing with any document; syncing it first makes the Predictor's
-# next sync take its bounded-window path. See `_Doc.sync`.
-_UNRELATED = "\uffff\uffff"
+# A document opened is read in the background in slices of about this many characters, so
+# that a request (in this or another document) waits for one slice at most, not the whole.
+WARM_CHUNK = 2000
+MAX_WARMING = 4  # documents read ahead at once; older openings are dropped (a restored session of 30 tabs)
 _NEVER = 1 << 62
 SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this long
 
@@ -86,38 +86,32 @@ class _Doc:
     def __init__(self) -> None:
         self.predictor: Any = None
         self.context = ""  # the context last synced
-        self.low = _NEVER  # lowest offset edited since then
+        self.low = 0  # lowest offset edited since then (0: trust nothing)
         self.generation = -1  # model generation the predictor belongs to
 
-    def sync(self, loaded: _Loaded, context: str, config: Any) -> Any:
+    def sync(self, loaded: _Loaded, text: Snapshot, context_end: int, config: Any) -> tuple[Any, str]:
+        """The document's Predictor brought up to ``text[:context_end]``, and that context."""
         from nextword.model import Predictor
 
         if self.predictor is None or self.generation != loaded.generation:
             self.predictor = Predictor(loaded.checkpoint.model, loaded.checkpoint.vocab, config)
             self.generation = loaded.generation
-            self.context = ""
-            self.low = 0
-        # The Predictor restarts from a bounded window only when its previous text was long
-        # and shares little with the new one; after a short text (a fresh Predictor, or a
-        # completion near the top of the file) it would instead feed every token of a long
-        # context through the network one by one, which on a 100,000-word document takes
-        # minutes. So when many characters are new, reset it and show it an unrelated text
-        # first, which sends the real context down the bounded-window path.
-        unchanged = min(self.low, len(self.context), len(context))
-        if len(context) - unchanged > REBUILD_CHARS and len(context) > 4096:
-            self.predictor.reset()
-            self.predictor.sync(_UNRELATED)
+            self.context, self.low = "", 0
+        if context_end == len(self.context) and self.low >= context_end:
+            # Typing inside a word: nothing before it changed. Handing the Predictor the very
+            # string it holds spares a copy and a comparison of the whole document per key.
+            context = self.context
+        else:
+            context = text.prefix(context_end)
         self.predictor.sync(context)
-        self.context = context
-        self.low = _NEVER
-        return self.predictor
+        self.context, self.low = context, _NEVER
+        return self.predictor, context
 
     def free(self) -> None:
         if self.predictor is not None:
             self.predictor.reset()
         self.predictor = None
-        self.context = ""
-        self.low = 0
+        self.context, self.low = "", 0
 
 
 class ModelHost:
@@ -126,7 +120,7 @@ class ModelHost:
     def __init__(self, loop: asyncio.AbstractEventLoop, report: Report):
         self._loop = loop
         self._report = report
-        self.worker = ModelWorker()
+        self.worker = ModelWorker(max_idle=MAX_WARMING)
         # Settings, set from the event loop.
         self._setting = ""  # the modelPath setting
         self._base_dir: Path | None = None  # relative modelPath settings are relative to this
@@ -205,23 +199,24 @@ class ModelHost:
         self._latest[(kind, uri)] = self._seq
         return self._seq
 
-    async def suggest(self, uri: str, text: str, context_end: int, prefix: str, k: int, low: int) -> list[Any] | None:
+    async def suggest(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, low: int) -> list[Any] | None:
         """The Predictor's ``k`` best words after ``text[:context_end]`` starting with
         ``prefix``; None if not ready or overtaken by a newer request."""
         ticket = self._ticket("suggest", uri)
         future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, low, ticket)
         return await asyncio.wrap_future(future)
 
-    async def phrase(self, uri: str, text: str, context_end: int, prefix: str, max_words: int, min_probability: float, low: int) -> tuple[str, float] | None:
+    async def phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float, low: int) -> tuple[str, float] | None:
         """A phrase continuing ``prefix`` (see ``Predictor.complete_phrase``), or None."""
         ticket = self._ticket("phrase", uri)
         future = self.worker.submit(self._phrase, uri, text, context_end, prefix, max_words, min_probability, low, ticket)
         return await asyncio.wrap_future(future)
 
-    def warm(self, uri: str, text: str, context_end: int, low: int) -> None:
-        """Bring a document's state up to ``context_end`` when the worker is otherwise idle."""
+    def warm(self, uri: str, text: str, context_end: int) -> None:
+        """Bring a document's state up to ``context_end`` while the worker is otherwise idle."""
         if self.ready:
-            self.worker.submit_idle(uri, lambda: self._warm(uri, text, context_end, low))
+            snapshot = Snapshot(text, "")
+            self.worker.submit_idle(uri, lambda: self._warm(uri, snapshot, context_end))
 
     def forget(self, uri: str, low: int = 0) -> None:
         """The document closed: free its state."""
@@ -246,37 +241,54 @@ class ModelHost:
             _, doc = self._docs.popitem(last=False)
             doc.free()
 
-    def _suggest(self, uri: str, text: str, context_end: int, prefix: str, k: int, low: int, ticket: int) -> list[Any] | None:
+    def _suggest(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, low: int, ticket: int) -> list[Any] | None:
         loaded = self.loaded
         doc = self._doc(uri, low)
         if loaded is None or self._latest.get(("suggest", uri)) != ticket:
             return None
-        context = text[:context_end]
-        return self._guarded(doc, lambda: doc.sync(loaded, context, self._config).ranked(prefix, k))
+        return self._guarded(doc, lambda: doc.sync(loaded, text, context_end, self._config)[0].ranked(prefix, k))
 
-    def _phrase(self, uri: str, text: str, context_end: int, prefix: str, max_words: int, min_probability: float, low: int, ticket: int) -> tuple[str, float] | None:
+    def _phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float, low: int, ticket: int) -> tuple[str, float] | None:
         loaded = self.loaded
         doc = self._doc(uri, low)
         if loaded is None or self._latest.get(("phrase", uri)) != ticket:
             return None
-        context = text[:context_end]
-        return self._guarded(doc, lambda: doc.sync(loaded, context, self._config).complete_phrase(context, prefix, max_words, min_probability))
 
-    def _warm(self, uri: str, text: str, context_end: int, low: int) -> None:
+        def work() -> tuple[str, float]:
+            predictor, context = doc.sync(loaded, text, context_end, self._config)
+            return predictor.complete_phrase(context, prefix, max_words, min_probability)
+
+        return self._guarded(doc, work)
+
+    def _warm(self, uri: str, text: Snapshot, target: int) -> None:
+        """Read one more slice of a document just opened; schedule the next one."""
         loaded = self.loaded
         if loaded is None:
             return
-        doc = self._doc(uri, low)
-        context = text[:context_end]
-        self._guarded(doc, lambda: doc.sync(loaded, context, self._config))
+        doc = self._doc(uri, 0)
+        done = len(doc.context) if doc.predictor is not None and doc.generation == loaded.generation else 0
+        if done >= target:
+            return
+        end = target
+        # Far from the target, the Predictor restarts from a bounded window at the target (one
+        # bounded job); nearer, it would read every token up to it, so go there slice by slice.
+        window = getattr(doc.predictor, "_window_chars", 12 * self._config.cache_size)
+        if WARM_CHUNK < target - done <= window:
+            # Cut just after a space, where the full scan also starts a token.
+            space = text.head.rfind(" ", done, done + WARM_CHUNK)
+            end = space + 1 if space > done else done + WARM_CHUNK
+        self._guarded(doc, lambda: doc.sync(loaded, text, end, self._config))
+        doc.low = 0  # `text` may be older than the document now: compare in full next time
+        if end < target:
+            self.worker.submit_idle(uri, lambda: self._warm(uri, text, target))
 
     @staticmethod
     def _guarded(doc: _Doc, work: Callable[[], Any]) -> Any:
         """Run ``work``; if the Predictor fails, start the document's state afresh and retry once.
 
-        A Predictor whose kept state is inconsistent (seen: moving the cursor back to a point
-        whose network state was thinned out raises KeyError) must cost one recomputation,
-        not every completion in that document from then on."""
+        A Predictor whose kept state became inconsistent (an early version raised KeyError
+        when the cursor moved back to a point whose network state had been thinned out) must
+        cost one recomputation, not every completion in that document from then on."""
         try:
             return work()
         except Exception as e:  # noqa: BLE001 - retried once from a clean state

@@ -3,8 +3,9 @@
 A Predictor is not thread-safe, and two threads running the network at once on a 2-core
 machine would only slow each other down, so every model call goes through this one thread,
 in order. Requests come first; background warm-ups (``submit_idle``) run only when no
-request waits, and a newer warm-up for the same key replaces one not yet started. A
-request cancelled before it starts (``$/cancelRequest``) is skipped.
+request waits, newest first; a newer warm-up for the same key replaces one not yet started,
+and only the ``max_idle`` newest are kept. A request cancelled before it starts
+(``$/cancelRequest``) is skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class ModelWorker:
-    def __init__(self, name: str = "nextword-model"):
+    def __init__(self, name: str = "nextword-model", max_idle: int = 4):
+        self.max_idle = max_idle
         self._jobs: deque[tuple[Future[Any], Callable[[], Any]]] = deque()
         self._idle: OrderedDict[Any, Callable[[], Any]] = OrderedDict()
         self._wake = threading.Condition()
@@ -43,6 +45,8 @@ class ModelWorker:
         with self._wake:
             self._idle.pop(key, None)
             self._idle[key] = fn
+            while len(self._idle) > self.max_idle:
+                self._idle.popitem(last=False)
             self._wake.notify()
 
     def drop_idle(self, key: Any) -> None:
@@ -68,7 +72,7 @@ class ModelWorker:
                 if self._jobs:
                     return self._jobs.popleft()
                 if self._idle:
-                    _, fn = self._idle.popitem(last=False)
+                    _, fn = self._idle.popitem(last=True)
                     return None, fn
                 self._wake.wait()
             return None

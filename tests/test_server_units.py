@@ -74,12 +74,25 @@ _pieces = st.lists(st.sampled_from(["a", "b", " ", "\n", "\r", "\r\n", "í•œ", "ð
 @given(text=_pieces, edits=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40), _pieces), max_size=8))
 def test_edits_keep_line_starts_right(text: str, edits: list[tuple[int, int, str]]) -> None:
     doc = Document("u", text)
+    expected = text
     for a, b, new in edits:
-        a, b = sorted((min(a, len(doc.text)), min(b, len(doc.text))))
-        expected = doc.text[:a] + new + doc.text[b:]
+        a, b = sorted((min(a, len(expected)), min(b, len(expected))))
+        expected = expected[:a] + new + expected[b:]
         doc.replace(a, b, new)
-        assert doc.text == expected
+        # Read without joining the text, so that edits keep landing in the tail.
+        assert len(doc) == len(expected) and doc.slice(0, len(doc)) == expected
+        assert [doc.char(i) for i in range(len(doc) + 1)] == [*expected, ""]
+        assert doc.snapshot().prefix(len(expected) // 2) == expected[: len(expected) // 2]
         assert doc.line_starts == _lsp_lines(expected)
+    assert doc.text == expected
+
+
+def test_typing_at_the_end_copies_only_the_tail() -> None:
+    doc = Document("u", "x" * 100_000 + "\n")
+    for ch in "hello world\nnext line":
+        doc.replace(len(doc), len(doc), ch)
+    assert len(doc._head) == 100_001 and doc._tail == "hello world\nnext line"
+    assert doc.line_starts == [0, 100_001, 100_013] and doc.text.endswith("next line")
 
 
 @settings(max_examples=200, deadline=None)

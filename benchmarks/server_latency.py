@@ -1,0 +1,262 @@
+"""Language-server latency, measured through the real protocol over stdio.
+
+Starts ``python -m nextword.server`` as an editor would, then for documents of 1,000,
+10,000 and 100,000 words of real text (../shared/corpora/base) opens the document, asks
+for a completion at its end at once (the first completion after opening), and types a
+paragraph at the end one character at a time: each keystroke sends ``didChange`` and a
+``completion`` request in one write and waits for the answer. Prints completion latency
+(p50, p99, max) per size, the first completion, the time to the ``initialize`` answer and
+until the model is ready (both from process start), and the server's peak memory.
+
+    python benchmarks/server_latency.py                     # the shipped model, if present
+    python benchmarks/server_latency.py --model FILE.safetensors
+    python benchmarks/server_latency.py --untrained         # a default-shaped untrained model
+
+Without a shipped model (or with --untrained) it builds a model of the default shape
+(256-dim embeddings, 2-layer LSTM of 512, 30,000 tokens) with random weights: the same
+work per keystroke as a trained one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CORPORA = REPO.parent / "shared" / "corpora"
+WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
+TRIGGERS = set(" ([\"“/")
+
+PARAGRAPH = (
+    "When the compiler cannot infer the type of a value, the programmer writes it out, "
+    "and the error message usually says which annotation is missing. The same rule holds "
+    "for functions that return references: the lifetime of the result must be tied to one "
+    "of the arguments, or the borrow checker rejects the program before it runs."
+)
+TARGETS = {"p50_ms": 2.0, "p99_ms": 8.0, "first_ms": 100.0, "initialize_s": 0.5, "ready_s": 5.0, "rss_mb": 400.0}
+
+
+# ----- a bare LSP client ------------------------------------------------------------------------
+class Client:
+    """Frames JSON-RPC over the server's stdin/stdout; nothing else in the way."""
+
+    def __init__(self, command: list[str], env: dict[str, str]):
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=0)
+        self.buffer = b""
+        self.next_id = 0
+
+    @staticmethod
+    def frame(message: dict[str, Any]) -> bytes:
+        body = json.dumps(message, ensure_ascii=False).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    def write(self, *messages: dict[str, Any]) -> None:
+        self.proc.stdin.write(b"".join(self.frame(m) for m in messages))  # type: ignore[union-attr]
+
+    def request_message(self, method: str, params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        return {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
+
+    def read(self) -> dict[str, Any]:
+        fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end >= 0:
+                length = int(re.search(rb"Content-Length: (\d+)", self.buffer[:head_end]).group(1))  # type: ignore[union-attr]
+                end = head_end + 4 + length
+                if len(self.buffer) >= end:
+                    body, self.buffer = self.buffer[head_end + 4 : end], self.buffer[end:]
+                    return json.loads(body)
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise RuntimeError("the server closed its stdout")
+            self.buffer += chunk
+
+    def wait_for(self, request_id: int) -> dict[str, Any]:
+        while True:
+            message = self.read()
+            if message.get("id") == request_id and "method" not in message:
+                if "error" in message:
+                    raise RuntimeError(f"request failed: {message['error']}")
+                return message
+            if "method" in message and "id" in message:  # server-to-client request: answer empty
+                self.write({"jsonrpc": "2.0", "id": message["id"], "result": None})
+
+    def request(self, method: str, params: Any) -> Any:
+        message = self.request_message(method, params)
+        self.write(message)
+        return self.wait_for(message["id"])["result"]
+
+    def notify(self, method: str, params: Any) -> None:
+        self.write({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def close(self) -> None:
+        try:
+            self.request("shutdown", None)
+            self.notify("exit", None)
+            self.proc.wait(10)
+        except Exception:  # noqa: BLE001 - measuring is done; make sure it is gone
+            self.proc.kill()
+
+
+# ----- text -------------------------------------------------------------------------------------
+def corpus_text(min_words: int) -> str:
+    parts, words = [], 0
+    for path in sorted((CORPORA / "base").rglob("*")):
+        if path.is_file() and path.suffix in (".md", ".rst", ".txt"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            parts.append(text)
+            words += len(WORD_RE.findall(text))
+            if words >= min_words:
+                break
+    return "\n\n".join(parts)
+
+
+def first_words(text: str, n: int) -> str:
+    """``text`` cut after its ``n``-th word, ending with a blank line to type after."""
+    for i, m in enumerate(WORD_RE.finditer(text), 1):
+        if i == n:
+            return text[: m.end()] + ".\n\n"
+    raise ValueError(f"the corpus has fewer than {n} words")
+
+
+def position_of_end(text: str) -> dict[str, int]:
+    line = text.count("\n")
+    last = text[text.rfind("\n") + 1 :]
+    return {"line": line, "character": len(last.encode("utf-16-le")) // 2}
+
+
+def untrained_model(folder: Path) -> Path:
+    """A default-shaped model with random weights over the corpus's 30,000 commonest tokens."""
+    from collections import Counter
+
+    import torch
+
+    from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
+
+    counts = Counter(tokenize(corpus_text(2_000_000)))
+    vocab = Vocabulary.build(counts, min_count=1, max_size=30000)
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab)))
+    return save_checkpoint(folder / "untrained.safetensors", model, vocab, info={"note": "untrained, for benchmarks"})
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+# ----- the measurement --------------------------------------------------------------------------
+def measure(model: Path, sizes: list[int], repeats: int, entry: str) -> dict[str, Any]:
+    text = corpus_text(max(sizes) + 1000)
+    env = dict(os.environ)
+    env["NEXTWORD_DATA_DIR"] = tempfile.mkdtemp(prefix="nextword-bench-")
+    command = [sys.executable, "-m", "nextword.server"] if entry == "module" else [str(Path(sys.executable).with_name("nextword")), "serve"]
+    client = Client([*command, "--model", str(model)], env)
+    client.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {"general": {"positionEncodings": ["utf-16"]}}})
+    initialize_s = time.perf_counter() - client.started
+    client.notify("initialized", {})
+    while (status := client.request("workspace/executeCommand", {"command": "nextword.status"}))["state"] not in ("ready", "failed", "missing"):
+        time.sleep(0.01)
+    ready_s = time.perf_counter() - client.started
+    if status["state"] != "ready":
+        raise SystemExit(f"the model did not load: {status['error']}")
+    results: dict[str, Any] = {"initialize_s": initialize_s, "ready_s": ready_s, "model": status["model"], "vocabulary": status["vocabularySize"], "sizes": {}}
+    for size in sizes:
+        latencies: list[float] = []
+        firsts: list[float] = []
+        for run in range(repeats):
+            uri = f"file:///bench/{size}-{run}.md"
+            body = first_words(text, size)
+            client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": body}})
+            started = time.perf_counter()
+            client.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": position_of_end(body), "context": {"triggerKind": 1}})
+            firsts.append(time.perf_counter() - started)
+            version = 1
+            for ch in PARAGRAPH:
+                end = position_of_end(body)
+                body += ch
+                version += 1
+                change = {"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [{"range": {"start": end, "end": end}, "text": ch}],
+                }}
+                context = {"triggerKind": 2, "triggerCharacter": ch} if ch in TRIGGERS else {"triggerKind": 3}
+                completion = client.request_message("textDocument/completion", {"textDocument": {"uri": uri}, "position": position_of_end(body), "context": context})
+                started = time.perf_counter()
+                client.write(change, completion)
+                client.wait_for(completion["id"])
+                latencies.append(time.perf_counter() - started)
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        results["sizes"][size] = {
+            "keystrokes": len(latencies),
+            "p50_ms": 1e3 * statistics.median(latencies),
+            "p99_ms": 1e3 * percentile(latencies, 0.99),
+            "max_ms": 1e3 * max(latencies),
+            "first_ms": 1e3 * max(firsts),
+            "first_median_ms": 1e3 * statistics.median(firsts),
+            "slowest": sorted(((round(1e3 * t, 2), i % len(PARAGRAPH), PARAGRAPH[i % len(PARAGRAPH)]) for i, t in enumerate(latencies)), reverse=True)[:5],
+        }
+    results["rss_mb"] = client.peak_rss_mb()
+    client.close()
+    return results
+
+
+def report(results: dict[str, Any]) -> None:
+    def mark(value: float, target: float) -> str:
+        return "ok" if value <= target else "MISSED"
+
+    print(f"model: {results['model']} ({results['vocabulary']} tokens)")
+    print(f"{'words':>8} {'keys':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'first ms':>9}")
+    for size, r in results["sizes"].items():
+        print(f"{size:>8} {r['keystrokes']:>5} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['first_ms']:>9.1f}"
+              f"   p50 {mark(r['p50_ms'], TARGETS['p50_ms'])}, p99 {mark(r['p99_ms'], TARGETS['p99_ms'])}")
+    for size, r in results["sizes"].items():
+        print(f"slowest keystrokes at {size} words (ms, index, character): {r['slowest']}")
+    largest = max(results["sizes"])
+    first = results["sizes"][largest]["first_ms"]
+    print(f"first completion after opening the {largest:,}-word document: {first:.1f} ms ({mark(first, TARGETS['first_ms'])}, target {TARGETS['first_ms']:.0f} ms)")
+    print(f"initialize answered {results['initialize_s']:.3f} s after start ({mark(results['initialize_s'], TARGETS['initialize_s'])}, target {TARGETS['initialize_s']} s)")
+    print(f"model ready {results['ready_s']:.2f} s after start ({mark(results['ready_s'], TARGETS['ready_s'])}, target {TARGETS['ready_s']} s)")
+    print(f"peak RSS {results['rss_mb']:.0f} MB ({mark(results['rss_mb'], TARGETS['rss_mb'])}, target {TARGETS['rss_mb']:.0f} MB)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="model file (default: the shipped model, else an untrained one of its shape)")
+    parser.add_argument("--untrained", action="store_true", help="use an untrained model of the default shape")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="document sizes in words")
+    parser.add_argument("--repeats", type=int, default=1, help="documents typed into per size")
+    parser.add_argument("--entry", choices=("module", "script"), default="module", help="start `python -m nextword.server` (module) or `nextword serve` (script)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+    model = args.model
+    shipped = REPO / "model" / "data" / "default.safetensors"
+    with tempfile.TemporaryDirectory() as tmp:
+        if model is None:
+            model = shipped if shipped.is_file() and not args.untrained else untrained_model(Path(tmp))
+        results = measure(model, args.sizes, args.repeats, args.entry)
+    report(results)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
