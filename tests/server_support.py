@@ -51,12 +51,17 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def capabilities(position_encodings: list[str] | None = None) -> types.ClientCapabilities:
-    """Neovim's capabilities, optionally with the given position encodings offered."""
+def capabilities(position_encodings: list[str] | None = None, rich_items: bool = False) -> types.ClientCapabilities:
+    """Neovim's capabilities, optionally with the given position encodings offered, and
+    with ``rich_items`` the completion items of VS Code (label details, insert/replace)."""
     caps = client_capabilities("neovim")
     if position_encodings is not None:
         caps.general = caps.general or types.GeneralClientCapabilities()
         caps.general.position_encodings = position_encodings  # type: ignore[assignment]
+    if rich_items:
+        item = caps.text_document.completion.completion_item  # type: ignore[union-attr]
+        item.label_details_support = True
+        item.insert_replace_support = True
     return caps
 
 

@@ -48,7 +48,7 @@ def reference(tiny_model: Path):
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def client(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("data")
-    async with lsp_client("--model", str(tiny_model), data_dir=data, caps=capabilities(["utf-16"])) as c:
+    async with lsp_client("--model", str(tiny_model), data_dir=data, caps=capabilities(["utf-16"], rich_items=True)) as c:
         await wait_ready(c)
         yield c
 
@@ -87,7 +87,17 @@ async def test_ranked_words_and_probabilities_match_the_predictor(client, refere
         assert probabilities_of(result) == pytest.approx([s.probability for s in expected], rel=1e-12)
         assert result.is_incomplete
         assert [i.sort_text for i in result.items] == sorted(i.sort_text for i in result.items)
-        assert all(i.detail and "%" in i.detail for i in result.items)
+        assert all(i.detail and "%" in i.detail and i.label_details.description.endswith("%") for i in result.items)
+
+
+async def test_document_words_outside_the_vocabulary_are_mixed_in(client, reference) -> None:
+    uri = "file:///oov.md"
+    text = SAMPLE + "Quixote met Quixotic people. Quixote said the model is quick. The Qu"
+    open_doc(client, uri, text)
+    result = await complete(client, uri, *end_position(text))
+    expected = reference().predict(text[:-2], "Qu", 10)
+    assert words_of(result) == [s.word for s in expected]
+    assert {"Quixote", "Quixotic"} <= set(words_of(result))
 
 
 async def test_text_edit_replaces_exactly_the_typed_part(client) -> None:
@@ -100,6 +110,16 @@ async def test_text_edit_replaces_exactly_the_typed_part(client) -> None:
         assert isinstance(item.text_edit, types.TextEdit)
         assert item.text_edit.range == types.Range(types.Position(1, 6), types.Position(1, 8))
         assert item.text_edit.new_text == item.label and item.label.startswith("mo")
+    # Inside a word, with a client that can: insert over the typed part, or replace the word.
+    text = "The mouse"
+    open_doc(client, "file:///inside.md", text)
+    result = await complete(client, "file:///inside.md", 0, 6)
+    assert result.items
+    for item in result.items:
+        edit = item.text_edit
+        assert isinstance(edit, types.InsertReplaceEdit) and edit.new_text == item.label
+        assert edit.insert == types.Range(types.Position(0, 4), types.Position(0, 6))
+        assert edit.replace == types.Range(types.Position(0, 4), types.Position(0, 9))
 
 
 async def test_next_word_needs_the_threshold_and_an_active_trigger(client, reference) -> None:
@@ -162,6 +182,13 @@ async def test_korean_and_emoji_positions_in_utf16(client, reference) -> None:
     last_line = text.split("\n")[-1]
     start = len(last_line[:-2].encode("utf-16-le")) // 2
     assert all(i.text_edit.range == types.Range(types.Position(line, start), types.Position(line, character)) for i in result.items)
+    # Korean words of the document (not in the vocabulary) are offered, ranges in UTF-16.
+    korean = "😋 한국어 문서입니다. 한국어는 한글로 씁니다. 한"
+    open_doc(client, "file:///ko.md", korean)
+    result = await complete(client, "file:///ko.md", 0, len(korean.encode("utf-16-le")) // 2)
+    assert {"한국어", "한글로"} <= set(words_of(result))
+    assert words_of(result) == [s.word for s in reference().predict(korean[:-1], "한", 10)]
+    assert all(i.text_edit.range.start.character == len(korean.encode("utf-16-le")) // 2 - 1 for i in result.items)
     # An edit after the emoji lands where UTF-16 says it does.
     change(client, uri, 2, (line, character), (line, character), "del i")
     result = await complete(client, uri, line, character + 5)
