@@ -95,7 +95,9 @@ async def train_workspace(ls: "NextwordServer", args: tuple[Any, ...], work_done
     from nextword.model import default_model_path, user_model_path  # by now the model code is loaded
 
     out = user_model_path()
-    base = default_model_path() if default_model_path().is_file() else None  # fine-tune the shipped model
+    # Fine-tune the user's own model (the trainer then learns only new and changed notes),
+    # else the shipped one; with neither, train a new model.
+    base = next((p for p in (out, default_model_path()) if p.is_file()), None)
     try:
         job = await ls.trainer.start(folder, out, work_done_token, base, ls.settings.training.max_minutes)
     except RuntimeError as e:

@@ -19,7 +19,6 @@ from typing import Callable
 from .positions import PositionEncoding
 
 _BREAK_CHAR_RE = re.compile(r"[\r\n]")
-UNEDITED = 1 << 62
 # Edits near the end go to a short tail string, so typing at the end of a long document
 # copies the tail, not the document. Past this length the tail is folded into the head.
 TAIL_MAX = 16384
@@ -82,7 +81,6 @@ class Document:
         self._tail = ""
         self.line_starts: list[int] = [0, *_line_starts(text, 0, 0, len(text))]  # offset of each line's first character
         self.listeners: list[Listener] = []  # called after each edit with the old text around it
-        self.edited_from = 0  # lowest offset edited since `take_edited_from` was last called
 
     # ----- text ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -150,11 +148,6 @@ class Document:
         start = self.line_starts[line]
         return line, self.encoding.units(self.slice(start, offset))
 
-    def take_edited_from(self) -> int:
-        """The lowest offset edited since the last call (everything is new at first)."""
-        low, self.edited_from = self.edited_from, UNEDITED
-        return low
-
     # ----- edits ---------------------------------------------------------------------------
     def replace(self, start: int, end: int, new: str) -> None:
         """Replace ``text[start:end]`` with ``new``, keeping the line starts right."""
@@ -192,7 +185,6 @@ class Document:
         middle = _line_starts(self.slice(keep, min(new_length, scan_end + 1)), keep, keep, scan_end)
         tail = [s + delta for s in starts[hi:]] if delta else starts[hi:]
         starts[lo:] = middle + tail
-        self.edited_from = min(self.edited_from, start)
         if self.listeners:
             edit = Edit(start, end, new)
             for listener in self.listeners:

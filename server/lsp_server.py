@@ -255,7 +255,7 @@ class NextwordServer(LanguageServer):
             return types.CompletionList(is_incomplete=True, items=completion.from_buffer_words(site, words, self.support))
         if self._words:
             self._drop_buffer_words()
-        suggestions = await host.suggest(doc.uri, site.snapshot, site.start, prefix, settings.max_items, doc.take_edited_from())
+        suggestions = await host.suggest(doc.uri, site.snapshot, site.start, prefix, settings.max_items)
         if suggestions is None:  # overtaken by a newer request, or the model went away
             return types.CompletionList(is_incomplete=True, items=[])
         if not prefix and kind != types.CompletionTriggerKind.Invoked:
@@ -274,7 +274,7 @@ class NextwordServer(LanguageServer):
         site = completion.site_at(doc, params.position)
         if site is None or not completion.phrase_allowed(site):
             return None
-        result = await host.phrase(doc.uri, site.snapshot, site.start, site.prefix, settings.max_words, settings.min_probability, doc.take_edited_from())
+        result = await host.phrase(doc.uri, site.snapshot, site.start, site.prefix, settings.max_words, settings.min_probability)
         if not result or not result[0]:
             return None
         return completion.inline_items(site, result[0])

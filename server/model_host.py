@@ -39,7 +39,6 @@ POLL_SECONDS = 1.0  # how often the model file is checked for changes
 # that a request (in this or another document) waits for one slice at most, not the whole.
 WARM_CHUNK = 2000
 MAX_WARMING = 4  # documents read ahead at once; older openings are dropped (a restored session of 30 tabs)
-_NEVER = 1 << 62
 SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this long
 
 Report = Callable[[str, str], None]  # (level: "error" | "warning" | "info" | "log", message)
@@ -81,12 +80,13 @@ class _Loaded:
 class _Doc:
     """A document's model state; touched only on the worker thread."""
 
-    __slots__ = ("predictor", "context", "low", "generation")
+    __slots__ = ("predictor", "context", "head", "from_tail", "generation")
 
     def __init__(self) -> None:
         self.predictor: Any = None
         self.context = ""  # the context last synced
-        self.low = 0  # lowest offset edited since then (0: trust nothing)
+        self.head = ""  # the snapshot head it was cut from
+        self.from_tail = ""  # the part of it that came from the snapshot's tail
         self.generation = -1  # model generation the predictor belongs to
 
     def sync(self, loaded: _Loaded, text: Snapshot, context_end: int, config: Any) -> tuple[Any, str]:
@@ -96,22 +96,25 @@ class _Doc:
         if self.predictor is None or self.generation != loaded.generation:
             self.predictor = Predictor(loaded.checkpoint.model, loaded.checkpoint.vocab, config)
             self.generation = loaded.generation
-            self.context, self.low = "", 0
-        if context_end == len(self.context) and self.low >= context_end:
-            # Typing inside a word: nothing before it changed. Handing the Predictor the very
-            # string it holds spares a copy and a comparison of the whole document per key.
+            self.context, self.head, self.from_tail = "", "", ""
+        split = len(text.head)
+        from_tail = text.tail[: max(0, context_end - split)]
+        if context_end == len(self.context) and text.head is self.head and from_tail == self.from_tail:
+            # Typing inside a word: the text before it is the same (same head object, same
+            # short tail part). Handing the Predictor the very string it holds spares a copy
+            # and a comparison of the whole document per keystroke.
             context = self.context
         else:
             context = text.prefix(context_end)
         self.predictor.sync(context)
-        self.context, self.low = context, _NEVER
+        self.context, self.head, self.from_tail = context, text.head, from_tail
         return self.predictor, context
 
     def free(self) -> None:
         if self.predictor is not None:
             self.predictor.reset()
         self.predictor = None
-        self.context, self.low = "", 0
+        self.context, self.head, self.from_tail = "", "", ""
 
 
 class ModelHost:
@@ -199,17 +202,17 @@ class ModelHost:
         self._latest[(kind, uri)] = self._seq
         return self._seq
 
-    async def suggest(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, low: int) -> list[Any] | None:
+    async def suggest(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int) -> list[Any] | None:
         """The Predictor's ``k`` best words after ``text[:context_end]`` starting with
         ``prefix``; None if not ready or overtaken by a newer request."""
         ticket = self._ticket("suggest", uri)
-        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, low, ticket)
+        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket)
         return await asyncio.wrap_future(future)
 
-    async def phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float, low: int) -> tuple[str, float] | None:
+    async def phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float) -> tuple[str, float] | None:
         """A phrase continuing ``prefix`` (see ``Predictor.complete_phrase``), or None."""
         ticket = self._ticket("phrase", uri)
-        future = self.worker.submit(self._phrase, uri, text, context_end, prefix, max_words, min_probability, low, ticket)
+        future = self.worker.submit_later(self._phrase, uri, text, context_end, prefix, max_words, min_probability, ticket)
         return await asyncio.wrap_future(future)
 
     def warm(self, uri: str, text: str, context_end: int) -> None:
@@ -218,7 +221,7 @@ class ModelHost:
             snapshot = Snapshot(text, "")
             self.worker.submit_idle(uri, lambda: self._warm(uri, snapshot, context_end))
 
-    def forget(self, uri: str, low: int = 0) -> None:
+    def forget(self, uri: str) -> None:
         """The document closed: free its state."""
         self.worker.drop_idle(uri)
         self._latest.pop(("suggest", uri), None)
@@ -226,14 +229,13 @@ class ModelHost:
         self.worker.submit(self._forget, uri)
 
     # ----- worker thread -------------------------------------------------------------------
-    def _doc(self, uri: str, low: int) -> _Doc:
+    def _doc(self, uri: str) -> _Doc:
         doc = self._docs.get(uri)
         if doc is None:
             doc = self._docs[uri] = _Doc()
             self._evict()
         else:
             self._docs.move_to_end(uri)
-        doc.low = min(doc.low, low)
         return doc
 
     def _evict(self) -> None:
@@ -241,16 +243,16 @@ class ModelHost:
             _, doc = self._docs.popitem(last=False)
             doc.free()
 
-    def _suggest(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, low: int, ticket: int) -> list[Any] | None:
+    def _suggest(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, ticket: int) -> list[Any] | None:
         loaded = self.loaded
-        doc = self._doc(uri, low)
+        doc = self._doc(uri)
         if loaded is None or self._latest.get(("suggest", uri)) != ticket:
             return None
         return self._guarded(doc, lambda: doc.sync(loaded, text, context_end, self._config)[0].ranked(prefix, k))
 
-    def _phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float, low: int, ticket: int) -> tuple[str, float] | None:
+    def _phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float, ticket: int) -> tuple[str, float] | None:
         loaded = self.loaded
-        doc = self._doc(uri, low)
+        doc = self._doc(uri)
         if loaded is None or self._latest.get(("phrase", uri)) != ticket:
             return None
 
@@ -265,7 +267,7 @@ class ModelHost:
         loaded = self.loaded
         if loaded is None:
             return
-        doc = self._doc(uri, 0)
+        doc = self._doc(uri)
         done = len(doc.context) if doc.predictor is not None and doc.generation == loaded.generation else 0
         if done >= target:
             return
@@ -278,7 +280,6 @@ class ModelHost:
             space = text.head.rfind(" ", done, done + WARM_CHUNK)
             end = space + 1 if space > done else done + WARM_CHUNK
         self._guarded(doc, lambda: doc.sync(loaded, text, end, self._config))
-        doc.low = 0  # `text` may be older than the document now: compare in full next time
         if end < target:
             self.worker.submit_idle(uri, lambda: self._warm(uri, text, target))
 

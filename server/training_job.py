@@ -1,8 +1,9 @@
 """``nextword.trainWorkspace``: train on a folder in a separate process, with progress.
 
 The trainer is ``nextword train FOLDER --out TEMP --progress json`` run by this same
-Python, at a lower CPU priority so typing stays responsive; it fine-tunes the shipped
-model when there is one (``--from``) and stops after the ``training.maxMinutes`` setting.
+Python, at a lower CPU priority so typing stays responsive; it fine-tunes the user's model
+if there is one, else the shipped one (``--from``), trains a new one only when there is
+neither (``--from-scratch``), and stops after the ``training.maxMinutes`` setting.
 It prints one JSON object per line: ``{"event": "progress", "fraction": 0.42, "message":
 "..."}`` and at the end ``{"event": "done", "path": "..."}``; anything else is ignored. The
 environment variable ``NEXTWORD_TRAIN_COMMAND`` (a JSON list, in which ``{python}``,
@@ -50,8 +51,7 @@ def train_command(folder: Path, out: Path, base: Path | None = None, max_minutes
             raise ValueError(f"{TRAIN_COMMAND_ENV} must be a JSON list of strings")
         return [p.replace("{folder}", str(folder)).replace("{out}", str(out)).replace("{python}", sys.executable) for p in parts]
     command = [sys.executable, "-m", "nextword.server.cli", "train", str(folder), "--out", str(out), "--progress", "json"]
-    if base is not None:
-        command += ["--from", str(base)]
+    command += ["--from", str(base)] if base is not None else ["--from-scratch"]
     if max_minutes > 0:
         command += ["--max-minutes", f"{max_minutes:g}"]
     return command

@@ -2,8 +2,9 @@
 
 A Predictor is not thread-safe, and two threads running the network at once on a 2-core
 machine would only slow each other down, so every model call goes through this one thread,
-in order. Requests come first; background warm-ups (``submit_idle``) run only when no
-request waits, newest first; a newer warm-up for the same key replaces one not yet started,
+in order. Requests come first (completions before the slower ghost-text phrases, which
+``submit_later`` queues); background warm-ups (``submit_idle``) run only when no request
+waits, newest first; a newer warm-up for the same key replaces one not yet started,
 and only the ``max_idle`` newest are kept. A request cancelled before it starts
 (``$/cancelRequest``) is skipped.
 """
@@ -23,6 +24,7 @@ class ModelWorker:
     def __init__(self, name: str = "nextword-model", max_idle: int = 4):
         self.max_idle = max_idle
         self._jobs: deque[tuple[Future[Any], Callable[[], Any]]] = deque()
+        self._later: deque[tuple[Future[Any], Callable[[], Any]]] = deque()
         self._idle: OrderedDict[Any, Callable[[], Any]] = OrderedDict()
         self._wake = threading.Condition()
         self._stopped = False
@@ -31,12 +33,19 @@ class ModelWorker:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run ``fn(*args)`` on the worker; the future can be cancelled until it starts."""
+        return self._put(self._jobs, fn, args)
+
+    def submit_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Like ``submit``, but after the requests already waiting."""
+        return self._put(self._later, fn, args)
+
+    def _put(self, queue: deque[tuple[Future[Any], Callable[[], Any]]], fn: Callable[..., Any], args: tuple[Any, ...]) -> Future[Any]:
         future: Future[Any] = Future()
         with self._wake:
             if self._stopped:
                 future.set_exception(RuntimeError("the model worker has stopped"))
                 return future
-            self._jobs.append((future, lambda: fn(*args)))
+            queue.append((future, lambda: fn(*args)))
             self._wake.notify()
         return future
 
@@ -55,14 +64,15 @@ class ModelWorker:
 
     @property
     def pending(self) -> int:
-        return len(self._jobs)
+        return len(self._jobs) + len(self._later)
 
     def stop(self) -> None:
         with self._wake:
             self._stopped = True
-            for future, _ in self._jobs:
+            for future, _ in (*self._jobs, *self._later):
                 future.cancel()
             self._jobs.clear()
+            self._later.clear()
             self._idle.clear()
             self._wake.notify()
 
@@ -71,6 +81,8 @@ class ModelWorker:
             while not self._stopped:
                 if self._jobs:
                     return self._jobs.popleft()
+                if self._later:
+                    return self._later.popleft()
                 if self._idle:
                     _, fn = self._idle.popitem(last=True)
                     return None, fn

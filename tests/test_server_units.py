@@ -111,13 +111,12 @@ def test_change_by_position_round_trips(text: str, a: int, b: int, new: str, enc
     assert doc.text == text[:a] + new + text[b:]
 
 
-def test_full_change_and_edited_from() -> None:
+def test_ranged_and_full_changes() -> None:
     doc = Document("u", "one two")
-    assert doc.take_edited_from() == 0
     doc.apply_change(types.TextDocumentContentChangePartial(range=types.Range(types.Position(0, 4), types.Position(0, 7)), text="three"))
-    assert doc.text == "one three" and doc.take_edited_from() == 4
+    assert doc.text == "one three"
     doc.apply_change(types.TextDocumentContentChangeWholeDocument(text="new\ntext"))
-    assert doc.line_starts == [0, 4] and doc.take_edited_from() == 0
+    assert doc.line_starts == [0, 4] and doc.text == "new\ntext"
 
 
 # ----- the word being typed -----------------------------------------------------------------
