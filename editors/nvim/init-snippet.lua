@@ -1,0 +1,35 @@
+-- nextword in Neovim 0.11+: add this to your init.lua (with lsp/nextword.lua in your config folder).
+vim.lsp.enable('nextword')
+vim.opt.completeopt = { 'menuone', 'noselect', 'popup' }
+
+vim.api.nvim_create_autocmd('LspAttach', {
+  group = vim.api.nvim_create_augroup('nextword.attach', { clear = true }),
+  callback = function(args)
+    local client = vim.lsp.get_client_by_id(args.data.client_id)
+    if not client or client.name ~= 'nextword' then
+      return
+    end
+    local buf = args.buf
+    -- Built-in completion: pops up after a space (the next word) and while you type a word.
+    -- <C-n>/<C-p> move, <C-y> accepts; <C-Space> asks for the next word at any time.
+    vim.lsp.completion.enable(true, client.id, buf, { autotrigger = true })
+    vim.api.nvim_create_autocmd('InsertCharPre', {
+      buffer = buf,
+      group = vim.api.nvim_create_augroup('nextword.typing.' .. buf, { clear = true }),
+      callback = function() -- autotrigger asks only after trigger characters; ask on letters too
+        if vim.fn.pumvisible() == 0 and vim.fn.match(vim.v.char, [[\k]]) == 0 then
+          vim.schedule(vim.lsp.completion.get)
+        end
+      end,
+    })
+    vim.keymap.set('i', '<C-Space>', vim.lsp.completion.get, { buffer = buf, desc = 'nextword: suggest' })
+    -- :NextwordStatus, :NextwordReload, :NextwordTrain (progress: :checkhealth vim.lsp, or vim.lsp.status()).
+    for name, command in pairs({ Status = 'nextword.status', Reload = 'nextword.reloadModel', Train = 'nextword.trainWorkspace' }) do
+      vim.api.nvim_buf_create_user_command(buf, 'Nextword' .. name, function()
+        client:exec_cmd({ title = name, command = command }, { bufnr = buf }, function(err, result)
+          vim.notify(err and err.message or vim.inspect(result), err and vim.log.levels.ERROR or vim.log.levels.INFO)
+        end)
+      end, { desc = 'nextword: ' .. command })
+    end
+  end,
+})

@@ -1,0 +1,29 @@
+-- nextword: next-word suggestions from a language model trained on your notes.
+-- Copy this file to ~/.config/nvim/lsp/nextword.lua (Neovim 0.11+), then call
+-- vim.lsp.enable('nextword') (see init-snippet.lua). Change settings without editing this file:
+--   vim.lsp.config('nextword', { settings = { nextword = { maxItems = 5 } } })
+
+---@type vim.lsp.Config
+return {
+  cmd = { 'nextword', 'serve' },
+  filetypes = { 'markdown', 'text' },
+  root_markers = { '.nextword', '.obsidian', '.git' },
+  settings = {
+    nextword = {
+      modelPath = '', -- model file (.safetensors); empty: your trained model if there is one, else the shipped default
+      maxItems = 10, -- most completion items offered at once
+      minProbability = 0.1, -- next-word suggestions after a space or punctuation only when the best word is at least this likely
+      triggerCharacters = { ' ', '(', '[', '"', '“', '/' }, -- characters after which next-word suggestions are offered
+      inline = {
+        enabled = true, -- ghost-text phrases (textDocument/inlineCompletion), for clients that show them
+        maxWords = 4, -- longest phrase offered, in words
+        minProbability = 0.25, -- each word of the phrase must be at least this likely
+      },
+      training = {
+        maxMinutes = 30, -- :NextwordTrain (nextword.trainWorkspace) stops after this many minutes (0: no limit)
+      },
+      logLevel = 'info', -- error, warning, info, debug or trace (only trace logs document text)
+      maxLiveDocuments = 16, -- documents that keep model state at once
+    },
+  },
+}

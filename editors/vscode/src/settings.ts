@@ -1,0 +1,41 @@
+// Which of the `nextword.*` settings belong to the extension and which to the server.
+import * as vscode from 'vscode';
+
+export const SECTION = 'nextword';
+
+/** Settings the extension itself reads; every other `nextword.*` setting goes to the server. */
+export const CLIENT_ONLY = ['serverCommand', 'serverArgs', 'languages', 'trace'] as const;
+
+/** Settings whose change needs a new server process (or a new document selector). */
+export const RESTART_ON = ['serverCommand', 'serverArgs', 'languages'] as const;
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** The server's settings as JSON (camelCase keys, nested objects for `inline.*`, `training.*`). */
+export function serverSettings(scope?: vscode.ConfigurationScope): { [key: string]: Json } {
+  const config = vscode.workspace.getConfiguration(SECTION, scope);
+  // A WorkspaceConfiguration serializes to its values; its methods drop out.
+  const all = JSON.parse(JSON.stringify(config)) as { [key: string]: Json };
+  for (const key of CLIENT_ONLY) {
+    delete all[key];
+  }
+  return all;
+}
+
+export interface ClientSettings {
+  command: string;
+  args: string[];
+  languages: string[];
+}
+
+export function clientSettings(): ClientSettings {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const command = (config.get<string>('serverCommand') ?? '').trim() || 'nextword';
+  const args = config.get<string[]>('serverArgs') ?? ['serve'];
+  const languages = (config.get<string[]>('languages') ?? []).filter((l) => typeof l === 'string' && l.trim() !== '');
+  return {
+    command,
+    args: Array.isArray(args) ? args.map(String) : ['serve'],
+    languages: languages.length > 0 ? languages : ['markdown', 'plaintext'],
+  };
+}

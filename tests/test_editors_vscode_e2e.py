@@ -1,0 +1,259 @@
+"""VS Code end to end: code-server 4.100.3 (VS Code 1.100.3) with the packaged nextword.vsix
+installed, driven by headless Chromium through playwright-core, as a user: open a Markdown file
+from the explorer, wait for the status bar to show the model, type, see nextword's words in the
+suggest widget in the model's order with their probabilities, accept one, save, and run
+"nextword: Show Status" from the palette. The extension starts `nextword serve` from PATH, as
+it does for a user.
+
+Needs code-server and playwright-core from npm and Debian's chromium:
+`bash editors/vscode/scripts/install-e2e.sh` installs them (into $NEXTWORD_E2E_DIR, default
+~/.cache/nextword-e2e). Skipped, with the reason, when they are absent.
+
+Writes editors/vscode/screenshots/suggest.png (the suggest widget, shown in the README); set
+NEXTWORD_E2E_SCREENSHOT to write it elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from editors.support import CORPUS, EDITORS, Expected, build_model, editor_env
+from editors.vscode_build import npm_missing, package_vsix
+
+E2E_DIR = Path(os.environ.get("NEXTWORD_E2E_DIR", Path.home() / ".cache" / "nextword-e2e"))
+CODE_SERVER = E2E_DIR / "node_modules" / ".bin" / "code-server"
+PLAYWRIGHT = E2E_DIR / "node_modules" / "playwright-core"
+CHROMIUM = os.environ.get("NEXTWORD_E2E_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = Path(__file__).parent / "editors" / "vscode_e2e.mjs"
+SCREENSHOT = Path(os.environ.get("NEXTWORD_E2E_SCREENSHOT", EDITORS / "vscode" / "screenshots" / "suggest.png"))
+INSTALL = "bash editors/vscode/scripts/install-e2e.sh"
+MANIFEST = json.loads((EDITORS / "vscode" / "package.json").read_text(encoding="utf-8"))
+MACHINE_SCOPED = {k for k, p in MANIFEST["contributes"]["configuration"]["properties"].items() if p.get("scope", "").startswith("machine")}
+# The real trainer, from scratch and for a few seconds, whether or not a shipped model exists.
+TRAINER = {
+    "NEXTWORD_TRAIN_COMMAND": json.dumps(
+        ["{python}", "-m", "nextword.server.cli", "train", "{folder}", "--out", "{out}", "--progress", "json", "--from-scratch", "--max-minutes", "0.25"]
+    )
+}
+
+
+def missing() -> str | None:
+    if reason := npm_missing():
+        return reason
+    if not CODE_SERVER.exists():
+        return f"code-server is not installed in {E2E_DIR}: run {INSTALL}"
+    if not (PLAYWRIGHT / "package.json").exists():
+        return f"playwright-core is not installed in {E2E_DIR}: run {INSTALL}"
+    if not Path(CHROMIUM).exists():
+        return f"chromium is not installed: apt-get install chromium (or run {INSTALL})"
+    return None
+
+
+pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def code_server(home: Path, folder: Path, settings: dict, vsix: Path):
+    """code-server serving ``folder`` with the extension installed; yields its URL."""
+    user_data, extensions = home / "user-data", home / "extensions"
+    # code-server is a remote window: settings of machine scope (nextword.serverCommand,
+    # serverArgs, modelPath) apply from the Remote settings (user-data/Machine), the rest from User.
+    machine = {key: value for key, value in settings.items() if key in MACHINE_SCOPED}
+    for folder, values in (("User", {k: v for k, v in settings.items() if k not in machine}), ("Machine", machine)):
+        (user_data / folder).mkdir(parents=True)
+        (user_data / folder / "settings.json").write_text(json.dumps(values, indent=2, ensure_ascii=False), encoding="utf-8")
+    config = home / "code-server.yaml"
+    config.write_text("auth: none\ncert: false\n", encoding="utf-8")
+    tmp = home / "tmp"
+    tmp.mkdir()
+    env = editor_env(home, HOME=str(home), TMPDIR=str(tmp), SHELL="/bin/bash", VSCODE_CLI_DISABLE_TELEMETRY="1", **TRAINER)
+    # VS Code takes the extension host's environment from a login shell (`$SHELL -ilc env`), so,
+    # as for a user who installed nextword with pipx or pip --user, PATH comes from the profile.
+    profile = f'export PATH="{env["PATH"].split(os.pathsep)[0]}:$PATH"\n'
+    for name in (".profile", ".bashrc"):
+        (home / name).write_text(profile, encoding="utf-8")
+    for name in ("VSCODE_IPC_HOOK_CLI", "VSCODE_CWD", "VSCODE_NLS_CONFIG"):
+        env.pop(name, None)
+    common = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions), "--config", str(config)]
+    done = subprocess.run([str(CODE_SERVER), *common, "--install-extension", str(vsix)], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and "nextword" in (done.stdout + done.stderr), done.stdout + done.stderr
+    port = free_port()
+    log = open(home / "code-server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(CODE_SERVER), "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry", "--disable-update-check",
+         "--disable-workspace-trust", "--disable-getting-started-override", *common, str(folder)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its extension hosts and language servers stop with it
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"code-server did not answer: {(home / 'code-server.log').read_text(errors='replace')[-3000:]}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+        log.close()
+
+
+def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None:
+    vsix = package_vsix()
+    model = build_model(tmp_path / "editors.safetensors")
+    expected = Expected(model)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    note = notes / "note.md"
+    note.write_text("", encoding="utf-8")
+    for i in range(8):  # something to train on (files, as the evaluation protocol holds some out)
+        (notes / f"ideas-{i}.md").write_text(CORPUS * 2, encoding="utf-8")
+    settings = {
+        "security.workspace.trust.enabled": False,
+        "workbench.startupEditor": "none",
+        "telemetry.telemetryLevel": "off",
+        "update.mode": "none",
+        "extensions.ignoreRecommendations": True,
+        "workbench.tips.enabled": False,
+        "chat.commandCenter.enabled": False,
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
+        "editor.minimap.enabled": False,
+        "editor.fontSize": 15,
+        "nextword.modelPath": str(model),
+        "nextword.minProbability": 0,  # the next-word list after every space, whatever this random model thinks
+    }
+    k = 10
+    context1, prefix1 = "The model reads the text. The ", "mo"
+    ranked1 = expected.ranked(context1, prefix1, k)
+    line = context1 + ranked1[1].word + " "
+    ranked2 = expected.ranked(line, "", k)
+    line += ranked2[0].word + "\n"
+    context3, prefix3 = "🙂 오늘은 ", "공"
+    ranked3 = expected.ranked(line + context3, prefix3, k)
+    assert len(ranked1) >= 3 and len(ranked2) >= 3 and len(ranked3) >= 3
+    # Then maxItems goes down to 3 in the settings: the next list has 3 items, no restart needed.
+    context4, prefix4 = line + context3 + ranked3[2].word + " ", "mo"
+    ranked4 = expected.ranked(context4, prefix4, 3)
+    screenshot_dir = tmp_path / "screenshots"
+    screenshot_dir.mkdir()
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    shot = screenshot_dir / "suggest.png"
+
+    home = tmp_path / "home"
+    with code_server(home, notes, settings, vsix) as url:
+        plan = {
+            "url": f"{url}?folder={notes}",
+            "playwright": str(PLAYWRIGHT),
+            "chromium": CHROMIUM,
+            "file": note.name,
+            "modelName": model.name,
+            "screenshotDir": str(screenshot_dir),
+            "statusCommand": True,
+            "train": {"modelName": "model.safetensors"},
+            "steps": [
+                {"type": context1 + prefix1, "expectWords": [r.word for r in ranked1], "accept": 1, "screenshot": str(shot)},
+                {"type": " ", "expectWords": [r.word for r in ranked2], "accept": 0, "then": "\n"},
+                {"type": context3 + prefix3, "expectWords": [r.word for r in ranked3], "accept": 2},
+                {"setting": {"key": "nextword.maxItems", "value": 3}, "type": " " + prefix4, "expectWords": [r.word for r in ranked4], "accept": 0},
+            ],
+        }
+        plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
+        plan_file.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+        done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=420)
+        report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
+        assert done.returncode == 0 and report.get("ok"), (
+            f"the VS Code session failed: {report.get('failure') or done.stderr[-3000:]}\n"
+            f"steps: {json.dumps(report.get('steps'), ensure_ascii=False)[:3000]}\n"
+            f"status bar: {report.get('statusBar')}\nconsole: {report.get('console', [])[-30:]}\n"
+            f"screenshots of failures: {sorted(p.name for p in screenshot_dir.iterdir())} in {screenshot_dir}\n"
+            f"code-server log: {(home / 'code-server.log').read_text(errors='replace')[-2000:]}"
+        )
+
+    steps = report["steps"]
+    assert len(steps) == 4
+    for step, ranked in zip(steps, (ranked1, ranked2, ranked3, ranked4)):
+        rows = step["rows"]
+        # Every row is nextword's, in the model's order, showing its probability.
+        assert [r["label"] for r in rows] == [r.word for r in ranked]
+        assert [r["detail"] for r in rows] == [r.shown for r in ranked], rows
+    assert steps[0]["focusedBeforeAccept"] == ranked1[1].word
+    # What was accepted is in the file, in place of what was typed before it.
+    assert note.read_text(encoding="utf-8") == context4 + ranked4[0].word
+    # The status bar showed the model by name once it was ready; the palette's status said so too.
+    assert any(model.name in text for text in report["statusBar"]), report["statusBar"]
+    assert any(model.name in text and "ready" in text for text in report["notifications"]), report["notifications"]
+    # Training from the palette: progress shown while the server trained, then the new model in use.
+    training = report["training"]
+    assert any("nextword: training" in text for text in training["notifications"]), training
+    assert any("training" in text and "%" in text for text in training["statusBar"]), training
+    assert any("model.safetensors" in text for text in training["statusBar"]), training
+    assert (home / "nextword-data" / "model.safetensors").is_file()
+    assert shot.stat().st_size > 5000
+    shutil.copyfile(shot, SCREENSHOT)
+
+
+def test_vscode_says_clearly_when_the_server_is_missing(tmp_path: Path) -> None:
+    """With no `nextword` to start: an error naming the command and the fix, a status bar item
+    that says so, and an "Open README" button that opens the extension's README."""
+    vsix = package_vsix()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "note.md").write_text("Some notes.\n", encoding="utf-8")
+    settings = {
+        "security.workspace.trust.enabled": False,
+        "workbench.startupEditor": "none",
+        "telemetry.telemetryLevel": "off",
+        "nextword.serverCommand": "nextword-not-installed",
+    }
+    screenshot_dir = tmp_path / "screenshots"
+    screenshot_dir.mkdir()
+    home = tmp_path / "home"
+    with code_server(home, notes, settings, vsix) as url:
+        plan = {
+            "url": f"{url}?folder={notes}",
+            "playwright": str(PLAYWRIGHT),
+            "chromium": CHROMIUM,
+            "file": "note.md",
+            "screenshotDir": str(screenshot_dir),
+            "missingServer": {"text": "was not found on PATH", "button": "Open README", "tab": "readme"},
+        }
+        plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
+        plan_file.write_text(json.dumps(plan), encoding="utf-8")
+        done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=300)
+        report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
+        assert done.returncode == 0 and report.get("ok"), f"{report.get('failure') or done.stderr[-3000:]}\n{report}"
+    assert '"nextword-not-installed"' in report["error"]
+    assert "nextword.serverCommand" in report["error"] and "Install nextword" in report["error"]
+    assert any("no server" in text for text in report["statusBar"]), report["statusBar"]
+    assert "readme" in report["openedTab"].lower()
