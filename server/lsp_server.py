@@ -200,6 +200,7 @@ class NextwordServer(LanguageServer):
 
     # ----- documents -----------------------------------------------------------------------
     def opened(self, uri: str) -> None:
+        self._words.pop(uri, None)  # opened again without a close: count its words afresh
         doc = self.documents.get(uri)
         if doc is None or self.host is None:
             return

@@ -303,10 +303,15 @@ class ModelHost:
             doc.free()
 
     def _install(self, loaded: _Loaded) -> None:
-        """Swap in a new model between two requests; document states restart lazily."""
+        """Swap in a new model between two requests. Document states start over; the most
+        recently used documents are read again in the background, up to where they were."""
+        recent = [(uri, doc.context) for uri, doc in reversed(self._docs.items()) if doc.context][:MAX_WARMING]
         for doc in self._docs.values():
             doc.free()
         self.loaded = loaded
+        for uri, context in reversed(recent):  # the most recent last: it is read first
+            snapshot = Snapshot(context, "")
+            self.worker.submit_idle(uri, lambda uri=uri, snapshot=snapshot: self._warm(uri, snapshot, len(snapshot)))
 
     # ----- loader thread -------------------------------------------------------------------
     def _loader(self) -> None:
@@ -368,11 +373,13 @@ class ModelHost:
                 return
             if self._failed == (path, signature):
                 return  # the same broken or missing file: said already
-            if signature is not None and time.time_ns() - signature[0] < SETTLE_NS:
+            if signature is not None and 0 <= time.time_ns() - signature[0] < SETTLE_NS:
                 return  # just written: perhaps not finished yet; look again next time
         keep = f" Keeping the model already loaded ({loaded.path})." if loaded is not None else " Completions use the words of each document meanwhile."
         if signature is None:
-            if self._override is not None:
+            if path.is_dir():
+                message = f"nextword: {path} is a folder; the model setting must name the .safetensors file itself.{keep}"
+            elif self._override is not None:
                 message = f"nextword: the model just trained ({path}) has disappeared; run nextword.trainWorkspace again or reload.{keep}"
             elif self._from_flag:
                 message = f"nextword: model file {path} does not exist; start the server with --model naming an existing .safetensors file.{keep}"

@@ -61,6 +61,11 @@ async def test_pushed_and_pulled_settings(models: dict[str, Path], tmp_path: Pat
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {"minProbability": "high", "modelPath": str(models["b"])}}))
         await wait_for(lambda: any("minProbability" in m and "default 0.1" in m for m in warnings_of(client)))
         assert (await command(client, "nextword.status"))["settings"]["minProbability"] == 0.1
+        # A folder where the model file should be: said, and the loaded model stays.
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {"modelPath": str(tmp_path)}}))
+        await wait_for(lambda: any("is a folder" in m and "Keeping the model already loaded" in m for m in warnings_of(client)))
+        status = await command(client, "nextword.status")
+        assert status["model"] == str(models["b"]) and status["state"] == "ready"
 
 
 async def test_relative_model_path_and_the_model_flag(models: dict[str, Path], tmp_path: Path) -> None:
