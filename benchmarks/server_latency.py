@@ -100,11 +100,14 @@ class Client:
     def notify(self, method: str, params: Any) -> None:
         self.write({"jsonrpc": "2.0", "method": method, "params": params})
 
-    def peak_rss_mb(self) -> float:
+    def peak_rss_mb(self, field: str = "VmHWM") -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def rss_mb(self) -> float:
+        return self.peak_rss_mb("VmRSS")
 
     def close(self) -> None:
         try:
@@ -163,7 +166,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # ----- the measurement --------------------------------------------------------------------------
-def measure(model: Path, sizes: list[int], repeats: int, entry: str) -> dict[str, Any]:
+def measure(model: Path, sizes: list[int], repeats: int, entry: str, reloads: int = 2) -> dict[str, Any]:
     text = corpus_text(max(sizes) + 1000)
     env = dict(os.environ)
     env["NEXTWORD_DATA_DIR"] = tempfile.mkdtemp(prefix="nextword-bench-")
@@ -214,6 +217,11 @@ def measure(model: Path, sizes: list[int], repeats: int, entry: str) -> dict[str
             "slowest": sorted(((round(1e3 * t, 2), i % len(PARAGRAPH), PARAGRAPH[i % len(PARAGRAPH)]) for i, t in enumerate(latencies)), reverse=True)[:5],
         }
     results["rss_mb"] = client.peak_rss_mb()
+    for _ in range(reloads):  # swap the model in again, as after `nextword train`
+        client.request("workspace/executeCommand", {"command": "nextword.reloadModel"})
+    results["reloads"] = reloads
+    results["rss_after_reloads_peak_mb"] = client.peak_rss_mb()
+    results["rss_after_reloads_now_mb"] = client.rss_mb()
     client.close()
     return results
 
@@ -235,6 +243,8 @@ def report(results: dict[str, Any]) -> None:
     print(f"initialize answered {results['initialize_s']:.3f} s after start ({mark(results['initialize_s'], TARGETS['initialize_s'])}, target {TARGETS['initialize_s']} s)")
     print(f"model ready {results['ready_s']:.2f} s after start ({mark(results['ready_s'], TARGETS['ready_s'])}, target {TARGETS['ready_s']} s)")
     print(f"peak RSS {results['rss_mb']:.0f} MB ({mark(results['rss_mb'], TARGETS['rss_mb'])}, target {TARGETS['rss_mb']:.0f} MB)")
+    if results["reloads"]:
+        print(f"after {results['reloads']} model reloads: RSS {results['rss_after_reloads_now_mb']:.0f} MB, peak {results['rss_after_reloads_peak_mb']:.0f} MB (two models in memory while swapping)")
 
 
 def main() -> int:
@@ -244,6 +254,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="document sizes in words")
     parser.add_argument("--repeats", type=int, default=1, help="documents typed into per size")
     parser.add_argument("--entry", choices=("module", "script"), default="module", help="start `python -m nextword.server` (module) or `nextword serve` (script)")
+    parser.add_argument("--reloads", type=int, default=2, help="model reloads at the end, to see memory across them")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     model = args.model
@@ -251,7 +262,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if model is None:
             model = shipped if shipped.is_file() and not args.untrained else untrained_model(Path(tmp))
-        results = measure(model, args.sizes, args.repeats, args.entry)
+        results = measure(model, args.sizes, args.repeats, args.entry, args.reloads)
     report(results)
     if args.json:
         print(json.dumps(results, indent=2))
