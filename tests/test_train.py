@@ -40,7 +40,7 @@ def test_training_skips_the_test_split_and_bad_files(tmp_path, capsys):
 
 def test_cli_train_then_eval_on_a_few_files(notes_folder, tmp_path, capsys):
     out = tmp_path / "model.safetensors"
-    code = main(["train", str(notes_folder), "--out", str(out), "--epochs", "3", "--emb-dim", "16", "--hidden-dim", "24", "--layers", "1", "--min-count", "1", "--include-test-split", "--progress", "json"])
+    code = main(["train", str(notes_folder), "--from-scratch", "--out", str(out), "--epochs", "3", "--emb-dim", "16", "--hidden-dim", "24", "--layers", "1", "--min-count", "1", "--include-test-split", "--progress", "json"])
     assert code == 0 and out.is_file()
     captured = capsys.readouterr()
     events = [json.loads(line) for line in captured.out.splitlines()]

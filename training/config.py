@@ -24,6 +24,25 @@ class TrainConfig:
     max_vocab: int = 28000  # largest vocabulary, special tokens included
     valid_every_minutes: float = 0.0  # also validate this often within an epoch (0: once per epoch)
     seed: int = 1234  # random seed, for repeatable runs
+    new_word_min_count: int = 2  # fine-tuning: a word the base model lacks gets a row when seen this often (0: never)
+    max_new_words: int = 20000  # fine-tuning: most words added to the base vocabulary in one run
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# Fine-tuning a trained model on a person's notes (a few hundred notes, a few hundred thousand
+# words) takes fewer, gentler passes than training a new model; these replace the defaults
+# above for `nextword train` unless --from-scratch is given (measured on simonw-til, see
+# benchmarks/finetune.py).
+FINETUNE_DEFAULTS = {
+    "epochs": 4,
+    "lr": 1e-3,
+    "patience": 1,
+    "warmup_steps": 20,
+}
+
+
+def default_config(finetune: bool) -> TrainConfig:
+    """The defaults for a new model, or for fine-tuning one."""
+    return TrainConfig(**FINETUNE_DEFAULTS) if finetune else TrainConfig()

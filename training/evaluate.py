@@ -19,7 +19,7 @@ from typing import Iterable, Protocol, Sequence
 import torch
 from tqdm import tqdm
 
-from nextword.model import Checkpoint, LanguageModel, NextwordError, Predictor, Vocabulary, load_checkpoint, resolve_model_path
+from nextword.model import Checkpoint, LanguageModel, NextwordError, Predictor, Vocabulary, default_model_path, load_checkpoint, resolve_model_path, user_model_path
 from nextword.model.tokenize import PARAGRAPH, WORD_RE, tokenize
 
 from .baselines import BufferWords, UnigramWords
@@ -225,7 +225,29 @@ def perplexity(model: LanguageModel, vocab: Vocabulary, texts: Iterable[str], ch
 
 
 # ----- everything at once -----------------------------------------------------------------------------
-SYSTEMS = ("model", "buffer", "unigram")
+MODEL_SYSTEMS = ("model", "personal", "default")  # the MODEL given (else the one the server uses), yours, the shipped one
+SYSTEMS = MODEL_SYSTEMS + ("buffer", "unigram")
+
+
+def default_systems(model_path: str | Path | None = None) -> list[str]:
+    """With a MODEL named: it and the baselines. Without: your model beside the shipped one
+    (so the table shows what training bought you) when you have one, and the baselines."""
+    if model_path:
+        return ["model", "buffer", "unigram"]
+    if user_model_path().is_file():
+        return ["personal", "default", "buffer", "unigram"]
+    return ["default", "buffer", "unigram"]
+
+
+def model_path_of(system: str, model_path: str | Path | None = None) -> Path:
+    if system == "personal":
+        path = user_model_path()
+        if not path.is_file():
+            raise NextwordError(f"there is no personal model yet ({path} does not exist); train one with `nextword train NOTES`, or leave 'personal' out of --systems")
+        return path
+    if system == "default":
+        return default_model_path()
+    return resolve_model_path(model_path)
 
 
 @dataclass
@@ -233,8 +255,10 @@ class Report:
     corpus: str
     max_words: int
     results: dict[str, TypeThrough]
-    model: str | None = None
-    perplexity: Perplexity | None = None
+    model: str | None = None  # the first model system's file
+    perplexity: Perplexity | None = None  # the first model system's
+    models: dict[str, str] = field(default_factory=dict)  # model system -> its file
+    perplexities: dict[str, Perplexity] = field(default_factory=dict)  # model system -> its perplexity
 
     def as_dict(self) -> dict:
         first = next(iter(self.results.values()))
@@ -247,44 +271,52 @@ class Report:
             "keystrokes_without": first.keystrokes_without,
             "systems": {name: r.as_dict() for name, r in self.results.items()},
         }
+        for name, ppl in self.perplexities.items():
+            report["systems"][name] |= {"model": self.models[name], "perplexity": ppl.perplexity, "oov_rate": ppl.oov_rate}
         if self.perplexity is not None:
             report |= {"perplexity": self.perplexity.perplexity, "oov_rate": self.perplexity.oov_rate, "tokens": self.perplexity.tokens}
         return report
 
 
-def evaluate(corpus: str | Path, systems: Sequence[str] = SYSTEMS, model_path: str | Path | None = None, max_words: int = DEFAULT_MAX_WORDS) -> Report:
-    """Evaluate ``systems`` (names from ``SYSTEMS``) on the test split of ``corpus``.
+def evaluate(corpus: str | Path, systems: Sequence[str] | None = None, model_path: str | Path | None = None, max_words: int = DEFAULT_MAX_WORDS) -> Report:
+    """Evaluate ``systems`` (names from ``SYSTEMS``; default: ``default_systems``) on the
+    test split of ``corpus``.
 
-    ``model_path`` is the checkpoint for the ``model`` system (default: the one the server would use)."""
-    systems = list(dict.fromkeys(systems))
+    ``model_path`` is the checkpoint for the ``model`` system (default: the one the server
+    would use); ``personal`` is your trained model and ``default`` the shipped one."""
+    systems = list(dict.fromkeys(systems if systems is not None else default_systems(model_path)))
     unknown = [name for name in systems if name not in SYSTEMS]
     if unknown or not systems:
         raise NextwordError(f"unknown system {', '.join(unknown) or '(none given)'}; choose among {', '.join(SYSTEMS)}")
     if max_words < 0:
         raise NextwordError(f"--max-words must be 0 (every word) or more, not {max_words}")
     split = load_split(corpus, read_train="unigram" in systems)
-    checkpoint = load_checkpoint(resolve_model_path(model_path)) if "model" in systems else None
+    checkpoints = {name: load_checkpoint(model_path_of(name, model_path)) for name in systems if name in MODEL_SYSTEMS}
     texts = [doc.text for doc in split.test]
     total = sum(len(evaluated_words(t, max_words)) for t in texts)
     if not total:
         raise NextwordError(f"the {len(texts)} test file(s) of {corpus} contain no words to type; evaluate a corpus of prose notes")
-    report = Report(corpus=str(corpus), max_words=max_words, results={}, model=str(checkpoint.path) if checkpoint else None)
+    first = next(iter(checkpoints.values()), None)
+    report = Report(corpus=str(corpus), max_words=max_words, results={}, model=str(first.path) if first else None)
     threads = torch.get_num_threads()
     # One thread: a one-token step is too small to share out, and on a busy machine a pool
     # of spinning threads stalls (here, both the typist and perplexity ran 3 to 30 times slower).
     torch.set_num_threads(1)
     try:
         for name in systems:
-            if name == "model":
-                system = ModelSystem(checkpoint)
+            if name in checkpoints:
+                system = ModelSystem(checkpoints[name])
             elif name == "buffer":
                 system = BufferWords()
             else:
                 system = UnigramWords.from_texts(doc.text for doc in split.train)
             with tqdm(total=total, desc=name, unit="word", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False) as bar:
                 report.results[name] = type_through(system, texts, max_words, progress=bar)
-        if checkpoint is not None:
-            report.perplexity = perplexity(checkpoint.model, checkpoint.vocab, texts)
+        for name, checkpoint in checkpoints.items():
+            report.models[name] = str(checkpoint.path)
+            report.perplexities[name] = perplexity(checkpoint.model, checkpoint.vocab, texts)
+        if first is not None:
+            report.perplexity = next(iter(report.perplexities.values()))
     finally:
         torch.set_num_threads(threads)
     return report

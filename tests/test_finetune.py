@@ -1,0 +1,311 @@
+"""Fine-tuning on a person's notes: vocabulary growth that keeps old rows, the manifest that
+makes re-runs incremental, resuming an interrupted run, the personal/default comparison of
+`nextword eval`, and clear messages for bad corpora. Tiny models, tiny data."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nextword.model import load_checkpoint
+from nextword.server.cli import main
+from nextword.training.config import TrainConfig
+from nextword.training.corpus import load_corpus
+from nextword.training.finetune import grow_vocabulary, learned_files, new_words, select
+from nextword.training.progress import Progress
+from nextword.training.resume import load_state, resume_path
+from nextword.training.split import is_test_file, is_validation_file
+from nextword.training.train import train
+
+JARGON = "The kubectl tool talks to the cluster. Run kubectl apply, then kubectl get pods. Helm charts wrap kubectl.\n"
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "data"
+    monkeypatch.setenv("NEXTWORD_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def shipped(tiny_model_path, monkeypatch) -> Path:
+    """The tiny model stands in for the shipped default."""
+    monkeypatch.setattr("nextword.model.default_model_path", lambda: tiny_model_path)
+    monkeypatch.setattr("nextword.training.evaluate.default_model_path", lambda: tiny_model_path)
+    return tiny_model_path
+
+
+def training_names(n: int, prefix: str = "n") -> list[str]:
+    """File names that land in the training part of the split (neither test nor validation)."""
+    names = (f"{prefix}{i}.md" for i in range(1000))
+    return [name for name in names if not is_test_file(name) and not is_validation_file(name)][:n]
+
+
+def valid_name() -> str:
+    return next(n for n in (f"v{i}.md" for i in range(1000)) if is_validation_file(n) and not is_test_file(n))
+
+
+def write_notes(root: Path, texts: dict[str, str]) -> Path:
+    for name, text in texts.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def events(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+# ----- vocabulary growth ----------------------------------------------------------------------------
+def test_growing_keeps_old_rows_and_initialises_new_ones(tiny_model_path, tmp_path):
+    base = load_checkpoint(tiny_model_path)
+    words = new_words([JARGON, JARGON, "Once: zeppelin."], base.vocab)
+    assert words[0] == "kubectl" and "Helm" in words and "zeppelin" not in words  # seen once
+    assert new_words([JARGON], base.vocab) == ["kubectl"]  # the others are seen once
+    assert all(w not in base.vocab for w in words)
+    model, vocab = grow_vocabulary(base.model, base.vocab, words, seed=1)
+    n = len(base.vocab)
+    assert vocab.tokens[:n] == base.vocab.tokens and vocab.tokens[n:] == words
+    assert model.config.vocab_size == len(vocab) == n + len(words)
+    old, new = base.model.state_dict(), model.state_dict()
+    assert torch.equal(new["embedding.weight"][:n], old["embedding.weight"])
+    assert torch.equal(new["out_bias"][:n], old["out_bias"])
+    for name in old:
+        if name not in ("embedding.weight", "out_bias"):
+            assert torch.equal(new[name], old[name]), name
+    # New rows: near the mean of the old ones, distinct from each other; bias of a rare word.
+    rows = new["embedding.weight"][n:]
+    mean = old["embedding.weight"].mean(0)
+    assert (rows - mean).norm(dim=1).max() < old["embedding.weight"].std(0).norm()
+    assert not torch.equal(rows[0], rows[1])
+    assert torch.all(new["out_bias"][n:] <= old["out_bias"].max())
+    # The grown model is a valid checkpoint.
+    from nextword.model import Predictor, save_checkpoint
+
+    path = save_checkpoint(tmp_path / "grown.safetensors", model, vocab)
+    loaded = load_checkpoint(path)
+    assert loaded.model.config.vocab_size == len(vocab)
+    assert any(s.word == "kubectl" for s in Predictor(loaded.model, loaded.vocab).predict("Run ", "kub", 5))
+
+
+def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data_dir, tmp_path, capsys):
+    notes = write_notes(tmp_path / "notes", {name: f"# {name}\n" + JARGON * 4 for name in training_names(3)} | {valid_name(): JARGON * 2})
+    assert main(["train", str(notes), "--epochs", "2", "--progress", "json"]) == 0
+    captured = capsys.readouterr()
+    start = events(captured.out)[0]
+    assert start["event"] == "start" and start["new_words"] > 0 and math.isfinite(start["start_perplexity"])
+    out = data_dir / "model.safetensors"
+    assert out.is_file() and "new words" in captured.err
+    base, tuned = load_checkpoint(shipped), load_checkpoint(out)
+    assert tuned.vocab.tokens[: len(base.vocab)] == base.vocab.tokens
+    assert "kubectl" in tuned.vocab and tuned.model.config.vocab_size == len(tuned.vocab)
+    assert tuned.info["base_model"] == str(shipped) and tuned.info["new_words"] == start["new_words"]
+    assert tuned.info["complete"] is True and len(learned_files(tuned.info)) == 4
+    assert tuned.info["valid_perplexity"] < tuned.info["start_perplexity"]
+
+
+# ----- the manifest: incremental re-runs -----------------------------------------------------------
+def test_rerun_skips_unchanged_files_and_catches_changed_and_new_ones(shipped, data_dir, tmp_path, capsys):
+    names = training_names(4)
+    notes = write_notes(tmp_path / "notes", {name: f"# {name}\n" + JARGON * 3 for name in names} | {valid_name(): JARGON})
+    out = data_dir / "model.safetensors"
+    assert main(["train", str(notes), "--epochs", "1", "--progress", "json"]) == 0
+    capsys.readouterr()
+
+    # Nothing changed (a touched file keeps its content): nothing to learn, model untouched.
+    before = out.read_bytes()
+    os.utime(notes / names[0])
+    assert main(["train", str(notes), "--progress", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "nothing new to learn" in captured.err and events(captured.out)[-1]["reason"] == "nothing new to learn"
+    assert out.read_bytes() == before
+
+    # One file changed, one added: only those two are trained on, from the personal model.
+    (notes / names[1]).write_text(f"# {names[1]}\n" + JARGON * 3 + "A helm release pins the kubectl version. Helm again.\n", encoding="utf-8")
+    added = training_names(1, prefix="new")[0]
+    (notes / added).write_text("Terraform plans the cluster; terraform applies the plan.\n" * 3, encoding="utf-8")
+    assert main(["train", str(notes), "--epochs", "1", "--progress", "json"]) in (0, 1)
+    start = events(capsys.readouterr().out)[0]
+    assert (start["files"], start["already_learned"]) == (2, 3)
+    if out.read_bytes() != before:  # saved: the manifest now holds the changed and new files
+        learned = learned_files(load_checkpoint(out).info)
+        corpus = load_corpus([notes])
+        assert all(learned.get(d.digest) == "train" for d in corpus.train)
+        assert main(["train", str(notes), "--progress", "json"]) == 0
+        assert "nothing new" in capsys.readouterr().err
+
+    # --full trains on everything again, from the shipped model.
+    assert main(["train", str(notes), "--full", "--epochs", "1", "--progress", "json"]) == 0
+    start = events(capsys.readouterr().out)[0]
+    assert (start["files"], start["already_learned"]) == (5, 0)
+    assert load_checkpoint(out).info["started_from"] == str(shipped)
+
+
+def test_selection_judges_incremental_runs_on_new_material_too(tmp_path):
+    names = training_names(3)
+    notes = write_notes(tmp_path / "notes", {name: f"{name} text\n" for name in names} | {valid_name(): "valid text\n"})
+    corpus = load_corpus([notes])
+    everything = select(corpus, {})
+    assert len(everything.train) == 3 and not everything.incremental and not everything.fresh_valid
+    learned = everything.manifest({})
+    assert select(corpus, learned).train == []
+    (notes / names[2]).write_text("changed\n", encoding="utf-8")
+    again = select(load_corpus([notes]), learned)
+    assert [d.relative_path for d in again.train] == [names[2]] and again.incremental and again.already == 2
+    assert len(again.valid) == 1 and again.fresh_valid == []  # the validation file is not new
+    assert len(select(load_corpus([notes]), learned, full=True).train) == 3
+
+
+# ----- resume ------------------------------------------------------------------------------------------
+class StopAfter(Progress):
+    """Interrupts training (as Ctrl-C would) after ``steps`` steps."""
+
+    def __init__(self, steps: int):
+        super().__init__("none")
+        self.steps, self.seen = steps, 0
+
+    def update(self, *args, **kwargs) -> None:
+        self.seen += 1
+        if self.seen == self.steps:
+            raise KeyboardInterrupt
+
+
+def test_resume_continues_where_it_stopped(notes_folder, tiny_model_path, tmp_path):
+    corpus = load_corpus([notes_folder], include_test_split=True)
+    config = TrainConfig(epochs=3, batch_size=4, bptt=10, lr=5e-3, sampled=0, patience=5, warmup_steps=3, seed=3)
+
+    def run(out: Path, progress: Progress | None = None, resume=None):
+        base = None if resume is not None else load_checkpoint(tiny_model_path)
+        return train(corpus, out, config, base=base, progress=progress, resume=resume, run={"paths": [str(notes_folder)]})
+
+    whole = run(tmp_path / "whole.safetensors")
+    assert not whole.interrupted and whole.path is not None
+    out = tmp_path / "parts.safetensors"
+    stopped = run(out, StopAfter(7))  # inside the first epoch
+    assert stopped.interrupted and stopped.resume_path == resume_path(out) and resume_path(out).is_file()
+    state = load_state(resume_path(out))
+    assert state.position["step"] == 7 and state.position["epoch"] == 1 and state.optimizer["state"]
+    assert state.hidden is not None  # the text streams' state, so the next step sees the same context
+    finished = run(out, resume=state)
+    assert not finished.interrupted and not resume_path(out).is_file()
+    a, b = load_checkpoint(whole.path), load_checkpoint(out)
+    assert a.vocab.tokens == b.vocab.tokens
+    for name, tensor in a.model.state_dict().items():
+        assert torch.allclose(tensor, b.model.state_dict()[name], atol=2e-3), name
+    assert b.info["valid_perplexity"] == pytest.approx(a.info["valid_perplexity"], rel=1e-3)
+    assert b.info["complete"] is True and learned_files(b.info)
+
+
+def nextword(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "nextword.server.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kwargs)
+
+
+def test_ctrl_c_leaves_a_resumable_state_and_resume_finishes(notes_folder, tiny_model_path, tmp_path):
+    out = tmp_path / "model.safetensors"
+    common = ["--out", str(out), "--progress", "json"]
+    proc = nextword("train", str(notes_folder), "--from", str(tiny_model_path), "--full", "--epochs", "400", "--batch-size", "2", "--bptt", "5", "--patience", "400", *common)
+    try:
+        for line in proc.stdout:
+            if '"event": "progress"' in line:
+                break
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    state = load_state(resume_path(out))
+    assert state.position["step"] > 0
+    stopped_at = state.position["step"]
+
+    # The run's own settings (400 epochs) come back with it: check it goes on from where it stopped.
+    proc = nextword("train", "--resume", *common)
+    try:
+        first = None
+        for line in proc.stdout:
+            event = json.loads(line)
+            if event["event"] == "start":
+                first = event
+            if event["event"] == "progress":
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert first is not None and first["resumed"] is True
+    assert proc.returncode == 130 and "resuming the interrupted run" in err
+    assert load_state(resume_path(out)).position["step"] > stopped_at
+
+
+def test_resume_without_a_state_says_so(tmp_path, capsys):
+    assert main(["train", "--resume", "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert "no interrupted training to resume" in capsys.readouterr().err
+
+
+# ----- nextword eval: the personal model beside the shipped one --------------------------------
+def test_eval_compares_the_personal_and_the_default_model(shipped, data_dir, tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    test_names = [n for n in (f"t{i}.md" for i in range(300)) if is_test_file(n)][:2]
+    write_notes(corpus, {name: "Each value has an owner. The borrow checker checks the references.\n" for name in test_names} | {"train.md": "Each value has an owner.\n"})
+    assert main(["eval", str(corpus), "--json", "--max-words", "30"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["systems"]) == {"default", "buffer", "unigram"}
+    base = load_checkpoint(shipped)
+    from nextword.model import save_checkpoint
+
+    save_checkpoint(data_dir / "model.safetensors", *grow_vocabulary(base.model, base.vocab, ["kubectl"]))
+    assert main(["eval", str(corpus), "--max-words", "30"]) == 0
+    table = capsys.readouterr().out
+    rows = [line.split()[0] for line in table.splitlines() if "%" in line and "perplexity" not in line]
+    assert rows == ["personal", "default", "buffer", "unigram"]
+    assert "personal " + str(data_dir / "model.safetensors") in table and "default " + str(shipped) in table
+    assert main(["eval", str(corpus), "--json", "--systems", "personal,unigram"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["systems"]["personal"]["perplexity"] > 1 and report["model"] == str(data_dir / "model.safetensors")
+
+
+# ----- bad corpora ---------------------------------------------------------------------------------
+def _error(argv, capsys) -> str:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return captured.err
+
+
+def test_bad_corpora_get_clear_messages(shipped, data_dir, tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no text files" in _error(["train", str(empty)], capsys)
+    blank = write_notes(tmp_path / "blank", {"a.md": "  \n\n", "b.md": ""})
+    assert "no usable text" in _error(["train", str(blank)], capsys)
+    binary = tmp_path / "binary"
+    binary.mkdir()
+    (binary / "a.md").write_bytes(b"\x00\x01binary" * 20)
+    err = _error(["train", str(binary)], capsys)
+    assert "no usable text" in err and "binary" in err
+    latin = tmp_path / "latin"
+    latin.mkdir()
+    (latin / "a.md").write_bytes("caf\xe9 cr\xe8me br\xfbl\xe9e".encode("latin-1"))
+    assert "UTF-8" in _error(["train", str(latin)], capsys)
+    locked = write_notes(tmp_path / "locked", {"a.md": "secret"})
+    real_read = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == "a.md" and self.parent == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    err = _error(["train", str(locked)], capsys)
+    assert "unreadable" in err and "Permission denied" in err
+    assert not (data_dir / "model.safetensors").exists()
