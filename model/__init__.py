@@ -2,35 +2,52 @@
 
 This package knows nothing of note folders, LSP or training loops; it turns text into
 tokens, tokens into probabilities, and probabilities into ranked word suggestions.
+
+Names are imported on first use (PEP 562), so ``nextword.model.tokenize`` and
+``nextword.model.errors`` load without torch, which takes a second or two to import.
 """
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .paths import default_model_path, resolve_model_path, user_model_path
-from .config import ModelConfig, PredictorConfig
-from .errors import NextwordError
-from .network import LanguageModel
-from .predictor import Predictor, Suggestion
-from .tokenize import WORD_PATTERN, Token, is_word, iter_tokens, tokenize
-from .vocab import Vocabulary
+from __future__ import annotations
 
-__all__ = [
-    "Checkpoint",
-    "CheckpointError",
-    "LanguageModel",
-    "NextwordError",
-    "ModelConfig",
-    "Predictor",
-    "PredictorConfig",
-    "Suggestion",
-    "Token",
-    "Vocabulary",
-    "WORD_PATTERN",
-    "default_model_path",
-    "resolve_model_path",
-    "user_model_path",
-    "is_word",
-    "iter_tokens",
-    "load_checkpoint",
-    "save_checkpoint",
-    "tokenize",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Torch-free, imported now; the function ``tokenize`` must shadow the submodule's name.
+from .errors import NextwordError
+from .tokenize import WORD_PATTERN, Token, is_word, iter_tokens, tokenize
+
+_EXPORTS = {
+    "Checkpoint": "checkpoint",
+    "CheckpointError": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "ModelConfig": "config",
+    "PredictorConfig": "config",
+    "LanguageModel": "network",
+    "Predictor": "predictor",
+    "Suggestion": "predictor",
+    "default_model_path": "paths",
+    "resolve_model_path": "paths",
+    "user_model_path": "paths",
+    "Vocabulary": "vocab",
+}
+
+__all__ = sorted([*_EXPORTS, "NextwordError", "WORD_PATTERN", "Token", "is_word", "iter_tokens", "tokenize"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+    from .config import ModelConfig, PredictorConfig
+    from .network import LanguageModel
+    from .paths import default_model_path, resolve_model_path, user_model_path
+    from .predictor import Predictor, Suggestion
+    from .vocab import Vocabulary
