@@ -4,7 +4,7 @@ For each word typed: one query at the word boundary (nothing typed yet: the netw
 for the new tokens) and one per further character (inside the word: the distribution is
 only filtered by prefix). Prints the median and 99th percentile of each kind.
 
-    python benchmarks/predictor_latency.py [--model FILE] [--words 200]
+    python benchmarks/predictor_latency.py [--model FILE] [--words 200] [--threads 1]
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 from nextword.model import Predictor, load_checkpoint, resolve_model_path  # noqa: E402
 from nextword.model.tokenize import WORD_RE  # noqa: E402
@@ -64,11 +66,13 @@ def main() -> None:
     parser.add_argument("--model", help="model file (default: the one nextword uses)")
     parser.add_argument("--words", type=int, default=200, help="words to type into each document")
     parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the language server runs)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     checkpoint = load_checkpoint(resolve_model_path(args.model))
     text = corpus_text(110_000)
     typed = take_words(corpus_text(2_000)[-40_000:], args.words)
-    print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}")
+    print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s)")
     print(f"{'document':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}")
     for words in (100, 100_000):
         document = take_words(text, words) + "\n\n"

@@ -102,8 +102,8 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None) -> Checkpoint:
         model = LanguageModel(config)
     except ValueError as e:
         raise CheckpointError(f"{path} has an invalid model config ({e}); retrain it") from None
-    weights = {k: v.float() for k, v in tensors.items() if not k.startswith("extra.")}
-    extra = {k.removeprefix("extra."): v for k, v in tensors.items() if k.startswith("extra.")}
+    extra = {k.removeprefix("extra."): tensors.pop(k) for k in list(tensors) if k.startswith("extra.")}
+    weights = tensors
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
@@ -119,6 +119,9 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None) -> Checkpoint:
             if part
         )
         raise CheckpointError(f"{path} does not match its own config ({problems}); retrain it")
-    model.load_state_dict(weights)
+    with torch.no_grad():
+        # Converted one tensor at a time into the parameters: no second full copy of the model.
+        for name, parameter in expected.items():
+            parameter.copy_(weights.pop(name))
     model.prepare_for_inference()
     return Checkpoint(model=model, vocab=vocab, path=path, info=info, extra=extra)

@@ -4,6 +4,11 @@ Training runs whole sequences through ``forward`` (many-to-many); prediction run
 at a time through ``step``, which calls the fused LSTM cell directly because a one-token
 call of ``nn.LSTM`` costs several times more than the arithmetic it does.
 The same arithmetic as ``nn.LSTM`` (gates i, f, g, o; optional projection), written out.
+
+A prediction step is bound by memory traffic: it reads every LSTM weight and every row of
+the output layer once. On x86, fbgemm keeps those matrices packed in half precision and
+multiplies them with single-precision vectors, which halves the traffic and loses nothing,
+since checkpoints store half-precision weights anyway.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ class LanguageModel(nn.Module):
         self.out_proj = nn.Linear(out_dim, config.emb_dim) if out_dim != config.emb_dim else None
         self.out_bias = nn.Parameter(torch.zeros(config.vocab_size))
         nn.init.normal_(self.embedding.weight, std=1.0 / math.sqrt(config.emb_dim))
-        self._step_weights: list[tuple[Tensor, ...]] | None = None
+        self._step_layers: list[tuple[InferenceLinear, Tensor | None]] | None = None
+        self._step_out: InferenceLinear | None = None
+        self._output_layer: InferenceLinear | None = None
 
     # ----- training -------------------------------------------------------------------------
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
@@ -87,40 +94,71 @@ class LanguageModel(nn.Module):
             (torch.zeros(batch, out), torch.zeros(batch, self.config.hidden_dim)) for _ in range(self.config.num_layers)
         )
 
+    def train(self, mode: bool = True) -> "LanguageModel":
+        if mode:
+            # Training changes the weights: the packed copies would go stale.
+            self._step_layers = self._step_out = self._output_layer = None
+        return super().train(mode)
+
     def prepare_for_inference(self) -> "LanguageModel":
-        """Switch to evaluation mode and gather the per-layer weights ``step`` uses."""
+        """Switch to evaluation mode and gather the weights ``step`` and ``next_log_probs`` use
+        (once: every Predictor of a loaded model shares them)."""
         self.eval()
-        self._step_weights = []
-        for layer in range(self.config.num_layers):
-            get = lambda name: getattr(self.lstm, f"{name}_l{layer}").detach()  # noqa: E731
-            # One matrix for input and recurrent weights: one matmul per layer and step.
-            weight = torch.cat([get("weight_ih"), get("weight_hh")], dim=1).t().contiguous()
-            bias = (get("bias_ih") + get("bias_hh")).unsqueeze(0).contiguous()
-            proj = get("weight_hr").t().contiguous() if self.config.proj_dim else None
-            self._step_weights.append((weight, bias, proj))
+        if self._output_layer is not None:
+            return self
+        with torch.no_grad():
+            self._step_layers = []
+            for layer in range(self.config.num_layers):
+                get = lambda name: getattr(self.lstm, f"{name}_l{layer}").detach()  # noqa: E731
+                # One matrix for input and recurrent weights: one product per layer and step.
+                gates = InferenceLinear(torch.cat([get("weight_ih"), get("weight_hh")], dim=1), get("bias_ih") + get("bias_hh"))
+                proj = get("weight_hr").t().contiguous() if self.config.proj_dim else None
+                self._step_layers.append((gates, proj))
+            self._step_out = InferenceLinear(self.out_proj.weight, self.out_proj.bias) if self.out_proj is not None else None
+            self._output_layer = InferenceLinear(self.embedding.weight, self.out_bias)
         return self
 
     @torch.inference_mode()
     def step(self, token_ids: Tensor, state: State) -> tuple[Tensor, State]:
         """Advance ``state`` by one token per batch row; returns output vectors ``[B, emb_dim]``."""
-        if self._step_weights is None:
+        if self._step_layers is None:
             self.prepare_for_inference()
         x = F.embedding(token_ids, self.embedding.weight)
         new_state = []
-        for (weight, bias, proj), (h, c) in zip(self._step_weights, state):
-            gates = torch.addmm(bias, torch.cat([x, h], dim=1), weight)
-            i, f, g, o = gates.chunk(4, dim=1)
+        for (gates_of, proj), (h, c) in zip(self._step_layers, state):  # type: ignore[arg-type]
+            i, f, g, o = gates_of(torch.cat([x, h], dim=1)).chunk(4, dim=1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
             if proj is not None:
                 h = h @ proj
             new_state.append((h, c))
             x = h
-        if self.out_proj is not None:
-            x = self.out_proj(x)
+        if self._step_out is not None:
+            x = self._step_out(x)
         return x, tuple(new_state)
 
     @torch.inference_mode()
     def next_log_probs(self, output: Tensor) -> Tensor:
         """Log-probabilities over the vocabulary for output vectors from ``step``."""
-        return torch.log_softmax(self.logits(output), dim=-1)
+        if self._output_layer is None:
+            self.prepare_for_inference()
+        return torch.log_softmax(self._output_layer(output), dim=-1)  # type: ignore[misc]
+
+
+class InferenceLinear:
+    """``x @ weight.T + bias`` for single-precision ``x``, with the weight packed in half
+    precision by fbgemm where PyTorch has it (x86), else kept as it is."""
+
+    def __init__(self, weight: Tensor, bias: Tensor):
+        weight, bias = weight.detach().float().contiguous(), bias.detach().float().contiguous()
+        if "fbgemm" in torch.backends.quantized.supported_engines:
+            self._packed = torch.ops.quantized.linear_prepack_fp16(weight, bias)
+            self._weight = self._bias = None
+        else:
+            self._packed = None
+            self._weight, self._bias = weight, bias
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if self._packed is not None:
+            return torch.ops.quantized.linear_dynamic_fp16(x, self._packed)
+        return F.linear(x, self._weight, self._bias)

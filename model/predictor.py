@@ -27,7 +27,9 @@ from .network import LanguageModel, State
 from .tokenize import PARAGRAPH, Token, is_word, iter_tokens, join_tokens
 from .vocab import Vocabulary
 
-
+# From about this many tokens on, one call of ``nn.LSTM`` reads a run faster than one step
+# per token (measured on a 2-core x86 machine: 16 tokens take about 4 ms either way).
+_BATCHED_READ_FROM = 16
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
@@ -142,7 +144,8 @@ class Predictor:
         ids = self.vocab.sorted_word_ids[lo:hi]
         probs = dist[ids]
         if len(ids) > k:
-            top = np.argpartition(-probs, k)[:k]
+            # torch's top-k is several times faster than numpy's argpartition on long ranges.
+            top = torch.topk(torch.from_numpy(probs), k, sorted=False).indices.numpy()
             ids, probs = ids[top], probs[top]
         found = [Suggestion(self.vocab.tokens[i], float(p)) for i, p in zip(ids.tolist(), probs.tolist()) if p > 0.0]
         found.extend(self._oov_suggestions(prefix))
@@ -203,7 +206,8 @@ class Predictor:
         state, output = self._current()
         tokens: list[str] = []
         for _ in range(num_tokens):
-            logits = self.model.logits(output)[0].clone()
+            # Log-probabilities are the logits shifted by a constant: the same softmax.
+            logits = self.model.next_log_probs(output)[0]
             logits[self.vocab.unk_id] = float("-inf")
             if temperature == 0:
                 token_id = int(logits.argmax())
@@ -288,16 +292,36 @@ class Predictor:
                 self._cache_remove(entries[back])
             self._cache_add(entry)
             pending.append(index)
+        if len(pending) > self.config.context_tokens:
+            # More to read than a fresh context reads: start over from that same window.
+            self._lstm_start = len(entries) - self.config.context_tokens
+            self._states.clear()
+            state, output = self._start
+            pending = list(range(self._lstm_start, len(entries)))
         keep_from = len(entries) - self.config.keep_states
+        kept = lambda i: i >= keep_from or i % self.config.snapshot_every == 0  # noqa: E731
+        # Runs of tokens between kept states go through the network in one call.
+        run: list[int] = []
         for index in pending:
-            if index < self._lstm_start:
-                continue
-            output, state = self.model.step(torch.tensor([entries[index].id]), state)
-            if index >= keep_from or index % self.config.snapshot_every == 0:
-                self._states[index] = (state, output)
+            run.append(entries[index].id)
+            if kept(index) or index == pending[-1]:
+                output, state = self._read(run, state)
+                run = []
+                if kept(index):
+                    self._states[index] = (state, output)
         # Thin out the per-token states that are no longer among the newest.
-        for index in [i for i in self._states if i < keep_from and i % self.config.snapshot_every]:
+        for index in [i for i in self._states if not kept(i)]:
             del self._states[index]
+
+    @torch.inference_mode()
+    def _read(self, ids: list[int], state: State) -> tuple[torch.Tensor, State]:
+        """The network's output after reading ``ids`` from ``state``, and the new state."""
+        if len(ids) < _BATCHED_READ_FROM:
+            for token_id in ids:
+                output, state = self.model.step(torch.tensor([token_id]), state)
+            return output, state
+        outputs, state = self.model(torch.tensor(ids).unsqueeze(1), state)
+        return outputs[-1], state
 
     def _cache_add(self, entry: _Entry) -> None:
         if not entry.word:
