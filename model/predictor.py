@@ -8,9 +8,11 @@ document costs no more per keystroke than a short one.
 
 The distribution for a context is computed once and then only filtered by prefix, so
 keystrokes inside a word never run the network. Words of the document are mixed into the
-network's distribution through a unigram cache (Grave et al., 2016, "Improving neural
-language models with a continuous cache", in its simplest form), which is also how words
-the vocabulary lacks (names, jargon) get a probability.
+network's distribution by two caches (Grave et al., 2016, "Improving neural language models
+with a continuous cache"): the continuous cache proper, which gives each earlier word a
+share by how alike the network's output before it is to its output now (the word that
+followed a similar context is likely again), and a plain count of the document's words.
+The caches are also how words the vocabulary lacks (names, jargon) get a probability.
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ class Predictor:
             raise ValueError("cache_size must be at least context_tokens")
         # Characters that surely hold ``cache_size`` tokens (tokens average under 6 characters).
         self._window_chars = 12 * self.config.cache_size
+        # The continuous cache never reaches further back than the word counts (which also
+        # hold the words the vocabulary lacks).
+        self._key_rows = max(1, min(self.config.neural_cache_size, self.config.cache_size)) if self.config.neural_cache_weight > 0 else 0
         # Every context starts as if after a paragraph break: the start of a document.
         output, state = self.model.step(torch.tensor([vocab.id(PARAGRAPH)]), self.model.initial_state())
         self._start = (state, output)
@@ -103,8 +108,16 @@ class Predictor:
         self._cache_total = 0
         self._oov_counts: dict[str, int] = {}
         self._oov_sorted: list[str] = []
+        # The continuous cache: entry i's key (the network's output before reading it, unit
+        # length) lives in row i % rows while i is among the newest ``rows`` entries; a row's id
+        # is -1 when it holds no word.
+        self._keys = np.zeros((self._key_rows, self.model.config.emb_dim), dtype=np.float32)
+        self._key_ids = np.full(self._key_rows, -1, dtype=np.int64)
+        self._key_oov: list[str | None] = [None] * self._key_rows
         self._dist: np.ndarray | None = None
         self._p_unk = 0.0
+        self._shares = (1.0, 0.0, 0.0)  # network, word counts, continuous cache
+        self._neural_oov: dict[str, float] = {}
         self._ranked: dict[str, list[Suggestion]] = {}
 
     def predict(self, context: str, prefix: str = "", k: int = 5) -> list[Suggestion]:
@@ -157,16 +170,43 @@ class Predictor:
         return result
 
     def distribution(self) -> np.ndarray:
-        """Probabilities over the vocabulary for the next token, with the document cache mixed in."""
+        """Probabilities over the vocabulary for the next token, with the document caches mixed in."""
         if self._dist is None:
             _, output = self._current()
             probs = self.model.next_log_probs(output)[0].exp().double().numpy()
             self._p_unk = float(probs[self.vocab.unk_id])
-            weight = self.config.cache_weight if self._cache_total else 0.0
-            if weight:
-                probs = (1.0 - weight) * probs + (weight / self._cache_total) * self._cache_counts
+            counts_share = self.config.cache_weight if self._cache_total else 0.0
+            neural = self._neural_cache(output)
+            neural_share = self.config.neural_cache_weight if neural is not None else 0.0
+            self._shares = (1.0 - counts_share - neural_share, counts_share, neural_share)
+            if counts_share or neural_share:
+                probs = self._shares[0] * probs
+            if counts_share:
+                probs += (counts_share / self._cache_total) * self._cache_counts
+            if neural is not None:
+                probs += neural_share * neural
             self._dist = probs
         return self._dist
+
+    def _neural_cache(self, output: torch.Tensor) -> np.ndarray | None:
+        """The continuous cache's distribution over the vocabulary given the network's
+        ``output`` (None when it holds no word); its share of words the vocabulary lacks goes
+        to ``_neural_oov``."""
+        self._neural_oov = {}
+        rows = np.flatnonzero(self._key_ids >= 0)
+        if not len(rows):
+            return None
+        query = output[0].numpy()
+        query = query / max(float(np.linalg.norm(query)), 1e-9)
+        scores = self._keys[rows] @ query * self.config.neural_cache_sharpness
+        weights = np.exp(scores - scores.max())
+        weights /= weights.sum()
+        ids = self._key_ids[rows]
+        dist = np.bincount(ids, weights=weights, minlength=len(self.vocab))
+        for row in rows[ids == self.vocab.unk_id].tolist():
+            word = self._key_oov[row]
+            self._neural_oov[word] = self._neural_oov.get(word, 0.0) + float(weights[np.searchsorted(rows, row)])
+        return dist
 
     @torch.inference_mode()
     def complete_phrase(self, context: str, prefix: str = "", max_words: int = 4, min_probability: float = 0.2) -> tuple[str, float]:
@@ -271,6 +311,8 @@ class Predictor:
             index = len(self._entries) - 1
             self._cache_remove(self._entries.pop())
             self._states.pop(index, None)
+            if self._key_rows:
+                self._key_ids[index % self._key_rows] = -1
             back = index - self.config.cache_size
             if back >= 0:
                 self._cache_add(self._entries[back])
@@ -303,9 +345,12 @@ class Predictor:
         # Runs of tokens between kept states go through the network in one call.
         run: list[int] = []
         for index in pending:
-            run.append(entries[index].id)
+            run.append(index)
             if kept(index) or index == pending[-1]:
-                output, state = self._read(run, state)
+                outputs, state = self._read([entries[i].id for i in run], state)
+                # Each token's key is the output just before it: the one before the run, then the run's own.
+                self._store_keys(run, torch.cat([output, outputs[:-1]]))
+                output = outputs[-1:]
                 run = []
                 if kept(index):
                     self._states[index] = (state, output)
@@ -315,13 +360,34 @@ class Predictor:
 
     @torch.inference_mode()
     def _read(self, ids: list[int], state: State) -> tuple[torch.Tensor, State]:
-        """The network's output after reading ``ids`` from ``state``, and the new state."""
+        """The network's outputs ``[len(ids), emb_dim]`` after each of ``ids``, read from
+        ``state``, and the new state."""
         if len(ids) < _BATCHED_READ_FROM:
+            outputs = []
             for token_id in ids:
                 output, state = self.model.step(torch.tensor([token_id]), state)
-            return output, state
+                outputs.append(output)
+            return torch.cat(outputs), state
         outputs, state = self.model(torch.tensor(ids).unsqueeze(1), state)
-        return outputs[-1], state
+        return outputs[:, 0], state
+
+    def _store_keys(self, indices: list[int], outputs: torch.Tensor) -> None:
+        """Keep the outputs before the word entries among ``indices`` as continuous-cache keys."""
+        rows = self._key_rows
+        if not rows:
+            return
+        newest = len(self._entries) - rows
+        chosen = [n for n, i in enumerate(indices) if i >= newest and self._entries[i].word]
+        if not chosen:
+            return
+        vectors = outputs[chosen].numpy()
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        for n, vector in zip(chosen, vectors):
+            entry = self._entries[indices[n]]
+            row = indices[n] % rows
+            self._keys[row] = vector
+            self._key_ids[row] = entry.id
+            self._key_oov[row] = entry.token.text if entry.id == self.vocab.unk_id else None
 
     def _cache_add(self, entry: _Entry) -> None:
         if not entry.word:
@@ -360,10 +426,11 @@ class Predictor:
         hi = bisect.bisect_left(self._oov_sorted, prefix + "\U0010ffff", lo)
         if lo == hi:
             return
-        self.distribution()  # sets the network's own probability of <unk>, before mixing
-        weight = self.config.cache_weight
+        self.distribution()  # sets the network's own probability of <unk> and the shares
+        network, counts_share, neural_share = self._shares
         oov_total = sum(self._oov_counts.values())
         p_unk = self._p_unk
         for word in self._oov_sorted[lo:hi]:
             count = self._oov_counts[word]
-            yield Suggestion(word, float((1 - weight) * p_unk * count / oov_total + weight * count / self._cache_total))
+            probability = network * p_unk * count / oov_total + counts_share * count / self._cache_total
+            yield Suggestion(word, float(probability + neural_share * self._neural_oov.get(word, 0.0)))

@@ -157,3 +157,53 @@ def test_complete_phrase_continues_the_typed_word(predictor, sample_text):
     assert text.startswith(best[1:])
     assert 0 < probability <= 1
     assert predictor.complete_phrase(sample_text[:100], "t", min_probability=1.01) == ("", 0.0)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from nextword.model import default_model_path
+
+    return load_checkpoint(default_model_path())
+
+
+def test_continuous_cache_favours_the_word_that_followed_a_like_context(shipped):
+    """Both documents hold the same words equally often; only which one followed "Install it
+    with" differs. The word counts cannot tell them apart; the continuous cache must."""
+    template = "Install it with {} today.\n\nThe talk was about {} and birds.\n\nInstall it with"
+    first, second = template.format("zebra", "walrus"), template.format("walrus", "zebra")
+
+    def probabilities(config, context):
+        found = Predictor(shipped.model, shipped.vocab, config).predict(context, "", 50)
+        found = {s.word: s.probability for s in found}
+        return found.get("zebra", 0.0), found.get("walrus", 0.0)
+
+    on, off = PredictorConfig(), PredictorConfig(neural_cache_weight=0.0)
+    zebra, walrus = probabilities(on, first)
+    assert zebra > 5 * walrus
+    zebra, walrus = probabilities(on, second)
+    assert walrus > 5 * zebra
+    zebra_off, walrus_off = probabilities(off, first)
+    assert zebra_off < 1.5 * walrus_off
+    top = [s.word for s in Predictor(shipped.model, shipped.vocab, on).predict(first, "", 3)]
+    assert "zebra" in top
+
+
+def test_continuous_cache_covers_words_the_vocabulary_lacks(shipped):
+    assert "Qwertzu" not in shipped.vocab
+    context = "Deploy with Qwertzu today. Later, test with pytest. Deploy with"
+    on = Predictor(shipped.model, shipped.vocab).predict(context, "", 5)
+    off = Predictor(shipped.model, shipped.vocab, PredictorConfig(neural_cache_weight=0.0)).predict(context, "Q", 5)
+    assert "Qwertzu" in [s.word for s in on]
+    assert next(s.probability for s in on if s.word == "Qwertzu") > 1.5 * next(s.probability for s in off if s.word == "Qwertzu")
+
+
+def test_continuous_cache_keys_match_a_fresh_predictor_after_edits(checkpoint, sample_text):
+    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    for end in (300, 120, 420, 60, len(sample_text)):
+        predictor.predict(sample_text[:end], "", 5)
+    other = Predictor(checkpoint.model, checkpoint.vocab)
+    other.predict(sample_text, "", 5)
+    valid = predictor._key_ids >= 0
+    assert np.array_equal(valid, other._key_ids >= 0) and valid.sum() > 20
+    assert np.array_equal(predictor._key_ids[valid], other._key_ids[valid])
+    assert np.allclose(predictor._keys[valid], other._keys[valid], atol=1e-4)
