@@ -36,8 +36,8 @@ class TrainConfig:
 # above for `nextword train` unless --from-scratch is given (measured on simonw-til, see
 # benchmarks/finetune.py).
 FINETUNE_DEFAULTS = {
-    "epochs": 4,
-    "lr": 1e-3,
+    "epochs": 5,
+    "lr": 2e-3,
     "patience": 1,
     "warmup_steps": 20,
 }
