@@ -180,33 +180,35 @@ class Predictor:
             neural_share = self.config.neural_cache_weight if neural is not None else 0.0
             self._shares = (1.0 - counts_share - neural_share, counts_share, neural_share)
             if counts_share or neural_share:
-                probs = self._shares[0] * probs
+                probs *= self._shares[0]
             if counts_share:
                 probs += (counts_share / self._cache_total) * self._cache_counts
             if neural is not None:
-                probs += neural_share * neural
+                ids, weights = neural
+                np.add.at(probs, ids, neural_share * weights)
             self._dist = probs
         return self._dist
 
-    def _neural_cache(self, output: torch.Tensor) -> np.ndarray | None:
-        """The continuous cache's distribution over the vocabulary given the network's
-        ``output`` (None when it holds no word); its share of words the vocabulary lacks goes
-        to ``_neural_oov``."""
+    def _neural_cache(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
+        """The continuous cache's distribution given the network's ``output``, sparse: word ids
+        and their weights, one pair per cached word (None when it holds none); its share of
+        words the vocabulary lacks goes to ``_neural_oov``."""
         self._neural_oov = {}
         rows = np.flatnonzero(self._key_ids >= 0)
         if not len(rows):
             return None
         query = output[0].numpy()
         query = query / max(float(np.linalg.norm(query)), 1e-9)
-        scores = self._keys[rows] @ query * self.config.neural_cache_sharpness
+        # Scored over every row (cheaper than gathering the keys); empty rows are then dropped.
+        scores = (self._keys @ query)[rows]
+        scores *= self.config.neural_cache_sharpness
         weights = np.exp(scores - scores.max())
         weights /= weights.sum()
         ids = self._key_ids[rows]
-        dist = np.bincount(ids, weights=weights, minlength=len(self.vocab))
-        for row in rows[ids == self.vocab.unk_id].tolist():
-            word = self._key_oov[row]
-            self._neural_oov[word] = self._neural_oov.get(word, 0.0) + float(weights[np.searchsorted(rows, row)])
-        return dist
+        for n in np.flatnonzero(ids == self.vocab.unk_id).tolist():
+            word = self._key_oov[rows[n]]
+            self._neural_oov[word] = self._neural_oov.get(word, 0.0) + float(weights[n])
+        return ids, weights
 
     @torch.inference_mode()
     def complete_phrase(self, context: str, prefix: str = "", max_words: int = 4, min_probability: float = 0.2) -> tuple[str, float]:
