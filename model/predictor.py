@@ -379,7 +379,14 @@ class Predictor:
         if not rows:
             return
         newest = len(self._entries) - rows
-        chosen = [n for n, i in enumerate(indices) if i >= newest and self._entries[i].word]
+        chosen = []
+        for n, index in enumerate(indices):
+            if index < newest:
+                continue
+            if self._entries[index].word:
+                chosen.append(n)
+            else:  # a punctuation or break token: its row's older word leaves the cache
+                self._key_ids[index % rows] = -1
         if not chosen:
             return
         vectors = outputs[chosen].numpy()

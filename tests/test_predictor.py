@@ -207,3 +207,13 @@ def test_continuous_cache_keys_match_a_fresh_predictor_after_edits(checkpoint, s
     assert np.array_equal(valid, other._key_ids >= 0) and valid.sum() > 20
     assert np.array_equal(predictor._key_ids[valid], other._key_ids[valid])
     assert np.allclose(predictor._keys[valid], other._keys[valid], atol=1e-4)
+
+
+def test_continuous_cache_holds_exactly_the_words_among_the_newest_entries(checkpoint, sample_text):
+    predictor = Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig(neural_cache_size=16))
+    for end in (200, 500, len(sample_text)):
+        predictor.predict(sample_text[:end], "", 5)
+        newest = predictor._entries[-16:]
+        assert any(not entry.word for entry in newest)  # punctuation or breaks among them
+        held = sorted(predictor._key_ids[predictor._key_ids >= 0].tolist())
+        assert held == sorted(entry.id for entry in newest if entry.word)
