@@ -23,6 +23,13 @@ def log_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir() -> Path:
+    """Where nextword keeps what it can always rebuild (``NEXTWORD_CACHE_DIR`` overrides the
+    platform default)."""
+    override = os.environ.get("NEXTWORD_CACHE_DIR")
+    return Path(override) if override else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
 def user_model_path() -> Path:
     """The model ``nextword train`` writes by default and the server prefers over the shipped one."""
     return data_dir() / MODEL_FILENAME

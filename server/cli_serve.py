@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     use_one_thread()  # before any thread starts, and before torch is imported
     logs.setup(args.log_level, args.log_file)
 
+    from . import code_cache
+
+    code_cache.install()  # before the protocol types are defined: most of their import time
     from .lsp_server import create_server
 
     server = create_server(args.model, args.log_level)

@@ -21,7 +21,7 @@ from lsprotocol import types
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 
-from . import commands, completion, logs
+from . import code_cache, commands, completion, logs
 from .buffer_words import BufferWords
 from .documents import Document, DocumentStore
 from .model_host import ModelHost
@@ -132,6 +132,9 @@ class NextwordServer(LanguageServer):
         log.info("initialized: position encoding %s, %s", self.documents.encoding.name, "settings pulled" if self.client_supports_configuration else "settings pushed")
 
     async def initialized(self) -> None:
+        loop = asyncio.get_running_loop()
+        # By now the converters for the first messages exist too; keep them for the next start.
+        loop.call_later(1.0, loop.run_in_executor, None, code_cache.save)
         if self.client_supports_configuration:
             await self.pull_configuration()
 

@@ -10,9 +10,10 @@ never touched.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from nextword.model.paths import cache_dir
 
 HELP = "delete your trained model, its training state and caches (after listing them)"
 DESCRIPTION = (
@@ -26,14 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="FILE", help="forget this model file instead of your model in the nextword data folder (e.g. one written with --out)")
     parser.add_argument("--logs", action="store_true", help="also delete nextword's log files")
     parser.add_argument("-y", "--yes", action="store_true", help="delete without asking")
-
-
-def cache_dir() -> Path:
-    """nextword's cache folder (``NEXTWORD_CACHE_DIR`` overrides the platform default)."""
-    import platformdirs
-
-    override = os.environ.get("NEXTWORD_CACHE_DIR")
-    return Path(override) if override else Path(platformdirs.user_cache_dir("nextword", appauthor=False))
 
 
 def _files_under(folder: Path) -> list[Path]:
