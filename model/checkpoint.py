@@ -28,6 +28,9 @@ class CheckpointError(NextwordError):
     """A checkpoint that cannot be read; the message names the file and what to do."""
 
 
+NOTES_TOKENS = "notes_tokens"  # the extra tensor holding a personal model's notes (see LanguageModel.set_notes)
+
+
 @dataclass
 class Checkpoint:
     """A loaded model with its vocabulary and the notes stored beside it."""
@@ -52,6 +55,8 @@ def save_checkpoint(
     if len(vocab) != model.config.vocab_size:
         raise ValueError(f"vocabulary has {len(vocab)} tokens but the model expects {model.config.vocab_size}")
     tensors = {name: t.detach().to(dtype).contiguous().cpu() for name, t in model.state_dict().items()}
+    if model.notes_tokens is not None:
+        tensors[f"extra.{NOTES_TOKENS}"] = model.notes_tokens.to(torch.int32).contiguous()
     for name, t in (extra or {}).items():
         tensors[f"extra.{name}"] = t.detach().contiguous().cpu()
     metadata = {
@@ -123,5 +128,10 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None) -> Checkpoint:
         # Converted one tensor at a time into the parameters: no second full copy of the model.
         for name, parameter in expected.items():
             parameter.copy_(weights.pop(name))
+    notes = extra.pop(NOTES_TOKENS, None)
+    if notes is not None:
+        if notes.dtype != torch.int32 or notes.dim() != 1 or (notes.numel() and not 0 <= int(notes.min()) <= int(notes.max()) < config.vocab_size):
+            raise CheckpointError(f"{path} has damaged notes data (token ids that do not fit its vocabulary); retrain it with `nextword train --full`")
+        model.set_notes(notes)
     model.prepare_for_inference()
     return Checkpoint(model=model, vocab=vocab, path=path, info=info, extra=extra)

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
+from .ngram import MAX_TOKENS as MAX_NOTES_TOKENS
+from .ngram import NotesNgram
 
 # One (h, c) pair per layer, each of shape [batch, size].
 State = tuple[tuple[Tensor, Tensor], ...]
@@ -47,6 +49,10 @@ class LanguageModel(nn.Module):
         self.out_proj = nn.Linear(out_dim, config.emb_dim) if out_dim != config.emb_dim else None
         self.out_bias = nn.Parameter(torch.zeros(config.vocab_size))
         nn.init.normal_(self.embedding.weight, std=1.0 / math.sqrt(config.emb_dim))
+        # The token ids of the notes a personal model learned (int32, or None): kept with the
+        # weights in its checkpoint, they give the Predictor an n-gram of those notes.
+        self.notes_tokens: Tensor | None = None
+        self.notes_ngram: NotesNgram | None = None
         self._step_layers: list[tuple[InferenceLinear, Tensor | None]] | None = None
         self._step_out: InferenceLinear | None = None
         self._output_layer: InferenceLinear | None = None
@@ -100,10 +106,20 @@ class LanguageModel(nn.Module):
             self._step_layers = self._step_out = self._output_layer = None
         return super().train(mode)
 
+    def set_notes(self, tokens: Tensor | None) -> None:
+        """Record the token ids of the notes this model has learned (the newest
+        ``ngram.MAX_TOKENS`` are kept); None forgets them."""
+        if tokens is not None:
+            tokens = tokens.detach().reshape(-1)[-MAX_NOTES_TOKENS:].to(torch.int32).cpu()
+        self.notes_tokens = tokens if tokens is not None and tokens.numel() else None
+        self.notes_ngram = None
+
     def prepare_for_inference(self) -> "LanguageModel":
         """Switch to evaluation mode and gather the weights ``step`` and ``next_log_probs`` use
-        (once: every Predictor of a loaded model shares them)."""
+        (once: every Predictor of a loaded model shares them), and the notes' n-gram."""
         self.eval()
+        if self.notes_tokens is not None and self.notes_ngram is None:
+            self.notes_ngram = NotesNgram(self.notes_tokens.numpy(), self.config.vocab_size)
         if self._output_layer is not None:
             return self
         with torch.no_grad():

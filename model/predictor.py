@@ -92,6 +92,7 @@ class Predictor:
         # The continuous cache never reaches further back than the word counts (which also
         # hold the words the vocabulary lacks).
         self._key_rows = max(1, min(self.config.neural_cache_size, self.config.cache_size)) if self.config.neural_cache_weight > 0 else 0
+        self._notes = self.model.notes_ngram if self.config.notes_weight > 0 else None
         # Every context starts as if after a paragraph break: the start of a document.
         output, state = self.model.step(torch.tensor([vocab.id(PARAGRAPH)]), self.model.initial_state())
         self._start = (state, output)
@@ -174,6 +175,9 @@ class Predictor:
         if self._dist is None:
             _, output = self._current()
             probs = self.model.next_log_probs(output)[0].exp().double().numpy()
+            if self._notes is not None:
+                probs *= 1.0 - self.config.notes_weight
+                probs += self.config.notes_weight * self._notes.distribution(self._recent_ids())
             self._p_unk = float(probs[self.vocab.unk_id])
             counts_share = self.config.cache_weight if self._cache_total else 0.0
             neural = self._neural_cache(output)
@@ -188,6 +192,15 @@ class Predictor:
                 np.add.at(probs, ids, neural_share * weights)
             self._dist = probs
         return self._dist
+
+    def _recent_ids(self) -> list[int]:
+        """The ids of the last few tokens of the context, as the notes' n-gram reads them
+        (a document starts after a paragraph break, as in training)."""
+        n = self._notes.order - 1 if self._notes is not None else 0
+        ids = [entry.id for entry in self._entries[-n:]] if n else []
+        if len(ids) < n:
+            ids.insert(0, self.vocab.id(PARAGRAPH))
+        return ids
 
     def _neural_cache(self, output: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
         """The continuous cache's distribution given the network's ``output``, sparse: word ids

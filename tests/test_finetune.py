@@ -18,6 +18,7 @@ import torch
 
 from nextword.model import load_checkpoint
 from nextword.server.cli import main
+from nextword.training.batches import encode_documents
 from nextword.training.config import TrainConfig
 from nextword.training.corpus import load_corpus
 from nextword.training.finetune import grow_vocabulary, learned_files, new_words, select
@@ -112,6 +113,10 @@ def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data
     assert tuned.info["base_model"] == str(shipped) and tuned.info["new_words"] == start["new_words"]
     assert tuned.info["complete"] is True and len(learned_files(tuned.info)) == 4
     assert tuned.info["valid_perplexity"] < tuned.info["start_perplexity"]
+    # The notes' n-gram holds exactly the training files, as the grown vocabulary reads them.
+    corpus = load_corpus([notes])
+    assert torch.equal(tuned.model.notes_tokens.long(), encode_documents([d.text for d in corpus.train], tuned.vocab))
+    assert tuned.model.notes_ngram is not None
 
 
 # ----- the manifest: incremental re-runs -----------------------------------------------------------
@@ -121,6 +126,7 @@ def test_rerun_skips_unchanged_files_and_catches_changed_and_new_ones(shipped, d
     out = data_dir / "model.safetensors"
     assert main(["train", str(notes), "--epochs", "1", "--progress", "json"]) == 0
     capsys.readouterr()
+    first_notes = load_checkpoint(out).model.notes_tokens
 
     # Nothing changed (a touched file keeps its content): nothing to learn, model untouched.
     before = out.read_bytes()
@@ -138,9 +144,13 @@ def test_rerun_skips_unchanged_files_and_catches_changed_and_new_ones(shipped, d
     start = events(capsys.readouterr().out)[0]
     assert (start["files"], start["already_learned"]) == (2, 3)
     if out.read_bytes() != before:  # saved: the manifest now holds the changed and new files
-        learned = learned_files(load_checkpoint(out).info)
+        personal = load_checkpoint(out)
+        learned = learned_files(personal.info)
         corpus = load_corpus([notes])
         assert all(learned.get(d.digest) == "train" for d in corpus.train)
+        # The notes' n-gram: the earlier files, then the changed and the new one.
+        run = encode_documents([d.text for d in corpus.train if d.path.name in (names[1], added)], personal.vocab)
+        assert torch.equal(personal.model.notes_tokens.long(), torch.cat([first_notes.long(), run]))
         assert main(["train", str(notes), "--progress", "json"]) == 0
         assert "nothing new" in capsys.readouterr().err
 
@@ -148,7 +158,10 @@ def test_rerun_skips_unchanged_files_and_catches_changed_and_new_ones(shipped, d
     assert main(["train", str(notes), "--full", "--epochs", "1", "--progress", "json"]) == 0
     start = events(capsys.readouterr().out)[0]
     assert (start["files"], start["already_learned"]) == (5, 0)
-    assert load_checkpoint(out).info["started_from"] == str(shipped)
+    rebuilt = load_checkpoint(out)
+    assert rebuilt.info["started_from"] == str(shipped)
+    everything = encode_documents([d.text for d in load_corpus([notes]).train], rebuilt.vocab)
+    assert torch.equal(rebuilt.model.notes_tokens.long(), everything)  # started over, no duplicates
 
 
 def test_selection_judges_incremental_runs_on_new_material_too(tmp_path):

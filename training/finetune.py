@@ -59,6 +59,7 @@ def grow_vocabulary(model: LanguageModel, vocab: Vocabulary, words: list[str], s
     state["embedding.weight"] = torch.cat([old_emb, mean + noise])
     state["out_bias"] = torch.cat([old_bias, torch.full((added,), float(rare.median()))])
     grown.load_state_dict(state)
+    grown.set_notes(model.notes_tokens)  # ids of old tokens are unchanged
     grown.train(model.training)
     return grown, grown_vocab
 

@@ -198,6 +198,8 @@ def train(
         added = int(resume.position.get("new_words", 0))
     elif base is not None:
         model, vocab = base.model, base.vocab
+        if not before:
+            model.set_notes(None)  # starting over (--full, or a model without a manifest): so do its notes
         if config.new_word_min_count > 0:
             words = new_words((d.text for d in selection.train), vocab, config.new_word_min_count, config.max_new_words)
             model, vocab = grow_vocabulary(model, vocab, words, seed=config.seed)
@@ -209,6 +211,7 @@ def train(
 
     # ----- the data ----------------------------------------------------------------------
     train_ids = encode_documents([d.text for d in selection.train], vocab)
+    run_notes = train_ids  # the notes' n-gram learns all of this run's training files
     if len(train_ids) < 16:
         raise NextwordError(f"too little text to train on ({len(train_ids)} tokens); give nextword a folder with more notes")
     valid_ids = encode_documents([d.text for d in selection.valid], vocab) if selection.valid else torch.zeros(0, dtype=torch.long)
@@ -414,6 +417,8 @@ def train(
             # The run finished: the best model has now learned this run's files.
             final = load_checkpoint(best_path)
             record = {**final.info, "learned": selection.manifest(before), "complete": True, "stop_reason": stop_reason}
+            earlier = final.model.notes_tokens
+            final.model.set_notes(run_notes if earlier is None else torch.cat([earlier.long(), run_notes]))
             save_checkpoint(best_path, final.model, final.vocab, info=record)
         state_path.unlink(missing_ok=True)
     if world.distributed and not interrupted:

@@ -1,0 +1,131 @@
+"""An n-gram model of the notes a personal model was trained on (interpolated Kneser-Ney).
+
+Fine-tuning teaches the network a person's words and style, but a small network generalises:
+it does not remember that "pip install" is followed by the same few package names in these
+notes, or how a recurring phrase goes on. A Kneser-Ney n-gram of the same notes remembers
+exactly that, and the Predictor mixes it into the network's distribution (the classic
+combination of a neural and a count-based model, which are right in different places).
+
+The notes are kept as the token ids they were trained as (``tokens``, an int32 array stored
+in the checkpoint), and the count tables are built from them when the model is loaded, in a
+fraction of a second: every order's n-grams are sorted by context, so the words that followed
+a context are one binary search away. Ids are packed into one 64-bit key per context,
+21 bits an id, which fixes the longest context at three tokens and the vocabulary at two
+million tokens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ORDER = 4  # up to three tokens of context
+_BITS = 21
+MAX_VOCAB = 1 << _BITS
+# A person's notes of up to this many tokens are kept whole (20 MB as int32); of more, the newest.
+MAX_TOKENS = 5_000_000
+
+
+def _context_keys(tokens: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+    """The packed key of ``length`` tokens from each position in ``start`` (0 for length 0)."""
+    keys = np.zeros(len(start), dtype=np.int64)
+    for j in range(length):
+        keys = (keys << _BITS) | tokens[start + j]
+    return keys
+
+
+class _Table:
+    """The words that followed each context of one length, with their counts, sorted by context."""
+
+    def __init__(self, contexts: np.ndarray, words: np.ndarray, counts: np.ndarray):
+        self.contexts, self.words, self.counts = contexts, words, counts
+        self.discount = _discount(counts)
+
+    @classmethod
+    def of(cls, contexts: np.ndarray, words: np.ndarray) -> "_Table":
+        """Distinct (context, word) pairs of the given occurrences, counted."""
+        order = np.lexsort((words, contexts))
+        contexts, words = contexts[order], words[order]
+        new = np.ones(len(words), dtype=bool)
+        new[1:] = (contexts[1:] != contexts[:-1]) | (words[1:] != words[:-1])
+        starts = np.flatnonzero(new)
+        counts = np.diff(np.append(starts, len(words)))
+        return cls(contexts[starts], words[starts], counts.astype(np.float64))
+
+    def followers(self, context: int) -> tuple[np.ndarray, np.ndarray]:
+        lo = int(np.searchsorted(self.contexts, context, "left"))
+        hi = int(np.searchsorted(self.contexts, context, "right"))
+        return self.words[lo:hi], self.counts[lo:hi]
+
+
+def _discount(counts: np.ndarray) -> float:
+    """Kneser-Ney's absolute discount from the counts of counts: n1 / (n1 + 2 n2)."""
+    n1 = float(np.count_nonzero(counts == 1))
+    n2 = float(np.count_nonzero(counts == 2))
+    return n1 / (n1 + 2 * n2) if n1 and n2 else 0.75
+
+
+class NotesNgram:
+    """Interpolated Kneser-Ney over a vocabulary of ``vocab_size`` tokens, from ``tokens``."""
+
+    def __init__(self, tokens: np.ndarray, vocab_size: int, order: int = ORDER):
+        if vocab_size > MAX_VOCAB:
+            raise ValueError(f"a notes n-gram handles vocabularies of up to {MAX_VOCAB:,} tokens")
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if len(tokens) and (tokens.min() < 0 or tokens.max() >= vocab_size):
+            raise ValueError("the notes' token ids do not fit the vocabulary")
+        self.vocab_size = vocab_size
+        self.order = max(1, min(order, ORDER, len(tokens)))
+        self.tokens = len(tokens)
+        # tables[n]: the words after contexts of n tokens. The longest context counts
+        # occurrences; shorter ones count distinct left extensions ("continuation" counts),
+        # as Kneser-Ney prescribes for the distributions that only back up a longer one.
+        self.tables: dict[int, _Table] = {}
+
+        def types(n: int) -> _Table:
+            """The distinct n-grams of the notes: (n-1)-token context and word, counted."""
+            starts = np.arange(len(tokens) - n + 1)
+            return _Table.of(_context_keys(tokens, starts, n - 1), tokens[starts + n - 1])
+
+        if self.order > 1:
+            self.tables[self.order - 1] = types(self.order)
+        unigram = np.zeros(vocab_size, dtype=np.float64)
+        for n in range(self.order - 2, -1, -1):
+            # How many distinct tokens came before each n-token context + word.
+            longer = self.tables[n + 1] if n + 1 == self.order - 1 else types(n + 2)
+            if n == 0:
+                np.add.at(unigram, longer.words, 1.0)
+            else:
+                # Drop the first token of each distinct (n+1)-token context.
+                self.tables[n] = _Table.of(longer.contexts & ((1 << (_BITS * n)) - 1), longer.words)
+        if self.order == 1:
+            np.add.at(unigram, tokens, 1.0)
+        # The shortest distribution, itself smoothed towards uniform so no word has zero mass.
+        total = unigram.sum()
+        if total:
+            d = _discount(unigram[unigram > 0])
+            kept = np.maximum(unigram - d, 0.0)
+            self._base = kept / total + (d * np.count_nonzero(unigram) / total) / vocab_size
+        else:
+            self._base = np.full(vocab_size, 1.0 / vocab_size)
+
+    @property
+    def nbytes(self) -> int:
+        return self._base.nbytes + sum(t.contexts.nbytes + t.words.nbytes + t.counts.nbytes for t in self.tables.values())
+
+    def distribution(self, context: list[int]) -> np.ndarray:
+        """P(next token | the last tokens of ``context``) over the whole vocabulary (a new array)."""
+        probs = self._base.copy()
+        history = context[-(self.order - 1) :] if self.order > 1 else []
+        for n in range(1, len(history) + 1):
+            table = self.tables[n]
+            key = 0
+            for token in history[-n:]:
+                key = (key << _BITS) | int(token)
+            words, counts = table.followers(key)
+            if not len(words):
+                break  # a context unseen at this length is unseen at any longer one
+            total = counts.sum()
+            d = table.discount
+            probs *= d * len(words) / total
+            probs[words] += np.maximum(counts - d, 0.0) / total
+        return probs
