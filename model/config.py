@@ -38,7 +38,7 @@ class PredictorConfig:
     neural_cache_weight: float = 0.2  # share given to words of the document by how alike their contexts are to this one (0: off)
     neural_cache_size: int = 512  # the context-matching cache covers this many most recent tokens
     neural_cache_sharpness: float = 10.0  # scale of the cosine similarity of contexts inside the softmax
-    notes_weight: float = 0.2  # a personal model's n-gram of its notes: its share beside the network's (0: off)
+    notes_weight: float = 0.3  # a personal model's n-gram of its notes: its share beside the network's (0: off)
     context_tokens: int = 256  # on a fresh or far-away context, the network reads this many tokens back
     keep_states: int = 16  # network states kept for the newest tokens, so small edits roll back cheaply
     snapshot_every: int = 64  # beyond those, one state kept every this many tokens
