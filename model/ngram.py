@@ -49,12 +49,13 @@ class _Table:
         new[1:] = (contexts[1:] != contexts[:-1]) | (words[1:] != words[:-1])
         starts = np.flatnonzero(new)
         counts = np.diff(np.append(starts, len(words)))
-        return cls(contexts[starts], words[starts], counts.astype(np.float64))
+        return cls(contexts[starts], words[starts].astype(np.int32), counts.astype(np.float32))
 
     def followers(self, context: int) -> tuple[np.ndarray, np.ndarray]:
+        """The words seen after ``context`` and their counts (in double precision)."""
         lo = int(np.searchsorted(self.contexts, context, "left"))
         hi = int(np.searchsorted(self.contexts, context, "right"))
-        return self.words[lo:hi], self.counts[lo:hi]
+        return self.words[lo:hi], self.counts[lo:hi].astype(np.float64)
 
 
 def _discount(counts: np.ndarray) -> float:

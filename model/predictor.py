@@ -13,6 +13,8 @@ with a continuous cache"): the continuous cache proper, which gives each earlier
 share by how alike the network's output before it is to its output now (the word that
 followed a similar context is likely again), and a plain count of the document's words.
 The caches are also how words the vocabulary lacks (names, jargon) get a probability.
+A personal model's n-gram of the notes it learned (``ngram.py``) is mixed in too, before
+the caches.
 """
 
 from __future__ import annotations

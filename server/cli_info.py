@@ -20,12 +20,14 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(path)
     config = checkpoint.model.config
     params = sum(p.numel() for p in checkpoint.model.parameters())
+    notes = checkpoint.model.notes_tokens
     report = {
         "model": str(path),
         "file_size_bytes": path.stat().st_size,
         "parameters": params,
         "config": config.to_dict(),
         "vocabulary": len(checkpoint.vocab),
+        "notes_tokens": int(notes.numel()) if notes is not None else 0,
         "training": checkpoint.info,
         "user_model": str(user_model_path()),
         "default_model": str(default_model_path()),
@@ -37,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"network       {config.num_layers}-layer LSTM, {config.hidden_dim} hidden units"
           f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters")
     print(f"vocabulary    {len(checkpoint.vocab)} tokens")
+    if notes is not None:
+        print(f"notes n-gram  {notes.numel():,} tokens of the notes it learned ({checkpoint.model.notes_ngram.order}-gram)")
     for key, value in checkpoint.info.items():
         if not isinstance(value, (dict, list)):
             print(f"{key:<13} {value}")

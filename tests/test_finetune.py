@@ -117,6 +117,11 @@ def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data
     corpus = load_corpus([notes])
     assert torch.equal(tuned.model.notes_tokens.long(), encode_documents([d.text for d in corpus.train], tuned.vocab))
     assert tuned.model.notes_ngram is not None
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes_tokens"] == tuned.model.notes_tokens.numel()
+    assert main(["info", str(out)]) == 0
+    assert "notes n-gram" in capsys.readouterr().out
 
 
 # ----- the manifest: incremental re-runs -----------------------------------------------------------
