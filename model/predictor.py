@@ -94,6 +94,7 @@ class Predictor:
         # The continuous cache never reaches further back than the word counts (which also
         # hold the words the vocabulary lacks).
         self._key_rows = max(1, min(self.config.neural_cache_size, self.config.cache_size)) if self.config.neural_cache_weight > 0 else 0
+        self._word_mask = vocab.word_mask.astype(np.float64)
         self._notes = self.model.notes_ngram if self.config.notes_weight > 0 else None
         # Every context starts as if after a paragraph break: the start of a document.
         output, state = self.model.step(torch.tensor([vocab.id(PARAGRAPH)]), self.model.initial_state())
@@ -156,9 +157,13 @@ class Predictor:
         if cached is not None:
             return cached
         dist = self.distribution()
-        lo, hi = self.vocab.word_range(prefix)
-        ids = self.vocab.sorted_word_ids[lo:hi]
-        probs = dist[ids]
+        if prefix:
+            lo, hi = self.vocab.word_range(prefix)
+            ids = self.vocab.sorted_word_ids[lo:hi]
+            probs = dist[ids]
+        else:  # every word: masking out the rest is cheaper than gathering the words
+            probs = dist * self._word_mask
+            ids = np.arange(len(probs))
         if len(ids) > k:
             # torch's top-k is several times faster than numpy's argpartition on long ranges.
             top = torch.topk(torch.from_numpy(probs), k, sorted=False).indices.numpy()

@@ -113,6 +113,7 @@ def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data
     assert tuned.info["base_model"] == str(shipped) and tuned.info["new_words"] == start["new_words"]
     assert tuned.info["complete"] is True and len(learned_files(tuned.info)) == 4
     assert tuned.info["valid_perplexity"] < tuned.info["start_perplexity"]
+    assert tuned.info["train_config"]["max_minutes"] == 9.0  # fine-tuning's default time limit
     # The notes' n-gram holds exactly the training files, as the grown vocabulary reads them.
     corpus = load_corpus([notes])
     assert torch.equal(tuned.model.notes_tokens.long(), encode_documents([d.text for d in corpus.train], tuned.vocab))

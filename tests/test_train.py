@@ -50,6 +50,7 @@ def test_cli_train_then_eval_on_a_few_files(notes_folder, tmp_path, capsys):
     assert "model saved to" in captured.err
     info = load_checkpoint(out).info
     assert info["files"] == 5 and info["train_config"]["epochs"] == 3
+    assert info["train_config"]["max_minutes"] == 0.0  # a new model: no time limit unless asked
 
     # Fine-tuning from it keeps its vocabulary and writes a new model.
     tuned = tmp_path / "tuned.safetensors"

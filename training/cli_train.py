@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar" if sys.stderr.isatty() else "none", help="progress display: a bar, JSON lines on stdout for programs, or none")
     g = parser.add_argument_group("training")
     g.add_argument("--epochs", type=int, help=f"most passes over the data (default {both('epochs')})")
-    g.add_argument("--max-minutes", type=float, default=t.max_minutes, help="stop after this many minutes (default: no limit)")
+    g.add_argument("--max-minutes", type=float, help=f"train for at most this many minutes, 0 for no limit (default {f['max_minutes']:g} when fine-tuning, no limit for a new model)")
     g.add_argument("--lr", type=float, help=f"peak learning rate (default {both('lr')})")
     g.add_argument("--batch-size", type=int, default=t.batch_size, help=f"streams per step (default {t.batch_size})")
     g.add_argument("--bptt", type=int, default=t.bptt, help=f"tokens per stream per step (default {t.bptt})")
@@ -73,7 +73,7 @@ def _check(args: argparse.Namespace) -> None:
     for flag, value in positive.items():
         if value is not None and value < 1:
             raise NextwordError(f"{flag} must be at least 1, not {value}")
-    if (args.lr is not None and not args.lr > 0) or args.sampled < 0 or args.max_minutes < 0 or not 0 <= args.dropout < 1 or args.proj_dim < 0:
+    if (args.lr is not None and not args.lr > 0) or args.sampled < 0 or (args.max_minutes or 0) < 0 or not 0 <= args.dropout < 1 or args.proj_dim < 0:
         raise NextwordError("--lr must be positive, --sampled, --max-minutes and --proj-dim at least 0, and --dropout in [0, 1)")
     if args.new_word_min_count < 0 or args.max_new_words < 0:
         raise NextwordError("--new-word-min-count and --max-new-words must be at least 0")
@@ -167,7 +167,8 @@ def _run(args: argparse.Namespace, world) -> int:  # noqa: ANN001
         config = defaults.__class__(**{
             **defaults.to_dict(),
             "epochs": args.epochs or defaults.epochs, "lr": args.lr or defaults.lr, "patience": args.patience or defaults.patience,
-            "batch_size": args.batch_size, "bptt": args.bptt, "sampled": args.sampled, "max_minutes": args.max_minutes,
+            "batch_size": args.batch_size, "bptt": args.bptt, "sampled": args.sampled,
+            "max_minutes": defaults.max_minutes if args.max_minutes is None else args.max_minutes,
             "min_count": args.min_count, "max_vocab": args.max_vocab, "valid_every_minutes": args.valid_every_minutes,
             "seed": args.seed, "new_word_min_count": args.new_word_min_count, "max_new_words": args.max_new_words,
         })

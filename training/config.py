@@ -34,12 +34,14 @@ class TrainConfig:
 # Fine-tuning a trained model on a person's notes (a few hundred notes, a few hundred thousand
 # words) takes fewer, gentler passes than training a new model; these replace the defaults
 # above for `nextword train` unless --from-scratch is given (measured on simonw-til, see
-# benchmarks/finetune.py).
+# benchmarks/finetune.py). The time limit keeps a run to about ten minutes on a slow laptop
+# (the learning-rate schedule fits itself to it); a fast machine finishes the epochs sooner.
 FINETUNE_DEFAULTS = {
     "epochs": 5,
     "lr": 2e-3,
     "patience": 1,
     "warmup_steps": 20,
+    "max_minutes": 9.0,
 }
 
 
