@@ -309,15 +309,26 @@ class Predictor:
     def _rebuild(self, context: str) -> None:
         """Start over from a bounded window at the end of ``context``."""
         self.reset()
-        pos = self._window_start(context)
-        tokens = list(iter_tokens(context, pos))[-self.config.cache_size :]
+        tokens = self._window_tokens(context)
         self._lstm_start = max(0, len(tokens) - self.config.context_tokens)
         self._append(tokens)
 
-    def _window_start(self, context: str) -> int:
-        """A character offset where the full scan also starts a token, near enough to the end
-        that the window holds ``cache_size`` tokens (at a generous guess of their length)."""
-        pos = len(context) - self._window_chars
+    def _window_tokens(self, context: str) -> list[Token]:
+        """The last ``cache_size`` tokens of ``context`` (all of them in a shorter one), as the
+        full scan would find them. Tokens average under 6 characters in prose, so a window of
+        half the generous guess usually holds enough and halves the scanning of a long
+        document; text of longer tokens (code, links) takes the full window."""
+        for chars in (self._window_chars // 2, self._window_chars):
+            pos = self._window_start(context, chars)
+            tokens = list(iter_tokens(context, pos))
+            if pos == 0 or len(tokens) >= self.config.cache_size:
+                break
+        return tokens[-self.config.cache_size :]
+
+    def _window_start(self, context: str, chars: int) -> int:
+        """A character offset where the full scan also starts a token, about ``chars`` before
+        the end."""
+        pos = len(context) - chars
         if pos <= 0:
             return 0
         # Just after a whitespace character that is followed by a visible one, the full scan

@@ -130,6 +130,25 @@ def test_long_documents_keep_bounded_state(checkpoint, sample_text):
     same(first, Predictor(checkpoint.model, checkpoint.vocab, config).predict(document, "", 5))
 
 
+@pytest.mark.parametrize("piece", ["The owner goes out of scope, and the value is dropped. ", "antidisestablishmentarianism floccinaucinihilipilification "])
+def test_a_fresh_start_reads_exactly_the_last_tokens(checkpoint, piece):
+    """The window a long document is read from holds the same last tokens as a full scan,
+    for prose (short tokens) and for long words (beyond the first guess of the window)."""
+    from nextword.model import tokenize
+
+    config = PredictorConfig(context_tokens=32, cache_size=200)
+    document = "Start. " + piece * 2000
+    predictor = Predictor(checkpoint.model, checkpoint.vocab, config)
+    predictor.predict(document, "", 5)
+    read = [e.token.text for e in predictor._entries]
+    assert read == tokenize(document)[-len(read) :]
+    # As many as the full window (12 characters a token) holds, up to cache_size.
+    from nextword.model import iter_tokens
+
+    in_full_window = len(list(iter_tokens(document, predictor._window_start(document, predictor._window_chars))))
+    assert len(read) == min(config.cache_size, in_full_window)
+
+
 def test_generate_is_repeatable_and_never_unknown(predictor, sample_text):
     a = predictor.generate(sample_text[:100], 30, temperature=1.0, top_k=5, seed=7)
     b = predictor.generate(sample_text[:100], 30, temperature=1.0, top_k=5, seed=7)
