@@ -317,7 +317,7 @@ class Predictor:
         """The last ``cache_size`` tokens of ``context`` (all of them in a shorter one), as the
         full scan would find them. Tokens average under 6 characters in prose, so a window of
         half the generous guess usually holds enough and halves the scanning of a long
-        document; text of longer tokens (code, links) takes the full window."""
+        document; text of longer tokens (long identifiers, say) takes the full window."""
         for chars in (self._window_chars // 2, self._window_chars):
             pos = self._window_start(context, chars)
             tokens = list(iter_tokens(context, pos))
