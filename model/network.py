@@ -154,6 +154,13 @@ class LanguageModel(nn.Module):
         return x, tuple(new_state)
 
     @torch.inference_mode()
+    def next_probs(self, output: Tensor) -> Tensor:
+        """Probabilities over the vocabulary for output vectors from ``step``."""
+        if self._output_layer is None:
+            self.prepare_for_inference()
+        return torch.softmax(self._output_layer(output), dim=-1)  # type: ignore[misc]
+
+    @torch.inference_mode()
     def next_log_probs(self, output: Tensor) -> Tensor:
         """Log-probabilities over the vocabulary for output vectors from ``step``."""
         if self._output_layer is None:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nextword.model import Predictor, PredictorConfig, load_checkpoint
+from nextword.model.predictor import _top
 from nextword.model.vocab import UNK
 
 
@@ -236,3 +237,31 @@ def test_continuous_cache_holds_exactly_the_words_among_the_newest_entries(check
         assert any(not entry.word for entry in newest)  # punctuation or breaks among them
         held = sorted(predictor._key_ids[predictor._key_ids >= 0].tolist())
         assert held == sorted(entry.id for entry in newest if entry.word)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.sampled_from([3, 40, 2049, 6000]),
+    k=st.integers(1, 12),
+    sharpness=st.floats(0.0, 12.0),
+    masked=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_top_picks_the_largest_allowed_probabilities(size, k, sharpness, masked, seed):
+    """The quick pick of the largest probabilities (a comparison first, a full top-k when
+    too few stand out) agrees with sorting, for flat and for peaked distributions."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=size) * sharpness
+    probs = np.exp(logits - logits.max())
+    probs = (probs / probs.sum()).astype(np.float32)
+    probs[rng.random(size) < 0.1] = 0.0  # some impossible tokens
+    allowed = rng.random(size) < 0.9 if masked else None
+    chosen = _top(probs, k, allowed)
+    candidates = probs if allowed is None else np.where(allowed, probs, 0.0)
+    assert len(set(chosen.tolist())) == len(chosen) <= min(k, size)
+    if allowed is not None:
+        assert allowed[chosen].all()
+    # Every possible allowed one is picked while there is room; never a less probable one.
+    best = np.sort(candidates)[-min(k, size) :]
+    best = best[best > 0.0]
+    assert np.array_equal(np.sort(candidates[chosen])[-len(best) :] if len(best) else [], best)
