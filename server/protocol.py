@@ -1,10 +1,13 @@
-"""pygls's protocol with two changes: our own document store, and answers to bad requests.
+"""pygls's protocol with three changes: our own document store, answers to bad requests,
+and results already in JSON form sent as they are.
 
 - Document sync (didOpen/didChange/didClose) goes to ``documents.DocumentStore``, whose
   edits cost a slice copy instead of a rebuild of the whole text line by line.
 - A request whose params do not fit the method's schema gets an ``InvalidParams`` error
   response. (pygls would fail while parsing it and never answer, leaving the client to
   wait forever.) A malformed notification is logged and dropped.
+- A handler's ``WireJson`` result (completion lists, built in their JSON form) is written
+  without pygls's converter, which would copy it value by value.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
+
+from .completion import WireJson
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,13 @@ class NextwordProtocol(LanguageServerProtocol):
         if message is _HANDLED:
             return
         super().handle_message(message)
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        if error is None and isinstance(result, WireJson):
+            self._result_types.pop(msg_id, None)
+            self._send_data({"jsonrpc": self.VERSION, "id": msg_id, "result": result})
+            return
+        super()._send_response(msg_id, result, error)
 
     # ----- document sync -------------------------------------------------------------------
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)

@@ -3,6 +3,7 @@ documents and their incremental edits, settings parsing, document-word counts.""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
+from pygls.protocol import default_converter
 
 from nextword.server.buffer_words import BufferWords
 from nextword.server.completion import ClientSupport, from_suggestions, percent, phrase_allowed, site_at
@@ -147,7 +149,11 @@ def test_items_keep_order_and_replace_prefix() -> None:
     doc = Document("u", "say wo")
     site = site_at(doc, types.Position(0, 6))
     assert site is not None
-    items = from_suggestions(site, [S("word", 0.5), S("world", 0.02), S("wonder", 0.00001)], ClientSupport(label_details=True))
+    wire = from_suggestions(site, [S("word", 0.5), S("world", 0.02), S("wonder", 0.00001)], ClientSupport(label_details=True))
+    # Built in JSON form: each is what the protocol's own converter makes of a CompletionItem.
+    converter = default_converter()
+    items = [converter.structure(json.loads(json.dumps(i)), types.CompletionItem) for i in wire]
+    assert [converter.unstructure(i) for i in items] == wire
     assert [i.label for i in items] == ["word", "world", "wonder"]
     assert [i.sort_text for i in items] == sorted(i.sort_text for i in items)
     assert [i.label_details.description for i in items] == ["50%", "2.0%", "<0.01%"]
