@@ -397,11 +397,21 @@ class Predictor:
             pending = list(range(self._lstm_start, len(entries)))
         keep_from = len(entries) - self.config.keep_states
         kept = lambda i: i >= keep_from or i % self.config.snapshot_every == 0  # noqa: E731
-        # Runs of tokens between kept states go through the network in one call.
+        # Typing keeps a state per token for the newest few and one every ``snapshot_every``,
+        # so edits roll back cheaply. A bulk read (a fresh start, a paste) goes through the
+        # network in one call up to its last token, then one step, and keeps only those two
+        # states: each call of the batched LSTM costs about 5 ms before its first token (it
+        # re-lays out the weights), so reading 256 tokens in runs between snapshots took 4
+        # calls and 16 one-token steps. The state before the last token is the one the next
+        # keystroke usually needs (the last word may still grow). Typing on keeps per-token
+        # states and snapshots again from there.
+        final = pending[-1] if pending else -1
+        bulk = len(pending) > 2 * self.config.keep_states
+        ends_run = (lambda i: i >= final - 1) if bulk else kept  # noqa: E731
         run: list[int] = []
         for index in pending:
             run.append(index)
-            if kept(index) or index == pending[-1]:
+            if ends_run(index) or index == final:
                 outputs, state = self._read([entries[i].id for i in run], state)
                 # Each token's key is the output just before it: the one before the run, then the run's own.
                 self._store_keys(run, torch.cat([output, outputs[:-1]]))

@@ -265,3 +265,24 @@ def test_top_picks_the_largest_allowed_probabilities(size, k, sharpness, masked,
     best = np.sort(candidates)[-min(k, size) :]
     best = best[best > 0.0]
     assert np.array_equal(np.sort(candidates[chosen])[-len(best) :] if len(best) else [], best)
+
+
+def test_a_bulk_read_keeps_its_last_state_and_typing_keeps_more(checkpoint, sample_text):
+    """A fresh start reads its window in one run and a step, and keeps only the states after
+    them (each run of the batched LSTM has a fixed cost); typing on keeps a state per new
+    token again; edits right after the fresh start give what a fresh predictor gives."""
+    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    calls = []
+    original = predictor._read
+    predictor._read = lambda ids, state: calls.append(len(ids)) or original(ids, state)
+    text = sample_text[:600]  # shorter than the window: a fresh predictor reads all of it too
+    predictor.predict(text, "", 5)
+    newest = len(predictor._entries) - 1
+    assert newest > 64 and calls == [newest, 1] and sorted(predictor._states) == [newest - 1, newest]
+    calls.clear()
+    typed = text + " and then some more words"
+    predictor.predict(typed, "", 5)
+    assert sum(calls) <= len(predictor._entries) - newest + 1  # from the kept state on, not the window
+    assert set(range(newest, len(predictor._entries))) <= set(predictor._states)
+    for context in (text[:-7], text[:-40] + "changed text ", text[:300]):
+        same(predictor.predict(context, "", 5), fresh(checkpoint, context, k=5))
