@@ -73,6 +73,8 @@ class NextwordProtocol(LanguageServerProtocol):
         super().handle_message(message)
 
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        # pygls 2 wraps every result in its typed response class and unstructures that with
+        # cattrs; a WireJson result is already the JSON it would produce.
         if error is None and isinstance(result, WireJson):
             self._result_types.pop(msg_id, None)
             self._send_data({"jsonrpc": self.VERSION, "id": msg_id, "result": result})
