@@ -31,10 +31,16 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from . import logs
+
+    logs.setup(args.log_level, args.log_file)
+    early = None
+    if not args.tcp:
+        from .early_initialize import EarlyInitialize
+
+        early = EarlyInitialize().start()  # answers initialize while the rest is imported
     from .model_host import use_one_thread
 
-    use_one_thread()  # before any thread starts, and before torch is imported
-    logs.setup(args.log_level, args.log_file)
+    use_one_thread()  # before torch is imported
 
     from . import code_cache
 
@@ -48,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("nextword.server").info("listening for one LSP client on %s:%d", args.host, args.port)
         server.start_tcp(args.host, args.port)
     else:
-        server.start_io()
+        server.start_io(early=early)
     return 0

@@ -10,6 +10,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from .capabilities import CANCEL_TRAINING, COMMANDS, RELOAD, STATUS, TRAIN  # noqa: F401 - named there, for early_initialize
+
 if TYPE_CHECKING:
     from .lsp_server import NextwordServer
 
@@ -27,11 +29,6 @@ def package_version() -> str:
 
 log = logging.getLogger(__name__)
 
-STATUS = "nextword.status"
-RELOAD = "nextword.reloadModel"
-TRAIN = "nextword.trainWorkspace"
-CANCEL_TRAINING = "nextword.cancelTraining"
-ALL = (STATUS, RELOAD, TRAIN, CANCEL_TRAINING)
 
 
 def status(ls: "NextwordServer") -> dict[str, Any]:

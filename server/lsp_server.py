@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import io
 import logging
 import sys
 import threading
@@ -21,9 +22,10 @@ from lsprotocol import types
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 
-from . import code_cache, commands, completion, logs
+from . import capabilities, code_cache, commands, completion, logs
 from .buffer_words import BufferWords
 from .documents import Document, DocumentStore
+from .early_initialize import EarlyInitialize
 from .model_host import ModelHost
 from .positions import PositionEncoding
 from .protocol import NextwordProtocol, work_done_token
@@ -32,11 +34,6 @@ from .training_job import Trainer
 from .wordsyntax import typed_word_start
 
 log = logging.getLogger(__name__)
-
-# Characters announced as completion triggers, beyond those the settings ask for, so that a
-# change of `triggerCharacters` takes effect without a restart: the handler answers only
-# for the characters the settings name at the time.
-ANNOUNCED_TRIGGERS = tuple(" ([{\"'“‘/-*#>:,.;!?")
 
 
 def _get(obj: Any, path: str) -> Any:
@@ -66,27 +63,32 @@ class NextwordServer(LanguageServer):
         atexit.register(self.trainer.cancel)
 
     # ----- transport -----------------------------------------------------------------------
-    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None, early: EarlyInitialize | None = None) -> None:
         """Serve over stdin/stdout, reading stdin on the event loop itself.
 
         pygls reads stdin through its thread pool: every header line and body is a round
         trip to another thread, four per message, each costing a thread wake-up per
         keystroke. A pipe read by the event loop costs none; anything else (a file, a
-        console on Windows) falls back to pygls's reader."""
+        console on Windows) falls back to pygls's reader. ``early``, if given, has read the
+        first message (and maybe answered it): its bytes are read first."""
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
         source = stdin or sys.stdin.buffer
+        already_read = early.finish() if early is not None else b""
+        if early is not None:
+            self.protocol.answered_early = early.answered  # type: ignore[attr-defined]
 
         async def serve() -> None:
             loop = asyncio.get_running_loop()
             reader: Any
             try:
                 stream = asyncio.StreamReader(limit=1 << 20, loop=loop)
+                stream.feed_data(already_read)
                 await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream, loop=loop), source)
                 reader = _PipeReader(stream)
             except (ValueError, OSError, NotImplementedError) as e:
                 log.debug("stdin is not a pipe (%s); reading it on a thread", e)
-                reader = StdinAsyncReader(source, self.thread_pool)
+                reader = StdinAsyncReader(_Prepended(already_read, source) if already_read else source, self.thread_pool)
             await run_async(stop_event=self._stop_event, reader=reader, protocol=self.protocol, logger=logging.getLogger("pygls.server"), error_handler=self.report_server_error)
 
         try:
@@ -123,9 +125,8 @@ class NextwordServer(LanguageServer):
             self.show(types.MessageType.Warning, "nextword: initializationOptions must be an object of settings; using the defaults.")
         self.host = ModelHost(asyncio.get_running_loop(), self._report)
         self.apply_settings()
-        triggers = dict.fromkeys([*self.settings.trigger_characters, *ANNOUNCED_TRIGGERS])
         self.protocol.fm.feature_options[types.TEXT_DOCUMENT_COMPLETION] = types.CompletionOptions(
-            trigger_characters=list(triggers), resolve_provider=False
+            trigger_characters=capabilities.completion_triggers(self.settings), resolve_provider=False
         )
         # Start loading once the answer to initialize is on its way.
         asyncio.get_running_loop().call_soon(self.host.start)
@@ -290,6 +291,28 @@ class NextwordServer(LanguageServer):
         await self.host.reload()
         if self.host.loaded is not None and self.host.loaded.path == path:
             self.show(types.MessageType.Info, f"nextword: training done; now using {path}.")
+
+
+class _Prepended:
+    """A binary stream that yields ``first`` and then what ``rest`` yields."""
+
+    def __init__(self, first: bytes, rest: BinaryIO):
+        self._first, self._rest = io.BytesIO(first), rest
+
+    def readline(self) -> bytes:
+        line = self._first.readline()
+        return line if line.endswith(b"\n") else line + self._rest.readline()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._first.read(n)
+        if n < 0:
+            return data + self._rest.read()
+        while len(data) < n:
+            chunk = self._rest.read(n - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
 
 
 class _PipeReader:

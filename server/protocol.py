@@ -1,5 +1,5 @@
-"""pygls's protocol with three changes: our own document store, answers to bad requests,
-and results already in JSON form sent as they are.
+"""pygls's protocol with four changes: our own document store, answers to bad requests,
+results already in JSON form sent as they are, and an ``initialize`` answered early.
 
 - Document sync (didOpen/didChange/didClose) goes to ``documents.DocumentStore``, whose
   edits cost a slice copy instead of a rebuild of the whole text line by line.
@@ -8,11 +8,14 @@ and results already in JSON form sent as they are.
   wait forever.) A malformed notification is logged and dropped.
 - A handler's ``WireJson`` result (completion lists, built in their JSON form) is written
   without pygls's converter, which would copy it value by value.
+- When ``early_initialize`` has already answered ``initialize``, pygls's answer is not sent
+  again; it is compared with the early one, and a difference is logged as a warning.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 from typing import Any
 
@@ -21,6 +24,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from . import capabilities
 from .completion import WireJson
 
 log = logging.getLogger(__name__)
@@ -51,7 +55,21 @@ def _explain(error: BaseException) -> str:
     return str(error)[:500]
 
 
+def _plain_initialize(params: dict[str, Any]) -> dict[str, Any]:
+    """Initialize params with only what the early answer read from them (and the settings)."""
+    return {
+        "processId": None,
+        "rootUri": params["rootUri"] if isinstance(params.get("rootUri"), str) else None,
+        "capabilities": {"general": {"positionEncodings": [capabilities.position_encoding(params.get("capabilities"))]}},
+        "initializationOptions": params.get("initializationOptions"),
+    }
+
+
 class NextwordProtocol(LanguageServerProtocol):
+    # The id and result of the initialize request early_initialize answered, until pygls's
+    # own answer to it comes and is dropped.
+    answered_early: dict[str, Any] | None = None
+
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
             return super().structure_message(data)
@@ -60,6 +78,10 @@ class NextwordProtocol(LanguageServerProtocol):
                 raise
             method = data.get("method")
             reason = _explain(error)
+            if self._is_answered_early(data.get("id")) and method == types.INITIALIZE:
+                # Too late to refuse: the client has its answer. Read what the answer used.
+                log.warning("the initialize params do not fit the protocol (%s); reading only the position encodings and settings", reason)
+                return super().structure_message({**data, "params": _plain_initialize(data["params"])})
             if "id" in data:
                 log.warning("answering request %r for %s with invalid params: %s", data["id"], method, reason)
                 self._send_response(data["id"], error=JsonRpcInvalidParams(f"invalid params for {method}: {reason}").to_response_error())
@@ -72,7 +94,25 @@ class NextwordProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    def _is_answered_early(self, msg_id: Any) -> bool:
+        early = self.answered_early
+        return early is not None and type(msg_id) is type(early["id"]) and msg_id == early["id"]
+
+    def _drop_second_answer(self, result: Any, error: Any) -> None:
+        early, self.answered_early = self.answered_early, None
+        assert early is not None
+        if error is not None:
+            log.warning("initialize was answered early, but the server refused it: %s", error)
+            return
+        ours = json.loads(json.dumps(result, default=self._serialize_message))
+        if not capabilities.same_result(ours, early["result"]):
+            log.warning("initialize was answered early with %s, but the server's own answer is %s", json.dumps(early["result"]), json.dumps(ours))
+
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        if self._is_answered_early(msg_id):
+            self._result_types.pop(msg_id, None)
+            self._drop_second_answer(result, error)
+            return
         # pygls 2 wraps every result in its typed response class and unstructures that with
         # cattrs; a WireJson result is already the JSON it would produce.
         if error is None and isinstance(result, WireJson):

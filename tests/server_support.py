@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import time
@@ -161,3 +162,45 @@ def end_position(text: str) -> tuple[int, int]:
     """The LSP position (UTF-16) of the end of ``text``."""
     lines = text.split("\n")
     return len(lines) - 1, len(lines[-1].encode("utf-16-le")) // 2
+
+
+class RawClient:
+    """A bare JSON-RPC client over a byte stream, to send what a well-behaved client would not."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: Any):
+        self.reader, self.writer = reader, writer
+        self.next_id = 0
+        self.stdout = bytearray()  # every byte the server wrote
+
+    def send(self, message: dict[str, Any] | bytes) -> None:
+        body = message if isinstance(message, bytes) else json.dumps(message).encode()
+        self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def receive(self) -> dict[str, Any]:
+        length = None
+        while True:
+            line = await self.reader.readline()
+            self.stdout += line
+            assert line.endswith(b"\r\n"), f"not a protocol header: {line!r}"
+            if line == b"\r\n":
+                break
+            name, _, value = line.decode("ascii").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        assert length is not None, "a message without Content-Length"
+        body = await self.reader.readexactly(length)
+        self.stdout += body
+        return json.loads(body)
+
+    async def request(self, method: str, params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        while True:
+            message = await asyncio.wait_for(self.receive(), 30)
+            if message.get("id") == self.next_id and "method" not in message:
+                return message
+            if "method" in message and "id" in message:  # a request from the server: answer it
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+
+    def notify(self, method: str, params: Any) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})

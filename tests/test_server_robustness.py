@@ -4,19 +4,16 @@ server; stdout carries nothing but protocol; TCP; exit when the client goes away
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from lsprotocol import types
 
-from server_support import SAMPLE, build_tiny_model, command, complete, lsp_client, open_doc, server_command, server_env, wait_ready
+from server_support import SAMPLE, RawClient, build_tiny_model, command, complete, lsp_client, open_doc, server_command, server_env, wait_ready
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -24,48 +21,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
-
-
-class RawClient:
-    """A bare JSON-RPC client over a byte stream, to send what a well-behaved client would not."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: Any):
-        self.reader, self.writer = reader, writer
-        self.next_id = 0
-        self.stdout = bytearray()  # every byte the server wrote
-
-    def send(self, message: dict[str, Any] | bytes) -> None:
-        body = message if isinstance(message, bytes) else json.dumps(message).encode()
-        self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-    async def receive(self) -> dict[str, Any]:
-        length = None
-        while True:
-            line = await self.reader.readline()
-            self.stdout += line
-            assert line.endswith(b"\r\n"), f"not a protocol header: {line!r}"
-            if line == b"\r\n":
-                break
-            name, _, value = line.decode("ascii").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        assert length is not None, "a message without Content-Length"
-        body = await self.reader.readexactly(length)
-        self.stdout += body
-        return json.loads(body)
-
-    async def request(self, method: str, params: Any) -> dict[str, Any]:
-        self.next_id += 1
-        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
-        while True:
-            message = await asyncio.wait_for(self.receive(), 30)
-            if message.get("id") == self.next_id and "method" not in message:
-                return message
-            if "method" in message and "id" in message:  # a request from the server: answer it
-                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
-
-    def notify(self, method: str, params: Any) -> None:
-        self.send({"jsonrpc": "2.0", "method": method, "params": params})
 
 
 INIT = {"processId": None, "rootUri": None, "capabilities": {}}
