@@ -176,6 +176,12 @@ class Predictor:
         self._dist = None
         self._ranked.clear()
 
+    @property
+    def has_distribution(self) -> bool:
+        """Whether the distribution for the current context is computed (suggestions for any
+        prefix then cost only a filter)."""
+        return self._dist is not None
+
     def ranked(self, prefix: str, k: int) -> list[Suggestion]:
         """Suggestions for the current context (see ``predict``)."""
         key = f"{k}\0{prefix}"

@@ -113,9 +113,7 @@ class _Doc:
             self.predictor = Predictor(loaded.checkpoint.model, loaded.checkpoint.vocab, config)
             self.generation = loaded.generation
             self.context, self.head, self.from_tail = "", "", ""
-        split = len(text.head)
-        from_tail = text.tail[: max(0, context_end - split)]
-        if context_end == len(self.context) and text.head is self.head and from_tail == self.from_tail:
+        if self._at(text, context_end):
             # Typing inside a word: the text before it is the same (same head object, same
             # short tail part). Handing the Predictor the very string it holds spares a copy
             # and a comparison of the whole document per keystroke.
@@ -123,8 +121,24 @@ class _Doc:
         else:
             context = text.prefix(context_end)
         self.predictor.sync(context)
-        self.context, self.head, self.from_tail = context, text.head, from_tail
+        self.context, self.head, self.from_tail = context, text.head, self._tail_part(text, context_end)
         return self.predictor, context
+
+    def computed(self, loaded: _Loaded, text: Snapshot, context_end: int) -> Any:
+        """The Predictor if it is at ``text[:context_end]`` with its distribution computed, so
+        that suggestions cost only a filter; else None."""
+        predictor = self.predictor
+        if predictor is None or self.generation != loaded.generation or not predictor.has_distribution or not self._at(text, context_end):
+            return None
+        return predictor
+
+    @staticmethod
+    def _tail_part(text: Snapshot, context_end: int) -> str:
+        return text.tail[: max(0, context_end - len(text.head))]
+
+    def _at(self, text: Snapshot, context_end: int) -> bool:
+        """Whether ``text[:context_end]`` is the context last synced (compared cheaply)."""
+        return context_end == len(self.context) and text.head is self.head and self._tail_part(text, context_end) == self.from_tail
 
     def free(self) -> None:
         if self.predictor is not None:
@@ -222,6 +236,9 @@ class ModelHost:
         """The Predictor's ``k`` best words after ``text[:context_end]`` starting with
         ``prefix``; None if not ready or overtaken by a newer request."""
         ticket = self._ticket("suggest", uri)
+        done, found = self.worker.try_now(lambda: self._suggest_computed(uri, text, context_end, prefix, k))
+        if done and found is not None:
+            return found
         future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket)
         return await asyncio.wrap_future(future)
 
@@ -265,6 +282,20 @@ class ModelHost:
         if loaded is None or self._latest.get(("suggest", uri)) != ticket:
             return None
         return self._guarded(doc, lambda: doc.sync(loaded, text, context_end, self._config)[0].ranked(prefix, k))
+
+    def _suggest_computed(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int) -> list[Any] | None:
+        """Suggestions from a distribution already computed for this context (while typing a
+        word); None when the network has work to do first. Run by ``try_now``."""
+        loaded, doc = self.loaded, self._docs.get(uri)
+        predictor = doc.computed(loaded, text, context_end) if loaded is not None and doc is not None else None
+        if predictor is None:
+            return None
+        self._docs.move_to_end(uri)
+        try:
+            return predictor.ranked(prefix, k)
+        except Exception as e:  # noqa: BLE001 - the worker's path recovers from a broken state
+            log.debug("quick suggestions failed (%s: %s); asking the worker", type(e).__name__, e)
+            return None
 
     def _phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float, ticket: int) -> tuple[str, float] | None:
         loaded = self.loaded

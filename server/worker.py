@@ -6,7 +6,9 @@ in order. Requests come first (completions before the slower ghost-text phrases,
 ``submit_later`` queues); background warm-ups (``submit_idle``) run only when no request
 waits, newest first; a newer warm-up for the same key replaces one not yet started,
 and only the ``max_idle`` newest are kept. A request cancelled before it starts
-(``$/cancelRequest``) is skipped.
+(``$/cancelRequest``) is skipped. A job known to be quick (a keystroke inside a word, whose
+answer is a filter of a distribution already computed) can run on the caller's thread
+while the worker is between jobs (``try_now``), sparing two thread wake-ups.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class ModelWorker:
         self._idle: OrderedDict[Any, Callable[[], Any]] = OrderedDict()
         self._wake = threading.Condition()
         self._stopped = False
+        self._busy = False  # a job is running on the worker thread
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -62,6 +65,15 @@ class ModelWorker:
         with self._wake:
             self._idle.pop(key, None)
 
+    def try_now(self, fn: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run ``fn()`` on this thread if the worker is between jobs and no request waits,
+        holding the worker off meanwhile: ``(True, result)``; else ``(False, None)`` at once.
+        For work of a fraction of a millisecond only: the worker waits for it."""
+        with self._wake:
+            if self._busy or self._jobs or self._later or self._stopped:
+                return False, None
+            return True, fn()
+
     @property
     def pending(self) -> int:
         return len(self._jobs) + len(self._later)
@@ -78,14 +90,18 @@ class ModelWorker:
 
     def _next(self) -> tuple[Future[Any] | None, Callable[[], Any]] | None:
         with self._wake:
+            self._busy = False
             while not self._stopped:
+                job: tuple[Future[Any] | None, Callable[[], Any]] | None = None
                 if self._jobs:
-                    return self._jobs.popleft()
-                if self._later:
-                    return self._later.popleft()
-                if self._idle:
-                    _, fn = self._idle.popitem(last=True)
-                    return None, fn
+                    job = self._jobs.popleft()
+                elif self._later:
+                    job = self._later.popleft()
+                elif self._idle:
+                    job = None, self._idle.popitem(last=True)[1]
+                if job is not None:
+                    self._busy = True
+                    return job
                 self._wake.wait()
             return None
 

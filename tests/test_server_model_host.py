@@ -1,0 +1,95 @@
+"""The model worker and host in-process: quick jobs on the caller's thread never overlap the
+worker's, and suggestions inside a word come from the distribution already computed, the
+same as a fresh Predictor gives, without a trip to the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nextword.model import Predictor, PredictorConfig, load_checkpoint
+from nextword.server.documents import Snapshot
+from nextword.server.model_host import ModelHost
+from nextword.server.worker import ModelWorker
+from server_support import build_tiny_model
+
+
+def test_try_now_runs_on_the_callers_thread_when_the_worker_is_free() -> None:
+    worker = ModelWorker()
+    try:
+        assert worker.try_now(lambda: threading.current_thread().name) == (True, threading.current_thread().name)
+    finally:
+        worker.stop()
+
+
+def test_try_now_never_overlaps_a_job_nor_jumps_the_queue() -> None:
+    worker = ModelWorker()
+    started, release = threading.Event(), threading.Event()
+    try:
+        running = worker.submit(lambda: (started.set(), release.wait(10)))
+        assert started.wait(10)
+        assert worker.try_now(lambda: "ran") == (False, None)  # a job is running
+        waiting = worker.submit(lambda: "queued")
+        release.set()
+        running.result(10)
+        assert waiting.result(10) == "queued"
+        # While a quick job runs, the worker waits for it.
+        log: list[str] = []
+
+        def quick() -> None:
+            log.append("quick starts")
+            worker.submit(lambda: log.append("job"))
+            time.sleep(0.05)
+            log.append("quick ends")
+
+        assert worker.try_now(quick)[0]
+        deadline = time.monotonic() + 10
+        while len(log) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log == ["quick starts", "quick ends", "job"]
+    finally:
+        release.set()
+        worker.stop()
+    assert worker.try_now(lambda: "ran") == (False, None)  # stopped
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+async def test_suggestions_inside_a_word_skip_the_worker(tiny_model: Path) -> None:
+    host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
+    host.configure(str(tiny_model), None, 16, from_flag=True)
+    host.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not host.ready:
+            assert time.monotonic() < deadline and host.state not in ("failed", "missing"), host.error
+            await asyncio.sleep(0.02)
+        submitted: list[str] = []
+        submit = host.worker.submit
+        host.worker.submit = lambda fn, *args: (submitted.append(fn.__name__), submit(fn, *args))[1]  # type: ignore[method-assign]
+        checkpoint = load_checkpoint(tiny_model)
+        fresh = Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig())
+        text = "the theory of the cat and the dog. the cat sat on the th"
+        snapshot = Snapshot(text, "")
+        start = len(text) - 2
+        at_boundary = await host.suggest("file:///a.md", snapshot, start, "", 5)
+        assert submitted == ["_suggest"]  # the network had to run
+        assert at_boundary == fresh.predict(text[:start], "", 5)
+        for prefix in ("t", "th", "the"):
+            found = await host.suggest("file:///a.md", snapshot, start, prefix, 5)
+            assert found == fresh.predict(text[:start], prefix, 5)
+            assert found and all(s.word.startswith(prefix) for s in found)
+        assert submitted == ["_suggest"]  # the rest were filters of the same distribution
+        # Another context (the word was finished) needs the network again.
+        longer = Snapshot(text + "eory ", "")
+        await host.suggest("file:///a.md", longer, len(longer), "", 5)
+        assert submitted == ["_suggest", "_suggest"]
+    finally:
+        host.stop()
