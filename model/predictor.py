@@ -28,6 +28,7 @@ import torch
 
 from .config import PredictorConfig
 from .network import LanguageModel, State
+from .text import SplitText
 from .tokenize import PARAGRAPH, Token, is_word, iter_tokens, join_tokens
 from .vocab import Vocabulary
 
@@ -77,7 +78,7 @@ class _Entry:
     word: bool
 
 
-def _settled(entry: _Entry, text: str, unchanged: int) -> bool:
+def _settled(entry: _Entry, text: SplitText, unchanged: int) -> bool:
     """Whether ``entry``'s token stays the same whatever follows the first ``unchanged`` chars."""
     end = entry.token.end
     if end >= unchanged:
@@ -85,24 +86,25 @@ def _settled(entry: _Entry, text: str, unchanged: int) -> bool:
     tok = entry.token.text
     if entry.word:
         # A word continues only through an apostrophe followed by a word character.
-        return text[end] not in "'’" or end + 2 <= unchanged
+        return text.char(end) not in "'’" or end + 2 <= unchanged
     if tok[0] == "\n":
         # A break absorbs following spaces and breaks until something visible arrives.
-        return not text[end:unchanged].isspace()
+        return not text.slice(end, unchanged).isspace()
     return True  # a run of one mark ends at the first different character
 
 
-def _common_prefix_length(a: str, b: str) -> int:
-    if b.startswith(a):
-        return len(a)
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:  # the longest equal prefix, by bisection over fast slice comparisons
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+def _tokens_from(text: SplitText, pos: int) -> Iterator[Token]:
+    """``iter_tokens(str(text), pos)`` without joining the text's pieces: the scan never looks
+    back before ``pos``, so the piece from ``pos`` on gives the same tokens, shifted."""
+    split = len(text.head)
+    if pos >= split:
+        piece, start, shift = text.tail, pos - split, split
+    elif not text.tail:
+        piece, start, shift = text.head, pos, 0
+    else:
+        piece, start, shift = text.slice(pos, len(text)), 0, pos
+    for token in iter_tokens(piece, start):
+        yield Token(token.text, token.start + shift, token.end + shift) if shift else token
 
 
 class Predictor:
@@ -130,7 +132,7 @@ class Predictor:
     # ----- public -------------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the context (frees its state)."""
-        self._text = ""
+        self._text = SplitText("")
         self._entries: list[_Entry] = []
         self._lstm_start = 0  # entries before this index feed the cache only
         self._states: dict[int, tuple[State, torch.Tensor]] = {}
@@ -150,29 +152,32 @@ class Predictor:
         self._neural_oov: dict[str, float] = {}
         self._ranked: dict[str, list[Suggestion]] = {}
 
-    def predict(self, context: str, prefix: str = "", k: int = 5) -> list[Suggestion]:
+    def predict(self, context: str | SplitText, prefix: str = "", k: int = 5) -> list[Suggestion]:
         """The ``k`` most probable words that start with ``prefix``, given ``context``.
 
-        ``context`` is the text before the word being typed; ``prefix`` is the part of that
-        word typed so far. Probabilities are of the whole word, so they sum to at most 1.
+        ``context`` is the text before the word being typed (a ``SplitText`` whose head is
+        the same string object as last time spares comparing that head); ``prefix`` is the
+        part of that word typed so far. Probabilities are of the whole word, so they sum to
+        at most 1.
         """
         self.sync(context)
         return self.ranked(prefix, k)
 
-    def sync(self, context: str) -> None:
+    def sync(self, context: str | SplitText) -> None:
         """Bring the network state up to ``context``, re-reading only what changed."""
-        if context == self._text:
+        text = context if isinstance(context, SplitText) else SplitText(context)
+        if text.same(self._text):
             return
-        unchanged = _common_prefix_length(self._text, context)
+        unchanged = self._text.common_prefix_length(text)
         keep = self._settled_count(unchanged)
         resume = self._entries[keep - 1].token.end if keep else 0
         # Re-read from the change unless that means more than the window a fresh start reads.
-        if keep < self._lstm_start or len(self._entries) > self.config.max_tokens or len(context) - resume > self._window_chars:
-            self._rebuild(context)
+        if keep < self._lstm_start or len(self._entries) > self.config.max_tokens or len(text) - resume > self._window_chars:
+            self._rebuild(text)
         else:
             self._truncate(keep)
-            self._append(list(iter_tokens(context, resume)))
-        self._text = context
+            self._append(list(_tokens_from(text, resume)))
+        self._text = text
         self._dist = None
         self._ranked.clear()
 
@@ -259,7 +264,7 @@ class Predictor:
         return ids, weights
 
     @torch.inference_mode()
-    def complete_phrase(self, context: str, prefix: str = "", max_words: int = 4, min_probability: float = 0.2) -> tuple[str, float]:
+    def complete_phrase(self, context: str | SplitText, prefix: str = "", max_words: int = 4, min_probability: float = 0.2) -> tuple[str, float]:
         """A greedy phrase continuing the word being typed: the rest of the current word
         (or the next word) and then following words while each is at least
         ``min_probability`` likely. Returns the text to insert after ``prefix`` and the
@@ -283,7 +288,7 @@ class Predictor:
         return words[0][len(prefix) :] + join_tokens(words[1:], after=words[0]), probability
 
     @torch.inference_mode()
-    def generate(self, context: str, num_tokens: int = 30, temperature: float = 1.0, top_k: int = 0, seed: int | None = None) -> str:
+    def generate(self, context: str | SplitText, num_tokens: int = 30, temperature: float = 1.0, top_k: int = 0, seed: int | None = None) -> str:
         """Sample ``num_tokens`` tokens after ``context`` and return them as text.
 
         ``temperature`` below 1 sharpens the distribution (0 picks the most probable token),
@@ -309,7 +314,8 @@ class Predictor:
                 token_id = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
             tokens.append(self.vocab.tokens[token_id])
             output, state = self.model.step(torch.tensor([token_id]), state)
-        return join_tokens(tokens, after=context)
+        end = len(self._text)
+        return join_tokens(tokens, after=self._text.slice(max(0, end - 1), end))
 
     # ----- context bookkeeping --------------------------------------------------------------------
     def _settled_count(self, unchanged: int) -> int:
@@ -334,38 +340,39 @@ class Predictor:
         last = len(self._entries) - 1
         return self._states[last] if last >= self._lstm_start else self._start
 
-    def _rebuild(self, context: str) -> None:
-        """Start over from a bounded window at the end of ``context``."""
+    def _rebuild(self, text: SplitText) -> None:
+        """Start over from a bounded window at the end of ``text``."""
         self.reset()
-        tokens = self._window_tokens(context)
+        tokens = self._window_tokens(text)
         self._lstm_start = max(0, len(tokens) - self.config.context_tokens)
         self._append(tokens)
 
-    def _window_tokens(self, context: str) -> list[Token]:
-        """The last ``cache_size`` tokens of ``context`` (all of them in a shorter one), as the
+    def _window_tokens(self, text: SplitText) -> list[Token]:
+        """The last ``cache_size`` tokens of ``text`` (all of them in a shorter one), as the
         full scan would find them. Tokens average under 6 characters in prose, so a window of
         half the generous guess usually holds enough and halves the scanning of a long
         document; text of longer tokens (long identifiers, say) takes the full window."""
         for chars in (self._window_chars // 2, self._window_chars):
-            pos = self._window_start(context, chars)
-            tokens = list(iter_tokens(context, pos))
+            pos = self._window_start(text, chars)
+            tokens = list(_tokens_from(text, pos))
             if pos == 0 or len(tokens) >= self.config.cache_size:
                 break
         return tokens[-self.config.cache_size :]
 
-    def _window_start(self, context: str, chars: int) -> int:
+    def _window_start(self, text: SplitText, chars: int) -> int:
         """A character offset where the full scan also starts a token, about ``chars`` before
         the end."""
-        pos = len(context) - chars
+        length = len(text)
+        pos = length - chars
         if pos <= 0:
             return 0
         # Just after a whitespace character that is followed by a visible one, the full scan
         # always starts a new token: whitespace is never part of a word or mark.
-        while pos < len(context):
-            if context[pos - 1].isspace() and not context[pos].isspace():
+        while pos < length:
+            if text.char(pos - 1).isspace() and not text.char(pos).isspace():
                 return pos
             pos += 1
-        return len(context)
+        return length
 
     def _truncate(self, keep: int) -> None:
         while len(self._entries) > keep:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Callable
 
+from nextword.model.text import SplitText
+
 from .positions import PositionEncoding
 
 _BREAK_CHAR_RE = re.compile(r"[\r\n]")
@@ -36,22 +38,9 @@ class Edit:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The text of a document at one moment, cheap to take (two immutable strings)."""
-
-    head: str
-    tail: str
-
-    def __len__(self) -> int:
-        return len(self.head) + len(self.tail)
-
-    def prefix(self, end: int) -> str:
-        """``text[:end]``, copied once at most."""
-        split = len(self.head)
-        if end <= split:
-            return self.head[:end]
-        return self.head + self.tail[: end - split]
+# A document's text at one moment: two immutable strings, cheap to take, and what the
+# Predictor reads (its head is the same object while typing goes on at the end).
+Snapshot = SplitText
 
 
 def _line_starts(segment: str, base: int, lo: int, hi: int) -> list[int]:

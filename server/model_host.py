@@ -100,25 +100,26 @@ class _Doc:
 
     def __init__(self) -> None:
         self.predictor: Any = None
-        self.context = ""  # the context last synced
+        self.context = Snapshot("")  # the context last synced
         self.head = ""  # the snapshot head it was cut from
         self.from_tail = ""  # the part of it that came from the snapshot's tail
         self.generation = -1  # model generation the predictor belongs to
 
-    def sync(self, loaded: _Loaded, text: Snapshot, context_end: int, config: Any) -> tuple[Any, str]:
+    def sync(self, loaded: _Loaded, text: Snapshot, context_end: int, config: Any) -> tuple[Any, Snapshot]:
         """The document's Predictor brought up to ``text[:context_end]``, and that context."""
         from nextword.model import Predictor
 
         if self.predictor is None or self.generation != loaded.generation:
             self.predictor = Predictor(loaded.checkpoint.model, loaded.checkpoint.vocab, config)
             self.generation = loaded.generation
-            self.context, self.head, self.from_tail = "", "", ""
+            self.context, self.head, self.from_tail = Snapshot(""), "", ""
         if self._at(text, context_end):
             # Typing inside a word: the text before it is the same (same head object, same
-            # short tail part). Handing the Predictor the very string it holds spares a copy
-            # and a comparison of the whole document per keystroke.
+            # short tail part), and the Predictor gets the very context it holds.
             context = self.context
         else:
+            # In pieces: the Predictor compares only the tails when the head is the same
+            # string as last time (typing at the end), and never joins them.
             context = text.prefix(context_end)
         self.predictor.sync(context)
         self.context, self.head, self.from_tail = context, text.head, self._tail_part(text, context_end)
@@ -144,7 +145,7 @@ class _Doc:
         if self.predictor is not None:
             self.predictor.reset()
         self.predictor = None
-        self.context, self.head, self.from_tail = "", "", ""
+        self.context, self.head, self.from_tail = Snapshot(""), "", ""
 
 
 class ModelHost:
@@ -324,8 +325,8 @@ class ModelHost:
         window = getattr(doc.predictor, "_window_chars", 12 * self._config.cache_size)
         if WARM_CHUNK < target - done <= window:
             # Cut just after a space, where the full scan also starts a token.
-            space = text.head.rfind(" ", done, done + WARM_CHUNK)
-            end = space + 1 if space > done else done + WARM_CHUNK
+            space = text.slice(done, min(len(text), done + WARM_CHUNK)).rfind(" ")
+            end = done + space + 1 if space > 0 else done + WARM_CHUNK
         self._guarded(doc, lambda: doc.sync(loaded, text, end, self._config))
         if end < target:
             self.worker.submit_idle(uri, lambda: self._warm(uri, text, target))
@@ -357,8 +358,7 @@ class ModelHost:
             doc.free()
         self.loaded = loaded
         for uri, context in reversed(recent):  # the most recent last: it is read first
-            snapshot = Snapshot(context, "")
-            self.worker.submit_idle(uri, lambda uri=uri, snapshot=snapshot: self._warm(uri, snapshot, len(snapshot)))
+            self.worker.submit_idle(uri, lambda uri=uri, snapshot=context: self._warm(uri, snapshot, len(snapshot)))
 
     # ----- loader thread -------------------------------------------------------------------
     def _loader(self) -> None:

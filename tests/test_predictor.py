@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from nextword.model import Predictor, PredictorConfig, load_checkpoint
 from nextword.model.predictor import _top
+from nextword.model.text import SplitText
 from nextword.model.vocab import UNK
 
 
@@ -146,7 +147,7 @@ def test_a_fresh_start_reads_exactly_the_last_tokens(checkpoint, piece):
     # As many as the full window (12 characters a token) holds, up to cache_size.
     from nextword.model import iter_tokens
 
-    in_full_window = len(list(iter_tokens(document, predictor._window_start(document, predictor._window_chars))))
+    in_full_window = len(list(iter_tokens(document, predictor._window_start(SplitText(document), predictor._window_chars))))
     assert len(read) == min(config.cache_size, in_full_window)
 
 
@@ -286,3 +287,20 @@ def test_a_bulk_read_keeps_its_last_state_and_typing_keeps_more(checkpoint, samp
     assert set(range(newest, len(predictor._entries))) <= set(predictor._states)
     for context in (text[:-7], text[:-40] + "changed text ", text[:300]):
         same(predictor.predict(context, "", 5), fresh(checkpoint, context, k=5))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 12), st.sampled_from(["", "x", "the ", "don't ", "'", "\n", "\n\n", " ", "한국 "]), st.booleans()), min_size=1, max_size=8))
+def test_contexts_in_pieces_match_the_joined_text(checkpoint, sample_text, edits):
+    """As the language server hands them over: the document's head string, kept while the
+    typing lands in the tail, and joined now and then."""
+    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    head, tail = sample_text[:250], sample_text[250:300]
+    for position, delete, insert, join in edits:
+        text = head + tail
+        position = min(position, len(text))
+        if position >= len(head) and not join:
+            tail = tail[: position - len(head)] + insert + tail[position - len(head) + delete :]
+        else:
+            head, tail = text[:position] + insert + text[position + delete :], ""
+        same(predictor.predict(SplitText(head, tail), "", 6), fresh(checkpoint, head + tail, "", 6))
