@@ -20,6 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 
 from nextword.model import Predictor, load_checkpoint, resolve_model_path  # noqa: E402
+from nextword.model.text import SplitText  # noqa: E402
 from nextword.model.tokenize import WORD_RE  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
@@ -52,7 +53,9 @@ def measure(predictor: Predictor, document: str, typed: str, k: int) -> tuple[li
     predictor.predict(document, "", k)
     first = time.perf_counter() - start
     for match in WORD_RE.finditer(typed):
-        context = document + typed[: match.start()]
+        # In two pieces, as the language server hands a document over: the long head string
+        # stays the same object while the typing grows the tail.
+        context = SplitText(document, typed[: match.start()])
         word = match.group()
         for i in range(len(word)):
             t = time.perf_counter()
