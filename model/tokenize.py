@@ -15,8 +15,7 @@ scanning the whole text, which is what lets the Predictor re-read only what chan
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 WORD_PATTERN = r"\w+(?:['’]\w+)*"
 WORD_RE = re.compile(WORD_PATTERN)
@@ -36,9 +35,10 @@ _TOKEN_RE = re.compile(
 _FULL_WORD_RE = re.compile(rf"{WORD_PATTERN}\Z")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One token and the character span ``[start, end)`` it came from."""
+class Token(NamedTuple):
+    """One token and the character span ``[start, end)`` it came from. (A named tuple: a
+    fresh start on a long document makes thousands, three times faster than a frozen
+    dataclass.)"""
 
     text: str
     start: int
