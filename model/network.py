@@ -52,7 +52,7 @@ class LanguageModel(nn.Module):
         # The token ids of the notes a personal model learned (int32, or None): kept with the
         # weights in its checkpoint, they give the Predictor an n-gram of those notes.
         self.notes_tokens: Tensor | None = None
-        self.notes_ngram: NotesNgram | None = None
+        self._notes_ngram: NotesNgram | None = None
         self._step_layers: list[tuple[InferenceLinear, Tensor | None]] | None = None
         self._step_out: InferenceLinear | None = None
         self._output_layer: InferenceLinear | None = None
@@ -112,14 +112,20 @@ class LanguageModel(nn.Module):
         if tokens is not None:
             tokens = tokens.detach().reshape(-1)[-MAX_NOTES_TOKENS:].to(torch.int32).cpu()
         self.notes_tokens = tokens if tokens is not None and tokens.numel() else None
-        self.notes_ngram = None
+        self._notes_ngram = None
+
+    @property
+    def notes_ngram(self) -> NotesNgram | None:
+        """The n-gram of the notes this model learned (None without notes), built when first
+        asked for (about half a second for half a million tokens): training never needs it."""
+        if self._notes_ngram is None and self.notes_tokens is not None:
+            self._notes_ngram = NotesNgram(self.notes_tokens.numpy(), self.config.vocab_size)
+        return self._notes_ngram
 
     def prepare_for_inference(self) -> "LanguageModel":
         """Switch to evaluation mode and gather the weights ``step`` and ``next_log_probs`` use
-        (once: every Predictor of a loaded model shares them), and the notes' n-gram."""
+        (once: every Predictor of a loaded model shares them)."""
         self.eval()
-        if self.notes_tokens is not None and self.notes_ngram is None:
-            self.notes_ngram = NotesNgram(self.notes_tokens.numpy(), self.config.vocab_size)
         if self._output_layer is not None:
             return self
         with torch.no_grad():
