@@ -59,14 +59,8 @@ class Site:
     def inside_word(self) -> bool:
         return self.word_end > self.cursor
 
-    def range(self, end_character: int | None = None) -> types.Range:
-        return types.Range(
-            types.Position(self.line, self.start_character),
-            types.Position(self.line, self.cursor_character if end_character is None else end_character),
-        )
-
     def range_json(self, end_character: int | None = None) -> dict[str, Any]:
-        """``range`` in its JSON form."""
+        """The LSP range (JSON) from the typed word's start to the cursor, or to ``end_character``."""
         end = self.cursor_character if end_character is None else end_character
         return {"start": {"line": self.line, "character": self.start_character}, "end": {"line": self.line, "character": end}}
 
@@ -182,7 +176,6 @@ def phrase_allowed(site: Site) -> bool:
     return not before or before.isspace() or before in _PHRASE_OPENERS
 
 
-def inline_items(site: Site, rest: str) -> types.InlineCompletionList:
-    """The phrase as an inline completion replacing the prefix with prefix + ``rest``."""
-    item = types.InlineCompletionItem(insert_text=site.prefix + rest, range=site.range())
-    return types.InlineCompletionList(items=[item])
+def inline_items(site: Site, rest: str) -> WireJson:
+    """The phrase as an inline completion list (JSON) replacing the prefix with prefix + ``rest``."""
+    return WireJson(items=[{"insertText": site.prefix + rest, "range": site.range_json()}])

@@ -270,7 +270,7 @@ class NextwordServer(LanguageServer):
                 return completion.completion_list([])
         return completion.completion_list(completion.from_suggestions(site, suggestions, self.support))
 
-    async def inline_complete(self, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+    async def inline_complete(self, params: types.InlineCompletionParams) -> completion.WireJson | None:
         settings = self.settings.inline
         host = self.host
         doc = self.documents.get(params.text_document.uri)
@@ -364,7 +364,7 @@ def create_server(model_override: str | None = None, log_level: str = "info") ->
         return await ls.complete(params)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def on_inline_completion(ls: NextwordServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+    async def on_inline_completion(ls: NextwordServer, params: types.InlineCompletionParams) -> completion.WireJson | None:
         return await ls.inline_complete(params)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

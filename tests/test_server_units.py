@@ -14,7 +14,7 @@ from lsprotocol import types
 from pygls.protocol import default_converter
 
 from nextword.server.buffer_words import BufferWords
-from nextword.server.completion import ClientSupport, from_suggestions, percent, phrase_allowed, site_at
+from nextword.server.completion import ClientSupport, from_suggestions, inline_items, percent, phrase_allowed, site_at
 from nextword.server.documents import Document
 from nextword.server.positions import PositionEncoding
 from nextword.server.settings import Settings, merge, parse_settings, section_of
@@ -158,6 +158,19 @@ def test_items_keep_order_and_replace_prefix() -> None:
     assert [i.sort_text for i in items] == sorted(i.sort_text for i in items)
     assert [i.label_details.description for i in items] == ["50%", "2.0%", "<0.01%"]
     assert all(i.text_edit.range == types.Range(types.Position(0, 4), types.Position(0, 6)) for i in items)
+
+
+def test_inline_items_are_an_inline_completion_list() -> None:
+    doc = Document("u", "한 😋 say wo")
+    site = site_at(doc, types.Position(0, 11))
+    assert site is not None and site.prefix == "wo"
+    wire = inline_items(site, "rld is round")
+    converter = default_converter()
+    structured = converter.structure(json.loads(json.dumps(wire)), types.InlineCompletionList)
+    assert converter.unstructure(structured) == wire
+    (item,) = structured.items
+    assert item.insert_text == "world is round"
+    assert item.range == types.Range(types.Position(0, 9), types.Position(0, 11))  # UTF-16: the emoji counts two
 
 
 def test_percent() -> None:
