@@ -1,8 +1,8 @@
 """``python -m nextword.server``: the language server, as ``nextword serve``.
 
-It goes straight to the ``serve`` subcommand rather than through ``cli.main``: the server
-must answer ``initialize`` within half a second of starting, and ``cli.main`` imports the
-model package (and with it torch, 1-2 s) before it parses anything.
+It goes straight to the ``serve`` subcommand rather than through ``cli.main``, which first
+imports every subcommand's module to build its parsers (some tens of milliseconds of a
+start-up whose answer to ``initialize`` an editor waits for).
 """
 
 import argparse
