@@ -91,12 +91,7 @@ class Document:
 
     def slice(self, start: int, end: int) -> str:
         """``text[start:end]`` without joining the whole text."""
-        split = len(self._head)
-        if end <= split:
-            return self._head[start:end]
-        if start >= split:
-            return self._tail[start - split : end - split]
-        return self._head[start:] + self._tail[: end - split]
+        return self.snapshot().slice(start, end)
 
     def char(self, offset: int) -> str:
         """The character at ``offset`` ("" past the end)."""
