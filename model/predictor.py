@@ -20,6 +20,7 @@ the caches.
 from __future__ import annotations
 
 import bisect
+import heapq
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -140,6 +141,7 @@ class Predictor:
         self._cache_total = 0
         self._oov_counts: dict[str, int] = {}
         self._oov_sorted: list[str] = []
+        self._oov_total = 0  # the sum of _oov_counts
         # The continuous cache: entry i's key (the network's output before reading it, unit
         # length) lives in row i % rows while i is among the newest ``rows`` entries; a row's id
         # is -1 when it holds no word.
@@ -201,7 +203,7 @@ class Predictor:
         else:  # every word: leaving out the rest is cheaper than gathering the words
             ids = _top(dist, k, self.vocab.word_mask)
         found = [Suggestion(self.vocab.tokens[i], float(p)) for i, p in zip(ids.tolist(), dist[ids].tolist()) if p > 0.0]
-        found.extend(self._oov_suggestions(prefix))
+        found.extend(self._oov_suggestions(prefix, k))
         found.sort(key=lambda s: (-s.probability, s.word))
         result = found[:k]
         if len(self._ranked) > 256:
@@ -486,6 +488,7 @@ class Predictor:
         if count == 0:
             bisect.insort(self._oov_sorted, word)
         self._oov_counts[word] = count + 1
+        self._oov_total += 1
 
     def _cache_remove(self, entry: _Entry) -> None:
         if not entry.word:
@@ -496,26 +499,38 @@ class Predictor:
             return
         word = entry.token.text
         count = self._oov_counts[word] - 1
+        self._oov_total -= 1
         if count:
             self._oov_counts[word] = count
         else:
             del self._oov_counts[word]
             del self._oov_sorted[bisect.bisect_left(self._oov_sorted, word)]
 
-    def _oov_suggestions(self, prefix: str) -> Iterator[Suggestion]:
-        """Document words the vocabulary lacks, sharing the unknown token's probability
-        by their counts, plus their share of the cache."""
+    def _oov_suggestions(self, prefix: str, k: int) -> list[Suggestion]:
+        """The ``k`` most probable document words the vocabulary lacks that start with
+        ``prefix`` (more on ties): they share the unknown token's probability by their counts,
+        plus their share of the cache."""
         if not self._oov_counts:
-            return
+            return []
         lo = bisect.bisect_left(self._oov_sorted, prefix)
         hi = bisect.bisect_left(self._oov_sorted, prefix + "\U0010ffff", lo)
         if lo == hi:
-            return
+            return []
         self.distribution()  # sets the network's own probability of <unk> and the shares
         network, counts_share, neural_share = self._shares
-        oov_total = sum(self._oov_counts.values())
+        counts, neural = self._oov_counts, self._neural_oov
+        words = self._oov_sorted[lo:hi]
+        if len(words) > k:
+            # A word's probability grows with its count, plus its continuous-cache share: the k
+            # most probable are among the k most frequent (the alphabetically first on ties, as
+            # the ranking breaks them) and the words that share. A note full of names need not
+            # score them all at every word.
+            frequent = heapq.nlargest(k, words, key=counts.__getitem__)
+            words = list(dict.fromkeys([*frequent, *(w for w in neural if w.startswith(prefix))]))
         p_unk = self._p_unk
-        for word in self._oov_sorted[lo:hi]:
-            count = self._oov_counts[word]
-            probability = network * p_unk * count / oov_total + counts_share * count / self._cache_total
-            yield Suggestion(word, float(probability + neural_share * self._neural_oov.get(word, 0.0)))
+        found = []
+        for word in words:
+            count = counts[word]
+            probability = network * p_unk * count / self._oov_total + counts_share * count / self._cache_total
+            found.append(Suggestion(word, float(probability + neural_share * neural.get(word, 0.0))))
+        return found

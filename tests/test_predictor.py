@@ -112,6 +112,20 @@ def test_document_words_outside_the_vocabulary_are_offered(predictor, checkpoint
     assert sum(s.probability for s in everything) <= 1.0 + 1e-9
 
 
+# Forty made-up names, repeated 1 to 4 times: many more words the vocabulary lacks than k.
+_NAMES = [name for i in range(40) for name in [f"Zq{i}x"] * (1 + i % 4)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.permutations(_NAMES), st.lists(st.sampled_from(["the", "and", ".", "\n"]), max_size=60), st.sampled_from(["", "Z", "Zq", "Zq1", "Zq2"]), st.integers(1, 6))
+def test_many_words_outside_the_vocabulary_rank_as_if_all_were_scored(checkpoint, names, filler, prefix, k):
+    """Only the most frequent of them and those the continuous cache holds are scored: the
+    ranking must be the one scoring every one of them gives (ties broken alphabetically)."""
+    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    context = " ".join([*filler, *names]) + " "
+    assert predictor.predict(context, prefix, k) == predictor.predict(context, prefix, 100_000)[:k]
+
+
 def test_cache_forgets_words_that_leave_the_context(predictor, checkpoint):
     predictor.predict("Zyxwv is here. ", "Zy", 3)
     assert predictor.predict("Nothing here. ", "Zy", 3) == []
