@@ -1,10 +1,12 @@
 """The model worker and host in-process: quick jobs on the caller's thread never overlap the
-worker's, and suggestions inside a word come from the distribution already computed, the
-same as a fresh Predictor gives, without a trip to the worker."""
+worker's; suggestions inside a word come from the distribution already computed, the same
+as a fresh Predictor gives, without a trip to the worker; a loaded model's objects are
+frozen out of garbage collections."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from pathlib import Path
@@ -68,9 +70,11 @@ async def test_suggestions_inside_a_word_skip_the_worker(tiny_model: Path) -> No
     host.start()
     try:
         deadline = time.monotonic() + 60
-        while not host.ready:
+        while host.state != "ready":  # loaded, and its memory settled
             assert time.monotonic() < deadline and host.state not in ("failed", "missing"), host.error
             await asyncio.sleep(0.02)
+        # The objects alive once the model is in are set aside from garbage collections.
+        assert gc.get_freeze_count() > 10_000
         submitted: list[str] = []
         submit = host.worker.submit
         host.worker.submit = lambda fn, *args: (submitted.append(fn.__name__), submit(fn, *args))[1]  # type: ignore[method-assign]
@@ -93,3 +97,4 @@ async def test_suggestions_inside_a_word_skip_the_worker(tiny_model: Path) -> No
         assert submitted == ["_suggest", "_suggest"]
     finally:
         host.stop()
+        gc.unfreeze()
