@@ -134,6 +134,7 @@ class NextwordServer(LanguageServer):
 
     async def initialized(self) -> None:
         loop = asyncio.get_running_loop()
+        loop.call_soon(self.protocol.warm_converters)  # type: ignore[attr-defined]
         # By now the converters for the first messages exist too; keep them for the next start.
         loop.call_later(1.0, loop.run_in_executor, None, code_cache.save)
         if self.client_supports_configuration:

@@ -251,3 +251,24 @@ def test_buffer_words_complete() -> None:
     assert words.complete("th", 3) == [("the", 3), ("th", 1), ("then", 1)]
     assert words.complete("th", 10, exclude="th")[:2] == [("the", 3), ("then", 1)]
     assert words.complete("x", 3) == []
+
+
+def test_warming_the_converters_handles_nothing() -> None:
+    from nextword.server.lsp_server import create_server
+
+    server = create_server()
+    written: list[bytes] = []
+
+    class Writer:
+        def write(self, data: bytes) -> None:
+            written.append(data)
+
+        def close(self) -> None:
+            pass
+
+    server.protocol.set_writer(Writer())
+    server.protocol.warm_converters()  # type: ignore[attr-defined]
+    assert written == [] and len(server.documents) == 0
+    # The messages it structured read as the protocol's types.
+    message = server.protocol.structure_message({"jsonrpc": "2.0", "id": 7, "method": "textDocument/completion", "params": {"textDocument": {"uri": "file:///x.md"}, "position": {"line": 0, "character": 0}}})
+    assert isinstance(message, types.CompletionRequest) and message.id == 7
