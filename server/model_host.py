@@ -90,6 +90,10 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino) if os.path.isfile(path) else None
 
 
+# A context that continues the last one by at most this many characters is caught up on the
+# event loop (a few network steps, a few milliseconds) rather than handed to the worker.
+QUICK_READ_CHARS = 64
+
 # Text the warm-up reads: about as many tokens (some 300) as a fresh start on a long document
 # reads in one batched call.
 WARM_UP_TEXT = " ".join(
@@ -151,6 +155,13 @@ class _Doc:
         if predictor is None or self.generation != loaded.generation or not predictor.has_distribution or not self._at(text, context_end):
             return None
         return predictor
+
+    def extends(self, loaded: _Loaded, text: Snapshot, context_end: int) -> bool:
+        """Whether ``text[:context_end]`` continues the context last synced by at most
+        ``QUICK_READ_CHARS`` characters (typing at the end): catching up is a few steps."""
+        if self.predictor is None or self.generation != loaded.generation or text.head is not self.head:
+            return False
+        return 0 <= context_end - len(self.context) <= QUICK_READ_CHARS and text.tail.startswith(self.from_tail)
 
     @staticmethod
     def _tail_part(text: Snapshot, context_end: int) -> str:
@@ -256,7 +267,7 @@ class ModelHost:
         """The Predictor's ``k`` best words after ``text[:context_end]`` starting with
         ``prefix``; None if not ready or overtaken by a newer request."""
         ticket = self._ticket("suggest", uri)
-        done, found = self.worker.try_now(lambda: self._suggest_computed(uri, text, context_end, prefix, k))
+        done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k))
         if done and found is not None:
             return found
         future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket)
@@ -303,18 +314,24 @@ class ModelHost:
             return None
         return self._guarded(doc, lambda: doc.sync(loaded, text, context_end, self._config)[0].ranked(prefix, k))
 
-    def _suggest_computed(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int) -> list[Any] | None:
-        """Suggestions from a distribution already computed for this context (while typing a
-        word); None when the network has work to do first. Run by ``try_now``."""
+    def _suggest_here(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int) -> list[Any] | None:
+        """Suggestions computed on the calling thread when that is quick: from the distribution
+        already computed for this context (typing inside a word), or after a few network steps
+        (typing on at the end); None otherwise. Run by ``try_now``."""
         loaded, doc = self.loaded, self._docs.get(uri)
-        predictor = doc.computed(loaded, text, context_end) if loaded is not None and doc is not None else None
-        if predictor is None:
+        if loaded is None or doc is None:
+            return None
+        predictor = doc.computed(loaded, text, context_end)
+        if predictor is None and not doc.extends(loaded, text, context_end):
             return None
         self._docs.move_to_end(uri)
         try:
-            return predictor.ranked(prefix, k)
-        except Exception as e:  # noqa: BLE001 - the worker's path recovers from a broken state
-            log.debug("quick suggestions failed (%s: %s); asking the worker", type(e).__name__, e)
+            if predictor is not None:
+                return predictor.ranked(prefix, k)
+            return doc.sync(loaded, text, context_end, self._config)[0].ranked(prefix, k)
+        except Exception as e:  # noqa: BLE001 - the worker reads the document afresh
+            log.warning("the Predictor failed (%s: %s); recomputing this document's state", type(e).__name__, e)
+            doc.free()
             return None
 
     def _phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float, ticket: int) -> tuple[str, float] | None:

@@ -6,9 +6,10 @@ in order. Requests come first (completions before the slower ghost-text phrases,
 ``submit_later`` queues); background warm-ups (``submit_idle``) run only when no request
 waits, newest first; a newer warm-up for the same key replaces one not yet started,
 and only the ``max_idle`` newest are kept. A request cancelled before it starts
-(``$/cancelRequest``) is skipped. A job known to be quick (a keystroke inside a word, whose
-answer is a filter of a distribution already computed) can run on the caller's thread
-while the worker is between jobs (``try_now``), sparing two thread wake-ups.
+(``$/cancelRequest``) is skipped. A job known to be short (a keystroke inside a word, whose
+answer is a filter of a distribution already computed; a word boundary while typing at the
+end, a few network steps) can run on the caller's thread while the worker is between jobs
+(``try_now``), sparing two thread wake-ups.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class ModelWorker:
     def try_now(self, fn: Callable[[], Any]) -> tuple[bool, Any]:
         """Run ``fn()`` on this thread if the worker is between jobs and no request waits,
         holding the worker off meanwhile: ``(True, result)``; else ``(False, None)`` at once.
-        For work of a fraction of a millisecond only: the worker waits for it."""
+        For short work only (a few milliseconds at most): the worker waits for it."""
         with self._wake:
             if self._busy or self._jobs or self._later or self._stopped:
                 return False, None

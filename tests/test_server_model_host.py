@@ -1,7 +1,7 @@
 """The model worker and host in-process: quick jobs on the caller's thread never overlap the
-worker's; suggestions inside a word come from the distribution already computed, the same
-as a fresh Predictor gives, without a trip to the worker; a loaded model's objects are
-frozen out of garbage collections."""
+worker's; suggestions inside a word (from the distribution already computed) and at word
+boundaries while typing at the end are the same as a fresh Predictor gives, without a trip
+to the worker; a loaded model's objects are frozen out of garbage collections."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
-async def test_suggestions_inside_a_word_skip_the_worker(tiny_model: Path) -> None:
+async def test_typing_at_the_end_skips_the_worker(tiny_model: Path) -> None:
     host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
     host.configure(str(tiny_model), None, 16, from_flag=True)
     host.start()
@@ -91,9 +91,17 @@ async def test_suggestions_inside_a_word_skip_the_worker(tiny_model: Path) -> No
             assert found == fresh.predict(text[:start], prefix, 5)
             assert found and all(s.word.startswith(prefix) for s in found)
         assert submitted == ["_suggest"]  # the rest were filters of the same distribution
-        # Another context (the word was finished) needs the network again.
-        longer = Snapshot(text + "eory ", "")
-        await host.suggest("file:///a.md", longer, len(longer), "", 5)
+        # Typing on at the end (the same head string, a longer tail): a few network steps,
+        # taken on the caller's thread too, with the same result as from scratch.
+        for typed in ("eory ", "eory of ", "eory of the cat, "):
+            longer = Snapshot(text, typed)
+            found = await host.suggest("file:///a.md", longer, len(longer), "", 5)
+            assert found == fresh.predict(text + typed, "", 5)
+        assert submitted == ["_suggest"]
+        # A context that does not continue the last one (another head: an edit further back,
+        # or a document opened again) goes to the worker.
+        other = Snapshot("A different document about the dog. The ", "")
+        assert await host.suggest("file:///a.md", other, len(other), "", 5) == fresh.predict(str(other), "", 5)
         assert submitted == ["_suggest", "_suggest"]
     finally:
         host.stop()
