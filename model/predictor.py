@@ -94,6 +94,17 @@ def _settled(entry: _Entry, text: SplitText, unchanged: int) -> bool:
     return True  # a run of one mark ends at the first different character
 
 
+def _tokens_between(text: SplitText, start: int, stop: int) -> list[Token]:
+    """The tokens of ``text[start:stop]`` where the full scan starts a token at ``start`` and
+    none spans ``stop`` (whitespace before it), with their offsets in ``text``."""
+    split = len(text.head)
+    if stop <= split:
+        return list(iter_tokens(text.head, start, stop))
+    if start >= split:
+        return [Token(t.text, t.start + split, t.end + split) for t in iter_tokens(text.tail, start - split, stop - split)]
+    return [Token(t.text, t.start + start, t.end + start) for t in iter_tokens(text.slice(start, stop))]
+
+
 def _tokens_from(text: SplitText, pos: int) -> Iterator[Token]:
     """``iter_tokens(str(text), pos)`` without joining the text's pieces: the scan never looks
     back before ``pos``, so the piece from ``pos`` on gives the same tokens, shifted."""
@@ -350,16 +361,24 @@ class Predictor:
         self._append(tokens)
 
     def _window_tokens(self, text: SplitText) -> list[Token]:
-        """The last ``cache_size`` tokens of ``text`` (all of them in a shorter one), as the
-        full scan would find them. Tokens average under 6 characters in prose, so a window of
-        half the generous guess usually holds enough and halves the scanning of a long
-        document; text of longer tokens (long identifiers, say) takes the full window."""
-        for chars in (self._window_chars // 2, self._window_chars):
-            pos = self._window_start(text, chars)
-            tokens = list(_tokens_from(text, pos))
-            if pos == 0 or len(tokens) >= self.config.cache_size:
-                break
-        return tokens[-self.config.cache_size :]
+        """The last ``cache_size`` tokens of ``text`` (all of them in a shorter one, and only
+        those within ``_window_chars`` of its end), as the full scan would find them.
+
+        Scanned backwards in stretches that each start where the full scan starts a token:
+        prose averages under 5 characters a token, so the first stretch usually holds enough
+        with little to spare; each further one is sized by the density seen so far."""
+        need = self.config.cache_size
+        limit = self._window_start(text, self._window_chars)
+        tokens: list[Token] = []
+        stop, chars = len(text), 5 * need
+        while len(tokens) < need and stop > limit:
+            start = max(limit, self._window_start(text, len(text) - stop + chars))
+            if start >= stop:  # nowhere to cut in that stretch: take the rest of the window
+                start = limit
+            tokens[:0] = _tokens_between(text, start, stop)
+            stop = start
+            chars = int((need - len(tokens)) * 1.2 * (len(text) - stop) / max(1, len(tokens))) + 64
+        return tokens[-need:]
 
     def _window_start(self, text: SplitText, chars: int) -> int:
         """A character offset where the full scan also starts a token, about ``chars`` before
@@ -395,11 +414,14 @@ class Predictor:
             last -= 1
         state, output = self._states[last] if last >= self._lstm_start else self._start
         pending = list(range(last + 1, len(entries)))
+        # A fresh start files thousands of tokens here: the lookups are bound once.
+        lookup, unk, word_flags, cache_size = self.vocab.index.get, self.vocab.unk_id, self.vocab.word_flags, self.config.cache_size
         for token in tokens:
-            entry = _Entry(token, self.vocab.id(token.text), is_word(token.text))
+            token_id = lookup(token.text, unk)
+            entry = _Entry(token, token_id, word_flags[token_id] if token_id != unk else is_word(token.text))
             entries.append(entry)
             index = len(entries) - 1
-            back = index - self.config.cache_size
+            back = index - cache_size
             if back >= 0:
                 self._cache_remove(entries[back])
             self._cache_add(entry)

@@ -45,12 +45,13 @@ class Token(NamedTuple):
     end: int
 
 
-def iter_tokens(text: str, pos: int = 0) -> Iterator[Token]:
-    """Yield the tokens of ``text`` from character offset ``pos`` on.
+def iter_tokens(text: str, pos: int = 0, end: int | None = None) -> Iterator[Token]:
+    """Yield the tokens of ``text`` from character offset ``pos`` on (up to ``end``, as if the
+    text ended there).
 
     ``pos`` must be 0 or the end of a token of a previous scan of the same text.
     """
-    for match in _TOKEN_RE.finditer(text, pos):
+    for match in _TOKEN_RE.finditer(text, pos, len(text) if end is None else end):
         kind = match.lastgroup
         if kind == "space":
             continue

@@ -31,6 +31,7 @@ class Vocabulary:
         self.sorted_word_ids = np.asarray(word_ids, dtype=np.int64)
         self.word_mask = np.zeros(len(self.tokens), dtype=bool)
         self.word_mask[word_ids] = True
+        self.word_flags: list[bool] = self.word_mask.tolist()  # the same, quicker to index one by one
 
     @classmethod
     def build(cls, counts: Counter[str], min_count: int = 2, max_size: int = 30000) -> "Vocabulary":
