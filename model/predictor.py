@@ -22,7 +22,6 @@ from __future__ import annotations
 import bisect
 import heapq
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -105,20 +104,6 @@ def _tokens_between(text: SplitText, start: int, stop: int) -> list[Token]:
     return [Token(t.text, t.start + start, t.end + start) for t in iter_tokens(text.slice(start, stop))]
 
 
-def _tokens_from(text: SplitText, pos: int) -> Iterator[Token]:
-    """``iter_tokens(str(text), pos)`` without joining the text's pieces: the scan never looks
-    back before ``pos``, so the piece from ``pos`` on gives the same tokens, shifted."""
-    split = len(text.head)
-    if pos >= split:
-        piece, start, shift = text.tail, pos - split, split
-    elif not text.tail:
-        piece, start, shift = text.head, pos, 0
-    else:
-        piece, start, shift = text.slice(pos, len(text)), 0, pos
-    for token in iter_tokens(piece, start):
-        yield Token(token.text, token.start + shift, token.end + shift) if shift else token
-
-
 class Predictor:
     """Ranked next-word suggestions for one evolving context (one document, say)."""
 
@@ -189,7 +174,7 @@ class Predictor:
             self._rebuild(text)
         else:
             self._truncate(keep)
-            self._append(list(_tokens_from(text, resume)))
+            self._append(_tokens_between(text, resume, len(text)))
         self._text = text
         self._dist = None
         self._ranked.clear()

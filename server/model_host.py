@@ -119,13 +119,12 @@ class _Loaded:
 class _Doc:
     """A document's model state; touched only on the worker thread."""
 
-    __slots__ = ("predictor", "context", "head", "from_tail", "generation")
+    __slots__ = ("predictor", "context", "head", "generation")
 
     def __init__(self) -> None:
         self.predictor: Any = None
         self.context = Snapshot("")  # the context last synced
-        self.head = ""  # the snapshot head it was cut from
-        self.from_tail = ""  # the part of it that came from the snapshot's tail
+        self.head = ""  # the snapshot head it was cut from (its own tail came from the snapshot's)
         self.generation = -1  # model generation the predictor belongs to
 
     def sync(self, loaded: _Loaded, text: Snapshot, context_end: int, config: Any) -> tuple[Any, Snapshot]:
@@ -135,7 +134,7 @@ class _Doc:
         if self.predictor is None or self.generation != loaded.generation:
             self.predictor = Predictor(loaded.checkpoint.model, loaded.checkpoint.vocab, config)
             self.generation = loaded.generation
-            self.context, self.head, self.from_tail = Snapshot(""), "", ""
+            self.context, self.head = Snapshot(""), ""
         if self._at(text, context_end):
             # Typing inside a word: the text before it is the same (same head object, same
             # short tail part), and the Predictor gets the very context it holds.
@@ -145,7 +144,7 @@ class _Doc:
             # string as last time (typing at the end), and never joins them.
             context = text.prefix(context_end)
         self.predictor.sync(context)
-        self.context, self.head, self.from_tail = context, text.head, self._tail_part(text, context_end)
+        self.context, self.head = context, text.head
         return self.predictor, context
 
     def computed(self, loaded: _Loaded, text: Snapshot, context_end: int) -> Any:
@@ -161,7 +160,7 @@ class _Doc:
         ``QUICK_READ_CHARS`` characters (typing at the end): catching up is a few steps."""
         if self.predictor is None or self.generation != loaded.generation or text.head is not self.head:
             return False
-        return 0 <= context_end - len(self.context) <= QUICK_READ_CHARS and text.tail.startswith(self.from_tail)
+        return 0 <= context_end - len(self.context) <= QUICK_READ_CHARS and text.tail.startswith(self.context.tail)
 
     @staticmethod
     def _tail_part(text: Snapshot, context_end: int) -> str:
@@ -169,13 +168,13 @@ class _Doc:
 
     def _at(self, text: Snapshot, context_end: int) -> bool:
         """Whether ``text[:context_end]`` is the context last synced (compared cheaply)."""
-        return context_end == len(self.context) and text.head is self.head and self._tail_part(text, context_end) == self.from_tail
+        return context_end == len(self.context) and text.head is self.head and self._tail_part(text, context_end) == self.context.tail
 
     def free(self) -> None:
         if self.predictor is not None:
             self.predictor.reset()
         self.predictor = None
-        self.context, self.head, self.from_tail = Snapshot(""), "", ""
+        self.context, self.head = Snapshot(""), ""
 
 
 class ModelHost:
