@@ -142,9 +142,13 @@ async def test_cancelled_and_overtaken_requests(client) -> None:
     for uri in busy:
         open_doc(client, uri, SAMPLE * 6 + f" {uri} ")  # under 4096 characters: read whole, slowly
     pending = [asyncio.ensure_future(complete(client, uri, SAMPLE.count("\n") * 6, 10, invoked=True)) for uri in busy]
+    # A long document just opened keeps the model busy reading it, so a request for it waits;
+    # one typed at the end of a document whose state is ready may be answered at once.
+    long_text = SAMPLE * 200 + "The mo"
+    open_doc(client, "file:///long.md", long_text)
     future = client.protocol.send_request(
         types.TEXT_DOCUMENT_COMPLETION,
-        types.CompletionParams(text_document=types.TextDocumentIdentifier("file:///burst.md"), position=types.Position(line, 6)),
+        types.CompletionParams(text_document=types.TextDocumentIdentifier("file:///long.md"), position=types.Position(long_text.count("\n"), 6)),
         msg_id="to-cancel",
     )
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="to-cancel"))
