@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -197,19 +198,9 @@ class InferenceLinear:
 
     def __init__(self, weight: Tensor, bias: Tensor, precision: str | None = None):
         weight, bias = weight.detach().float().contiguous(), bias.detach().float().contiguous()
-        fbgemm = "fbgemm" in torch.backends.quantized.supported_engines
-        wanted = [precision] if precision else [p for p in self.PRECISIONS if fbgemm or p == "fp32"]
-        self._packed = self._weight = self._bias = None
-        for self.precision in wanted:
-            if self.precision == "int8":
-                self._packed = _pack_int8(weight, bias)
-                if self._packed is not None:
-                    break
-            elif self.precision == "fp16":
-                self._packed = torch.ops.quantized.linear_prepack_fp16(weight, bias)
-                break
-            else:
-                self._weight, self._bias = weight, bias
+        for self.precision in [precision] if precision else self.PRECISIONS:
+            self._packed = _pack(weight, bias, self.precision)
+            if self._packed is not None:
                 break
         else:
             raise RuntimeError(f"{precision} weights are not available in this PyTorch")
@@ -220,14 +211,21 @@ class InferenceLinear:
             return torch.ops.quantized.linear_dynamic(x, self._packed, True)
         if self.precision == "fp16":
             return torch.ops.quantized.linear_dynamic_fp16(x, self._packed)
-        return F.linear(x, self._weight, self._bias)
+        return F.linear(x, *self._packed)
 
 
-def _pack_int8(weight: Tensor, bias: Tensor):
-    """fbgemm's packed 8-bit form of ``weight`` (symmetric, a scale per row), or None where
-    this PyTorch lacks it (its quantized-tensor API is deprecated and may go)."""
-    scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
+def _pack(weight: Tensor, bias: Tensor, precision: str) -> Any:
+    """``weight`` and ``bias`` in the form ``InferenceLinear`` multiplies in ``precision``
+    (fbgemm's packed forms for int8, symmetric with a scale per row, and fp16), or None where
+    this PyTorch lacks it (the 8-bit form sits on its deprecated quantized-tensor API)."""
+    if precision == "fp32":
+        return weight, bias
+    if "fbgemm" not in torch.backends.quantized.supported_engines:
+        return None
     try:
+        if precision == "fp16":
+            return torch.ops.quantized.linear_prepack_fp16(weight, bias)
+        scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the deprecation notice: we fall back when it goes
             quantized = torch.quantize_per_channel(weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0, torch.qint8)
