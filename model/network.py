@@ -137,6 +137,12 @@ class LanguageModel(nn.Module):
         self._precision = precision
         self._step_layers = self._step_out = self._output_layer = None
 
+    @property
+    def inference_precision(self) -> str:
+        """The precision ``step`` and ``next_log_probs`` keep their weights in (preparing
+        them if need be): ``int8``, ``fp16`` or ``fp32``."""
+        return self.prepare_for_inference()._output_layer.precision  # type: ignore[union-attr]
+
     def prepare_for_inference(self) -> "LanguageModel":
         """Switch to evaluation mode and gather the weights ``step`` and ``next_log_probs`` use
         (once: every Predictor of a loaded model shares them)."""

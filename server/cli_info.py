@@ -7,6 +7,12 @@ import json
 
 HELP = "describe a model file and show where nextword keeps its models"
 
+PRECISION_WORDS = {
+    "int8": "8-bit weights, a scale per row (fbgemm)",
+    "fp16": "half-precision weights (fbgemm; this PyTorch lacks its 8-bit kernels)",
+    "fp32": "single-precision weights (this PyTorch lacks fbgemm)",
+}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", metavar="FILE", help="model file (default: the one the server would use)")
@@ -27,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         "parameters": params,
         "config": config.to_dict(),
         "vocabulary": len(checkpoint.vocab),
+        "prediction_weights": checkpoint.model.inference_precision,
         "notes_tokens": int(notes.numel()) if notes is not None else 0,
         "training": checkpoint.info,
         "user_model": str(user_model_path()),
@@ -39,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"network       {config.num_layers}-layer LSTM, {config.hidden_dim} hidden units"
           f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters")
     print(f"vocabulary    {len(checkpoint.vocab)} tokens")
+    print(f"prediction    {PRECISION_WORDS[checkpoint.model.inference_precision]}")
     if notes is not None:
         print(f"notes n-gram  {notes.numel():,} tokens of the notes it learned ({checkpoint.model.notes_ngram.order}-gram)")
     for key, value in checkpoint.info.items():

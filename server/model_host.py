@@ -531,6 +531,7 @@ class ModelHost:
             "model": str(loaded.path) if loaded else None,
             "wanted": str(self.wanted) if self.wanted else None,
             "vocabularySize": len(loaded.checkpoint.vocab) if loaded else 0,
+            "predictionWeights": loaded.checkpoint.model.inference_precision if loaded else None,  # int8, fp16 or fp32
             "loadSeconds": round(loaded.seconds, 3) if loaded else None,
             "loads": loaded.generation if loaded else 0,  # models loaded so far (reloads count)
             "loadedAt": datetime.fromtimestamp(loaded.at, timezone.utc).isoformat(timespec="seconds") if loaded else None,

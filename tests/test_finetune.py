@@ -18,6 +18,7 @@ import torch
 
 from nextword.model import load_checkpoint
 from nextword.server.cli import main
+from nextword.server.cli_info import PRECISION_WORDS
 from nextword.training.batches import encode_documents
 from nextword.training.config import TrainConfig
 from nextword.training.corpus import load_corpus
@@ -120,9 +121,12 @@ def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data
     assert tuned.model.notes_ngram is not None
     capsys.readouterr()
     assert main(["info", str(out), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["notes_tokens"] == tuned.model.notes_tokens.numel()
+    info = json.loads(capsys.readouterr().out)
+    assert info["notes_tokens"] == tuned.model.notes_tokens.numel()
+    assert info["prediction_weights"] == tuned.model.inference_precision
     assert main(["info", str(out)]) == 0
-    assert "notes n-gram" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "notes n-gram" in shown and f"prediction    {PRECISION_WORDS[tuned.model.inference_precision]}" in shown
 
 
 # ----- the manifest: incremental re-runs -----------------------------------------------------------
