@@ -139,8 +139,9 @@ class LanguageModel(nn.Module):
 
     @property
     def inference_precision(self) -> str:
-        """The precision ``step`` and ``next_log_probs`` keep their weights in (preparing
-        them if need be): ``int8``, ``fp16`` or ``fp32``."""
+        """The precision ``step`` and ``next_log_probs`` keep their weights in: ``int8``,
+        ``fp16`` or ``fp32`` (prepares them if need be, as ``prepare_for_inference`` does:
+        a loaded checkpoint's model already is)."""
         return self.prepare_for_inference()._output_layer.precision  # type: ignore[union-attr]
 
     def prepare_for_inference(self) -> "LanguageModel":
