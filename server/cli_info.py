@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"network       {config.num_layers}-layer LSTM, {config.hidden_dim} hidden units"
           f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters")
     print(f"vocabulary    {len(checkpoint.vocab)} tokens")
-    print(f"prediction    {PRECISION_WORDS[checkpoint.model.inference_precision]}")
+    print(f"prediction    {PRECISION_WORDS[report['prediction_weights']]}")
     if notes is not None:
         print(f"notes n-gram  {notes.numel():,} tokens of the notes it learned ({checkpoint.model.notes_ngram.order}-gram)")
     for key, value in checkpoint.info.items():
