@@ -32,10 +32,6 @@ from .text import SplitText
 from .tokenize import PARAGRAPH, Token, is_word, iter_tokens, join_tokens
 from .vocab import Vocabulary
 
-# From about this many tokens on, one call of ``nn.LSTM`` reads a run faster than one step
-# per token (measured on a 2-core x86 machine: 16 tokens take about 4 ms either way).
-_BATCHED_READ_FROM = 16
-
 # The most probable words usually stand above this probability; picking them out by a
 # comparison is several times faster than a top-k over the whole vocabulary (see ``_top``;
 # on a few thousand words or fewer, top-k is as fast).
@@ -422,9 +418,9 @@ class Predictor:
         # Typing keeps a state per token for the newest few and one every ``snapshot_every``,
         # so edits roll back cheaply. A bulk read (a fresh start, a paste) goes through the
         # network in one call up to its last token, then one step, and keeps only those two
-        # states: each call of the batched LSTM costs about 5 ms before its first token (it
-        # re-lays out the weights), so reading 256 tokens in runs between snapshots took 4
-        # calls and 16 one-token steps. The state before the last token is the one the next
+        # states: without the quantized LSTM each call of ``nn.LSTM`` costs about 5 ms before
+        # its first token (it re-lays out the weights), so reading 256 tokens in runs between
+        # snapshots took 4 calls and 16 one-token steps. The state before the last token is the one the next
         # keystroke usually needs (the last word may still grow). Typing on keeps per-token
         # states and snapshots again from there.
         final = pending[-1] if pending else -1
@@ -445,18 +441,10 @@ class Predictor:
         for index in [i for i in self._states if not kept(i)]:
             del self._states[index]
 
-    @torch.inference_mode()
     def _read(self, ids: list[int], state: State) -> tuple[torch.Tensor, State]:
         """The network's outputs ``[len(ids), emb_dim]`` after each of ``ids``, read from
         ``state``, and the new state."""
-        if len(ids) < _BATCHED_READ_FROM:
-            outputs = []
-            for token_id in ids:
-                output, state = self.model.step(torch.tensor([token_id]), state)
-                outputs.append(output)
-            return torch.cat(outputs), state
-        outputs, state = self.model(torch.tensor(ids).unsqueeze(1), state)
-        return outputs[:, 0], state
+        return self.model.read(torch.tensor(ids), state)
 
     def _store_keys(self, indices: list[int], outputs: torch.Tensor) -> None:
         """Keep the outputs before the word entries among ``indices`` as continuous-cache keys."""

@@ -28,7 +28,10 @@ def test_the_most_compact_precision_is_the_default(weights):
     assert InferenceLinear(*weights).precision == AVAILABLE[0]
     model = load_checkpoint(default_model_path()).model.prepare_for_inference()
     assert model._output_layer.precision == AVAILABLE[0]
-    assert {gates.precision for gates, _ in model._step_layers} == {AVAILABLE[0]}
+    if FBGEMM:  # the LSTM runs as PyTorch's quantized LSTM
+        assert model._quantized_lstm.precision == AVAILABLE[0] and not model._step_layers
+    else:
+        assert {gates.precision for gates, _ in model._step_layers} == {"fp32"}
 
 
 @pytest.mark.parametrize("precision", AVAILABLE)
@@ -74,3 +77,49 @@ def test_compact_steps_suggest_what_single_precision_steps_suggest():
     assert len(overlaps) > 50
     assert min(overlaps) >= 4 and statistics.mean(overlaps) >= 4.7
     assert statistics.median(differences) < 0.03 and max(differences) < 0.2
+
+
+def _run_and_steps(model, ids):
+    """A run of tokens read in one call, and the same tokens read one step at a time."""
+    state = model.initial_state()
+    outputs, run_state = model.read(torch.tensor(ids), state)
+    stepped = []
+    for token_id in ids:
+        output, state = model.step(torch.tensor([token_id]), state)
+        stepped.append(output)
+    return outputs, run_state, torch.cat(stepped), state
+
+
+@pytest.mark.parametrize("precision", AVAILABLE)
+@pytest.mark.parametrize("length", [1, 5, 40])
+def test_a_run_reads_as_its_steps_do(precision, length):
+    """``read`` (one call for a run: the quantized LSTM, or ``nn.LSTM`` for a long run in
+    single precision) gives the outputs and the state that stepping token by token gives."""
+    checkpoint = load_checkpoint(default_model_path())
+    model = checkpoint.model
+    model.set_inference_precision(precision)
+    ids = (checkpoint.vocab.encode("The borrow checker rejects the program before it runs , and the error says why .".split()) * 3)[:length]
+    outputs, run_state, stepped, step_state = _run_and_steps(model, ids)
+    assert outputs.shape == (length, model.config.emb_dim)
+    # 8-bit runs quantize the inputs of the whole run with one scale, steps one token at a time.
+    tolerance = {"fp32": 1e-4, "fp16": 1e-3, "int8": 0.05}[precision]
+    assert (outputs - stepped).abs().max().item() <= tolerance * stepped.abs().max().item()
+    for (h, c), (h2, c2) in zip(run_state, step_state):
+        assert (h - h2).abs().max().item() <= tolerance and (c - c2).abs().max().item() <= tolerance * max(1.0, c2.abs().max().item())
+
+
+@pytest.mark.skipif(not FBGEMM, reason="fbgemm is not in this PyTorch")
+def test_without_the_quantized_lstm_8bit_steps_are_written_out(monkeypatch):
+    def removed(*args, **kwargs):
+        raise AttributeError("make_quantized_cell_params_dynamic was removed")
+
+    monkeypatch.setattr(torch.ops.quantized, "make_quantized_cell_params_dynamic", removed)
+    checkpoint = load_checkpoint(default_model_path())
+    model = checkpoint.model.prepare_for_inference()
+    assert model._quantized_lstm is None
+    assert {gates.precision for gates, _ in model._step_layers} == {"int8"}
+    ids = checkpoint.vocab.encode("fn main ( ) { println ! ( `` hello `` ) ; }".split())
+    outputs, _, stepped, _ = _run_and_steps(model, ids)
+    assert (outputs - stepped).abs().max().item() <= 1e-4 * stepped.abs().max().item()
+    # and the predictions still come
+    assert Predictor(model, checkpoint.vocab).predict("The error message says which ", "", 5)
