@@ -82,23 +82,34 @@ def words(text: str) -> Iterator[re.Match[str]]:
     return WORD_RE.finditer(text)
 
 
-_NO_SPACE_BEFORE = set(".,;:!?)]}%’'\"")
+_NO_SPACE_BEFORE = set(".,;:!?)]}%’'")
 _NO_SPACE_AFTER = set("([{$#@/\\“‘")
+# Marks that open a span and close it again: straight double quotes, Markdown and reST code
+# and emphasis. The first of a pair takes a space before it, the second one after it.
+_PAIRED = {'"', "`", "``", "```", "*", "**"}
 
 
 def join_tokens(tokens: list[str], after: str = "") -> str:
     """Readable text for generated ``tokens``, to be appended to text ending in ``after``.
 
     Tokenizing drops spacing, so this puts back the usual English spacing: a space
-    between words, none before closing marks or after opening ones, breaks as newlines.
+    between words, none before closing marks or after opening ones (a straight quote or a
+    backtick opens at its first use and closes at its next), breaks as newlines.
     """
     out: list[str] = []
     prev = after[-1:] if after else ""
+    open_spans: set[str] = set()
+    opened = False  # whether the previous token opened a span
     for token in tokens:
-        first = token[:1]
-        needs_space = bool(prev) and not prev.isspace() and prev not in _NO_SPACE_AFTER and first not in _NO_SPACE_BEFORE
-        if token in (NEWLINE, PARAGRAPH):
-            needs_space = False
+        spacing = bool(prev) and not prev.isspace() and prev not in _NO_SPACE_AFTER and not opened
+        if token in _PAIRED and not (token == "*" and prev in ("", "\n")):  # a "*" starting a line is a bullet
+            closing = token in open_spans
+            (open_spans.discard if closing else open_spans.add)(token)
+            needs_space = spacing and not closing
+            opened = not closing
+        else:
+            needs_space = spacing and token[:1] not in _NO_SPACE_BEFORE and token not in (NEWLINE, PARAGRAPH)
+            opened = False
         if needs_space:
             out.append(" ")
         out.append(token)

@@ -42,6 +42,14 @@ def test_join_tokens_spaces_like_prose():
     assert join_tokens(["next"], after="the") == " next"
 
 
+def test_join_tokens_pairs_quotes_and_code_marks():
+    """A straight quote, a backtick run or an emphasis mark opens at its first use and closes
+    at the next: text generated from such tokens reads as it was written."""
+    for text in ['He said "hi" (twice).', "Use ``repr`` or `str` here.", "It is **very** good, *really*.", "* one\n* two"]:
+        assert join_tokens(tokenize(text)) == text
+    assert join_tokens(['"', "quoted", '"', "text"], after="a ") == '"quoted" text'
+
+
 text_strategy = st.text(
     alphabet=st.one_of(
         st.characters(codec="utf-8"),
