@@ -17,6 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import machine  # noqa: E402
 import torch  # noqa: E402
 
 from nextword.model import Predictor, load_checkpoint, resolve_model_path  # noqa: E402
@@ -75,6 +76,7 @@ def main() -> None:
     checkpoint = load_checkpoint(resolve_model_path(args.model))
     text = corpus_text(110_000)
     typed = take_words(corpus_text(2_000)[-40_000:], args.words)
+    print(machine.describe())
     print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s)")
     print(f"{'document':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}")
     for words in (100, 100_000):

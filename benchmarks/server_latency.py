@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import machine
+
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
 WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
@@ -235,6 +237,8 @@ def report(results: dict[str, Any]) -> None:
         return "ok" if value <= target else "MISSED"
 
     print(f"model: {results['model']} ({results['vocabulary']} tokens)")
+    print("before: " + results["machine"][0])
+    print("after:  " + results["machine"][1])
     print(f"{'words':>8} {'keys':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'first ms':>9}")
     for size, r in results["sizes"].items():
         print(f"{size:>8} {r['keystrokes']:>5} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['first_ms']:>9.1f}"
@@ -266,7 +270,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if model is None:
             model = shipped if shipped.is_file() and not args.untrained else untrained_model(Path(tmp))
+        before = machine.describe()
         results = measure(model, args.sizes, args.repeats, args.entry, args.reloads)
+        results["machine"] = [before, machine.describe()]
     report(results)
     if args.json:
         print(json.dumps(results, indent=2))
