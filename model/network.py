@@ -10,13 +10,13 @@ the output layer once. On x86, fbgemm keeps those matrices as 8-bit integers wit
 row and multiplies them with the vector quantized on the fly: a quarter of the single-precision
 traffic, half of the half-precision one, and the same suggestions (KSR and next-word accuracy
 on the notes unchanged to a tenth of a point). Where that is missing it keeps them in half
-precision (fbgemm), else in single precision.
+precision (fbgemm), else in single precision (``packed.py``). In the compact precisions the
+output layer also keeps its rarer tokens' rows as a thin product (``output_layer.py``).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import torch
@@ -26,6 +26,8 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .ngram import MAX_TOKENS as MAX_NOTES_TOKENS
 from .ngram import NotesNgram
+from .output_layer import FactoredOutputLayer, build_output_layer
+from .packed import InferenceLinear, pack
 
 # One (h, c) pair per layer, each of shape [batch, size].
 State = tuple[tuple[Tensor, Tensor], ...]
@@ -65,7 +67,7 @@ class LanguageModel(nn.Module):
         self._step_layers: list[tuple[InferenceLinear, Tensor | None]] | None = None
         self._quantized_lstm: QuantizedLSTM | None = None
         self._step_out: InferenceLinear | None = None
-        self._output_layer: InferenceLinear | None = None
+        self._output_layer: InferenceLinear | FactoredOutputLayer | None = None
         self._precision: str | None = None  # of the step's weights; None: the most compact available
 
     # ----- training -------------------------------------------------------------------------
@@ -150,6 +152,13 @@ class LanguageModel(nn.Module):
         a loaded checkpoint's model already is)."""
         return self.prepare_for_inference()._output_layer.precision  # type: ignore[union-attr]
 
+    @property
+    def factored_output(self) -> tuple[int, int] | None:
+        """``(rows scored exactly, rank of the rest)`` where prediction keeps the output layer
+        factored (``output_layer.py``), None where it keeps it whole."""
+        layer = self.prepare_for_inference()._output_layer
+        return (layer.exact_rows, layer.rank) if isinstance(layer, FactoredOutputLayer) else None
+
     def prepare_for_inference(self) -> "LanguageModel":
         """Switch to evaluation mode and gather the weights ``step`` and ``next_log_probs`` use
         (once: every Predictor of a loaded model shares them)."""
@@ -157,7 +166,7 @@ class LanguageModel(nn.Module):
         if self._output_layer is not None:
             return self
         with torch.no_grad():
-            self._output_layer = InferenceLinear(self.embedding.weight, self.out_bias, self._precision)
+            self._output_layer = build_output_layer(self.embedding.weight, self.out_bias, self._precision, self.out_proj)
             precision = self._output_layer.precision
             self._step_out = InferenceLinear(self.out_proj.weight, self.out_proj.bias, precision) if self.out_proj is not None else None
             self._quantized_lstm = QuantizedLSTM.build(self.lstm, precision)
@@ -231,31 +240,6 @@ class LanguageModel(nn.Module):
         return torch.log_softmax(self._output_layer(output), dim=-1)  # type: ignore[misc]
 
 
-class InferenceLinear:
-    """``x @ weight.T + bias`` for single-precision ``x``, with the weight stored as compactly
-    as this PyTorch multiplies it fast: ``int8`` (a scale per row; fbgemm, x86), else
-    ``fp16`` (fbgemm), else ``fp32``. ``precision`` asks for one of them (tests do)."""
-
-    PRECISIONS = ("int8", "fp16", "fp32")
-
-    def __init__(self, weight: Tensor, bias: Tensor, precision: str | None = None):
-        weight, bias = weight.detach().float().contiguous(), bias.detach().float().contiguous()
-        for self.precision in [precision] if precision else self.PRECISIONS:
-            self._packed = _pack(weight, bias, self.precision)
-            if self._packed is not None:
-                break
-        else:
-            raise RuntimeError(f"{precision} weights are not available in this PyTorch")
-
-    def __call__(self, x: Tensor) -> Tensor:
-        if self.precision == "int8":
-            # reduce_range: 7-bit inputs, so fbgemm's 16-bit pairwise sums never saturate.
-            return torch.ops.quantized.linear_dynamic(x, self._packed, True)
-        if self.precision == "fp16":
-            return torch.ops.quantized.linear_dynamic_fp16(x, self._packed)
-        return F.linear(x, *self._packed)
-
-
 class QuantizedLSTM:
     """The stacked LSTM as PyTorch's dynamically quantized LSTM (``torch.quantized_lstm``)
     runs it: 8-bit weights with a scale per row, or half-precision ones (fbgemm), and the gate
@@ -276,7 +260,7 @@ class QuantizedLSTM:
         try:
             for layer in range(lstm.num_layers):
                 get = lambda name: getattr(lstm, f"{name}_l{layer}").detach().float().contiguous()  # noqa: E731
-                w_ih, w_hh = _pack(get("weight_ih"), get("bias_ih"), precision), _pack(get("weight_hh"), get("bias_hh"), precision)
+                w_ih, w_hh = pack(get("weight_ih"), get("bias_ih"), precision), pack(get("weight_hh"), get("bias_hh"), precision)
                 if w_ih is None or w_hh is None:
                     return None
                 if precision == "int8":
@@ -294,23 +278,3 @@ class QuantizedLSTM:
         c = torch.stack([c for _, c in state])
         out, h, c = torch.quantized_lstm(x, (h, c), self._cells, True, len(self._cells), 0.0, False, False, False, dtype=self._dtype, use_dynamic=True)
         return out, tuple(zip(h.unbind(0), c.unbind(0)))
-
-
-def _pack(weight: Tensor, bias: Tensor, precision: str) -> Any:
-    """``weight`` and ``bias`` in the form ``InferenceLinear`` multiplies in ``precision``
-    (fbgemm's packed forms for int8, symmetric with a scale per row, and fp16), or None where
-    this PyTorch lacks it (the 8-bit form sits on its deprecated quantized-tensor API)."""
-    if precision == "fp32":
-        return weight, bias
-    if "fbgemm" not in torch.backends.quantized.supported_engines:
-        return None
-    try:
-        if precision == "fp16":
-            return torch.ops.quantized.linear_prepack_fp16(weight, bias)
-        scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the deprecation notice: we fall back when it goes
-            quantized = torch.quantize_per_channel(weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0, torch.qint8)
-            return torch.ops.quantized.linear_prepack(quantized, bias)
-    except (AttributeError, RuntimeError, NotImplementedError):
-        return None

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         "config": config.to_dict(),
         "vocabulary": len(checkpoint.vocab),
         "prediction_weights": checkpoint.model.inference_precision,
+        "prediction_output_layer": dict(zip(("exact_rows", "rank"), factored)) if (factored := checkpoint.model.factored_output) else None,
         "notes_tokens": int(notes.numel()) if notes is not None else 0,
         "training": checkpoint.info,
         "user_model": str(user_model_path()),
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
           f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters")
     print(f"vocabulary    {len(checkpoint.vocab)} tokens")
     print(f"prediction    {PRECISION_WORDS[report['prediction_weights']]}")
+    if factored:
+        print(f"              output layer: the {factored[0]:,} most frequent tokens exact, the other {len(checkpoint.vocab) - factored[0]:,} as a rank-{factored[1]} product")
     if notes is not None:
         print(f"notes n-gram  {notes.numel():,} tokens of the notes it learned ({checkpoint.model.notes_ngram.order}-gram)")
     for key, value in checkpoint.info.items():

@@ -1,0 +1,107 @@
+"""The output layer as prediction runs it: the most frequent tokens' rows exact, the rest a
+thin product fitted to the vectors the network produces; exact wherever that saves little."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from nextword.model import default_model_path, load_checkpoint
+from nextword.model.output_layer import HEAD_ROWS, TAIL_RANK, FactoredOutputLayer, build_output_layer, low_rank_rows, projected_moment
+from nextword.model.packed import InferenceLinear
+from nextword.model.tokenize import tokenize
+from nextword.training.evaluate import load_split
+
+NOTES = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "notes" / "simonw-til"
+FBGEMM = "fbgemm" in torch.backends.quantized.supported_engines
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_rows_of_low_rank_are_reproduced(weighted):
+    rows = torch.randn(500, 6, generator=generator(0)) @ torch.randn(6, 32, generator=generator(1))
+    spread = torch.randn(32, 48, generator=generator(2))
+    thin, wide = low_rank_rows(rows, 6, spread @ spread.T if weighted else None)
+    assert thin.shape == (500, 6) and wide.shape == (6, 32)
+    assert torch.allclose(thin @ wide, rows, atol=1e-3 * rows.abs().max().item())
+
+
+def test_the_fit_is_best_where_the_network_outputs_lie():
+    """Fitted for the outputs of a projection, the product errs less on them than the plain
+    best fit does; and the plain fit errs less on vectors in every direction."""
+    rows = torch.randn(2000, 32, generator=generator(3))
+    projection = torch.nn.Linear(48, 32)
+    with torch.no_grad():
+        projection.weight.mul_(torch.logspace(0, -2, 32).unsqueeze(1))
+        outputs = projection(torch.randn(4000, 48, generator=generator(5))).T
+    anywhere = torch.randn(32, 4000, generator=generator(6))
+    weighted, plain = low_rank_rows(rows, 8, projected_moment(projection)), low_rank_rows(rows, 8)
+
+    def error(fit, x):
+        thin, wide = fit
+        return ((rows - thin @ wide) @ x).pow(2).mean().item()
+
+    assert error(weighted, outputs) < 0.7 * error(plain, outputs)
+    assert error(plain, anywhere) < error(weighted, anywhere)
+
+
+def test_small_layers_and_single_precision_stay_exact():
+    for rows, dim in [(3000, 16), (HEAD_ROWS + 100, 256), (HEAD_ROWS * 4, TAIL_RANK + 8), (HEAD_ROWS * 4, 64)]:
+        weight, bias = torch.randn(rows, dim, generator=generator(7)), torch.zeros(rows)
+        assert isinstance(build_output_layer(weight, bias, None), InferenceLinear)  # too little to save
+    weight, bias = torch.randn(HEAD_ROWS * 4, 256, generator=generator(8)) / 16, torch.zeros(HEAD_ROWS * 4)
+    assert isinstance(build_output_layer(weight, bias, "fp32"), InferenceLinear)
+    layer = build_output_layer(weight, bias, None)
+    assert isinstance(layer, FactoredOutputLayer) == FBGEMM
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    checkpoint = load_checkpoint(default_model_path())
+    model = checkpoint.model
+    ids = []
+    for document in load_split(NOTES, read_train=False).test[:6]:
+        ids += checkpoint.vocab.encode(tokenize(document.text))[:400]
+    outputs, _ = model.read(torch.tensor(ids), model.initial_state())
+    return model, outputs
+
+
+@pytest.mark.skipif(not FBGEMM, reason="the factored layer needs fbgemm's compact products")
+def test_the_shipped_model_scores_rare_words_through_the_thin_product(shipped):
+    model, outputs = shipped
+    layer = model._output_layer
+    assert isinstance(layer, FactoredOutputLayer) and model.factored_output == (HEAD_ROWS, TAIL_RANK)
+    assert layer.precision == model.inference_precision
+    # The frequent tokens' scores are the exact layer's in the same precision, to the bit.
+    exact_head = InferenceLinear(model.embedding.weight, model.out_bias, layer.precision)(outputs)[:, :HEAD_ROWS]
+    assert torch.equal(layer(outputs)[:, :HEAD_ROWS], exact_head)
+
+
+@pytest.mark.skipif(not FBGEMM, reason="the factored layer needs fbgemm's compact products")
+def test_the_distribution_is_that_of_the_exact_layer(shipped):
+    """On real notes: the same most probable token nearly everywhere and a small divergence
+    from the exact single-precision distribution (most of it is 8-bit rounding)."""
+    model, outputs = shipped
+    with torch.inference_mode():
+        exact = torch.log_softmax(model.logits(outputs), dim=-1)
+    ours = torch.log_softmax(model._output_layer(outputs), dim=-1)
+    divergence = (exact.exp() * (exact - ours)).sum(-1)
+    assert len(outputs) > 1000
+    assert divergence.mean().item() < 0.006 and divergence.max().item() < 0.1
+    assert (exact.argmax(-1) == ours.argmax(-1)).float().mean().item() > 0.97
+    top5 = lambda logp: set(logp.topk(5).indices.tolist())  # noqa: E731
+    assert sum(len(top5(a) & top5(b)) for a, b in zip(exact, ours)) / (5 * len(outputs)) > 0.95
+
+
+@pytest.mark.skipif(not FBGEMM, reason="the factored layer needs fbgemm's compact products")
+def test_info_tells_how_the_output_layer_is_kept(shipped, capsys):
+    from nextword.server.cli import main
+
+    assert main(["info", str(default_model_path()), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["prediction_output_layer"] == {"exact_rows": HEAD_ROWS, "rank": TAIL_RANK}
+    assert main(["info", str(default_model_path())]) == 0
+    assert f"the {HEAD_ROWS:,} most frequent tokens exact, the other {shipped[0].config.vocab_size - HEAD_ROWS:,} as a rank-{TAIL_RANK} product" in capsys.readouterr().out
