@@ -1,9 +1,10 @@
 """The network: embedding, stacked LSTM, and an output layer tied to the embedding.
 
-Training runs whole sequences through ``forward`` (many-to-many); prediction runs one token
-at a time through ``step``, which calls the fused LSTM cell directly because a one-token
-call of ``nn.LSTM`` costs several times more than the arithmetic it does.
-The same arithmetic as ``nn.LSTM`` (gates i, f, g, o; optional projection), written out.
+Training runs whole sequences through ``forward`` (many-to-many); prediction reads one token
+or a run of them through ``step`` and ``read``, which call PyTorch's quantized LSTM (both
+layers in one call) because a one-token call of ``nn.LSTM`` costs several times more than
+the arithmetic it does; where that is missing, the same arithmetic as ``nn.LSTM`` (gates i,
+f, g, o; optional projection), written out.
 
 A prediction step is bound by memory traffic: it reads every LSTM weight and every row of
 the output layer once. On x86, fbgemm keeps those matrices as 8-bit integers with a scale per
