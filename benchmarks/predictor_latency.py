@@ -4,6 +4,12 @@ For each word typed: one query at the word boundary (nothing typed yet: the netw
 for the new tokens) and one per further character (inside the word: the distribution is
 only filtered by prefix). Prints the median and 99th percentile of each kind.
 
+Each document is typed twice: with the queries back to back, and as the language server
+serves a person, who pauses between keys: after each key the word typed so far is read
+ahead as if finished (``Predictor.look_ahead``, untimed: it runs in the pause), so the query
+after the word ends finds the network's steps done when the word (and the mark after it, if
+the network guessed that mark) is what the look-ahead read.
+
     python benchmarks/predictor_latency.py [--model FILE] [--words 200] [--threads 1]
 """
 
@@ -48,8 +54,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(predictor: Predictor, document: str, typed: str, k: int) -> tuple[list[float], list[float], float]:
-    boundary, inside = [], []
+def measure(predictor: Predictor, document: str, typed: str, k: int, ahead: bool = False) -> tuple[list[float], list[float], float, list[float]]:
+    """Query latencies at word boundaries and inside words, the first query's, and those of the
+    boundaries that had to run the network (all of them unless ``ahead``)."""
+    boundary, inside, stepped = [], [], []
     start = time.perf_counter()
     predictor.predict(document, "", k)
     first = time.perf_counter() - start
@@ -59,10 +67,15 @@ def measure(predictor: Predictor, document: str, typed: str, k: int) -> tuple[li
         context = SplitText(document, typed[: match.start()])
         word = match.group()
         for i in range(len(word)):
+            reads = predictor.network_reads
             t = time.perf_counter()
             predictor.predict(context, word[:i], k)
             (boundary if i == 0 else inside).append(time.perf_counter() - t)
-    return boundary, inside, first
+            if i == 0 and predictor.network_reads > reads:
+                stepped.append(boundary[-1])
+            if ahead:  # the pause after the typist's next key
+                predictor.look_ahead(word[: i + 1])
+    return boundary, inside, first, stepped
 
 
 def main() -> None:
@@ -78,15 +91,19 @@ def main() -> None:
     typed = take_words(corpus_text(2_000)[-40_000:], args.words)
     print(machine.describe())
     print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s)")
-    print(f"{'document':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}")
+    print(f"{'document':>16} {'typing':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}")
     for words in (100, 100_000):
         document = take_words(text, words) + "\n\n"
-        predictor = Predictor(checkpoint.model, checkpoint.vocab)
-        measure(predictor, document, typed[:2000], args.k)  # warm up
-        predictor.reset()
-        boundary, inside, first = measure(predictor, document, typed, args.k)
-        ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
-        print(f"{words:>10,} words {ms(statistics.median(boundary)):>13} {ms(percentile(boundary, 0.99)):>8} {ms(statistics.median(inside)):>12} {ms(percentile(inside, 0.99)):>8} {ms(first):>12}")
+        for ahead in (False, True):
+            predictor = Predictor(checkpoint.model, checkpoint.vocab)
+            measure(predictor, document, typed[:2000], args.k, ahead)  # warm up
+            predictor.reset()
+            boundary, inside, first, stepped = measure(predictor, document, typed, args.k, ahead)
+            ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
+            mode = "read ahead" if ahead else "back to back"
+            print(f"{words:>10,} words {mode:>16} {ms(statistics.median(boundary)):>13} {ms(percentile(boundary, 0.99)):>8} {ms(statistics.median(inside)):>12} {ms(percentile(inside, 0.99)):>8} {ms(first):>12}")
+            if ahead and stepped:
+                print(f"{'':>16} {'':>16} {len(boundary) - len(stepped)} of {len(boundary)} boundaries found every step read ahead; the other {len(stepped)}: p50 {ms(statistics.median(stepped))}")
 
 
 if __name__ == "__main__":

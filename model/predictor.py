@@ -15,6 +15,12 @@ followed a similar context is likely again), and a plain count of the document's
 The caches are also how words the vocabulary lacks (names, jargon) get a probability.
 A personal model's n-gram of the notes it learned (``ngram.py``) is mixed in too, before
 the caches.
+
+Between keystrokes a caller may ``look_ahead`` at the word being typed: the network reads
+it (and the mark most likely to follow it) as if it were finished, so that when a space or
+a mark ends the word, the step and the output layer are already done. The result is only
+used when the context then continues from the same state with the same tokens, so it never
+changes a suggestion; it only moves the work into the pause between two keys.
 """
 
 from __future__ import annotations
@@ -65,6 +71,23 @@ class Suggestion:
 
     word: str
     probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadAhead:
+    """One token read ahead: from the state ``before``, the network's ``outputs`` and state
+    ``after``, and its distribution for the token after that."""
+
+    before: State
+    token_id: int
+    outputs: torch.Tensor
+    after: State
+    probs: np.ndarray
+
+
+# Tokens read ahead kept per Predictor: the word being typed and the mark after it (a newer
+# look-ahead replaces them, a few older ones are kept for a word typed back and forth).
+_MAX_READ_AHEAD = 4
 
 
 @dataclass(slots=True)
@@ -145,6 +168,10 @@ class Predictor:
         self._shares = (1.0, 0.0, 0.0)  # network, word counts, continuous cache
         self._neural_oov: dict[str, float] = {}
         self._ranked: dict[str, list[Suggestion]] = {}
+        self._ahead: dict[tuple[int, int], _ReadAhead] = {}  # by (id of the state before, token id)
+        self._ahead_probs: tuple[State, np.ndarray] | None = None  # a hit's distribution, for ``distribution``
+        self.read_ahead_hits = 0  # tokens whose network step a look-ahead had already done
+        self.network_reads = 0  # calls of the network to read the context (look-aheads not counted)
 
     def predict(self, context: str | SplitText, prefix: str = "", k: int = 5) -> list[Suggestion]:
         """The ``k`` most probable words that start with ``prefix``, given ``context``.
@@ -203,12 +230,50 @@ class Predictor:
         self._ranked[key] = result
         return result
 
+    @torch.inference_mode()
+    def look_ahead(self, word: str, then_mark: bool = True) -> bool:
+        """Read ``word`` (the part of a word typed so far) as if it were finished, and then
+        the punctuation mark or break the network finds likeliest after it (``then_mark``),
+        so that the next query, after the word ends, finds those steps done. For the pause
+        between keystrokes; the suggestions stay exactly the same. False when there is
+        nothing to do (``word`` is not one word token, or the state is not kept)."""
+        tokens = list(iter_tokens(word))
+        if len(tokens) != 1 or tokens[0].text != word or not is_word(word):
+            return False
+        last = len(self._entries) - 1
+        if last >= self._lstm_start and last not in self._states:
+            return False
+        state, _ = self._current()
+        ahead = self._read_ahead(state, self.vocab.index.get(word, self.vocab.unk_id))
+        if then_mark:
+            marks = np.where(self.vocab.word_mask, 0.0, ahead.probs)
+            marks[self.vocab.unk_id] = 0.0
+            self._read_ahead(ahead.after, int(marks.argmax()))
+        return True
+
+    def _read_ahead(self, state: State, token_id: int) -> _ReadAhead:
+        key = (id(state), token_id)
+        ahead = self._ahead.get(key)
+        if ahead is not None and ahead.before is state:
+            return ahead
+        outputs, after = self.model.read(torch.tensor([token_id]), state)
+        ahead = _ReadAhead(state, token_id, outputs, after, self.model.next_probs(outputs)[0].numpy())
+        self._ahead.pop(key, None)
+        self._ahead[key] = ahead
+        while len(self._ahead) > _MAX_READ_AHEAD:
+            del self._ahead[next(iter(self._ahead))]
+        return ahead
+
     def distribution(self) -> np.ndarray:
         """Probabilities over the vocabulary for the next token, with the document caches mixed in."""
         if self._dist is None:
-            _, output = self._current()
-            # Single precision throughout: sums of 28,000 probabilities stay within 1e-6 of 1.
-            probs = self.model.next_probs(output)[0].numpy()
+            state, output = self._current()
+            hit, self._ahead_probs = self._ahead_probs, None
+            if hit is not None and hit[0] is state:
+                probs = hit[1].copy()  # the look-ahead's own stays as read, for a word retyped
+            else:
+                # Single precision throughout: sums of 28,000 probabilities stay within 1e-6 of 1.
+                probs = self.model.next_probs(output)[0].numpy()
             if self._notes is not None:
                 probs *= 1.0 - self.config.notes_weight
                 probs += self.config.notes_weight * self._notes.distribution(self._recent_ids())
@@ -443,7 +508,15 @@ class Predictor:
 
     def _read(self, ids: list[int], state: State) -> tuple[torch.Tensor, State]:
         """The network's outputs ``[len(ids), emb_dim]`` after each of ``ids``, read from
-        ``state``, and the new state."""
+        ``state``, and the new state (read ahead already, for one token, if ``look_ahead``
+        did it)."""
+        if len(ids) == 1 and self._ahead:
+            ahead = self._ahead.get((id(state), ids[0]))
+            if ahead is not None and ahead.before is state:
+                self.read_ahead_hits += 1
+                self._ahead_probs = (ahead.after, ahead.probs)
+                return ahead.outputs, ahead.after
+        self.network_reads += 1
         return self.model.read(torch.tensor(ids), state)
 
     def _store_keys(self, indices: list[int], outputs: torch.Tensor) -> None:

@@ -323,3 +323,46 @@ def test_contexts_in_pieces_match_the_joined_text(checkpoint, sample_text, edits
         else:
             head, tail = text[:position] + insert + text[position + delete :], ""
         same(predictor.predict(SplitText(head, tail), "", 6), fresh(checkpoint, head + tail, "", 6))
+
+
+def type_key_by_key(predictor, text, k=8, ahead=False):
+    """Every query the type-through protocol makes over ``text``; with ``ahead``, the word
+    typed so far is read ahead after each key (as the server does while the typist pauses)."""
+    from nextword.model.tokenize import WORD_RE
+
+    found = []
+    for match in WORD_RE.finditer(text):
+        context, word = text[: match.start()], match.group()
+        for i in range(len(word)):
+            found.append(predictor.predict(context, word[:i], k))
+            if ahead:
+                assert predictor.look_ahead(word[: i + 1])
+    return found
+
+
+@pytest.mark.parametrize("which", ["tiny", "shipped"])
+def test_reading_ahead_changes_no_suggestion_and_spares_the_steps(checkpoint, shipped, sample_text, which):
+    """The look-ahead only moves work into the pause between keys: the same suggestions to
+    the last bit (the tiny model in single precision, the shipped one in 8-bit with its
+    factored output layer), with most word boundaries finding their steps done."""
+    model = checkpoint if which == "tiny" else shipped
+    text = sample_text[:500] + " Zyxwvut, qwertyuiop; the end.\n\n## Next heading (with marks) and more words"
+    plain, ahead = Predictor(model.model, model.vocab), Predictor(model.model, model.vocab)
+    assert type_key_by_key(ahead, text, ahead=True) == type_key_by_key(plain, text)
+    words = sum(1 for _ in __import__("re").finditer(r"\w+", text))
+    assert ahead.read_ahead_hits > words // 2
+    assert ahead.network_reads < plain.network_reads - words // 2
+    # A word read ahead and then changed (a backspace, another ending) is read afresh.
+    ahead.look_ahead("mor")
+    context = text + " mor"
+    assert ahead.predict(context + "e ", "", 8) == plain.predict(context + "e ", "", 8)
+    assert ahead.predict(context[:-1] + "an, ", "", 8) == plain.predict(context[:-1] + "an, ", "", 8)
+
+
+def test_only_one_word_is_read_ahead(predictor, sample_text):
+    predictor.predict(sample_text[:100], "", 5)
+    for not_one_word in ["", ",", "don'", "two words", "a-b", " x"]:
+        assert not predictor.look_ahead(not_one_word)
+    assert predictor.network_reads and predictor.read_ahead_hits == 0
+    for word in ["the", "don't", "한국", "Zyxwvut"]:
+        assert predictor.look_ahead(word)
