@@ -17,7 +17,7 @@ A personal model's n-gram of the notes it learned (``ngram.py``) is mixed in too
 the caches.
 
 Between keystrokes a caller may ``look_ahead`` at the word being typed: the network reads
-it (and the mark most likely to follow it) as if it were finished, so that when a space or
+it (and the marks most likely to follow it) as if it were finished, so that when a space or
 a mark ends the word, the step and the output layer are already done. The result is only
 used when the context then continues from the same state with the same tokens, so it never
 changes a suggestion; it only moves the work into the pause between two keys.
@@ -60,8 +60,9 @@ def _top(probs: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.nda
         chosen = np.arange(len(probs))
     else:
         candidates = probs if allowed is None else np.where(allowed, probs, 0.0)
-        # torch's top-k is several times faster than numpy's argpartition on long ranges.
-        chosen = torch.topk(torch.from_numpy(candidates), k, sorted=False).indices.numpy()
+        # numpy's partition, not torch's top-k: as fast on the whole vocabulary, and on the
+        # few dozen words of a typed prefix it costs half (torch's call overhead dominates).
+        chosen = np.argpartition(candidates, -k)[-k:]
     return chosen if allowed is None else chosen[allowed[chosen]]
 
 
@@ -76,18 +77,20 @@ class Suggestion:
 @dataclass(frozen=True, slots=True)
 class _ReadAhead:
     """One token read ahead: from the state ``before``, the network's ``outputs`` and state
-    ``after``, and its distribution for the token after that."""
+    ``after``, and its distribution for the token after that (None if not computed)."""
 
     before: State
     token_id: int
     outputs: torch.Tensor
     after: State
-    probs: np.ndarray
+    probs: np.ndarray | None
 
 
-# Tokens read ahead kept per Predictor: the word being typed and the mark after it (a newer
-# look-ahead replaces them, a few older ones are kept for a word typed back and forth).
-_MAX_READ_AHEAD = 4
+# Tokens read ahead kept per Predictor: the word being typed, the marks after it, and the
+# tokens a rollback just dropped (a break or a mark that may yet grow is read again when the
+# text after it arrives: from the same state it gives the same one, and the word read ahead
+# after it still fits).
+_MAX_READ_AHEAD = 8
 
 
 @dataclass(slots=True)
@@ -170,7 +173,7 @@ class Predictor:
         self._ranked: dict[str, list[Suggestion]] = {}
         self._ahead: dict[tuple[int, int], _ReadAhead] = {}  # by (id of the state before, token id)
         self._ahead_probs: tuple[State, np.ndarray] | None = None  # a hit's distribution, for ``distribution``
-        self.read_ahead_hits = 0  # tokens whose network step a look-ahead had already done
+        self.read_ahead_hits = 0  # tokens whose network step was done already (read ahead, or read before a rollback)
         self.network_reads = 0  # calls of the network to read the context (look-aheads not counted)
 
     def predict(self, context: str | SplitText, prefix: str = "", k: int = 5) -> list[Suggestion]:
@@ -231,12 +234,13 @@ class Predictor:
         return result
 
     @torch.inference_mode()
-    def look_ahead(self, word: str, then_mark: bool = True) -> bool:
+    def look_ahead(self, word: str, marks: int = 3) -> bool:
         """Read ``word`` (the part of a word typed so far) as if it were finished, and then
-        the punctuation mark or break the network finds likeliest after it (``then_mark``),
-        so that the next query, after the word ends, finds those steps done. For the pause
-        between keystrokes; the suggestions stay exactly the same. False when there is
-        nothing to do (``word`` is not one word token, or the state is not kept)."""
+        each of the ``marks`` punctuation marks or breaks the network finds likeliest after
+        it, so that the next query, after the word ends, finds those steps done. For the
+        pause between keystrokes; the suggestions stay exactly the same. What was read ahead
+        already is not read again (``marks=2`` after ``marks=1`` reads one more mark). False
+        when there is nothing to do (``word`` is not one word token, or the state is not kept)."""
         tokens = list(iter_tokens(word))
         if len(tokens) != 1 or tokens[0].text != word or not is_word(word):
             return False
@@ -245,24 +249,28 @@ class Predictor:
             return False
         state, _ = self._current()
         ahead = self._read_ahead(state, self.vocab.index.get(word, self.vocab.unk_id))
-        if then_mark:
-            marks = np.where(self.vocab.word_mask, 0.0, ahead.probs)
-            marks[self.vocab.unk_id] = 0.0
-            self._read_ahead(ahead.after, int(marks.argmax()))
+        if marks > 0:
+            likely = np.where(self.vocab.word_mask, 0.0, ahead.probs)
+            likely[self.vocab.unk_id] = 0.0
+            for mark in _top(likely, marks).tolist():
+                self._read_ahead(ahead.after, mark)
         return True
 
     def _read_ahead(self, state: State, token_id: int) -> _ReadAhead:
         key = (id(state), token_id)
         ahead = self._ahead.get(key)
-        if ahead is not None and ahead.before is state:
+        if ahead is not None and ahead.before is state and ahead.probs is not None:
             return ahead
         outputs, after = self.model.read(torch.tensor([token_id]), state)
         ahead = _ReadAhead(state, token_id, outputs, after, self.model.next_probs(outputs)[0].numpy())
+        self._keep_ahead(key, ahead)
+        return ahead
+
+    def _keep_ahead(self, key: tuple[int, int], ahead: _ReadAhead) -> None:
         self._ahead.pop(key, None)
         self._ahead[key] = ahead
         while len(self._ahead) > _MAX_READ_AHEAD:
             del self._ahead[next(iter(self._ahead))]
-        return ahead
 
     def distribution(self) -> np.ndarray:
         """Probabilities over the vocabulary for the next token, with the document caches mixed in."""
@@ -444,8 +452,13 @@ class Predictor:
     def _truncate(self, keep: int) -> None:
         while len(self._entries) > keep:
             index = len(self._entries) - 1
-            self._cache_remove(self._entries.pop())
-            self._states.pop(index, None)
+            entry = self._entries.pop()
+            self._cache_remove(entry)
+            dropped = self._states.pop(index, None)
+            before = self._states.get(index - 1) if index - 1 >= self._lstm_start else self._start
+            if dropped is not None and before is not None:
+                # Read again from the same state, the token gives this same state back.
+                self._keep_ahead((id(before[0]), entry.id), _ReadAhead(before[0], entry.id, dropped[1], dropped[0], None))
             if self._key_rows:
                 self._key_ids[index % self._key_rows] = -1
             back = index - self.config.cache_size
@@ -514,7 +527,8 @@ class Predictor:
             ahead = self._ahead.get((id(state), ids[0]))
             if ahead is not None and ahead.before is state:
                 self.read_ahead_hits += 1
-                self._ahead_probs = (ahead.after, ahead.probs)
+                if ahead.probs is not None:
+                    self._ahead_probs = (ahead.after, ahead.probs)
                 return ahead.outputs, ahead.after
         self.network_reads += 1
         return self.model.read(torch.tensor(ids), state)
