@@ -5,12 +5,19 @@ Starts ``python -m nextword.server`` as an editor would, then for documents of 1
 for a completion at its end at once (the first completion after opening), and types a
 paragraph at the end one character at a time: each keystroke sends ``didChange`` and a
 ``completion`` request in one write and waits for the answer. Prints completion latency
-(p50, p99, max) per size, the first completion, the time to the ``initialize`` answer and
-until the model is ready (both from process start), and the server's peak memory.
+(p50, p99, max) per size, and apart for the keystrokes that end a word (a space or a mark:
+the network reads the word), the first completion, the time to the ``initialize`` answer
+and until the model is ready (both from process start), and the server's peak memory.
+
+By default the keys go back to back, each as soon as the last answer is in: the server
+never has a pause. ``--pause-ms 50`` waits that long between keys, as a (very fast) typist
+does; the server then reads each word ahead while the typist pauses (see
+``server/model_host.py``), so the key that ends the word finds that work done.
 
     python benchmarks/server_latency.py                     # the shipped model, if present
     python benchmarks/server_latency.py --model FILE.safetensors
     python benchmarks/server_latency.py --untrained         # a default-shaped untrained model
+    python benchmarks/server_latency.py --pause-ms 50       # a typist's pause between keys
 
 Without a shipped model (or with --untrained) it builds a model of the default shape
 (256-dim embeddings, 2-layer LSTM of 512, 30,000 tokens) with random weights: the same
@@ -168,7 +175,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # ----- the measurement --------------------------------------------------------------------------
-def measure(model: Path, sizes: list[int], repeats: int, entry: str, reloads: int = 2) -> dict[str, Any]:
+def measure(model: Path, sizes: list[int], repeats: int, entry: str, reloads: int = 2, pause: float = 0.0) -> dict[str, Any]:
     text = corpus_text(max(sizes) + 1000)
     env = dict(os.environ)
     env["NEXTWORD_DATA_DIR"] = tempfile.mkdtemp(prefix="nextword-bench-")
@@ -185,6 +192,7 @@ def measure(model: Path, sizes: list[int], repeats: int, entry: str, reloads: in
     results: dict[str, Any] = {"initialize_s": initialize_s, "ready_s": ready_s, "model": status["model"], "vocabulary": status["vocabularySize"], "sizes": {}}
     for size in sizes:
         latencies: list[float] = []
+        ends: list[float] = []  # the keystrokes that end a word
         firsts: list[float] = []
         for run in range(repeats):
             uri = f"file:///bench/{size}-{run}.md"
@@ -212,12 +220,18 @@ def measure(model: Path, sizes: list[int], repeats: int, entry: str, reloads: in
                 client.write(change, completion)
                 client.wait_for(completion["id"])
                 latencies.append(time.perf_counter() - started)
+                if not WORD_RE.match(ch):
+                    ends.append(latencies[-1])
+                if pause:
+                    time.sleep(pause)
             client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
         results["sizes"][size] = {
             "keystrokes": len(latencies),
             "p50_ms": 1e3 * statistics.median(latencies),
             "p99_ms": 1e3 * percentile(latencies, 0.99),
             "max_ms": 1e3 * max(latencies),
+            "word_end_p50_ms": 1e3 * statistics.median(ends),
+            "word_end_p99_ms": 1e3 * percentile(ends, 0.99),
             "first_ms": 1e3 * max(firsts),
             "first_median_ms": 1e3 * statistics.median(firsts),
             "slowest": sorted(((round(1e3 * t, 2), i % len(PARAGRAPH), PARAGRAPH[i % len(PARAGRAPH)]) for i, t in enumerate(latencies)), reverse=True)[:5],
@@ -239,9 +253,11 @@ def report(results: dict[str, Any]) -> None:
     print(f"model: {results['model']} ({results['vocabulary']} tokens)")
     print("before: " + results["machine"][0])
     print("after:  " + results["machine"][1])
-    print(f"{'words':>8} {'keys':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'first ms':>9}")
+    pace = f"{results['pause_ms']:g} ms between keys" if results["pause_ms"] else "keys back to back"
+    print(f"typing: {pace}")
+    print(f"{'words':>8} {'keys':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'word end p50':>13} {'p99':>6} {'first ms':>9}")
     for size, r in results["sizes"].items():
-        print(f"{size:>8} {r['keystrokes']:>5} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['first_ms']:>9.1f}"
+        print(f"{size:>8} {r['keystrokes']:>5} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['word_end_p50_ms']:>13.2f} {r['word_end_p99_ms']:>6.2f} {r['first_ms']:>9.1f}"
               f"   p50 {mark(r['p50_ms'], TARGETS['p50_ms'])}, p99 {mark(r['p99_ms'], TARGETS['p99_ms'])}")
     for size, r in results["sizes"].items():
         print(f"slowest keystrokes at {size} words (ms, index, character): {r['slowest']}")
@@ -263,6 +279,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1, help="documents typed into per size")
     parser.add_argument("--entry", choices=("module", "script"), default="module", help="start `python -m nextword.server` (module) or `nextword serve` (script)")
     parser.add_argument("--reloads", type=int, default=2, help="model reloads at the end, to see memory across them")
+    parser.add_argument("--pause-ms", type=float, default=0.0, help="pause between keys, as a typist's (default 0: back to back)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     model = args.model
@@ -271,7 +288,8 @@ def main() -> int:
         if model is None:
             model = shipped if shipped.is_file() and not args.untrained else untrained_model(Path(tmp))
         before = machine.describe()
-        results = measure(model, args.sizes, args.repeats, args.entry, args.reloads)
+        results = measure(model, args.sizes, args.repeats, args.entry, args.reloads, args.pause_ms / 1000)
+        results["pause_ms"] = args.pause_ms
         results["machine"] = [before, machine.describe()]
     report(results)
     if args.json:

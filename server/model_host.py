@@ -14,6 +14,9 @@ Predictor per open document.
   answered as superseded (None) instead of being computed: the newer one is what counts.
 - A document just opened is read ahead in the background, slice by slice, between
   requests, so that the first completion in it seldom pays for reading it.
+- While a word is being typed, once the typist pauses the worker reads it ahead as if it
+  were finished (``Predictor.look_ahead``): the space or mark that ends it then finds the
+  network's steps done.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +43,17 @@ POLL_SECONDS = 1.0  # how often the model file is checked for changes
 WARM_CHUNK = 2000
 MAX_WARMING = 4  # documents read ahead at once; older openings are dropped (a restored session of 30 tabs)
 SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this long
+# A word being typed is read ahead once no keystroke has come for LOOK_AHEAD_DELAY, and only
+# while keys come at a person's pace: at least LOOK_AHEAD_PACE apart (the median of the last
+# few). A person's keys come 50-300 ms apart, so the look-ahead (two network steps, a few
+# ms) is done long before the next; keys sent faster (a macro, a benchmark sending them
+# back to back or a few ms apart) would arrive while it runs and wait for it, so they get none.
+LOOK_AHEAD_DELAY = 0.01
+LOOK_AHEAD_PACE = 0.03
+# Marks read ahead after the word (as ``Predictor.look_ahead`` does by default): each costs one
+# network step in the pause, and the three likeliest catch most of the single marks that end
+# a word (``benchmarks/predictor_latency.py`` counts the word ends found read ahead).
+LOOK_AHEAD_MARKS = 3
 
 Report = Callable[[str, str], None]  # (level: "error" | "warning" | "info" | "log", message)
 
@@ -183,7 +197,7 @@ class ModelHost:
     def __init__(self, loop: asyncio.AbstractEventLoop, report: Report):
         self._loop = loop
         self._report = report
-        self.worker = ModelWorker(max_idle=MAX_WARMING)
+        self.worker = ModelWorker(max_idle=MAX_WARMING + 1)  # the warm-ups and one look-ahead
         # Settings, set from the event loop.
         self._setting = ""  # the modelPath setting
         self._base_dir: Path | None = None  # relative modelPath settings are relative to this
@@ -210,6 +224,7 @@ class ModelHost:
         self._latest: dict[tuple[str, str], int] = {}
         self._seq = 0
         self._config: Any = None
+        self._key_times: deque[float] = deque(maxlen=8)  # when the last suggestions were asked for
 
     # ----- control (event loop) ------------------------------------------------------------
     def start(self) -> None:
@@ -266,11 +281,24 @@ class ModelHost:
         """The Predictor's ``k`` best words after ``text[:context_end]`` starting with
         ``prefix``; None if not ready or overtaken by a newer request."""
         ticket = self._ticket("suggest", uri)
+        pace = self._typing_pace()
         done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k))
-        if done and found is not None:
-            return found
-        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket)
-        return await asyncio.wrap_future(future)
+        if not done or found is None:
+            found = await asyncio.wrap_future(self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket))
+        if prefix and found is not None and pace >= LOOK_AHEAD_PACE:
+            # One look-ahead at a time: the word typed last is the one that will end next.
+            self.worker.submit_idle("look-ahead", lambda: self._look_ahead(uri, text, context_end, prefix), LOOK_AHEAD_DELAY)
+        return found
+
+    def _typing_pace(self) -> float:
+        """The median time between the last few requests for suggestions, this one included
+        (0 until there are a few)."""
+        times = self._key_times
+        times.append(time.monotonic())
+        if len(times) < 4:
+            return 0.0
+        gaps = sorted(b - a for a, b in zip(times, list(times)[1:]))
+        return gaps[len(gaps) // 2]
 
     async def phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float) -> tuple[str, float] | None:
         """A phrase continuing ``prefix`` (see ``Predictor.complete_phrase``), or None."""
@@ -332,6 +360,15 @@ class ModelHost:
             log.warning("the Predictor failed (%s: %s); recomputing this document's state", type(e).__name__, e)
             doc.free()
             return None
+
+    def _look_ahead(self, uri: str, text: Snapshot, context_end: int, prefix: str, marks: int = 0) -> None:
+        """Read ``prefix`` ahead as a finished word, if the document is still where it was;
+        then, each as a job of its own (a key arriving meanwhile waits for one network step
+        at most), the LOOK_AHEAD_MARKS marks likeliest after it."""
+        loaded, doc = self.loaded, self._docs.get(uri)
+        predictor = doc.computed(loaded, text, context_end) if loaded is not None and doc is not None else None
+        if predictor is not None and predictor.look_ahead(prefix, marks) and marks < LOOK_AHEAD_MARKS:
+            self.worker.submit_idle("look-ahead", lambda: self._look_ahead(uri, text, context_end, prefix, marks + 1))
 
     def _phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float, ticket: int) -> tuple[str, float] | None:
         loaded = self.loaded

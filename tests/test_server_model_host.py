@@ -59,6 +59,22 @@ def test_try_now_never_overlaps_a_job_nor_jumps_the_queue() -> None:
     assert worker.try_now(lambda: "ran") == (False, None)  # stopped
 
 
+def test_an_idle_job_waits_for_its_delay_and_the_newest_replaces_it() -> None:
+    worker = ModelWorker()
+    ran: list[object] = []
+    done = threading.Event()
+    try:
+        started = time.monotonic()
+        worker.submit_idle("look", lambda: ran.append("older"), 0.2)
+        worker.submit_idle("look", lambda: (ran.append(time.monotonic() - started), done.set()), 0.3)
+        worker.submit(lambda: ran.append("request")).result(5)
+        assert ran == ["request"]  # a request goes first; the idle job waits for its delay
+        assert done.wait(5)
+        assert ran[0] == "request" and len(ran) == 2 and ran[1] >= 0.3  # the older one never ran
+    finally:
+        worker.stop()
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
@@ -103,6 +119,41 @@ async def test_typing_at_the_end_skips_the_worker(tiny_model: Path) -> None:
         other = Snapshot("A different document about the dog. The ", "")
         assert await host.suggest("file:///a.md", other, len(other), "", 5) == fresh.predict(str(other), "", 5)
         assert submitted == ["_suggest", "_suggest"]
+    finally:
+        host.stop()
+        gc.unfreeze()
+
+
+async def test_a_word_typed_at_a_persons_pace_is_read_ahead(tiny_model: Path) -> None:
+    """Keys a person's pause apart: the word typed is read ahead between them, and the key
+    that ends it finds the step done (the same suggestions as from scratch). Keys back to
+    back (a burst): nothing is read ahead, so no key waits behind it."""
+    host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
+    host.configure(str(tiny_model), None, 16, from_flag=True)
+    host.start()
+    try:
+        deadline = time.monotonic() + 60
+        while host.state != "ready":
+            assert time.monotonic() < deadline and host.state not in ("failed", "missing"), host.error
+            await asyncio.sleep(0.02)
+        checkpoint = load_checkpoint(tiny_model)
+        fresh = Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig())
+        head = "the theory of the cat and the dog. the cat sat on "
+
+        async def type_word(uri: str, pause: float) -> None:
+            for typed in ("", "t", "th", "the"):
+                snapshot = Snapshot(head, typed)
+                assert await host.suggest(uri, snapshot, len(head), typed, 5) == fresh.predict(head, typed, 5)
+                await asyncio.sleep(pause)
+            ended = Snapshot(head, "the ")
+            assert await host.suggest(uri, ended, len(ended), "", 5) == fresh.predict(head + "the ", "", 5)
+
+        await type_word("file:///paced.md", 0.06)
+        assert host._docs["file:///paced.md"].predictor.read_ahead_hits >= 1
+        host._key_times.clear()
+        await type_word("file:///burst.md", 0.0)
+        await asyncio.sleep(0.1)
+        assert host._docs["file:///burst.md"].predictor.read_ahead_hits == 0
     finally:
         host.stop()
         gc.unfreeze()
