@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,10 +17,11 @@ if TYPE_CHECKING:
     from .lsp_server import NextwordServer
 
 
+@functools.cache
 def package_version() -> str:
-    """nextword's version. Asked for only when needed: reading package metadata costs 30 ms
-    of imports, which the answer to ``initialize`` should not wait for (so the server's
-    initialize result names no version)."""
+    """nextword's version. Asked for only when needed, and read once: reading package
+    metadata costs 30 ms of imports and several ms a time after, which the answer to
+    ``initialize`` should not wait for (so the server's initialize result names no version)."""
     try:
         from importlib.metadata import version
 
@@ -27,8 +29,8 @@ def package_version() -> str:
     except Exception:  # noqa: BLE001 - running from a source tree
         return "0+unknown"
 
-log = logging.getLogger(__name__)
 
+log = logging.getLogger(__name__)
 
 
 def status(ls: "NextwordServer") -> dict[str, Any]:
