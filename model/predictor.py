@@ -201,6 +201,9 @@ class Predictor:
         else:
             self._truncate(keep)
             self._append(_tokens_between(text, resume, len(text)))
+        # What was read ahead for the old context and not used now is of no more use (and a
+        # distribution over the vocabulary apiece: not to be kept per open document).
+        self._ahead.clear()
         self._text = text
         self._dist = None
         self._ranked.clear()
