@@ -54,10 +54,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(predictor: Predictor, document: str, typed: str, k: int, ahead: bool = False) -> tuple[list[float], list[float], float, list[float]]:
-    """Query latencies at word boundaries and inside words, the first query's, and those of the
-    boundaries that had to run the network (all of them unless ``ahead``)."""
-    boundary, inside, stepped = [], [], []
+def measure(predictor: Predictor, document: str, typed: str, k: int, ahead: bool = False) -> tuple[list[float], list[float], float, list[float], list[float]]:
+    """Query latencies at word boundaries and inside words, the first query's, those of the
+    boundaries that had to run the network (all of them unless ``ahead``), and the time each
+    look-ahead took (in the pause, not in any query)."""
+    boundary, inside, stepped, looked = [], [], [], []
     start = time.perf_counter()
     predictor.predict(document, "", k)
     first = time.perf_counter() - start
@@ -74,8 +75,10 @@ def measure(predictor: Predictor, document: str, typed: str, k: int, ahead: bool
             if i == 0 and predictor.network_reads > reads:
                 stepped.append(boundary[-1])
             if ahead:  # the pause after the typist's next key
+                t = time.perf_counter()
                 predictor.look_ahead(word[: i + 1])
-    return boundary, inside, first, stepped
+                looked.append(time.perf_counter() - t)
+    return boundary, inside, first, stepped, looked
 
 
 def main() -> None:
@@ -98,12 +101,13 @@ def main() -> None:
             predictor = Predictor(checkpoint.model, checkpoint.vocab)
             measure(predictor, document, typed[:2000], args.k, ahead)  # warm up
             predictor.reset()
-            boundary, inside, first, stepped = measure(predictor, document, typed, args.k, ahead)
+            boundary, inside, first, stepped, looked = measure(predictor, document, typed, args.k, ahead)
             ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
             mode = "read ahead" if ahead else "back to back"
             print(f"{words:>10,} words {mode:>16} {ms(statistics.median(boundary)):>13} {ms(percentile(boundary, 0.99)):>8} {ms(statistics.median(inside)):>12} {ms(percentile(inside, 0.99)):>8} {ms(first):>12}")
             if ahead and stepped:
                 print(f"{'':>16} {'':>16} {len(boundary) - len(stepped)} of {len(boundary)} boundaries found every step read ahead; the other {len(stepped)}: p50 {ms(statistics.median(stepped))}")
+                print(f"{'':>16} {'':>16} reading ahead after a key (the word and up to three marks, in the pause): p50 {ms(statistics.median(looked))}")
 
 
 if __name__ == "__main__":

@@ -50,9 +50,10 @@ SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this
 # back to back or a few ms apart) would arrive while it runs and wait for it, so they get none.
 LOOK_AHEAD_DELAY = 0.01
 LOOK_AHEAD_PACE = 0.03
-# Marks read ahead after the word (as ``Predictor.look_ahead`` does by default): each costs one
-# network step in the pause, and the three likeliest catch most of the single marks that end
-# a word (``benchmarks/predictor_latency.py`` counts the word ends found read ahead).
+# Marks read ahead after the word (as ``Predictor.look_ahead`` does by default; those the
+# network gives at least 1%): each costs one network step in the pause, and the three
+# likeliest catch most of the single marks that end a word (``benchmarks/predictor_latency.py``
+# counts the word ends found read ahead).
 LOOK_AHEAD_MARKS = 3
 
 Report = Callable[[str, str], None]  # (level: "error" | "warning" | "info" | "log", message)
