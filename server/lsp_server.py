@@ -217,6 +217,19 @@ class NextwordServer(LanguageServer):
         text = doc.text
         self.host.warm(uri, text, typed_word_start(text, len(text), text.rfind("\n") + 1))
 
+    def changed(self, params: types.DidChangeTextDocumentParams) -> None:
+        """After an edit, let the model get ready for the next question at the cursor (the
+        end of the last change) while the typist pauses."""
+        host = self.host
+        doc = self.documents.get(params.text_document.uri)
+        if host is None or not host.ready or doc is None or not params.content_changes:
+            return
+        change = params.content_changes[-1]
+        where = getattr(change, "range", None)  # None: the whole text replaced
+        start = doc.offset_at(where.start.line, where.start.character) if where is not None else None
+        if start is not None:
+            host.prepare(doc.uri, doc.snapshot(), start + len(change.text))
+
     def closed(self, uri: str) -> None:
         self._words.pop(uri, None)  # its document is gone, and the listener with it
         if self.host is not None:
@@ -354,7 +367,7 @@ def create_server(model_override: str | None = None, log_level: str = "info") ->
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: NextwordServer, params: types.DidChangeTextDocumentParams) -> None:
-        pass  # the protocol applied the edits; predictions catch up when next asked
+        ls.changed(params)  # the protocol applied the edits
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: NextwordServer, params: types.DidCloseTextDocumentParams) -> None:

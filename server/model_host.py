@@ -14,9 +14,10 @@ Predictor per open document.
   answered as superseded (None) instead of being computed: the newer one is what counts.
 - A document just opened is read ahead in the background, slice by slice, between
   requests, so that the first completion in it seldom pays for reading it.
-- While a word is being typed, once the typist pauses the worker reads it ahead as if it
-  were finished (``Predictor.look_ahead``): the space or mark that ends it then finds the
-  network's steps done.
+- After each edit, once the typist pauses, the worker brings the document's state up to the
+  cursor and reads the word being typed ahead as if it were finished
+  (``Predictor.look_ahead``): the space or mark that ends it then finds the network's steps
+  done, whether or not the editor asked for completions on the way.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .documents import Snapshot
+from .wordsyntax import MAX_WORD_LENGTH, typed_word_start
 from .worker import ModelWorker
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,9 @@ POLL_SECONDS = 1.0  # how often the model file is checked for changes
 WARM_CHUNK = 2000
 MAX_WARMING = 4  # documents read ahead at once; older openings are dropped (a restored session of 30 tabs)
 SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this long
-# A word being typed is read ahead once no keystroke has come for LOOK_AHEAD_DELAY, and only
-# while keys come at a person's pace: at least LOOK_AHEAD_PACE apart (the median of the last
-# few). A person's keys come 50-300 ms apart, so the look-ahead (two network steps, a few
+# After an edit, the document's state is caught up and the word being typed read ahead once
+# no edit has come for LOOK_AHEAD_DELAY, and only while edits come at a person's pace: at
+# least LOOK_AHEAD_PACE apart (the median of the last few). A person's keys come 50-300 ms apart, so the look-ahead (two network steps, a few
 # ms) is done long before the next; keys sent faster (a macro, a benchmark sending them
 # back to back or a few ms apart) would arrive while it runs and wait for it, so they get none.
 LOOK_AHEAD_DELAY = 0.01
@@ -225,7 +227,8 @@ class ModelHost:
         self._latest: dict[tuple[str, str], int] = {}
         self._seq = 0
         self._config: Any = None
-        self._key_times: deque[float] = deque(maxlen=8)  # when the last suggestions were asked for
+        self._key_times: deque[float] = deque(maxlen=8)  # when the last edits came
+        self._pause: asyncio.TimerHandle | None = None  # starts the look-ahead once the typist pauses
 
     # ----- control (event loop) ------------------------------------------------------------
     def start(self) -> None:
@@ -235,6 +238,8 @@ class ModelHost:
         with self._cv:
             self._stop = True
             self._cv.notify()
+        if self._pause is not None:
+            self._pause.cancel()
         self.worker.stop()
 
     @property
@@ -282,18 +287,26 @@ class ModelHost:
         """The Predictor's ``k`` best words after ``text[:context_end]`` starting with
         ``prefix``; None if not ready or overtaken by a newer request."""
         ticket = self._ticket("suggest", uri)
-        pace = self._typing_pace()
         done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k))
-        if not done or found is None:
-            found = await asyncio.wrap_future(self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket))
-        if prefix and found is not None and pace >= LOOK_AHEAD_PACE:
-            # One look-ahead at a time: the word typed last is the one that will end next.
-            self.worker.submit_idle("look-ahead", lambda: self._look_ahead(uri, text, context_end, prefix), LOOK_AHEAD_DELAY)
-        return found
+        if done and found is not None:
+            return found
+        return await asyncio.wrap_future(self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket))
+
+    def prepare(self, uri: str, text: Snapshot, cursor: int) -> None:
+        """The document changed and the cursor is at ``cursor``: once the typist pauses, bring
+        its state up to the word being typed there and read that word ahead."""
+        if self._pause is not None:
+            self._pause.cancel()
+            self._pause = None
+        if self.loaded is not None and self._typing_pace() >= LOOK_AHEAD_PACE:
+            # Timed on the event loop, so the worker is not woken while a keystroke is being
+            # answered; one at a time: the word typed last is the one that will end next.
+            job = lambda: self._prepare(uri, text, cursor)  # noqa: E731
+            self._pause = self._loop.call_later(LOOK_AHEAD_DELAY, self.worker.submit_idle, "look-ahead", job)
 
     def _typing_pace(self) -> float:
-        """The median time between the last few requests for suggestions, this one included
-        (0 until there are a few)."""
+        """The median time between the last few edits, this one included (0 until there
+        are a few)."""
         times = self._key_times
         times.append(time.monotonic())
         if len(times) < 4:
@@ -361,6 +374,28 @@ class ModelHost:
             log.warning("the Predictor failed (%s: %s); recomputing this document's state", type(e).__name__, e)
             doc.free()
             return None
+
+    def _prepare(self, uri: str, text: Snapshot, cursor: int) -> None:
+        """Catch the document's state up to the word being typed at ``cursor`` (if that is a
+        few steps: typing on at the end), then read the word ahead."""
+        loaded, doc = self.loaded, self._docs.get(uri)
+        if loaded is None or doc is None:
+            return
+        lo = max(0, cursor - MAX_WORD_LENGTH)
+        before = text.slice(lo, cursor)
+        start = lo + typed_word_start(before, len(before), max(before.rfind("\n"), before.rfind("\r")) + 1)
+
+        def catch_up() -> bool:
+            predictor = doc.computed(loaded, text, start)
+            if predictor is None and doc.extends(loaded, text, start):
+                predictor = doc.sync(loaded, text, start, self._config)[0]
+            if predictor is None:
+                return False  # far from where it was: left to the next request
+            predictor.distribution()
+            return True
+
+        if self._guarded(doc, catch_up) and start < cursor:
+            self._look_ahead(uri, text, start, text.slice(start, cursor))
 
     def _look_ahead(self, uri: str, text: Snapshot, context_end: int, prefix: str, marks: int = 0) -> None:
         """Read ``prefix`` ahead as a finished word, if the document is still where it was;

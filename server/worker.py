@@ -3,9 +3,9 @@
 A Predictor is not thread-safe, and two threads running the network at once on a 2-core
 machine would only slow each other down, so every model call goes through this one thread,
 in order. Requests come first (completions before the slower ghost-text phrases, which
-``submit_later`` queues); background work (``submit_idle``: warm-ups, look-aheads) runs
-only when no request waits, newest first, and not before its delay is over; a newer job
-for the same key replaces one not yet started, and only the ``max_idle`` newest are kept. A request cancelled before it starts
+``submit_later`` queues); background work (``submit_idle``: warm-ups, look-aheads) runs only
+when no request waits, newest first; a newer job for the same key replaces one not yet
+started, and only the ``max_idle`` newest are kept. A request cancelled before it starts
 (``$/cancelRequest``) is skipped. A job known to be short (a keystroke inside a word, whose
 answer is a filter of a distribution already computed; a word boundary while typing at the
 end, a few network steps) can run on the caller's thread while the worker is between jobs
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict, deque
 from concurrent.futures import Future
 from typing import Any, Callable
@@ -29,7 +28,7 @@ class ModelWorker:
         self.max_idle = max_idle
         self._jobs: deque[tuple[Future[Any], Callable[[], Any]]] = deque()
         self._later: deque[tuple[Future[Any], Callable[[], Any]]] = deque()
-        self._idle: OrderedDict[Any, tuple[Callable[[], Any], float]] = OrderedDict()  # (job, not before: monotonic s)
+        self._idle: OrderedDict[Any, Callable[[], Any]] = OrderedDict()
         self._wake = threading.Condition()
         self._stopped = False
         self._busy = False  # a job is running on the worker thread
@@ -54,12 +53,11 @@ class ModelWorker:
             self._wake.notify()
         return future
 
-    def submit_idle(self, key: Any, fn: Callable[[], Any], delay: float = 0.0) -> None:
-        """Run ``fn()`` when nothing else waits, ``delay`` seconds from now at the earliest;
-        replaces a pending idle job with this key."""
+    def submit_idle(self, key: Any, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` when nothing else waits; replaces a pending idle job with this key."""
         with self._wake:
             self._idle.pop(key, None)
-            self._idle[key] = fn, time.monotonic() + delay
+            self._idle[key] = fn
             while len(self._idle) > self.max_idle:
                 self._idle.popitem(last=False)
             self._wake.notify()
@@ -96,22 +94,16 @@ class ModelWorker:
             self._busy = False
             while not self._stopped:
                 job: tuple[Future[Any] | None, Callable[[], Any]] | None = None
-                wait: float | None = None
                 if self._jobs:
                     job = self._jobs.popleft()
                 elif self._later:
                     job = self._later.popleft()
                 elif self._idle:
-                    now = time.monotonic()
-                    due = [key for key, (_, at) in self._idle.items() if at <= now]
-                    if due:
-                        job = None, self._idle.pop(due[-1])[0]
-                    else:
-                        wait = min(at for _, at in self._idle.values()) - now
+                    job = None, self._idle.popitem(last=True)[1]
                 if job is not None:
                     self._busy = True
                     return job
-                self._wake.wait(wait)
+                self._wake.wait()
             return None
 
     def _run(self) -> None:

@@ -59,22 +59,6 @@ def test_try_now_never_overlaps_a_job_nor_jumps_the_queue() -> None:
     assert worker.try_now(lambda: "ran") == (False, None)  # stopped
 
 
-def test_an_idle_job_waits_for_its_delay_and_the_newest_replaces_it() -> None:
-    worker = ModelWorker()
-    ran: list[object] = []
-    done = threading.Event()
-    try:
-        started = time.monotonic()
-        worker.submit_idle("look", lambda: ran.append("older"), 0.2)
-        worker.submit_idle("look", lambda: (ran.append(time.monotonic() - started), done.set()), 0.3)
-        worker.submit(lambda: ran.append("request")).result(5)
-        assert ran == ["request"]  # a request goes first; the idle job waits for its delay
-        assert done.wait(5)
-        assert ran[0] == "request" and len(ran) == 2 and ran[1] >= 0.3  # the older one never ran
-    finally:
-        worker.stop()
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
@@ -125,9 +109,10 @@ async def test_typing_at_the_end_skips_the_worker(tiny_model: Path) -> None:
 
 
 async def test_a_word_typed_at_a_persons_pace_is_read_ahead(tiny_model: Path) -> None:
-    """Keys a person's pause apart: the word typed is read ahead between them, and the key
-    that ends it finds the step done (the same suggestions as from scratch). Keys back to
-    back (a burst): nothing is read ahead, so no key waits behind it."""
+    """Edits a person's pause apart: after each, the worker catches the document up and reads
+    the word being typed ahead, so the key that ends it finds the steps done (the same
+    suggestions as from scratch), whether the editor asked for completions on the way or not.
+    Edits back to back (a burst): nothing is read ahead, so no request waits behind it."""
     host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
     host.configure(str(tiny_model), None, 16, from_flag=True)
     host.start()
@@ -140,20 +125,23 @@ async def test_a_word_typed_at_a_persons_pace_is_read_ahead(tiny_model: Path) ->
         fresh = Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig())
         head = "the theory of the cat and the dog. the cat sat on "
 
-        async def type_word(uri: str, pause: float) -> None:
-            for typed in ("", "t", "th", "the"):
+        async def type_word(uri: str, pause: float, ask: bool) -> int:
+            """Type "the " after ``head``; the network reads the boundary's context made."""
+            host.warm(uri, head, len(head))
+            for typed in ("", "t", "th", "the", "the "):
                 snapshot = Snapshot(head, typed)
-                assert await host.suggest(uri, snapshot, len(head), typed, 5) == fresh.predict(head, typed, 5)
+                host.prepare(uri, snapshot, len(snapshot))  # as after each didChange
+                if ask or typed.endswith(" "):
+                    prefix = typed.rstrip(" ") if not typed.endswith(" ") else ""
+                    context_end = len(snapshot) if typed.endswith(" ") else len(head)
+                    assert await host.suggest(uri, snapshot, context_end, prefix, 5) == fresh.predict(str(snapshot)[:context_end], prefix, 5)
                 await asyncio.sleep(pause)
-            ended = Snapshot(head, "the ")
-            assert await host.suggest(uri, ended, len(ended), "", 5) == fresh.predict(head + "the ", "", 5)
+            return host._docs[uri].predictor.read_ahead_hits
 
-        await type_word("file:///paced.md", 0.06)
-        assert host._docs["file:///paced.md"].predictor.read_ahead_hits >= 1
+        assert await type_word("file:///paced.md", 0.06, ask=True) >= 1
+        assert await type_word("file:///quiet-editor.md", 0.06, ask=False) >= 1  # asks only at the space
         host._key_times.clear()
-        await type_word("file:///burst.md", 0.0)
-        await asyncio.sleep(0.1)
-        assert host._docs["file:///burst.md"].predictor.read_ahead_hits == 0
+        assert await type_word("file:///burst.md", 0.0, ask=True) == 0
     finally:
         host.stop()
         gc.unfreeze()
