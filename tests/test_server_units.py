@@ -272,3 +272,41 @@ def test_warming_the_converters_handles_nothing() -> None:
     # The messages it structured read as the protocol's types.
     message = server.protocol.structure_message({"jsonrpc": "2.0", "id": 7, "method": "textDocument/completion", "params": {"textDocument": {"uri": "file:///x.md"}, "position": {"line": 0, "character": 0}}})
     assert isinstance(message, types.CompletionRequest) and message.id == 7
+
+
+def test_an_edit_hands_the_cursor_after_it_to_the_model_host() -> None:
+    """After each change the host is told where the cursor now is (the end of the inserted
+    text, in string offsets whatever the client's units), to read the word there ahead."""
+    from nextword.server.lsp_server import create_server
+
+    server = create_server()
+    told: list[tuple[str, str, int]] = []
+
+    class Host:
+        ready = True
+
+        def prepare(self, uri: str, text, cursor: int) -> None:
+            told.append((uri, str(text), cursor))
+
+    server.host = Host()  # type: ignore[assignment]
+    doc = server.documents.open("file:///k.md", "😋 한국어\ncafé wo", 1)
+
+    def change(start: tuple[int, int], end: tuple[int, int], text: str) -> None:
+        rng = types.Range(types.Position(*start), types.Position(*end))
+        params = types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(range=rng, text=text)],
+        )
+        for piece in params.content_changes:
+            doc.apply_change(piece)
+        server.changed(params)
+
+    change((1, 7), (1, 7), "r")  # typing at the end
+    assert told[-1] == ("file:///k.md", "😋 한국어\ncafé wor", len("😋 한국어\ncafé wor"))
+    change((0, 2), (0, 2), "큰 ")  # after the emoji (two UTF-16 units)
+    assert told[-1][1].startswith("😋큰  한국어") and told[-1][2] == len("😋큰 ")
+    server.changed(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=3),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text="new text")],
+    ))
+    assert len(told) == 2  # the whole text replaced: no cursor to speak of
