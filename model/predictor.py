@@ -243,10 +243,11 @@ class Predictor:
     def look_ahead(self, word: str, marks: int = 3) -> bool:
         """Read ``word`` (the part of a word typed so far) as if it were finished, and then
         each of the ``marks`` punctuation marks or breaks the network finds likeliest after
-        it (those of at least 1%), so that the next query, after the word ends, finds those steps done. For the
-        pause between keystrokes; the suggestions stay exactly the same. What was read ahead
-        already is not read again (``marks=2`` after ``marks=1`` reads one more mark). False
-        when there is nothing to do (``word`` is not one word token, or the state is not kept)."""
+        it (those of at least 1%), so that the next query, after the word ends, finds those
+        steps done. For the pause between keystrokes; the suggestions stay exactly the same.
+        What was read ahead already is not read again (``marks=2`` after ``marks=1`` reads one
+        more mark). False when there is nothing to do (``word`` is not one word token, or the
+        state is not kept)."""
         tokens = list(iter_tokens(word))
         if len(tokens) != 1 or tokens[0].text != word or not is_word(word):
             return False

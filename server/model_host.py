@@ -47,9 +47,10 @@ MAX_WARMING = 4  # documents read ahead at once; older openings are dropped (a r
 SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this long
 # After an edit, the document's state is caught up and the word being typed read ahead once
 # no edit has come for LOOK_AHEAD_DELAY, and only while edits come at a person's pace: at
-# least LOOK_AHEAD_PACE apart (the median of the last few). A person's keys come 50-300 ms apart, so the look-ahead (two network steps, a few
-# ms) is done long before the next; keys sent faster (a macro, a benchmark sending them
-# back to back or a few ms apart) would arrive while it runs and wait for it, so they get none.
+# least LOOK_AHEAD_PACE apart (the median of the last few). A person's keys come 50-300 ms
+# apart, so the look-ahead (up to four network steps, each a job of its own) is done long
+# before the next; keys sent faster (a macro, a paste, a benchmark sending them back to back
+# or a few ms apart) would arrive while it runs and wait for it, so they get none.
 LOOK_AHEAD_DELAY = 0.01
 LOOK_AHEAD_PACE = 0.03
 # Marks read ahead after the word (as ``Predictor.look_ahead`` does by default; those the
