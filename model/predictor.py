@@ -175,7 +175,10 @@ class Predictor:
         self._neural_oov: dict[str, float] = {}
         self._ranked: dict[str, list[Suggestion]] = {}
         self._ahead: dict[tuple[int, int], _ReadAhead] = {}  # by (id of the state before, token id)
-        self._ahead_probs: tuple[State, np.ndarray] | None = None  # a hit's distribution, for ``distribution``
+        # The network's own distribution (before the caches) for a state: a look-ahead's, or the
+        # last one computed. The same state comes back when a token is read again after a
+        # rollback (the mark before a space just typed), and then costs no output layer.
+        self._network_probs: tuple[State, np.ndarray] | None = None
         self.read_ahead_hits = 0  # tokens whose network step was done already (read ahead, or read before a rollback)
         self.network_reads = 0  # calls of the network to read the context (look-aheads not counted)
 
@@ -284,12 +287,11 @@ class Predictor:
         """Probabilities over the vocabulary for the next token, with the document caches mixed in."""
         if self._dist is None:
             state, output = self._current()
-            hit, self._ahead_probs = self._ahead_probs, None
-            if hit is not None and hit[0] is state:
-                probs = hit[1].copy()  # the look-ahead's own stays as read, for a word retyped
-            else:
+            known = self._network_probs
+            if known is None or known[0] is not state:
                 # Single precision throughout: sums of 28,000 probabilities stay within 1e-6 of 1.
-                probs = self.model.next_probs(output)[0].numpy()
+                known = self._network_probs = (state, self.model.next_probs(output)[0].numpy())
+            probs = known[1].copy()  # mixed below; the network's own is kept as it is
             if self._notes is not None:
                 probs *= 1.0 - self.config.notes_weight
                 probs += self.config.notes_weight * self._notes.distribution(self._recent_ids())
@@ -536,7 +538,7 @@ class Predictor:
             if ahead is not None and ahead.before is state:
                 self.read_ahead_hits += 1
                 if ahead.probs is not None:
-                    self._ahead_probs = (ahead.after, ahead.probs)
+                    self._network_probs = (ahead.after, ahead.probs)
                 return ahead.outputs, ahead.after
         self.network_reads += 1
         return self.model.read(torch.tensor(ids), state)

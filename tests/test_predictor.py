@@ -366,3 +366,24 @@ def test_only_one_word_is_read_ahead(predictor, sample_text):
     assert predictor.network_reads and predictor.read_ahead_hits == 0
     for word in ["the", "don't", "한국", "Zyxwvut"]:
         assert predictor.look_ahead(word)
+
+
+def test_a_mark_read_again_after_a_space_costs_no_output_layer(checkpoint, sample_text):
+    """A mark may still grow ("," into ",,"), so the space after it makes the Predictor read
+    it again: from the same state it is the same state, and the network's distribution there
+    is reused (only the caches are mixed in again)."""
+    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    context = sample_text[:200].rstrip() + ","
+    predictor.predict(context, "", 5)
+    passes = []
+    next_probs = checkpoint.model.next_probs
+    checkpoint.model.next_probs = lambda output: (passes.append(1), next_probs(output))[1]
+    try:
+        after_space = predictor.predict(context + " ", "", 5)
+        assert passes == [] and predictor.read_ahead_hits == 1
+        same(after_space, fresh(checkpoint, context + " ", "", 5))
+        passes.clear()
+        predictor.predict(context + " and", "", 5)  # a new token: the output layer runs
+        assert passes == [1]
+    finally:
+        del checkpoint.model.next_probs
