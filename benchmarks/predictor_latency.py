@@ -8,7 +8,7 @@ Each document is typed twice: with the queries back to back, and as the language
 serves a person, who pauses between keys: after each key the word typed so far is read
 ahead as if finished (``Predictor.look_ahead``, untimed: it runs in the pause), so the query
 after the word ends finds the network's steps done when the word (and the mark after it, if
-the network guessed that mark) is what the look-ahead read.
+it is one of the few the network found likeliest) is what the look-ahead read.
 
     python benchmarks/predictor_latency.py [--model FILE] [--words 200] [--threads 1]
 """
