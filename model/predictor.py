@@ -91,6 +91,9 @@ class _ReadAhead:
 # text after it arrives: from the same state it gives the same one, and the word read ahead
 # after it still fits).
 _MAX_READ_AHEAD = 8
+# Marks read ahead after a word, at most: the three likeliest catch most of the single marks
+# that end a word (``benchmarks/predictor_latency.py`` counts the word ends found read ahead).
+LOOK_AHEAD_MARKS = 3
 # A mark the network gives less than this after the word is not read ahead: it seldom comes,
 # and leaving such marks out spares a fifth of the look-ahead's steps at the same hit rate.
 _MARK_WORTH_READING = 0.01
@@ -243,7 +246,7 @@ class Predictor:
         return result
 
     @torch.inference_mode()
-    def look_ahead(self, word: str, marks: int = 3) -> bool:
+    def look_ahead(self, word: str, marks: int = LOOK_AHEAD_MARKS) -> bool:
         """Read ``word`` (the part of a word typed so far) as if it were finished, and then
         each of the ``marks`` punctuation marks or breaks the network finds likeliest after
         it (those of at least 1%), so that the next query, after the word ends, finds those

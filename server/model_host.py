@@ -53,11 +53,6 @@ SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this
 # or a few ms apart) would arrive while it runs and wait for it, so they get none.
 LOOK_AHEAD_DELAY = 0.01
 LOOK_AHEAD_PACE = 0.03
-# Marks read ahead after the word (as ``Predictor.look_ahead`` does by default; those the
-# network gives at least 1%): each costs one network step in the pause, and the three
-# likeliest catch most of the single marks that end a word (``benchmarks/predictor_latency.py``
-# counts the word ends found read ahead).
-LOOK_AHEAD_MARKS = 3
 
 Report = Callable[[str, str], None]  # (level: "error" | "warning" | "info" | "log", message)
 
@@ -401,7 +396,9 @@ class ModelHost:
     def _look_ahead(self, uri: str, text: Snapshot, context_end: int, prefix: str, marks: int = 0) -> None:
         """Read ``prefix`` ahead as a finished word, if the document is still where it was;
         then, each as a job of its own (a key arriving meanwhile waits for one network step
-        at most), the LOOK_AHEAD_MARKS marks likeliest after it."""
+        at most), the marks likeliest after it."""
+        from nextword.model.predictor import LOOK_AHEAD_MARKS
+
         loaded, doc = self.loaded, self._docs.get(uri)
         predictor = doc.computed(loaded, text, context_end) if loaded is not None and doc is not None else None
         if predictor is not None and predictor.look_ahead(prefix, marks) and marks < LOOK_AHEAD_MARKS:
