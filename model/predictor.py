@@ -271,14 +271,18 @@ class Predictor:
         return True
 
     def _read_ahead(self, state: State, token_id: int) -> _ReadAhead:
-        key = (id(state), token_id)
-        ahead = self._ahead.get(key)
-        if ahead is not None and ahead.before is state and ahead.probs is not None:
+        ahead = self._found_ahead(state, token_id)
+        if ahead is not None and ahead.probs is not None:
             return ahead
         outputs, after = self.model.read(torch.tensor([token_id]), state)
         ahead = _ReadAhead(state, token_id, outputs, after, self.model.next_probs(outputs)[0].numpy())
-        self._keep_ahead(key, ahead)
+        self._keep_ahead((id(state), token_id), ahead)
         return ahead
+
+    def _found_ahead(self, state: State, token_id: int) -> _ReadAhead | None:
+        """The token read ahead from this very state, if it was."""
+        ahead = self._ahead.get((id(state), token_id))
+        return ahead if ahead is not None and ahead.before is state else None
 
     def _keep_ahead(self, key: tuple[int, int], ahead: _ReadAhead) -> None:
         self._ahead.pop(key, None)
@@ -537,8 +541,8 @@ class Predictor:
         ``state``, and the new state (read ahead already, for one token, if ``look_ahead``
         did it)."""
         if len(ids) == 1 and self._ahead:
-            ahead = self._ahead.get((id(state), ids[0]))
-            if ahead is not None and ahead.before is state:
+            ahead = self._found_ahead(state, ids[0])
+            if ahead is not None:
                 self.read_ahead_hits += 1
                 if ahead.probs is not None:
                     self._network_probs = (ahead.after, ahead.probs)

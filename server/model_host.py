@@ -29,6 +29,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from itertools import pairwise
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -286,7 +287,8 @@ class ModelHost:
         done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k))
         if done and found is not None:
             return found
-        return await asyncio.wrap_future(self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket))
+        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket)
+        return await asyncio.wrap_future(future)
 
     def prepare(self, uri: str, text: Snapshot, cursor: int) -> None:
         """The document changed and the cursor is at ``cursor``: once the typist pauses, bring
@@ -307,7 +309,7 @@ class ModelHost:
         times.append(time.monotonic())
         if len(times) < 4:
             return 0.0
-        gaps = sorted(b - a for a, b in zip(times, list(times)[1:]))
+        gaps = sorted(b - a for a, b in pairwise(times))
         return gaps[len(gaps) // 2]
 
     async def phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float) -> tuple[str, float] | None:
