@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the language server runs)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    checkpoint = load_checkpoint(resolve_model_path(args.model))
+    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
     text = corpus_text(110_000)
     typed = take_words(corpus_text(2_000)[-40_000:], args.words)
     print(machine.describe())

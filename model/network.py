@@ -42,12 +42,21 @@ _BATCHED_READ_FROM = 16
 class LanguageModel(nn.Module):
     """A word-level LSTM language model with tied input and output embeddings."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, device: str | None = None):
+        """A new network, randomly initialised; on ``device="meta"`` a shell that holds no
+        weights, for a checkpoint's to be assigned to (``load_state_dict(..., assign=True)``)."""
         super().__init__()
         if config.proj_dim and config.proj_dim >= config.hidden_dim:
             raise ValueError("proj_dim must be smaller than hidden_dim (or 0 for none)")
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.emb_dim)
+        shell = device == "meta"
+        # A shell's embedding is left uninitialised: drawing random numbers on the meta device
+        # would import PyTorch's meta kernels, some 70 MB of memory for nothing.
+        self.embedding = (
+            nn.Embedding.from_pretrained(torch.empty(config.vocab_size, config.emb_dim, device=device), freeze=False)
+            if shell
+            else nn.Embedding(config.vocab_size, config.emb_dim, device=device)
+        )
         self.drop = nn.Dropout(config.dropout)
         self.lstm = nn.LSTM(
             config.emb_dim,
@@ -55,12 +64,14 @@ class LanguageModel(nn.Module):
             config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             proj_size=config.proj_dim,
+            device=device,
         )
         out_dim = config.proj_dim or config.hidden_dim
         # The tied output layer needs vectors of the embedding's size.
-        self.out_proj = nn.Linear(out_dim, config.emb_dim) if out_dim != config.emb_dim else None
-        self.out_bias = nn.Parameter(torch.zeros(config.vocab_size))
-        nn.init.normal_(self.embedding.weight, std=1.0 / math.sqrt(config.emb_dim))
+        self.out_proj = nn.Linear(out_dim, config.emb_dim, device=device) if out_dim != config.emb_dim else None
+        self.out_bias = nn.Parameter(torch.zeros(config.vocab_size, device=device))
+        if not shell:
+            nn.init.normal_(self.embedding.weight, std=1.0 / math.sqrt(config.emb_dim))
         # The token ids of the notes a personal model learned (int32, or None): kept with the
         # weights in its checkpoint, they give the Predictor an n-gram of those notes.
         self.notes_tokens: Tensor | None = None
@@ -74,6 +85,7 @@ class LanguageModel(nn.Module):
     # ----- training -------------------------------------------------------------------------
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """Hidden vectors ``[T, B, emb_dim]`` for token ids ``[T, B]``, and the final state."""
+        self._single_precision()
         x = self.drop(self.embedding(ids))
         packed_state = None
         if state is not None:
@@ -118,7 +130,14 @@ class LanguageModel(nn.Module):
         if mode:
             # Training changes the weights: the packed copies would go stale.
             self._step_layers = self._quantized_lstm = self._step_out = self._output_layer = None
+            self._single_precision()
         return super().train(mode)
+
+    def _single_precision(self) -> None:
+        """Training and ``forward`` compute in single precision: a model loaded for prediction
+        (its weights kept as the checkpoint stores them) is converted the first time."""
+        if self.embedding.weight.dtype != torch.float32:
+            self.float()
 
     def set_notes(self, tokens: Tensor | None) -> None:
         """Record the token ids of the notes this model has learned (the newest
@@ -169,6 +188,11 @@ class LanguageModel(nn.Module):
         with torch.no_grad():
             self._output_layer = build_output_layer(self.embedding.weight, self.out_bias, self._precision, self.out_proj)
             precision = self._output_layer.precision
+            if precision == "fp32" and self.embedding.weight.dtype != torch.float32:
+                # Single precision throughout (no fbgemm here, or asked for): the weights
+                # themselves serve, rather than single-precision copies beside stored ones.
+                self._single_precision()
+                self._output_layer = build_output_layer(self.embedding.weight, self.out_bias, precision, self.out_proj)
             self._step_out = InferenceLinear(self.out_proj.weight, self.out_proj.bias, precision) if self.out_proj is not None else None
             self._quantized_lstm = QuantizedLSTM.build(self.lstm, precision)
             self._step_layers = []
@@ -177,7 +201,7 @@ class LanguageModel(nn.Module):
                 get = lambda name: getattr(self.lstm, f"{name}_l{layer}").detach()  # noqa: E731
                 # One matrix for input and recurrent weights: one product per layer and step.
                 gates = InferenceLinear(torch.cat([get("weight_ih"), get("weight_hh")], dim=1), get("bias_ih") + get("bias_hh"), precision)
-                proj = get("weight_hr").t().contiguous() if self.config.proj_dim else None
+                proj = get("weight_hr").t().float().contiguous() if self.config.proj_dim else None
                 self._step_layers.append((gates, proj))
         return self
 
@@ -186,7 +210,7 @@ class LanguageModel(nn.Module):
         """Advance ``state`` by one token per batch row; returns output vectors ``[B, emb_dim]``."""
         if self._output_layer is None:
             self.prepare_for_inference()
-        x = F.embedding(token_ids, self.embedding.weight)
+        x = self._embed(token_ids)
         if self._quantized_lstm is not None:
             x, state = self._quantized_lstm(x.unsqueeze(0), state)
             return self._project(x[0]), state
@@ -211,10 +235,10 @@ class LanguageModel(nn.Module):
         if self._output_layer is None:
             self.prepare_for_inference()
         if self._quantized_lstm is not None:
-            x = F.embedding(token_ids, self.embedding.weight).unsqueeze(1)
+            x = self._embed(token_ids).unsqueeze(1)
             outputs, state = self._quantized_lstm(x, state)
             return self._project(outputs[:, 0]), state
-        if len(token_ids) >= _BATCHED_READ_FROM:
+        if len(token_ids) >= _BATCHED_READ_FROM and self.embedding.weight.dtype == torch.float32:
             outputs, state = self(token_ids.unsqueeze(1), state)
             return outputs[:, 0], state
         outputs = []
@@ -222,6 +246,10 @@ class LanguageModel(nn.Module):
             output, state = self.step(torch.tensor([token_id]), state)
             outputs.append(output)
         return torch.cat(outputs), state
+
+    def _embed(self, token_ids: Tensor) -> Tensor:
+        """The input vectors of ``token_ids``, in single precision whatever the weights'."""
+        return F.embedding(token_ids, self.embedding.weight).float()
 
     def _project(self, x: Tensor) -> Tensor:
         return self._step_out(x) if self._step_out is not None else x

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tokens < 1 or args.temperature < 0 or args.top_k < 0 or args.max_words < 1:
         raise NextwordError("--tokens and --max-words must be at least 1, --temperature and --top-k at least 0")
     text = sys.stdin.read() if args.text == "-" else args.text
-    checkpoint = load_checkpoint(resolve_model_path(args.model))
+    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
     predictor = Predictor(checkpoint.model, checkpoint.vocab)
     if args.phrase:
         context, prefix = split_prefix(text)

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from nextword.model import default_model_path, load_checkpoint, resolve_model_path, user_model_path
 
     path = resolve_model_path(args.model)
-    checkpoint = load_checkpoint(path)
+    checkpoint = load_checkpoint(path, for_prediction=True)
     config = checkpoint.model.config
     params = sum(p.numel() for p in checkpoint.model.parameters())
     notes = checkpoint.model.notes_tokens

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise NextwordError(f"--top must be at least 1, not {args.top}")
     text = sys.stdin.read() if args.text == "-" else args.text
-    checkpoint = load_checkpoint(resolve_model_path(args.model))
+    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
     context, prefix = split_prefix(text)
     suggestions = Predictor(checkpoint.model, checkpoint.vocab).predict(context, prefix, args.top)
     if args.json:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from nextword.model import CheckpointError, LanguageModel, ModelConfig, Vocabulary, load_checkpoint, save_checkpoint
+from nextword.model import CheckpointError, LanguageModel, ModelConfig, Predictor, Vocabulary, default_model_path, load_checkpoint, save_checkpoint
 from nextword.model.vocab import UNK
 
 
@@ -36,6 +36,52 @@ def test_projection_and_output_projection_shapes_round_trip(tmp_path):
     for config in (ModelConfig(vocab_size=4, emb_dim=8, hidden_dim=16, num_layers=2, proj_dim=8), ModelConfig(vocab_size=4, emb_dim=8, hidden_dim=16, num_layers=1)):
         loaded = load_checkpoint(save_checkpoint(tmp_path / "p.safetensors", LanguageModel(config), vocab))
         assert loaded.model.config == config
+
+
+def test_a_model_loaded_for_prediction_keeps_its_stored_weights_and_predicts_the_same(sample_text):
+    """Loaded for prediction, the shipped model keeps its weights in half precision as the
+    file stores them (no single-precision copy) and suggests exactly what it suggests loaded
+    for training; trained or run forward, it turns to single precision and matches again."""
+    full, compact = load_checkpoint(default_model_path()), load_checkpoint(default_model_path(), for_prediction=True)
+    assert {p.dtype for p in compact.model.parameters()} == {torch.float16}
+    assert {p.dtype for p in full.model.parameters()} == {torch.float32}
+    predictors = [Predictor(c.model, c.vocab) for c in (full, compact)]
+    words = sample_text.split(" ")
+    for end in range(1, len(words), 7):
+        context = " ".join(words[:end]) + " "
+        for prefix in ("", "t"):
+            a, b = (p.predict(context, prefix, 10) for p in predictors)
+            assert [(s.word, s.probability) for s in a] == [(s.word, s.probability) for s in b], (context, prefix)
+    compact.model.train()
+    for (name, a), (_, b) in zip(full.model.state_dict().items(), compact.model.state_dict().items()):
+        assert b.dtype == torch.float32 and torch.equal(a, b), name
+    ids = torch.tensor([[5], [9], [2]])
+    assert torch.equal(full.model.eval()(ids)[0], compact.model.eval()(ids)[0])
+
+
+def test_single_precision_prediction_converts_a_model_loaded_for_prediction(tiny_model_path, sample_text):
+    """Where prediction runs in single precision (no fbgemm, or asked for), the weights
+    themselves serve: converted once, not copied beside the stored ones."""
+    full, compact = load_checkpoint(tiny_model_path), load_checkpoint(tiny_model_path, for_prediction=True)
+    for checkpoint in (full, compact):
+        checkpoint.model.set_inference_precision("fp32")
+    a, b = (Predictor(c.model, c.vocab).predict(sample_text[:300], "", 8) for c in (full, compact))
+    assert a == b
+    assert compact.model.embedding.weight.dtype == torch.float32
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc to see the process's mappings")
+@pytest.mark.parametrize("for_prediction", [False, True])
+def test_a_loaded_model_holds_nothing_of_its_file(tiny_model_path, tmp_path, for_prediction):
+    """safetensors reads a file by mapping it into memory; a loaded model (its notes too)
+    keeps copies, so a file rewritten in place afterwards cannot change or crash it."""
+    checkpoint = load_checkpoint(tiny_model_path)
+    checkpoint.model.set_notes(torch.arange(40) % len(checkpoint.vocab))
+    path = save_checkpoint(tmp_path / "with-notes.safetensors", checkpoint.model, checkpoint.vocab, extra={"other": torch.ones(3)})
+    loaded = load_checkpoint(path, for_prediction=for_prediction)
+    assert loaded.model.notes_tokens is not None and loaded.extra["other"].tolist() == [1, 1, 1]
+    with open("/proc/self/maps") as maps:
+        assert str(path) not in maps.read()
 
 
 def test_missing_file_says_how_to_get_one(tmp_path):
