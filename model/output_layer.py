@@ -28,6 +28,7 @@ from .packed import InferenceLinear
 HEAD_ROWS = 4000  # the most frequent tokens, scored exactly
 TAIL_RANK = 96  # the rank of the rest
 MIN_SAVING = 0.25  # factor only when that saves at least this share of the layer's weights
+_FIT_BLOCK_ROWS = 4096  # rows converted to single precision at a time while fitting
 
 
 class FactoredOutputLayer:
@@ -81,12 +82,15 @@ def low_rank_rows(rows: Tensor, rank: int, moment: Tensor | None = None) -> tupl
         moment = moment.double() + 1e-6 * moment.diagonal().mean().double() * torch.eye(dim, dtype=torch.float64)
         root = torch.linalg.cholesky(moment)
     # The best rank-r fit of rows @ root (Eckart-Young) from its Gram matrix, which is small:
-    # an eigendecomposition of [dim, dim] instead of an SVD of [n, dim].
-    rows = rows.float()
-    gram = root.T @ (rows.T @ rows).double() @ root
-    _, vectors = torch.linalg.eigh(gram)
+    # an eigendecomposition of [dim, dim] instead of an SVD of [n, dim]. The rows are read
+    # a block at a time in single precision, so that a model loading beside the one serving
+    # needs no single-precision copy of them all.
+    blocks = rows.split(_FIT_BLOCK_ROWS)
+    gram = sum((block.float().T @ block.float()).double() for block in blocks)
+    _, vectors = torch.linalg.eigh(root.T @ gram @ root)
     top = vectors[:, -rank:]
-    thin = rows @ (root @ top).float()
+    to_thin = (root @ top).float()
+    thin = torch.cat([block.float() @ to_thin for block in blocks])
     # wide = top.T @ root^-1, so that thin @ wide = (rows @ root) @ top @ top.T @ root^-1.
     wide = torch.linalg.solve_triangular(root.T, top, upper=True).T
-    return thin.contiguous(), wide.float().contiguous()
+    return thin, wide.float().contiguous()

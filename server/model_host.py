@@ -95,6 +95,28 @@ def _settle_memory() -> None:
     gc.freeze()
 
 
+def _return_large_blocks() -> None:
+    """Have the C allocator hand every block of a megabyte or more straight back to the system
+    when it is freed.
+
+    By default glibc raises that threshold to the size of the largest block freed so far (up
+    to 32 MB), so once a model has loaded, the temporary copies made while the next one loads
+    (a reload, beside the model serving) stay in the process after they are freed: some 40 MB
+    at the peak of a reload. Keystrokes allocate far less than a megabyte, so they never pay
+    for the system calls. Fixing that threshold also fixes the one for giving back the top
+    of the heap, at 128 kB: it is set high, as glibc would have raised it, so that the
+    arrays of a keystroke are not handed back and faulted in again at every key."""
+    try:
+        import ctypes
+
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 32 << 20)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 def _signature(path: Path) -> tuple[int, int, int] | None:
     """What changes when the file is rewritten (an atomic replace changes the inode)."""
     try:
@@ -470,6 +492,7 @@ class ModelHost:
 
     # ----- loader thread -------------------------------------------------------------------
     def _loader(self) -> None:
+        _return_large_blocks()
         try:
             started = time.perf_counter()
             import torch  # the slow part of getting ready, done once
@@ -550,7 +573,7 @@ class ModelHost:
         self.state = "loading" if loaded is None else self.state
         started = time.perf_counter()
         try:
-            checkpoint = load_checkpoint(path)
+            checkpoint = load_checkpoint(path, for_prediction=True)
             self._warm_up(checkpoint)
         except NextwordError as e:
             self._fail(path, signature, "failed", f"nextword: {e}.{keep}".replace("..", "."))

@@ -21,13 +21,15 @@ def generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+@pytest.mark.parametrize("n", [500, 9000])  # 9,000: fitted a block of rows at a time
 @pytest.mark.parametrize("weighted", [False, True])
-def test_rows_of_low_rank_are_reproduced(weighted):
-    rows = torch.randn(500, 6, generator=generator(0)) @ torch.randn(6, 32, generator=generator(1))
+def test_rows_of_low_rank_are_reproduced(weighted, n):
+    rows = torch.randn(n, 6, generator=generator(0)) @ torch.randn(6, 32, generator=generator(1))
     spread = torch.randn(32, 48, generator=generator(2))
-    thin, wide = low_rank_rows(rows, 6, spread @ spread.T if weighted else None)
-    assert thin.shape == (500, 6) and wide.shape == (6, 32)
-    assert torch.allclose(thin @ wide, rows, atol=1e-3 * rows.abs().max().item())
+    thin, wide = low_rank_rows(rows.half(), 6, spread @ spread.T if weighted else None)
+    assert thin.shape == (n, 6) and wide.shape == (6, 32)
+    assert thin.dtype == wide.dtype == torch.float32
+    assert torch.allclose(thin @ wide, rows.half().float(), atol=1e-3 * rows.abs().max().item())
 
 
 def test_the_fit_is_best_where_the_network_outputs_lie():
