@@ -25,11 +25,13 @@ MAX_VOCAB = 1 << _BITS
 MAX_TOKENS = 5_000_000
 
 
-def _context_keys(tokens: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
-    """The packed key of ``length`` tokens from each position in ``start`` (0 for length 0)."""
-    keys = np.zeros(len(start), dtype=np.int64)
+def _context_keys(tokens: np.ndarray, count: int, length: int) -> np.ndarray:
+    """The packed key of the ``length`` tokens from each of the first ``count`` positions (0
+    for length 0); built in place from slices, so it takes no memory but the keys'."""
+    keys = np.zeros(count, dtype=np.int64)
     for j in range(length):
-        keys = (keys << _BITS) | tokens[start + j]
+        keys <<= _BITS
+        keys |= tokens[j : j + count]
     return keys
 
 
@@ -71,7 +73,7 @@ class NotesNgram:
     def __init__(self, tokens: np.ndarray, vocab_size: int, order: int = ORDER):
         if vocab_size > MAX_VOCAB:
             raise ValueError(f"a notes n-gram handles vocabularies of up to {MAX_VOCAB:,} tokens")
-        tokens = np.asarray(tokens, dtype=np.int64)
+        tokens = np.asarray(tokens, dtype=np.int32)
         if len(tokens) and (tokens.min() < 0 or tokens.max() >= vocab_size):
             raise ValueError("the notes' token ids do not fit the vocabulary")
         self.vocab_size = vocab_size
@@ -84,8 +86,8 @@ class NotesNgram:
 
         def types(n: int) -> _Table:
             """The distinct n-grams of the notes: (n-1)-token context and word, counted."""
-            starts = np.arange(len(tokens) - n + 1)
-            return _Table.of(_context_keys(tokens, starts, n - 1), tokens[starts + n - 1])
+            count = len(tokens) - n + 1
+            return _Table.of(_context_keys(tokens, count, n - 1), tokens[n - 1 : n - 1 + count])
 
         if self.order > 1:
             self.tables[self.order - 1] = types(self.order)
