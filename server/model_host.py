@@ -86,12 +86,9 @@ def _settle_memory() -> None:
 
     gc.unfreeze()
     gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
     gc.freeze()
 
 
@@ -106,15 +103,22 @@ def _return_large_blocks() -> None:
     for the system calls. Fixing that threshold also fixes the one for giving back the top
     of the heap, at 128 kB: it is set high, as glibc would have raised it, so that the
     arrays of a keystroke are not handed back and faulted in again at every key."""
+    libc = _glibc()
+    if libc is not None:
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters
+        libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 32 << 20)
+
+
+def _glibc() -> Any:
+    """The C library where it is glibc (whose allocator the two functions above tune), else None."""
     try:
         import ctypes
 
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
-        libc.mallopt(M_TRIM_THRESHOLD, 32 << 20)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
