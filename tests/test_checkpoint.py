@@ -67,7 +67,9 @@ def test_single_precision_prediction_converts_a_model_loaded_for_prediction(tiny
         checkpoint.model.set_inference_precision("fp32")
     a, b = (Predictor(c.model, c.vocab).predict(sample_text[:300], "", 8) for c in (full, compact))
     assert a == b
-    assert compact.model.embedding.weight.dtype == torch.float32
+    weight = compact.model.embedding.weight
+    assert weight.dtype == torch.float32
+    assert compact.model._output_layer._packed[0].data_ptr() == weight.data_ptr()  # the same memory, not a copy
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc to see the process's mappings")
