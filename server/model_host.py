@@ -202,6 +202,14 @@ class _Doc:
             return False
         return 0 <= context_end - len(self.context) <= QUICK_READ_CHARS and text.tail.startswith(self.context.tail)
 
+    def within_reach(self, loaded: _Loaded, text: Snapshot, context_end: int, config: Any) -> Any:
+        """The Predictor at ``text[:context_end]`` when it is there already or a few steps on
+        (typing at the end, caught up here); None when it would have to read further."""
+        predictor = self.computed(loaded, text, context_end)
+        if predictor is None and self.extends(loaded, text, context_end):
+            predictor = self.sync(loaded, text, context_end, config)[0]
+        return predictor
+
     @staticmethod
     def _tail_part(text: Snapshot, context_end: int) -> str:
         return text.tail[: max(0, context_end - len(text.head))]
@@ -386,14 +394,12 @@ class ModelHost:
         loaded, doc = self.loaded, self._docs.get(uri)
         if loaded is None or doc is None:
             return None
-        predictor = doc.computed(loaded, text, context_end)
-        if predictor is None and not doc.extends(loaded, text, context_end):
-            return None
-        self._docs.move_to_end(uri)
         try:
-            if predictor is not None:
-                return predictor.ranked(prefix, k)
-            return doc.sync(loaded, text, context_end, self._config)[0].ranked(prefix, k)
+            predictor = doc.within_reach(loaded, text, context_end, self._config)
+            if predictor is None:
+                return None
+            self._docs.move_to_end(uri)
+            return predictor.ranked(prefix, k)
         except Exception as e:  # noqa: BLE001 - the worker reads the document afresh
             log.warning("the Predictor failed (%s: %s); recomputing this document's state", type(e).__name__, e)
             doc.free()
@@ -410,9 +416,7 @@ class ModelHost:
         start = lo + typed_word_start(before, len(before), max(before.rfind("\n"), before.rfind("\r")) + 1)
 
         def catch_up() -> bool:
-            predictor = doc.computed(loaded, text, start)
-            if predictor is None and doc.extends(loaded, text, start):
-                predictor = doc.sync(loaded, text, start, self._config)[0]
+            predictor = doc.within_reach(loaded, text, start, self._config)
             if predictor is None:
                 return False  # far from where it was: left to the next request
             predictor.distribution()
