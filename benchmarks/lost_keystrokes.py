@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from nextword.model import NextwordError, load_checkpoint, resolve_model_path
-from nextword.training.evaluate import DEFAULT_MAX_WORDS, ModelSystem, evaluated_words, load_split, word_ranks
+from nextword.training.evaluate import DEFAULT_MAX_WORDS, ModelSystem, accepted_after, evaluated_words, load_split, type_through
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared/corpora/notes/simonw-til"
 CATEGORIES = ("vocabulary", "document", "notes, once", "notes, more often", "unseen")
@@ -46,39 +46,34 @@ def measure(model: Path, corpus: Path, k: int, max_words: int) -> dict:
     checkpoint = load_checkpoint(model, for_prediction=True)
     split = load_split(corpus)
     notes: Counter[str] = Counter(word for doc in split.train for _, word in evaluated_words(doc.text, 0))
-    system = ModelSystem(checkpoint)
     rows = {(name, digits): Counter() for name in CATEGORIES for digits in (False, True)}
     accepted_at: Counter[str] = Counter()  # vocabulary words: after how many characters
-    without = with_suggestions = 0
-    for doc in split.test:
-        words = evaluated_words(doc.text, max_words)
-        system.reset()
-        if not words:
-            continue
-        span = words[-1][0] + len(words[-1][1])
-        without += span
-        with_suggestions += span - sum(len(w) for _, w in words)
-        earlier: set[str] = set()
-        for start, word in words:
-            ranks = word_ranks(system, doc.text[:start], word, k)
-            accepted = next((i for i, r in enumerate(ranks) if r is not None and r < k), None)
-            cost = len(word) if accepted is None else accepted + 1
-            with_suggestions += cost
-            name = category(word, checkpoint.vocab.index.get(word) is not None, earlier, notes)
-            row = rows[(name, word.isdigit())]
-            row["words"] += 1
-            row["characters"] += len(word)
-            row["lost"] += cost - 1
-            if name == "vocabulary":
-                accepted_at["never" if accepted is None else str(min(accepted, 3))] += 1
-            earlier.add(word)
+    earlier: set[str] = set()  # the words met so far in the file being typed
+    typing = ""  # that file's text
+
+    def on_word(text: str, start: int, word: str, ranks: list[int | None]) -> None:
+        nonlocal typing
+        if text is not typing:
+            typing = text
+            earlier.clear()
+        accepted = accepted_after(ranks, k)
+        name = category(word, checkpoint.vocab.index.get(word) is not None, earlier, notes)
+        row = rows[(name, word.isdigit())]
+        row["words"] += 1
+        row["characters"] += len(word)
+        row["lost"] += (len(word) if accepted is None else accepted + 1) - 1
+        if name == "vocabulary":
+            accepted_at["never" if accepted is None else str(min(accepted, 3))] += 1
+        earlier.add(word)
+
+    result = type_through(ModelSystem(checkpoint), [doc.text for doc in split.test], max_words, (k,), on_word=on_word)
     return {
         "model": str(model),
         "corpus": str(corpus),
         "k": k,
-        "keystrokes_without": without,
-        "keystrokes_with": with_suggestions,
-        "ksr": 1 - with_suggestions / without,
+        "keystrokes_without": result.keystrokes_without,
+        "keystrokes_with": result.with_suggestions[k],
+        "ksr": result.ksr(k),
         "rows": [{"category": name, "digits": digits, **row} for (name, digits), row in rows.items() if row],
         "vocabulary_accepted_after": dict(accepted_at),
     }

@@ -15,7 +15,7 @@ import torch
 from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
 from nextword.server.cli import main
 from nextword.training.baselines import BufferWords, UnigramWords
-from nextword.training.evaluate import evaluated_words, perplexity, type_through
+from nextword.training.evaluate import accepted_after, evaluated_words, perplexity, type_through
 from nextword.training.split import is_test_file
 
 TEST_NAME = "k.md"  # sha1 efbf3db2…658: in the test split
@@ -80,6 +80,16 @@ def test_oracle_accepts_every_word_for_one_keystroke():
     assert r.with_suggestions == {1: 5, 3: 5, 5: 5}  # 2 spaces + 3 acceptances
     assert r.ksr(3) == pytest.approx(1 - 5 / 11)
     assert r.accuracy(1) == 1.0
+
+
+def test_each_word_is_reported_with_its_ranks_as_the_typist_meets_it():
+    text = "alpha beta"
+    seen = []
+    type_through(Oracle(text, after=2, rank=2), [text], on_word=lambda t, start, word, ranks: seen.append((t is text, start, word, ranks)))
+    # Third from the second character on: ranks None, None, 2, ... and accepted after 2 typed at k=3.
+    assert seen == [(True, 0, "alpha", [None, None, 2, 2, 2]), (True, 6, "beta", [None, None, 2, 2])]
+    assert [accepted_after(ranks, 3) for *_, ranks in seen] == [2, 2]
+    assert [accepted_after(ranks, 1) for *_, ranks in seen] == [None, None]
 
 
 def test_a_system_that_never_suggests_saves_nothing():

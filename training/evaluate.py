@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 import torch
 from tqdm import tqdm
@@ -148,7 +148,25 @@ def word_ranks(system: System, context: str, word: str, k: int) -> list[int | No
     return ranks
 
 
-def type_through(system: System, texts: Iterable[str], max_words: int = DEFAULT_MAX_WORDS, ks: Sequence[int] = KS, progress: tqdm | None = None) -> TypeThrough:
+def accepted_after(ranks: list[int | None], k: int) -> int | None:
+    """How many characters the typist types before accepting the word, shown ``k``
+    suggestions (``ranks`` as ``word_ranks`` gives them); None if never."""
+    return next((i for i, r in enumerate(ranks) if r is not None and r < k), None)
+
+
+# Told of each target word as the typist meets it: the file's text, where the word starts,
+# the word, and its ranks (``word_ranks``).
+WordObserver = Callable[[str, int, str, list[int | None]], None]
+
+
+def type_through(
+    system: System,
+    texts: Iterable[str],
+    max_words: int = DEFAULT_MAX_WORDS,
+    ks: Sequence[int] = KS,
+    progress: tqdm | None = None,
+    on_word: WordObserver | None = None,
+) -> TypeThrough:
     """Run the typist over ``texts`` (one per file, in order) with ``system``'s suggestions.
 
     The evaluated span of a file runs from its first character to the end of its last
@@ -175,9 +193,11 @@ def type_through(system: System, texts: Iterable[str], max_words: int = DEFAULT_
         for start, word in words:
             ranks = word_ranks(system, text[:start], word, max(ks))
             for k in ks:
-                accepted = next((i for i, r in enumerate(ranks) if r is not None and r < k), None)
+                accepted = accepted_after(ranks, k)
                 result.with_suggestions[k] += len(word) if accepted is None else accepted + 1
                 result.found_first[k] += ranks[0] is not None and ranks[0] < k
+            if on_word is not None:
+                on_word(text, start, word, ranks)
             if progress is not None:
                 progress.update(1)
         result.words += len(words)
