@@ -27,6 +27,7 @@ import machine  # noqa: E402
 import torch  # noqa: E402
 
 from nextword.model import Predictor, load_checkpoint, resolve_model_path  # noqa: E402
+from nextword.model.predictor import LOOK_AHEAD_MARKS  # noqa: E402
 from nextword.model.text import SplitText  # noqa: E402
 from nextword.model.tokenize import WORD_RE  # noqa: E402
 
@@ -107,7 +108,7 @@ def main() -> None:
             print(f"{words:>10,} words {mode:>16} {ms(statistics.median(boundary)):>13} {ms(percentile(boundary, 0.99)):>8} {ms(statistics.median(inside)):>12} {ms(percentile(inside, 0.99)):>8} {ms(first):>12}")
             if ahead and stepped:
                 print(f"{'':>16} {'':>16} {len(boundary) - len(stepped)} of {len(boundary)} boundaries found every step read ahead; the other {len(stepped)}: p50 {ms(statistics.median(stepped))}")
-                print(f"{'':>16} {'':>16} reading ahead after a key (the word and up to three marks, in the pause): p50 {ms(statistics.median(looked))}")
+                print(f"{'':>16} {'':>16} reading ahead after a key (the word and up to {LOOK_AHEAD_MARKS} marks, in the pause): p50 {ms(statistics.median(looked))}")
 
 
 if __name__ == "__main__":
