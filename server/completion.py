@@ -12,6 +12,7 @@ ten attrs objects, a third of a millisecond less per keystroke.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -163,6 +164,13 @@ def from_suggestions(site: Site, suggestions: Iterable[Any], support: ClientSupp
 def from_buffer_words(site: Site, words: Iterable[tuple[str, int]], support: ClientSupport) -> list[dict[str, Any]]:
     """Items from the document's own words (most frequent first), while no model is loaded."""
     return items(site, ((w, None, "in this document") for w, _ in words), support)
+
+
+def after_mark(site: Site) -> bool:
+    """Whether the typed word is empty and the character before the cursor is a combining
+    mark (Unicode category M): the cursor is then inside a word, not where one starts."""
+    before = site.line_text[site.cursor - site.line_start - 1 : site.cursor - site.line_start]
+    return site.start == site.cursor and bool(before) and unicodedata.category(before).startswith("M")
 
 
 def phrase_allowed(site: Site) -> bool:

@@ -260,10 +260,15 @@ class NextwordServer(LanguageServer):
             return empty
         context = params.context
         kind = context.trigger_kind if context else types.CompletionTriggerKind.Invoked
-        if kind == types.CompletionTriggerKind.TriggerCharacter and context and context.trigger_character not in self.settings.trigger_characters:
-            return empty
         settings = self.settings
         prefix = site.prefix
+        if not prefix:
+            if kind == types.CompletionTriggerKind.TriggerCharacter and context and context.trigger_character not in settings.trigger_characters:
+                return empty
+            if completion.after_mark(site):
+                # Inside a word whose combining mark the word pattern does not take (an
+                # accent typed apart, a virama): a next word here would be glued onto it.
+                return completion.completion_list([])
         if logs.text_allowed():
             log.debug("complete %r after %r", prefix, doc.slice(max(0, site.start - 80), site.start))
         host = self.host

@@ -146,6 +146,32 @@ async def test_next_word_needs_the_threshold_and_an_active_trigger(client, refer
     await set_settings(client, triggerCharacters=[" "], minProbability=0.1)
 
 
+async def test_a_trigger_character_inside_a_word_completes_the_word(client, reference) -> None:
+    # The apostrophe is announced as a trigger (for quotes) but is not among the
+    # triggerCharacters setting: typed inside "don'", the word is still completed.
+    uri = "file:///apostrophe.md"
+    text = SAMPLE + "I don't know. You don'"
+    open_doc(client, uri, text)
+    line, character = end_position(text)
+    result = await complete(client, uri, line, character, trigger="'")
+    assert "don't" in words_of(result)
+    assert all(i.text_edit.range.start == types.Position(line, character - 4) for i in result.items)
+    assert words_of(result) == words_of(await complete(client, uri, line, character))
+
+
+async def test_no_next_word_inside_a_word_after_a_combining_mark(client) -> None:
+    # "cafe" and a combining acute accent: the word pattern stops before the mark, but the
+    # cursor is inside a word, where a next word would be glued on.
+    uri = "file:///marks.md"
+    text = SAMPLE + "The cafe\u0301"
+    open_doc(client, uri, text)
+    line, character = end_position(text)
+    assert not (await complete(client, uri, line, character, invoked=True)).items
+    spaced = text + " "
+    open_doc(client, "file:///marks-spaced.md", spaced)
+    assert (await complete(client, "file:///marks-spaced.md", *end_position(spaced), invoked=True)).items
+
+
 async def test_inline_completion(client, reference) -> None:
     uri = "file:///inline.md"
     text = SAMPLE + "The next wo"
