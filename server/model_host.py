@@ -356,7 +356,7 @@ class ModelHost:
         """Bring a document's state up to ``context_end`` while the worker is otherwise idle."""
         if self.ready:
             snapshot = Snapshot(text, "")
-            self.worker.submit_idle(uri, lambda: self._warm(uri, snapshot, context_end))
+            self.worker.submit_idle(uri, lambda: self._warm(uri, snapshot, context_end, opened=True))
 
     def forget(self, uri: str) -> None:
         """The document closed: free its state."""
@@ -448,12 +448,15 @@ class ModelHost:
 
         return self._guarded(doc, work)
 
-    def _warm(self, uri: str, text: Snapshot, target: int) -> None:
-        """Read one more slice of a document just opened; schedule the next one."""
+    def _warm(self, uri: str, text: Snapshot, target: int, opened: bool = False) -> None:
+        """Read one more slice of a document (its first when it was just ``opened``);
+        schedule the next one."""
         loaded = self.loaded
         if loaded is None:
             return
-        doc = self._doc(uri)
+        doc = self._doc(uri) if opened else self._docs.get(uri)
+        if doc is None:  # closed since the last slice
+            return
         done = len(doc.context) if doc.predictor is not None and doc.generation == loaded.generation else 0
         if done >= target:
             return

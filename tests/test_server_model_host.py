@@ -145,3 +145,49 @@ async def test_a_word_typed_at_a_persons_pace_is_read_ahead(tiny_model: Path) ->
     finally:
         host.stop()
         gc.unfreeze()
+
+
+async def test_a_document_closed_while_it_is_read_is_not_read_on(tiny_model: Path) -> None:
+    """Closing a document while a slice of it is being read: the slice scheduled after it
+    finds the document gone and stops, instead of bringing its state back."""
+    host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
+    host.configure(str(tiny_model), None, 16, from_flag=True)
+    host.start()
+    try:
+        deadline = time.monotonic() + 60
+        while host.state != "ready":
+            assert time.monotonic() < deadline and host.state not in ("failed", "missing"), host.error
+            await asyncio.sleep(0.02)
+        loop = asyncio.get_running_loop()
+        closed = threading.Event()
+        guarded = host._guarded
+        slices: list[int] = []
+
+        def first_slice_closes(doc, work):  # runs on the worker, inside a slice
+            slices.append(1)
+            if len(slices) == 1:
+                loop.call_soon_threadsafe(lambda: (host.forget("file:///long.md"), closed.set()))
+                assert closed.wait(10)
+            return guarded(doc, work)
+
+        host._guarded = first_slice_closes  # type: ignore[method-assign]
+        text = "the cat sat on the dog and the dog sat on the cat. " * 200  # several slices
+        host.warm("file:///long.md", text, len(text))
+        deadline = time.monotonic() + 10
+        while not closed.is_set():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        # Requests go before idle work: this one runs once the first slice (and the closing)
+        # are done, when the next slice is waiting; an idle job queued now runs after it.
+        await asyncio.wrap_future(host.worker.submit(lambda: None))
+        after = threading.Event()
+        host.worker.submit_idle("after", after.set)
+        while not after.is_set():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        assert closed.is_set()
+        assert "file:///long.md" not in host._docs
+        assert len(slices) == 1
+    finally:
+        host.stop()
+        gc.unfreeze()
