@@ -53,6 +53,5 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit("nextword serve: --port must be from 1 to 65535")
         logging.getLogger("nextword.server").info("listening for one LSP client on %s:%d", args.host, args.port)
         server.start_tcp(args.host, args.port)
-    else:
-        server.start_io(early=early)
-    return 0
+        return 0
+    return server.start_io(early=early)

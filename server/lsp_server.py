@@ -44,6 +44,13 @@ def _get(obj: Any, path: str) -> Any:
     return obj
 
 
+def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's error report, less handlers cancelled because the server exits
+    (pygls's callbacks read their cancelled futures and would print a traceback)."""
+    if not isinstance(context.get("exception"), asyncio.CancelledError):
+        loop.default_exception_handler(context)
+
+
 class NextwordServer(LanguageServer):
     def __init__(self, model_override: str | None = None, log_level: str = "info"):
         super().__init__("nextword", None, protocol_cls=NextwordProtocol)  # type: ignore[arg-type]
@@ -63,14 +70,15 @@ class NextwordServer(LanguageServer):
         atexit.register(self.trainer.cancel)
 
     # ----- transport -----------------------------------------------------------------------
-    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None, early: EarlyInitialize | None = None) -> None:
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None, early: EarlyInitialize | None = None) -> int:
         """Serve over stdin/stdout, reading stdin on the event loop itself.
 
         pygls reads stdin through its thread pool: every header line and body is a round
         trip to another thread, four per message, each costing a thread wake-up per
         keystroke. A pipe read by the event loop costs none; anything else (a file, a
         console on Windows) falls back to pygls's reader. ``early``, if given, has read the
-        first message (and maybe answered it): its bytes are read first."""
+        first message (and maybe answered it): its bytes are read first. Returns the exit
+        status: 1 when the client sent ``exit`` without ``shutdown`` first, as LSP asks."""
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
         source = stdin or sys.stdin.buffer
@@ -80,6 +88,7 @@ class NextwordServer(LanguageServer):
 
         async def serve() -> None:
             loop = asyncio.get_running_loop()
+            loop.set_exception_handler(_quiet_cancellations)
             reader: Any
             try:
                 stream = asyncio.StreamReader(limit=1 << 20, loop=loop)
@@ -95,10 +104,13 @@ class NextwordServer(LanguageServer):
             asyncio.run(serve())
         except BrokenPipeError:
             log.error("the connection to the client is lost; shutting down")
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             pass
+        except SystemExit as e:  # the exit notification: 0 after shutdown, else 1
+            return e.code if isinstance(e.code, int) else int(e.code is not None)
         finally:
             self.shutdown()
+        return 0
 
     # ----- messages to the user ------------------------------------------------------------
     def show(self, kind: types.MessageType, message: str) -> None:

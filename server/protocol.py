@@ -1,5 +1,5 @@
-"""pygls's protocol with five changes: our own document store, answers to bad requests,
-results already in JSON form sent as they are, an ``initialize`` answered early, and
+"""pygls's protocol with six changes: our own document store, answers to bad requests
+and to requests after shutdown, results already in JSON form sent as they are, an ``initialize`` answered early, and
 messages routed without pygls's slow type checks.
 
 - Document sync (didOpen/didChange/didClose) goes to ``documents.DocumentStore``, whose
@@ -9,6 +9,8 @@ messages routed without pygls's slow type checks.
   wait forever.) A malformed notification is logged and dropped.
 - A handler's ``WireJson`` result (completion lists, built in their JSON form) is written
   without pygls's converter, which would copy it value by value.
+- A request after ``shutdown`` gets an ``InvalidRequest`` error, as the protocol asks
+  (pygls would drop it unanswered).
 - When ``early_initialize`` has already answered ``initialize``, pygls's answer is not sent
   again; it is compared with the early one, and a difference is logged as a warning.
 """
@@ -21,7 +23,7 @@ import logging
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
@@ -112,6 +114,10 @@ class NextwordProtocol(LanguageServerProtocol):
         # Protocols, which walks the class's members on every call: a tenth of the handling
         # of a keystroke's messages. The message classes say it by their fields.
         method = getattr(message, "method", None)
+        if self._shutdown and method not in (None, types.EXIT) and hasattr(message, "id"):
+            # pygls drops it; the client would wait for an answer forever.
+            self._send_response(message.id, error=JsonRpcInvalidRequest("the server is shutting down: no requests after shutdown"))
+            return
         if method is None or message.jsonrpc != "2.0" or self._shutdown:
             super().handle_message(message)  # answers, errors, and pygls's own checks
         elif hasattr(message, "id"):

@@ -75,11 +75,30 @@ async def test_stdout_carries_only_protocol(raw: RawClient) -> None:
     response = await raw.request("textDocument/completion", {"textDocument": {"uri": "file:///a.md"}, "position": {"line": lines, "character": 6}})
     assert response["result"]["items"]
     assert (await raw.request("shutdown", None))["result"] is None
+    late = await raw.request("workspace/executeCommand", {"command": "nextword.status"})
+    assert late["error"]["code"] == types.ErrorCodes.InvalidRequest  # answered, not dropped
     raw.notify("exit", None)
     proc = raw.proc  # type: ignore[attr-defined]
     rest = await asyncio.wait_for(proc.stdout.read(), 10)
     assert await asyncio.wait_for(proc.wait(), 10) == 0
     assert rest == b""  # and every byte before was read as a framed message by `receive`
+
+
+async def test_exit_without_shutdown_exits_with_status_1(tiny_model: Path, tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *server_command("--model", str(tiny_model)),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=server_env(tmp_path),
+    )
+    client = RawClient(proc.stdout, proc.stdin)  # type: ignore[arg-type]
+    assert "result" in await client.request("initialize", INIT)
+    client.notify("initialized", {})
+    client.notify("exit", None)
+    assert await asyncio.wait_for(proc.wait(), 20) == 1  # LSP: exit before shutdown is 1
+    stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    assert "Traceback" not in stderr, stderr
 
 
 async def test_exits_when_the_client_goes_away(raw: RawClient) -> None:
