@@ -29,7 +29,7 @@ from .early_initialize import EarlyInitialize
 from .model_host import ModelHost
 from .positions import PositionEncoding
 from .protocol import NextwordProtocol, work_done_token
-from .settings import Settings, merge, parse_settings, section_of, to_json
+from .settings import SECTION, Settings, merge, not_an_object, parse_settings, section_of, to_json
 from .training_job import Trainer
 from .wordsyntax import typed_word_start
 
@@ -202,13 +202,17 @@ class NextwordServer(LanguageServer):
         if value is None:
             return
         if not isinstance(value, dict):
-            self.show(types.MessageType.Warning, "nextword: the nextword settings must be an object; using the defaults.")
+            self.show(types.MessageType.Warning, not_an_object(value))
             value = {}
         self._config_raw = value
         self.apply_settings()
 
     async def configuration_changed(self, params: types.DidChangeConfigurationParams) -> None:
         pushed = section_of(params.settings)
+        named = params.settings.get(SECTION) if isinstance(params.settings, dict) else None
+        if pushed is None and named is not None:  # {"nextword": 5}
+            self.show(types.MessageType.Warning, not_an_object(named))
+            pushed = {}
         if pushed is not None:
             self._config_raw = pushed
             self.apply_settings()

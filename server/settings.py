@@ -133,6 +133,11 @@ def parse_settings(raw: Any) -> tuple[Settings, list[str], list[str]]:
     return _fill(Settings, raw, "", problems, unknown), problems, unknown
 
 
+def not_an_object(value: Any) -> str:
+    """The warning for a ``nextword`` settings section that is not an object."""
+    return f"nextword: the nextword settings must be an object, not {_describe(value)}; using the defaults."
+
+
 def section_of(raw: Any) -> dict[str, Any] | None:
     """The ``nextword`` settings in a configuration payload: either the payload itself or
     its ``nextword`` member (clients differ in which they send). None when absent."""

@@ -66,6 +66,10 @@ async def test_pushed_and_pulled_settings(models: dict[str, Path], tmp_path: Pat
         await wait_for(lambda: any("is a folder" in m and "Keeping the model already loaded" in m for m in warnings_of(client)))
         status = await command(client, "nextword.status")
         assert status["model"] == str(models["b"]) and status["state"] == "ready"
+        # A section that is not an object at all: said too.
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": [1, 2]}))
+        await wait_for(lambda: any("settings must be an object, not [1, 2]" in m for m in warnings_of(client)))
+        assert (await command(client, "nextword.status"))["settings"]["maxItems"] == 10
 
 
 async def test_relative_model_path_and_the_model_flag(models: dict[str, Path], tmp_path: Path) -> None:
