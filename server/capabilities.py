@@ -9,6 +9,7 @@ server checks, each time it starts, that pygls's own answer says the same (see
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from .settings import Settings, parse_settings, section_of
@@ -21,8 +22,10 @@ COMMANDS = (STATUS, RELOAD, TRAIN, CANCEL_TRAINING)
 
 # Characters announced as completion triggers, beyond those the settings ask for, so that a
 # change of `triggerCharacters` takes effect without a restart: the handler answers only
-# for the characters the settings name at the time.
-ANNOUNCED_TRIGGERS = tuple(" ([{\"'“‘/-*#>:,.;!?")
+# for the characters the settings name at the time. Clients learn the list once, at start;
+# a character outside it takes effect only when the server starts with it in the
+# initializationOptions. (The underscore is a word character: typing it continues a word.)
+ANNOUNCED_TRIGGERS = tuple(" " + string.punctuation.replace("_", "") + "“‘«„¿¡")
 
 # The position encodings pygls can serve, and the one LSP assumes when the client names none.
 ENCODINGS = ("utf-8", "utf-16", "utf-32")

@@ -66,6 +66,7 @@ class NextwordServer(LanguageServer):
         self._init_raw: dict[str, Any] = {}
         self._config_raw: dict[str, Any] = {}
         self._problems: set[str] = set()  # settings problems already shown
+        self._announced_triggers: list[str] = []  # the completion triggers the client was told
         self._words: dict[str, BufferWords] = {}  # document-word indexes, while no model is ready
         atexit.register(self.trainer.cancel)
 
@@ -137,8 +138,9 @@ class NextwordServer(LanguageServer):
             self.show(types.MessageType.Warning, "nextword: initializationOptions must be an object of settings; using the defaults.")
         self.host = ModelHost(asyncio.get_running_loop(), self._report)
         self.apply_settings()
+        self._announced_triggers = capabilities.completion_triggers(self.settings)
         self.protocol.fm.feature_options[types.TEXT_DOCUMENT_COMPLETION] = types.CompletionOptions(
-            trigger_characters=capabilities.completion_triggers(self.settings), resolve_provider=False
+            trigger_characters=self._announced_triggers, resolve_provider=False
         )
         # Start loading once the answer to initialize is on its way.
         asyncio.get_running_loop().call_soon(self.host.start)
@@ -177,6 +179,12 @@ class NextwordServer(LanguageServer):
     def apply_settings(self) -> None:
         raw = merge(self._init_raw, self._config_raw)
         settings, problems, unknown = parse_settings(raw)
+        unannounced = [c for c in settings.trigger_characters if self._announced_triggers and c not in self._announced_triggers]
+        if unannounced:
+            problems.append(
+                f"nextword: setting triggerCharacters: the editor learns the trigger characters when the server starts, "
+                f"and {', '.join(map(repr, unannounced))} was not among them; it takes effect once the server starts with it in its initializationOptions."
+            )
         for problem in problems:
             if problem not in self._problems:
                 self.show(types.MessageType.Warning, problem)

@@ -62,6 +62,8 @@ def test_lsp_config_settings_are_the_server_defaults(tmp_path: Path) -> None:
     out = tmp_path / "config.json"
     script.write_text(
         f"local config = dofile({json.dumps(str(NVIM_DIR / 'lsp' / 'nextword.lua'))})\n"
+        "assert(type(config.before_init) == 'function')\n"
+        "config.before_init = nil -- a function: JSON has no place for it\n"
         f"local f = assert(io.open({json.dumps(str(out))}, 'w'))\n"
         "f:write(vim.json.encode(config))\nf:close()\n",
         encoding="utf-8",
@@ -161,7 +163,9 @@ def nvim(tmp_path: Path, model: Path):
     file.write_text("", encoding="utf-8")
     # The user's own override of a setting (what a user writes in init.lua); minProbability 0
     # makes the next-word menu open after every space, whatever this random model thinks.
-    prelude = f"vim.lsp.config('nextword', {{ settings = {{ nextword = {{ modelPath = {json.dumps(str(model))}, minProbability = 0 }} }} }})\n"
+    # A trigger character beyond the punctuation the server always announces: it reaches the
+    # server's initialize (see test_neovim_completes_in_the_models_order_and_accepts).
+    prelude = f"vim.lsp.config('nextword', {{ settings = {{ nextword = {{ modelPath = {json.dumps(str(model))}, minProbability = 0, triggerCharacters = {{ ' ', '§' }} }} }} }})\n"
     editor = Nvim(nvim_bin, home, file, prelude)
     try:
         yield editor
@@ -207,6 +211,9 @@ def test_neovim_completes_in_the_models_order_and_accepts(nvim: Nvim, model: Pat
     expected = Expected(model)
     status = wait_ready(nvim)
     assert Path(status["model"]) == model
+    assert status["settings"]["triggerCharacters"] == [" ", "§"]
+    triggers = "vim.lsp.get_clients({ bufnr = 0, name = 'nextword' })[1].server_capabilities.completionProvider.triggerCharacters"
+    assert "§" in nvim.lua(triggers)  # announced: the settings went with initialize
     assert nvim.eval("&filetype") == "markdown"
 
     # A word being typed: the model's words for the prefix, best first, each with its probability.

@@ -70,6 +70,10 @@ async def test_pushed_and_pulled_settings(models: dict[str, Path], tmp_path: Pat
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": [1, 2]}))
         await wait_for(lambda: any("settings must be an object, not [1, 2]" in m for m in warnings_of(client)))
         assert (await command(client, "nextword.status"))["settings"]["maxItems"] == 10
+        # Any ASCII punctuation can become a trigger at once (the editor was told them all at
+        # start); another character only when the server starts with it: said.
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {"triggerCharacters": [" ", "@", "§"]}}))
+        await wait_for(lambda: any("triggerCharacters" in m and "'§'" in m and "'@'" not in m for m in warnings_of(client)))
 
 
 async def test_relative_model_path_and_the_model_flag(models: dict[str, Path], tmp_path: Path) -> None:

@@ -8,6 +8,12 @@ return {
   cmd = { 'nextword', 'serve' },
   filetypes = { 'markdown', 'text' },
   root_markers = { '.nextword', '.obsidian', '.git' },
+  -- The settings go with initialize too, so the trigger characters the server announces
+  -- (which the editor learns once, at start) include any you add to triggerCharacters.
+  before_init = function(params, config)
+    local settings = vim.deepcopy((config.settings or {}).nextword or {})
+    params.initializationOptions = vim.tbl_deep_extend('force', settings, params.initializationOptions or {})
+  end,
   settings = {
     nextword = {
       modelPath = '', -- model file (.safetensors); empty: your trained model if there is one, else the shipped default
