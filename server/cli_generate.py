@@ -26,11 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from nextword.model import NextwordError, Predictor, load_checkpoint, resolve_model_path
 
-    from .cli_predict import split_prefix
+    from .cli_predict import read_text, split_prefix
 
-    if args.tokens < 1 or args.temperature < 0 or args.top_k < 0 or args.max_words < 1:
-        raise NextwordError("--tokens and --max-words must be at least 1, --temperature and --top-k at least 0")
-    text = sys.stdin.read() if args.text == "-" else args.text
+    for option, value, lowest in (("--tokens", args.tokens, 1), ("--max-words", args.max_words, 1), ("--top-k", args.top_k, 0)):
+        if value < lowest:
+            raise NextwordError(f"{option} must be at least {lowest}, not {value}")
+    if not 0 <= args.temperature <= 100:  # NaN fails this too
+        raise NextwordError(f"--temperature must be a number from 0 (greedy) to 100, not {args.temperature}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise NextwordError(f"--seed must be a whole number from 0 to {2**63 - 1}, not {args.seed}")
+    text = read_text(args.text)
     checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
     predictor = Predictor(checkpoint.model, checkpoint.vocab)
     if args.phrase:

@@ -9,7 +9,8 @@ import sys
 HELP = "suggest the next word (or complete the word being typed) for some text"
 DESCRIPTION = (
     "Print the most probable next words after TEXT, each with its probability. If TEXT ends "
-    "inside a word, the suggestions complete that word. Reads TEXT from standard input when it is '-' or omitted."
+    "inside a word, the suggestions complete that word. Reads TEXT from standard input when it is '-' or omitted "
+    "(without its final line break: end it with a blank line to predict the first word of a new line)."
 )
 
 
@@ -21,23 +22,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def split_prefix(text: str) -> tuple[str, str]:
-    """The context and the part of a word typed at the end of ``text``."""
-    from nextword.model.tokenize import WORD_RE
+    """The context and the part of a word typed at the end of ``text`` (as the language
+    server reads it: "don'" is on its way to "don't")."""
+    from .wordsyntax import typed_word_start
 
-    last = None
-    for last in WORD_RE.finditer(text):
-        pass
-    if last is not None and last.end() == len(text):
-        return text[: last.start()], last.group()
-    return text, ""
+    start = typed_word_start(text, len(text), max(text.rfind("\n"), text.rfind("\r")) + 1)
+    return text[:start], text[start:]
+
+
+def read_text(arg: str) -> str:
+    """TEXT from the command line, or standard input for '-': bytes that are not UTF-8
+    become U+FFFD rather than an error, and one final line break from standard input (the
+    one ``echo`` adds) is dropped."""
+    if arg != "-":
+        # Python keeps undecodable argument bytes as lone surrogates, which cannot be printed.
+        return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = sys.stdin.buffer.read().decode("utf-8", "replace")
+    return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
 
 
 def run(args: argparse.Namespace) -> int:
     from nextword.model import NextwordError, Predictor, load_checkpoint, resolve_model_path
 
+    from .completion import percent
+
     if args.top < 1:
         raise NextwordError(f"--top must be at least 1, not {args.top}")
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = read_text(args.text)
     checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
     context, prefix = split_prefix(text)
     suggestions = Predictor(checkpoint.model, checkpoint.vocab).predict(context, prefix, args.top)
@@ -45,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([{"word": s.word, "probability": s.probability} for s in suggestions], ensure_ascii=False))
     else:
         for s in suggestions:
-            print(f"{s.probability:8.2%}  {s.word}")
+            print(f"{percent(s.probability):>8}  {s.word}")
         if not suggestions:
             print(f"no known word starts with {prefix!r}", file=sys.stderr)
     return 0
