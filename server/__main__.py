@@ -9,7 +9,8 @@ import argparse
 import sys
 
 from . import cli_serve
+from .cli import run_subcommand
 
 parser = argparse.ArgumentParser(prog="python -m nextword.server", description=cli_serve.DESCRIPTION)
 cli_serve.add_arguments(parser)
-sys.exit(cli_serve.run(parser.parse_args()))
+sys.exit(run_subcommand("serve", cli_serve.run, parser.parse_args()))

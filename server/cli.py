@@ -10,7 +10,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 SUBCOMMANDS = {
     "predict": "nextword.server.cli_predict",
@@ -47,17 +47,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Idle OpenMP threads that spin starve everything else on a busy laptop (and themselves:
     # ten times slower training when another program wants a core). Must precede torch's import.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from nextword.model.errors import NextwordError
-
     parser = build_parser()
     args = parser.parse_args(argv)
+    return run_subcommand(args.command, args._module.run, args)
+
+
+def run_subcommand(command: str, run: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """``run(args)``'s exit status, with a problem the user can fix said in one line."""
+    from nextword.model.errors import NextwordError
+
     try:
-        return int(args._module.run(args) or 0)
+        return int(run(args) or 0)
     except NextwordError as e:
-        print(f"nextword {args.command}: error: {e}", file=sys.stderr)
+        print(f"nextword {command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"nextword {args.command}: interrupted", file=sys.stderr)
+        print(f"nextword {command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

@@ -51,7 +51,14 @@ def run(args: argparse.Namespace) -> int:
     if args.tcp:
         if not 0 < args.port < 65536:
             raise SystemExit("nextword serve: --port must be from 1 to 65535")
-        logging.getLogger("nextword.server").info("listening for one LSP client on %s:%d", args.host, args.port)
-        server.start_tcp(args.host, args.port)
+        logging.getLogger("nextword.server").info("opening %s:%d for one LSP client", args.host, args.port)
+        try:
+            server.start_tcp(args.host, args.port)
+        except OSError as e:  # the port taken, an address this machine does not have
+            from nextword.model.errors import NextwordError
+
+            raise NextwordError(
+                f"cannot listen on {args.host}:{args.port}: {e.strerror or e}; choose another --port (another server may be using this one) or a --host of this machine"
+            ) from None
         return 0
     return server.start_io(early=early)

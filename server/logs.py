@@ -43,11 +43,16 @@ def _harmless(value: object) -> bool:
 
 def setup(level: str = "info", log_file: str | Path | None = None) -> None:
     """Send the logs of nextword and pygls to ``log_file`` (appended) or stderr."""
+    handler: logging.Handler | None = None
     if log_file:
         path = Path(log_file).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
-    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(path, encoding="utf-8")
+        except OSError as e:
+            # The server is still useful without its log file: say so where it can be seen.
+            print(f"nextword: cannot write the log file {path} ({e.strerror or e}); logging to stderr instead. Give --log-file a file in a folder you can write.", file=sys.stderr)
+    if handler is None:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(_FORMAT))
     handler.addFilter(_Redact())

@@ -13,6 +13,8 @@ import asyncio
 import atexit
 import io
 import logging
+import os
+import stat
 import sys
 import threading
 from pathlib import Path
@@ -42,6 +44,16 @@ def _get(obj: Any, path: str) -> Any:
         if obj is None:
             return None
     return obj
+
+
+def _pollable(source: Any) -> bool:
+    """Whether the event loop can wait on ``source``: a pipe, a socket or a terminal. (Other
+    character devices, such as /dev/null, pass asyncio's own check but cannot be polled.)"""
+    try:
+        mode = os.fstat(source.fileno()).st_mode
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(source.fileno())
 
 
 def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -92,6 +104,8 @@ class NextwordServer(LanguageServer):
             loop.set_exception_handler(_quiet_cancellations)
             reader: Any
             try:
+                if not _pollable(source):
+                    raise ValueError("neither a pipe, a socket nor a terminal")
                 stream = asyncio.StreamReader(limit=1 << 20, loop=loop)
                 stream.feed_data(already_read)
                 await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream, loop=loop), source)

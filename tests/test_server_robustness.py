@@ -4,6 +4,7 @@ server; stdout carries nothing but protocol; TCP; exit when the client goes away
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import time
@@ -210,3 +211,23 @@ async def test_tcp(tiny_model: Path, tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(10)
     assert "127.0.0.1" in (tmp_path / "log").read_text()
+
+
+async def test_a_port_in_use_is_named(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*server_command("--tcp", "--port", str(port))], env=server_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "choose another --port" in result.stderr
+
+
+async def test_stdin_that_cannot_be_polled_and_a_log_file_that_cannot_be_written(tmp_path: Path) -> None:
+    """/dev/null (a character device the event loop cannot wait on) is read like a file: the
+    server sees the end of its input and exits. A folder given as the log file: said, and
+    the logs go to stderr."""
+    with open(os.devnull, "rb") as devnull:
+        result = subprocess.run([*server_command("--log-file", str(tmp_path))], stdin=devnull, env=server_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert f"cannot write the log file {tmp_path}" in result.stderr
