@@ -114,10 +114,18 @@ class ModelWorker:
             try:
                 result = fn()
             except BaseException as e:  # noqa: BLE001 - handed to whoever awaits it
+                self._done()
                 if future is None:
                     log.exception("background model work failed")
                 else:
                     future.set_exception(e)
                 continue
+            # Between jobs before the answer is out: the request that follows it may then be
+            # answered on its own thread (``try_now``) rather than queued behind this thread.
+            self._done()
             if future is not None:
                 future.set_result(result)
+
+    def _done(self) -> None:
+        with self._wake:
+            self._busy = False
