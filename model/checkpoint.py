@@ -28,6 +28,14 @@ class CheckpointError(NextwordError):
     """A checkpoint that cannot be read; the message names the file and what to do."""
 
 
+class CheckpointWriteError(NextwordError, OSError):
+    """A checkpoint that cannot be written (a folder that cannot be written, a full disk).
+    Still an OSError, for callers that handle those."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
 NOTES_TOKENS = "notes_tokens"  # the extra tensor holding a personal model's notes (see LanguageModel.set_notes)
 
 
@@ -66,16 +74,65 @@ def save_checkpoint(
         "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
         "info": json.dumps(info or {}, ensure_ascii=False),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise CheckpointWriteError(e.errno, f"cannot write the model {path} ({e.strerror or e}); write it to a folder you can write to") from None
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointWriteError(e.errno, f"cannot write the model {path} ({e.strerror or e}); free some disk space or write it elsewhere") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def is_nextword_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a regular file that nextword wrote (a model or a training state),
+    judged by its header alone: a model damaged further on still counts as one."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 2 <= size <= 100_000_000:  # safetensors' own limit on a header
+                return False
+            header = json.loads(f.read(size))
+    except (OSError, ValueError):
+        return False
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return isinstance(metadata, dict) and metadata.get("format") == FORMAT
+
+
+# The bounds of each setting a stored config may hold (dropout is a probability).
+_CONFIG_MINIMUM = {"vocab_size": 1, "emb_dim": 1, "hidden_dim": 1, "num_layers": 1, "proj_dim": 0}
+
+
+def _parse_config(data: Any) -> ModelConfig:
+    """The stored network config, every setting checked for type and range (ValueError or TypeError if not)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"its config is {json.dumps(data)[:40]}, not an object")
+    config = ModelConfig.from_dict(data)
+    for name, minimum in _CONFIG_MINIMUM.items():
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{name} is {value!r}, not a whole number of at least {minimum}")
+    if not isinstance(config.dropout, (int, float)) or isinstance(config.dropout, bool) or not 0 <= config.dropout <= 1:
+        raise ValueError(f"dropout is {config.dropout!r}, not a number from 0 to 1")
+    return config
+
+
+def _parse_vocab(data: Any) -> Vocabulary:
+    """The stored vocabulary: a list of distinct non-empty strings (ValueError if not)."""
+    if not isinstance(data, list) or not all(isinstance(token, str) and token for token in data):
+        raise ValueError("its vocabulary is not a list of tokens")
+    return Vocabulary(data)
 
 
 def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_prediction: bool = False) -> Checkpoint:
@@ -105,15 +162,21 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
     if metadata.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path} uses model format version {metadata.get('format_version')!r}, which this nextword does not read (it reads {FORMAT_VERSION}); retrain with this version")
     try:
-        config = ModelConfig.from_dict(json.loads(metadata["config"]))
-        vocab = Vocabulary(json.loads(metadata["vocab"]))
+        config = _parse_config(json.loads(metadata["config"]))
+        vocab = _parse_vocab(json.loads(metadata["vocab"]))
         info = json.loads(metadata.get("info", "{}"))
-    except (KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(f"{path} has damaged model metadata ({e}); retrain it with `nextword train`") from None
+        if not isinstance(info, dict):
+            raise TypeError(f"its training record is {json.dumps(info)[:40]}, not an object")
+    except KeyError as e:
+        raise CheckpointError(f"{path} is not a usable nextword model: its metadata lacks {e}; retrain it with `nextword train` or use another model") from None
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path} is not a usable nextword model: it has damaged model metadata ({e}); retrain it with `nextword train` or use another model") from None
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path} is inconsistent: its vocabulary has {len(vocab)} tokens but its config says {config.vocab_size}; retrain it")
     try:
-        model = LanguageModel(config, device="meta" if for_prediction else None)
+        # A shell first: the weights are checked against the config before any is allocated,
+        # so a config with absurd sizes cannot ask for more memory than the file holds.
+        model = LanguageModel(config, device="meta")
     except ValueError as e:
         raise CheckpointError(f"{path} has an invalid model config ({e}); retrain it") from None
     extra = {k.removeprefix("extra."): tensors.pop(k).clone() for k in list(tensors) if k.startswith("extra.")}
@@ -137,6 +200,8 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
         # The stored tensors become the parameters, one copy at a time.
         model.load_state_dict({name: weights.pop(name).clone() for name in list(expected)}, assign=True)
     else:
+        model = LanguageModel(config)
+        expected = model.state_dict()
         with torch.no_grad():
             # Converted one tensor at a time into the parameters: no second full copy of the model.
             for name, parameter in expected.items():

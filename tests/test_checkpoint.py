@@ -126,6 +126,63 @@ def test_inconsistent_metadata_is_reported(tiny_model_path, tmp_path):
         load_checkpoint(path)
 
 
+def _with_metadata(source, path, **changes):
+    """A copy of the model at ``source`` with metadata entries replaced by ``changes`` as JSON
+    (a ``config`` that is a dict changes only the settings it names)."""
+    from safetensors import safe_open
+
+    with safe_open(str(source), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    config = json.loads(metadata["config"])
+    for key, value in changes.items():
+        metadata[key] = json.dumps({**config, **value} if key == "config" and isinstance(value, dict) else value)
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+ODD_METADATA = {
+    "info a list": {"info": [1, 2]},
+    "info a string": {"info": "x"},
+    "info null": {"info": None},
+    "config a list": {"config": [1, 2]},
+    "negative emb_dim": {"config": {"emb_dim": -1}},
+    "zero hidden_dim": {"config": {"hidden_dim": 0}},
+    "fractional emb_dim": {"config": {"emb_dim": 16.0}},
+    "boolean num_layers": {"config": {"num_layers": True}},
+    "negative proj_dim": {"config": {"proj_dim": -3}},
+    "dropout a string": {"config": {"dropout": "x"}},
+    "dropout above 1": {"config": {"dropout": 5}},
+    "vocab_size a string": {"config": {"vocab_size": "7"}},
+    "vocab an object": {"vocab": {"<unk>": 0}},
+    "vocab of numbers": {"vocab": ["<unk>", 1, 2]},
+}
+
+
+@pytest.mark.parametrize("change", ODD_METADATA.values(), ids=ODD_METADATA.keys())
+@pytest.mark.parametrize("for_prediction", [False, True])
+def test_odd_metadata_is_reported_not_crashed_on(tiny_model_path, tmp_path, change, for_prediction):
+    path = _with_metadata(tiny_model_path, tmp_path / "odd.safetensors", **change)
+    with pytest.raises(CheckpointError, match="not a usable nextword model"):
+        load_checkpoint(path, for_prediction=for_prediction)
+
+
+@pytest.mark.parametrize("command", [["info"], ["info", "--json"], ["predict", "-m"], ["train", "--from"]])
+def test_commands_name_a_model_with_odd_metadata(tiny_model_path, tmp_path, monkeypatch, capsys, command):
+    from nextword.server.cli import main
+
+    monkeypatch.setenv("NEXTWORD_DATA_DIR", str(tmp_path / "data"))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("some words of a note\n")
+    for change in ({"info": [1, 2]}, {"config": {"emb_dim": -1}}, {"config": {"dropout": "x"}}):
+        path = _with_metadata(tiny_model_path, tmp_path / "odd.safetensors", **change)
+        args = {"info": [*command, str(path)], "predict": [*command, str(path), "x "], "train": ["train", str(notes), *command[1:], str(path), "--out", str(tmp_path / "out.safetensors")]}
+        assert main(args[command[0]]) == 2
+        err = capsys.readouterr().err
+        assert "not a usable nextword model" in err and "Traceback" not in err, err
+
+
 def test_failed_write_keeps_the_old_file(tiny_model_path, tmp_path, monkeypatch):
     target = tmp_path / "model.safetensors"
     target.write_bytes(tiny_model_path.read_bytes())
