@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
+import torch
 
 from nextword.server.cli import main
 
@@ -21,42 +22,126 @@ def places(tmp_path, monkeypatch) -> dict[str, Path]:
     return {"data": data, "cache": cache, "logs": logs}
 
 
-def fill(places: dict[str, Path]) -> tuple[list[Path], list[Path]]:
-    data = places["data"]
-    doomed = [
-        data / "model.safetensors",
-        data / "model.resume.safetensors",
-        data / ".model.training-123-456.safetensors",
-        data / ".model.safetensors.abc.tmp",
-        places["cache"] / "sub" / "entry.bin",
-    ]
-    kept = [
-        data / "settings.json",
-        data / "my-notes.md",
-        data / "other.safetensors",
-        data / "modelX.safetensors",
-        places["logs"] / "server.log",
-    ]
-    for path in doomed + kept:
-        path.write_text(path.name)
-    return doomed, kept
+LOG_LINE = "2025-01-01 12:00:00,000 INFO nextword.server.lsp_server: initialized\n"
 
 
-def test_forget_lists_then_deletes_only_what_it_listed(places, capsys):
-    doomed, kept = fill(places)
+@pytest.fixture
+def fill(places, tiny_model_path):
+    """Put nextword's own files and others beside them; returns (nextword's, the others)."""
+    data, cache, logs = places["data"], places["cache"], places["logs"]
+    model = tiny_model_path.read_bytes()
+    doomed = {
+        data / "model.safetensors": model,
+        data / "model.resume.safetensors": model,
+        data / ".model.training-123-456.safetensors": model,
+        data / ".model.training-123-456.resume.safetensors": model,
+        data / ".model.safetensors.k2j_4h5g.tmp": b"half a mod",
+        data / "..model.training-123-456.safetensors.abcd1234.tmp": b"",
+        cache / "generated-code.cpython-311.bin": b"nextword-code-cache-1\n",
+        cache / "generated-code.cpython-312.binx7_ab3cd.tmp": b"",
+    }
+    kept = {
+        data / "settings.json": b"{}",
+        data / "my-notes.md": b"notes",
+        data / "other.safetensors": model,
+        data / "modelX.safetensors": model,
+        data / ".model.training-notes.md": b"notes",
+        data / ".model.training-1-2.safetensors": b"not a model",
+        cache / "sub" / "entry.bin": b"mine",
+        cache / "generated-code.txt": b"mine",
+        logs / "server.log": LOG_LINE.encode(),
+    }
+    for path, content in {**doomed, **kept}.items():
+        path.write_bytes(content)
+    return list(doomed), list(kept)
+
+
+def listed(err: str) -> list[str]:
+    return sorted(line.strip().rsplit("  (", 1)[0] for line in err.splitlines() if line.startswith("  "))
+
+
+def test_forget_lists_then_deletes_only_what_it_listed(places, fill, capsys):
+    doomed, kept = fill
     assert main(["forget", "--yes"]) == 0
-    err = capsys.readouterr().err
-    listed = [line.strip().rsplit("  (", 1)[0] for line in err.splitlines() if line.startswith("  ")]
-    assert sorted(listed) == sorted(str(p) for p in doomed)
+    assert listed(capsys.readouterr().err) == sorted(str(p) for p in doomed)
     assert not any(p.exists() for p in doomed)
     assert all(p.exists() for p in kept)
-    assert not places["cache"].exists()  # emptied folders go too
+    assert places["cache"].is_dir()  # not empty: it holds files of someone else's
     assert main(["forget", "--yes"]) == 0
     assert "nothing to forget" in capsys.readouterr().err
 
 
-def test_forget_asks_first(places, capsys, monkeypatch):
-    doomed, kept = fill(places)
+def test_forget_removes_the_cache_folder_it_emptied_but_no_other_folder(places, capsys):
+    cache = places["cache"]
+    (cache / "generated-code.cpython-311.bin").write_bytes(b"nextword-code-cache-1\n")
+    assert main(["forget", "--yes"]) == 0
+    assert not (cache / "generated-code.cpython-311.bin").exists()
+    assert (cache / "sub").is_dir()  # an empty folder that is not nextword's is left alone
+    (cache / "sub").rmdir()
+    (cache / "generated-code.cpython-311.bin").write_bytes(b"nextword-code-cache-1\n")
+    assert main(["forget", "--yes"]) == 0
+    assert not cache.exists()
+
+
+def test_forget_in_a_project_folder_used_as_cache_deletes_only_nextwords_cache(places, tmp_path, monkeypatch, capsys):
+    project = tmp_path / "project"
+    (project / "src" / "empty").mkdir(parents=True)
+    mine = [project / "README.md", project / "src" / "main.py", project / "build.bin", project / "server.log"]
+    for path in mine:
+        path.write_text("mine")
+    (project / "generated-code.cpython-311.bin").write_bytes(b"nextword-code-cache-1\n")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("NEXTWORD_CACHE_DIR", ".")
+    monkeypatch.setenv("NEXTWORD_LOG_DIR", ".")
+    assert main(["forget", "--logs", "--yes"]) == 0
+    assert listed(capsys.readouterr().err) == ["generated-code.cpython-311.bin"]
+    assert all(p.read_text() == "mine" for p in mine)
+    assert (project / "src" / "empty").is_dir()
+    assert not (project / "generated-code.cpython-311.bin").exists()
+
+
+def test_forget_logs_deletes_only_nextwords_logs(places, capsys):
+    logs = places["logs"]
+    ours = [logs / "server.log", logs / "nextword-vscode.log", logs / "empty.log"]
+    ours[0].write_text(LOG_LINE * 3)
+    ours[1].write_text("2025-01-01 12:00:00,000 WARNING pygls.protocol: something\n")
+    ours[2].write_text("")
+    (logs / "sub").mkdir()
+    theirs = {logs / "diary.log": "dear diary\n", logs / "server.txt": LOG_LINE, logs / "sub" / "server.log": LOG_LINE}
+    for path, text in theirs.items():
+        path.write_text(text)
+    assert main(["forget", "--logs", "--yes"]) == 0
+    assert listed(capsys.readouterr().err) == sorted(str(p) for p in ours)
+    assert not any(p.exists() for p in ours)
+    assert all(p.read_text() == text for p, text in theirs.items())
+
+
+@pytest.mark.parametrize("content", [b"keep\n", b"", b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "])
+@pytest.mark.parametrize("default", [False, True])
+def test_forget_refuses_a_model_file_that_is_not_nextwords(places, tmp_path, monkeypatch, capsys, content, default):
+    monkeypatch.chdir(tmp_path)
+    precious = places["data"] / "model.safetensors" if default else tmp_path / "precious.md"
+    precious.write_bytes(content)
+    cached = places["cache"] / "generated-code.cpython-311.bin"
+    cached.write_bytes(b"nextword-code-cache-1\n")
+    assert main(["forget", "--yes"] if default else ["forget", "--model", "precious.md", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a nextword model" in err and "deletes nothing" in err and "Traceback" not in err
+    assert precious.read_bytes() == content and cached.exists()
+
+
+def test_forget_refuses_a_foreign_safetensors_file(places, tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    other = tmp_path / "weights.safetensors"
+    save_file({"w": torch.zeros(2)}, str(other), metadata={"format": "pt"})
+    assert main(["forget", "--model", str(other), "--yes"]) == 2
+    assert "is not a nextword model" in capsys.readouterr().err
+    assert other.exists()
+
+
+def test_forget_asks_first(fill, capsys, monkeypatch):
+    doomed, kept = fill
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -71,20 +156,19 @@ def test_forget_asks_first(places, capsys, monkeypatch):
     assert not any(p.exists() for p in doomed) and all(p.exists() for p in kept)
 
 
-def test_forget_without_a_terminal_needs_yes(places, capsys, monkeypatch):
-    doomed, _ = fill(places)
+def test_forget_without_a_terminal_needs_yes(fill, capsys, monkeypatch):
+    doomed, _ = fill
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
     assert main(["forget"]) == 2
     assert "--yes" in capsys.readouterr().err
     assert all(p.exists() for p in doomed)
 
 
-def test_forget_logs_and_another_model(places, tmp_path, capsys):
-    _, kept = fill(places)
+def test_forget_logs_and_another_model(places, fill, tmp_path, tiny_model_path, capsys):
     other = tmp_path / "elsewhere" / "mine.safetensors"
     other.parent.mkdir()
-    other.write_text("x")
-    (other.parent / "mine.resume.safetensors").write_text("x")
+    other.write_bytes(tiny_model_path.read_bytes())
+    (other.parent / "mine.resume.safetensors").write_bytes(tiny_model_path.read_bytes())
     (other.parent / "notes.md").write_text("x")
     assert main(["forget", "--model", str(other), "--logs", "--yes"]) == 0
     assert not other.exists() and not (other.parent / "mine.resume.safetensors").exists()

@@ -3,14 +3,17 @@
 It lists what it will delete, asks, and deletes exactly what it listed: your model (which
 holds the record of the files it learned, as content hashes), the state of an interrupted
 training run, what an interrupted language-server training left behind, and nextword's
-cache folder; with ``--logs``, the logs as well. The shipped model and your notes are
-never touched.
+cached code; with ``--logs``, the server's logs in nextword's log folder as well. It deletes
+only files nextword wrote, recognised by name and content, whatever else shares those
+folders: the shipped model and your notes are never touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from nextword.model.paths import cache_dir
@@ -29,37 +32,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-y", "--yes", action="store_true", help="delete without asking")
 
 
-def _files_under(folder: Path) -> list[Path]:
+# What nextword writes in the cache folder: server/code_cache.py's compiled code, one file per
+# Python version, and the temporary files of its atomic writes.
+CACHE_FILE = re.compile(r"generated-code\.[\w.-]+\.bin(?:\w+\.tmp)?")
+# Nothing names the logs in the log folder (the server writes where --log-file says): a log is a
+# ``*.log`` file that starts with a line in server/logs.py's format, or is empty (the server
+# creates its log file when it starts).
+LOG_LINE = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: ")
+
+
+def _files_in(folder: Path, wanted: Callable[[Path], bool]) -> list[Path]:
+    """The files directly in ``folder`` that ``wanted`` accepts (never its subfolders)."""
     if not folder.is_dir() or folder.is_symlink():
         return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink() and wanted(p))
+
+
+def _is_log(path: Path) -> bool:
+    if path.suffix != ".log":
+        return False
+    try:
+        with path.open("rb") as f:
+            first = f.readline(200)
+    except OSError:
+        return False
+    return not first or LOG_LINE.match(first) is not None
 
 
 def targets(model: Path, logs: bool = False) -> list[Path]:
     """Every file ``forget`` deletes for ``model``, in the order it lists them."""
     from nextword.model import default_model_path
+    from nextword.model.checkpoint import is_nextword_file
     from nextword.training.resume import resume_path
 
     shipped = default_model_path().resolve()
     found: list[Path] = []
-    if model.is_file():
+    if is_nextword_file(model):
         found.append(model)
     state = resume_path(model)
-    if state.is_file():
+    if is_nextword_file(state):
         found.append(state)
     # Files the language server's training writes beside the model (".model.training-PID-TIME.safetensors")
     # and their training states, left behind when it was stopped hard.
-    if model.parent.is_dir():
-        prefix = f".{model.stem}.training-"
-        found.extend(sorted(p for p in model.parent.iterdir() if p.name.startswith(prefix) and p.is_file()))
-        # Temporary files of an interrupted atomic write of the model or its state.
-        for name in (model.name, state.name):
-            found.extend(sorted(p for p in model.parent.iterdir() if p.name.startswith(f".{name}.") and p.name.endswith(".tmp") and p.is_file()))
-    found.extend(_files_under(cache_dir()))
+    training = re.compile(rf"\.{re.escape(model.stem)}\.training-\d+-\d+(?:\.resume)?{re.escape(model.suffix)}")
+    found.extend(_files_in(model.parent, lambda p: training.fullmatch(p.name) is not None and is_nextword_file(p)))
+
+    def temporary(p: Path) -> bool:
+        """A temporary file of an interrupted atomic write of any of those (".NAME.RANDOM.tmp")."""
+        m = re.fullmatch(r"\.(.+)\.\w+\.tmp", p.name)
+        return m is not None and (m[1] in (model.name, state.name) or training.fullmatch(m[1]) is not None)
+
+    found.extend(_files_in(model.parent, temporary))
+    found.extend(_files_in(cache_dir(), lambda p: CACHE_FILE.fullmatch(p.name) is not None))
     if logs:
         from nextword.model.paths import log_dir
 
-        found.extend(_files_under(log_dir()))
+        found.extend(_files_in(log_dir(), _is_log))
     unique: list[Path] = []
     for path in found:
         if path not in unique and path.resolve() != shipped:
@@ -81,11 +109,17 @@ def _size(path: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from nextword.model import NextwordError, user_model_path
+    from nextword.model.checkpoint import is_nextword_file
     from nextword.model.paths import log_dir
 
     model = Path(args.model).expanduser() if args.model else user_model_path()
     if model.is_dir():
         raise NextwordError(f"--model {model} is a folder; name the model file")
+    if model.exists() and not is_nextword_file(model):
+        raise NextwordError(
+            f"{model} is not a nextword model, so forget deletes nothing (it deletes only files nextword wrote); "
+            f"name a model written by `nextword train`, or delete that file yourself if you mean to"
+        )
     paths = targets(model, args.logs)
     if not paths:
         print(f"nothing to forget: there is no trained model at {model}, no training state and no cache", file=sys.stderr)
@@ -110,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             failed.append(f"{path} ({e.strerror or e})")
     for folder in [cache_dir()] + ([log_dir()] if args.logs else []):
-        _remove_empty_folders(folder)
+        if any(path.parent == folder for path in paths):
+            _remove_if_empty(folder)
     if failed:
         raise NextwordError(f"could not delete {', '.join(failed)}; delete them by hand")
     after = "; nextword will use the shipped model" if model == user_model_path() else ""
@@ -118,16 +153,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remove_empty_folders(folder: Path) -> None:
-    """Remove folders left empty under ``folder`` (and it), never a folder with anything in it."""
-    if not folder.is_dir() or folder.is_symlink():
-        return
-    for sub in sorted((p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()), key=lambda p: len(p.parts), reverse=True):
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` once deleting nextword's files left it empty; never one with anything in it."""
+    if folder.is_dir() and not folder.is_symlink():
         try:
-            sub.rmdir()
+            folder.rmdir()
         except OSError:
             pass
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
