@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nextword.model import load_checkpoint
+from nextword.model import load_checkpoint, save_checkpoint
 from nextword.server.cli import main
 from nextword.server.cli_info import PRECISION_WORDS
 from nextword.training.batches import encode_documents
@@ -332,3 +332,45 @@ def test_bad_corpora_get_clear_messages(shipped, data_dir, tmp_path, capsys, mon
     err = _error(["train", str(locked)], capsys)
     assert "unreadable" in err and "Permission denied" in err
     assert not (data_dir / "model.safetensors").exists()
+
+
+# ----- nothing new to learn, options that do not apply -----------------------------------------------
+def test_nothing_new_to_learn_names_the_model_and_copies_it_to_a_new_out(notes_folder, tiny_model_path, tmp_path, capsys):
+    base = load_checkpoint(tiny_model_path)
+    corpus = load_corpus([notes_folder], include_test_split=True)
+    learned = select(corpus, {}).manifest({})
+    m1 = save_checkpoint(tmp_path / "m1.safetensors", base.model, base.vocab, info={"learned": learned, "note": "m1"})
+    brandnew = tmp_path / "brandnew.safetensors"
+    assert main(["train", str(notes_folder), "--from", str(m1), "--out", str(brandnew), "--include-test-split", "--progress", "json"]) == 0
+    captured = capsys.readouterr()
+    assert f"all learned by {m1} already; copied it unchanged to {brandnew}" in captured.err
+    assert events(captured.out)[-1]["path"] == str(brandnew)
+    copy, original = load_checkpoint(brandnew), load_checkpoint(m1)
+    assert copy.info == original.info and copy.vocab.tokens == original.vocab.tokens
+    assert all(torch.equal(t, copy.model.state_dict()[k]) for k, t in original.model.state_dict().items())
+    # Fine-tuning a model into itself: it stays as it is, and the message says so.
+    before = m1.read_bytes()
+    assert main(["train", str(notes_folder), "--from", str(m1), "--out", str(m1), "--include-test-split", "--progress", "none"]) == 0
+    err = capsys.readouterr().err
+    assert f"all learned by {m1} already;" in err and "copied" not in err and m1.read_bytes() == before
+
+
+def test_options_that_do_not_apply_are_named_in_a_warning(notes_folder, tiny_model_path, tmp_path, capsys):
+    quick = ["--include-test-split", "--progress", "none", "--epochs", "1"]
+    tuned = tmp_path / "tuned.safetensors"
+    assert main(["train", str(notes_folder), "--from", str(tiny_model_path), "--out", str(tuned), "--hidden-dim", "999", "--dropout", "0.5", *quick]) in (0, 1)
+    assert "warning: --hidden-dim, --dropout apply only to a new model (with --from-scratch); ignored when fine-tuning" in capsys.readouterr().err
+    new = tmp_path / "new.safetensors"
+    assert main(["train", str(notes_folder), "--from-scratch", "--out", str(new), "--emb-dim", "8", "--hidden-dim", "8", "--min-count", "1", "--max-new-words", "5", *quick]) == 0
+    assert "warning: --max-new-words applies only when fine-tuning; ignored with --from-scratch" in capsys.readouterr().err
+
+    # --resume continues with the interrupted run's own settings, and says which options it ignores.
+    corpus = load_corpus([notes_folder], include_test_split=True)
+    config = TrainConfig(epochs=2, batch_size=4, bptt=10, lr=5e-3, sampled=0, patience=5, warmup_steps=3, seed=3)
+    out = tmp_path / "m.safetensors"
+    run = {"paths": [str(notes_folder.resolve())], "exclude": [], "ext": None, "include_test_split": True, "full": False}
+    assert train(corpus, out, config, base=load_checkpoint(tiny_model_path), progress=StopAfter(3), run=run).interrupted
+    assert main(["train", "--resume", "--out", str(out), "--lr", "0.1", "--max-minutes", "5", "--layers", "3", "--progress", "none"]) in (0, 1)
+    err = capsys.readouterr().err
+    assert "warning: --resume continues the interrupted run with its own settings; ignoring --max-minutes, --lr, --layers" in err
+    assert "resuming the interrupted run" in err and not resume_path(out).exists()

@@ -3,8 +3,12 @@ test split, reports progress as JSON, and evaluates by the protocol."""
 
 import json
 import math
+import subprocess
+import sys
 
-from nextword.model import Predictor, load_checkpoint
+import pytest
+
+from nextword.model import NextwordError, Predictor, load_checkpoint, save_checkpoint
 from nextword.server.cli import main
 from nextword.training.corpus import load_corpus
 from nextword.training.split import is_test_file
@@ -67,3 +71,107 @@ def test_cli_train_then_eval_on_a_few_files(notes_folder, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     text = json.dumps(report)
     assert "model" in text and "buffer" in text and "unigram" in text
+
+
+# ----- what `nextword train` refuses, before it trains ----------------------------------------------
+TINY = ["--from-scratch", "--emb-dim", "8", "--hidden-dim", "8", "--layers", "1", "--epochs", "1", "--min-count", "1", "--include-test-split", "--progress", "none"]
+
+
+def _refused(argv, capsys) -> str:
+    assert main(argv) == 2
+    return capsys.readouterr().err
+
+
+def test_train_does_not_write_over_a_file_that_is_not_a_model(notes_folder, tiny_model_path, tmp_path, capsys, monkeypatch):
+    precious = tmp_path / "precious.md"
+    precious.write_text("my notes, not a model\n")
+    for flags in ([], ["--full"], TINY):
+        err = _refused(["train", str(notes_folder), "--out", str(precious), *flags], capsys)
+        assert "precious.md exists and is not a nextword model" in err and "choose another --out" in err
+        assert "--full" not in err and "forget" not in err
+        assert precious.read_text() == "my notes, not a model\n"
+    # Nor over the file where a run writing --out would keep its state for --resume.
+    state = tmp_path / "m.resume.safetensors"
+    state.write_text("also mine\n")
+    assert "m.resume.safetensors" in _refused(["train", str(notes_folder), "--out", str(tmp_path / "m.safetensors"), *TINY], capsys)
+    assert state.read_text() == "also mine\n" and not (tmp_path / "m.safetensors").exists()
+    # Nor over the model shipped with nextword (here a copy standing in for it).
+    shipped = tmp_path / "default.safetensors"
+    shipped.write_bytes(tiny_model_path.read_bytes())
+    monkeypatch.setattr("nextword.model.default_model_path", lambda: shipped)
+    for flags in (["--full", "--epochs", "1", "--progress", "none"], TINY):
+        assert "is the model shipped with nextword" in _refused(["train", str(notes_folder), "--out", str(shipped), *flags], capsys)
+    assert shipped.read_bytes() == tiny_model_path.read_bytes()
+
+
+def test_train_checks_that_out_can_be_written_before_it_trains(notes_folder, tiny_model_path, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out in (afile / "m.safetensors", afile / "sub" / "m.safetensors"):
+        assert "afile is a file, not a folder" in _refused(["train", str(notes_folder), "--out", str(out), *TINY], capsys)
+    assert "cannot write the model to /proc/x.safetensors" in _refused(["train", str(notes_folder), "--out", "/proc/x.safetensors", *TINY], capsys)
+    assert afile.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    # The save itself says which file it could not write (and is still an OSError).
+    checkpoint = load_checkpoint(tiny_model_path)
+    with pytest.raises(NextwordError, match="cannot write the model .*afile/m.safetensors") as raised:
+        save_checkpoint(afile / "m.safetensors", checkpoint.model, checkpoint.vocab)
+    assert isinstance(raised.value, OSError)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--seed", "99999999999999999999999"], "--seed must be a whole number from 0 to"),
+        (["--seed", "-1"], "--seed must be a whole number from 0 to"),
+        (["--max-vocab", "2"], "--max-vocab must be at least 4"),
+        (["--hidden-dim", "100000"], "--hidden-dim 100000 is far too large"),
+        (["--batch-size", "10000000"], "--batch-size 10000000 is far too large"),
+        (["--max-minutes", "nan"], "--max-minutes must be a number of minutes, 0 or more"),
+        (["--max-minutes", "inf"], "--max-minutes must be a number of minutes, 0 or more"),
+        (["--valid-every-minutes=-1"], "--valid-every-minutes must be a number of minutes, 0 or more"),
+        (["--valid-every-minutes", "nan"], "--valid-every-minutes must be"),
+        (["--lr", "inf"], "--lr must be a positive number"),
+        (["--dropout", "nan"], "--dropout must be a number from 0"),
+    ],
+)
+def test_train_refuses_option_values_out_of_range(notes_folder, tmp_path, capsys, flags, message):
+    out = tmp_path / "m.safetensors"
+    assert message in _refused(["train", str(notes_folder), "--out", str(out), *TINY, *flags], capsys)
+    assert not out.exists()
+
+
+def test_train_on_links_in_a_loop(notes_folder, tmp_path, capsys):
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    out = tmp_path / "m.safetensors"
+    assert "loop1 is a link that leads nowhere" in _refused(["train", str(tmp_path / "loop1"), "--out", str(out), *TINY], capsys)
+    # Inside a folder of notes, such links are skipped and counted, like other unreadable files.
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for name in ("ownership.md", "borrowing.md", "types.md"):
+        (notes / name).write_text((notes_folder / "rust" / name).read_text())
+    (notes / "a.md").symlink_to(notes / "b.md")
+    (notes / "b.md").symlink_to(notes / "a.md")
+    corpus = load_corpus([notes], include_test_split=True)
+    assert len(corpus.train + corpus.valid) == 3 and corpus.skipped["unreadable (links in a loop)"] == 2
+    assert "skipped 2 unreadable (links in a loop) file(s)" in capsys.readouterr().err
+
+
+def test_a_min_count_no_word_reaches_is_refused_before_training(notes_folder, tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    err = _refused(["train", str(notes_folder), "--out", str(out), *TINY, "--min-count", "100000"], capsys)
+    assert "too small for --min-count 100000: lower it" in err and not out.exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="limits the address space with RLIMIT_AS")
+def test_a_model_too_large_for_memory_gets_a_clear_message(notes_folder, tmp_path):
+    import resource
+
+    def limit():  # 3 GiB: room for Python and torch, not for 8 layers of 4,096 units (4 GiB of weights)
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    out = tmp_path / "m.safetensors"
+    argv = ["train", str(notes_folder), "--out", str(out), "--from-scratch", "--emb-dim", "4096", "--hidden-dim", "4096", "--layers", "8", "--min-count", "1", "--progress", "none"]
+    result = subprocess.run([sys.executable, "-m", "nextword.server.cli", *argv], capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "not enough memory to train a model this size" in result.stderr and not out.exists()

@@ -10,6 +10,7 @@ followed.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -127,6 +128,8 @@ def find_files(
     for raw in paths:
         root = Path(raw).expanduser()
         if not root.exists():
+            if root.is_symlink():
+                raise NextwordError(f"{root} is a link that leads nowhere (its target is missing, or links lead round in a loop); name a folder or file of notes")
             raise NextwordError(f"{root} does not exist; name a folder or file of notes")
         if root.is_file():
             if exclusions.excluded(root.name, False, []):
@@ -163,11 +166,24 @@ def find_files(
                     skipped["excluded"] += 1
                     continue
                 path = here / name
+                if path.is_symlink() and _loops(path):
+                    skipped["unreadable (links in a loop)"] += 1
+                    continue
                 if path.is_symlink() and not _inside(path, real_root):
                     skipped["links leading outside the folder"] += 1
                     continue
                 found.append((path, path.relative_to(root).as_posix()))
     return found
+
+
+def _loops(path: Path) -> bool:
+    try:
+        path.resolve()
+        return False
+    except RuntimeError:  # pathlib's "Symlink loop" (before Python 3.13, which reads such a file as unreadable)
+        return True
+    except OSError as e:
+        return e.errno == errno.ELOOP
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -34,7 +34,7 @@ from typing import Iterator
 import torch
 
 from nextword.model import Checkpoint, LanguageModel, ModelConfig, NextwordError, Vocabulary, load_checkpoint, save_checkpoint
-from nextword.model.tokenize import tokenize
+from nextword.model.tokenize import is_word, tokenize
 
 from .batches import batchify, encode_documents, windows
 from .config import TrainConfig
@@ -206,6 +206,11 @@ def train(
             added = len(words)
     else:
         vocab = build_vocabulary(selection.train, config)
+        if not any(is_word(t) for t in vocab.tokens):
+            raise NextwordError(
+                f"no word occurs {config.min_count:,} times or more in the notes, so a new model would know no words; "
+                f"the notes are too small for --min-count {config.min_count}: lower it (or add notes)"
+            )
         model = LanguageModel(ModelConfig(**{**(model_config or ModelConfig()).to_dict(), "vocab_size": len(vocab)}))
     model.to(device).train()
 
