@@ -48,6 +48,13 @@ def test_hidden_folders_and_files_are_skipped(tree):
     assert "sub/ok.md" in names and "a.md" in names
 
 
+def test_a_file_reached_twice_is_read_once(tree):
+    (tree / "work" / "link.md").symlink_to(tree / "a.md")
+    once = [rel for _, rel in find_files([tree])]
+    assert "work/link.md" not in once  # the link beside its target
+    assert [rel for _, rel in find_files([tree, tree, tree / "sub", tree / "a.md"])] == once
+
+
 def test_exclude_patterns_use_gitignore_syntax(tree):
     names = found(tree, ["journal/private/", "*.txt", "/a.md", "drafts"])
     assert names == ["journal/2024.md", "keep/notes.log.md", "sub/ok.md", "work/plan.md"]
@@ -93,7 +100,8 @@ def test_links_leading_outside_the_folder_are_not_followed(tree, tmp_path):
     (outside / "tax.md").write_text("tax return\n")
     (tree / "tax.md").symlink_to(outside / "tax.md")
     (tree / "linked").symlink_to(outside, target_is_directory=True)
-    (tree / "alias.md").symlink_to(tree / "a.md")  # inside: fine
+    (tree / "plain.text").write_text("a note with an extension nextword does not read\n")
+    (tree / "alias.md").symlink_to(tree / "plain.text")  # inside: fine
     corpus = load_corpus([tree], include_test_split=True)
     read = {d.relative_path for d in corpus.train + corpus.valid}
     assert "tax.md" not in read and not any(name.startswith("linked/") for name in read)

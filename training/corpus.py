@@ -173,7 +173,10 @@ def find_files(
                     skipped["links leading outside the folder"] += 1
                     continue
                 found.append((path, path.relative_to(root).as_posix()))
-    return found
+    # A file reached twice (a folder named twice, or inside another named; a link beside its
+    # target) is read once: twice would train on it twice.
+    seen: set[Path] = set()
+    return [(path, rel) for path, rel in found if not (path.resolve() in seen or seen.add(path.resolve()))]
 
 
 def _loops(path: Path) -> bool:
