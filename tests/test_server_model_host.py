@@ -64,15 +64,21 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
-async def test_typing_at_the_end_skips_the_worker(tiny_model: Path) -> None:
+async def ready_host(model: Path) -> ModelHost:
+    """A model host with ``model`` loaded and its memory settled."""
     host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
-    host.configure(str(tiny_model), None, 16, from_flag=True)
+    host.configure(str(model), None, 16, from_flag=True)
     host.start()
+    deadline = time.monotonic() + 60
+    while host.state != "ready":
+        assert time.monotonic() < deadline and host.state not in ("failed", "missing"), host.error
+        await asyncio.sleep(0.02)
+    return host
+
+
+async def test_typing_at_the_end_skips_the_worker(tiny_model: Path) -> None:
+    host = await ready_host(tiny_model)
     try:
-        deadline = time.monotonic() + 60
-        while host.state != "ready":  # loaded, and its memory settled
-            assert time.monotonic() < deadline and host.state not in ("failed", "missing"), host.error
-            await asyncio.sleep(0.02)
         # The objects alive once the model is in are set aside from garbage collections.
         assert gc.get_freeze_count() > 10_000
         submitted: list[str] = []
@@ -113,14 +119,8 @@ async def test_a_word_typed_at_a_persons_pace_is_read_ahead(tiny_model: Path) ->
     the word being typed ahead, so the key that ends it finds the steps done (the same
     suggestions as from scratch), whether the editor asked for completions on the way or not.
     Edits back to back (a burst): nothing is read ahead, so no request waits behind it."""
-    host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
-    host.configure(str(tiny_model), None, 16, from_flag=True)
-    host.start()
+    host = await ready_host(tiny_model)
     try:
-        deadline = time.monotonic() + 60
-        while host.state != "ready":
-            assert time.monotonic() < deadline and host.state not in ("failed", "missing"), host.error
-            await asyncio.sleep(0.02)
         checkpoint = load_checkpoint(tiny_model)
         fresh = Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig())
         head = "the theory of the cat and the dog. the cat sat on "
@@ -150,14 +150,8 @@ async def test_a_word_typed_at_a_persons_pace_is_read_ahead(tiny_model: Path) ->
 async def test_a_document_closed_while_it_is_read_is_not_read_on(tiny_model: Path) -> None:
     """Closing a document while a slice of it is being read: the slice scheduled after it
     finds the document gone and stops, instead of bringing its state back."""
-    host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
-    host.configure(str(tiny_model), None, 16, from_flag=True)
-    host.start()
+    host = await ready_host(tiny_model)
     try:
-        deadline = time.monotonic() + 60
-        while host.state != "ready":
-            assert time.monotonic() < deadline and host.state not in ("failed", "missing"), host.error
-            await asyncio.sleep(0.02)
         loop = asyncio.get_running_loop()
         closed = threading.Event()
         guarded = host._guarded

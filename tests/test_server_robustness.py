@@ -27,17 +27,20 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 INIT = {"processId": None, "rootUri": None, "capabilities": {}}
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def raw(tiny_model: Path, tmp_path: Path):
+async def raw_server(model: Path, data_dir: Path, stderr: int) -> RawClient:
+    """A server subprocess on ``model`` and a bare client of it (``client.proc``: the process)."""
     proc = await asyncio.create_subprocess_exec(
-        *server_command("--model", str(tiny_model)),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=server_env(tmp_path),
+        *server_command("--model", str(model)), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=server_env(data_dir)
     )
     client = RawClient(proc.stdout, proc.stdin)  # type: ignore[arg-type]
     client.proc = proc  # type: ignore[attr-defined]
+    return client
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def raw(tiny_model: Path, tmp_path: Path):
+    client = await raw_server(tiny_model, tmp_path, asyncio.subprocess.DEVNULL)
+    proc = client.proc  # type: ignore[attr-defined]
     result = await client.request("initialize", INIT)
     assert result["result"]["capabilities"]["positionEncoding"] == "utf-16"
     client.notify("initialized", {})
@@ -86,14 +89,8 @@ async def test_stdout_carries_only_protocol(raw: RawClient) -> None:
 
 
 async def test_exit_without_shutdown_exits_with_status_1(tiny_model: Path, tmp_path: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *server_command("--model", str(tiny_model)),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=server_env(tmp_path),
-    )
-    client = RawClient(proc.stdout, proc.stdin)  # type: ignore[arg-type]
+    client = await raw_server(tiny_model, tmp_path, asyncio.subprocess.PIPE)
+    proc = client.proc  # type: ignore[attr-defined]
     assert "result" in await client.request("initialize", INIT)
     client.notify("initialized", {})
     client.notify("exit", None)
