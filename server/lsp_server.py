@@ -197,7 +197,8 @@ class NextwordServer(LanguageServer):
         if unannounced:
             problems.append(
                 f"nextword: setting triggerCharacters: the editor learns the trigger characters when the server starts, "
-                f"and {', '.join(map(repr, unannounced))} was not among them; it takes effect once the server starts with it in its initializationOptions."
+                f"and {', '.join(map(repr, unannounced))} was not among them; restart the language server for it to take effect "
+                f"(the editor must send the settings in initializationOptions, as nextword's Neovim and VS Code set-ups do)."
             )
         for problem in problems:
             if problem not in self._problems:
