@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
 import typing
 import zipfile
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from editors.support import EDITORS
-from editors.vscode_build import VSCODE, npm, npm_missing, package_vsix
+from editors.vscode_build import VSCODE, install_packages, npm, npm_missing, package_vsix
 
 from nextword.server.settings import SECTION, Settings, camel
 
@@ -139,3 +140,185 @@ def test_packages_into_a_vsix() -> None:
     assert packaged["contributes"]["configuration"] == MANIFEST["contributes"]["configuration"]
     assert packaged["version"] == MANIFEST["version"]
     assert (EDITORS / "vscode" / "nextword.vsix").samefile(vsix)
+
+
+# ----- the extension's modules, run in node ---------------------------------------------------
+# A stand-in for the `vscode` module, as much of it as the modules tested below use: settings
+# from a global the test sets, output channels that record what is written to them.
+VSCODE_STUB = """
+const listeners = [];
+globalThis.settings = {};
+globalThis.channels = [];
+class EventEmitter {
+  constructor() { this.handlers = []; this.event = (h) => { this.handlers.push(h); return { dispose() {} }; }; }
+  fire(value) { for (const h of this.handlers) h(value); }
+  dispose() {}
+}
+module.exports = {
+  EventEmitter,
+  LogLevel: { Off: 0, Trace: 1, Debug: 2, Info: 3, Warning: 4, Error: 5 },
+  workspace: {
+    getConfiguration: (section) => ({ get: (key, fallback) => (`${section}.${key}` in globalThis.settings ? globalThis.settings[`${section}.${key}`] : fallback) }),
+    onDidChangeConfiguration: (listener) => { listeners.push(listener); return { dispose() {} }; },
+    changeSettings: (values) => {
+      Object.assign(globalThis.settings, values);
+      for (const l of listeners) l({ affectsConfiguration: (key) => Object.keys(values).some((k) => k === key || k.startsWith(key + '.')) });
+    },
+  },
+  window: {
+    createOutputChannel: (name) => {
+      const channel = { name, lines: [], appendLine(line) { this.lines.push(line); }, append(t) { this.lines.push(t); }, show() {}, hide() {}, clear() {}, replace() {}, dispose() {} };
+      globalThis.channels.push(channel);
+      return channel;
+    },
+  },
+};
+"""
+
+
+def run_in_node(tmp_path: Any, script: str) -> Any:
+    """Bundles `script` (TypeScript that imports the extension's modules as `@src/...`) with
+    esbuild, runs it in node with the stand-in `vscode`, and returns what it prints, as JSON."""
+    install_packages()
+    stub = tmp_path / "node_modules" / "vscode"
+    stub.mkdir(parents=True, exist_ok=True)
+    (stub / "index.js").write_text(VSCODE_STUB, encoding="utf-8")
+    entry, bundle = tmp_path / "entry.ts", tmp_path / "entry.js"
+    entry.write_text(script.replace("@src/", (VSCODE / "src").as_posix() + "/"), encoding="utf-8")
+    esbuild = VSCODE / "node_modules" / ".bin" / "esbuild"
+    built = subprocess.run([str(esbuild), str(entry), "--bundle", "--platform=node", "--format=cjs", "--external:vscode", f"--outfile={bundle}", "--log-level=error"], capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    done = subprocess.run(["node", str(bundle)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@needs_npm
+def test_server_command_is_relative_to_the_workspace_folder(tmp_path: Any) -> None:
+    """`.venv/bin/nextword` in a workspace setting is the workspace's, not the extension host's
+    working directory's; `${workspaceFolder}` stands for the folder."""
+    workspace, elsewhere = tmp_path / "notes", tmp_path / "elsewhere"
+    program = workspace / ".venv" / "bin" / "nextword"
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n", encoding="utf-8")
+    program.chmod(0o755)
+    (elsewhere / ".venv" / "bin").mkdir(parents=True)
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    (on_path / "nextword").write_text("#!/bin/sh\n", encoding="utf-8")
+    (on_path / "nextword").chmod(0o755)
+    found = run_in_node(tmp_path, f"""
+import {{ findCommand }} from '@src/findCommand';
+const workspace = {json.dumps(str(workspace))}, elsewhere = {json.dumps(str(elsewhere))};
+process.chdir(workspace);  // the extension host's directory is never the one meant
+console.log(JSON.stringify({{
+  relative: findCommand('.venv/bin/nextword', workspace),
+  dotted: findCommand('./.venv/bin/nextword', workspace),
+  variable: findCommand('${{workspaceFolder}}/.venv/bin/nextword', workspace),
+  otherFolder: findCommand('.venv/bin/nextword', elsewhere) ?? null,
+  variableNoFolder: findCommand('${{workspaceFolder}}/.venv/bin/nextword', undefined) ?? null,
+  absolute: findCommand({json.dumps(str(program))}, elsewhere),
+  onPath: findCommand('nextword', elsewhere, {{ PATH: {json.dumps(str(on_path))} }}),
+  notOnPath: findCommand('nextword-not-installed', workspace, {{ PATH: {json.dumps(str(on_path))} }}) ?? null,
+}}));
+""")
+    assert found == {
+        "relative": str(program),
+        "dotted": str(program),
+        "variable": str(program),
+        "otherFolder": None,
+        "variableNoFolder": None,
+        "absolute": str(program),
+        "onPath": str(on_path / "nextword"),
+        "notOnPath": None,
+    }
+
+
+@needs_npm
+@pytest.mark.parametrize("channel_level", [3, 1])
+def test_server_log_lines_show_at_every_level_the_server_sends(tmp_path: Any, channel_level: int) -> None:
+    """The server's DEBUG and TRACE lines (sent only when nextword.logLevel asks for them) reach
+    the channel even at its default level, Info (3), with their level in the text; at Trace (1)
+    they keep their own. The last line is kept, for the message when the server stops."""
+    lines = [
+        "2025-01-01 12:00:00,000 INFO nextword.server: started",
+        "2025-01-01 12:00:00,001 DEBUG nextword.server: opened file:///a.md (12 characters)",
+        "2025-01-01 12:00:00,002 TRACE nextword.server: text 'Hello'",
+        "2025-01-01 12:00:00,003 WARNING nextword.server: careful",
+        "2025-01-01 12:00:00,004 ERROR nextword.server: broken",
+        "Traceback line",
+        "",
+    ]
+    out = run_in_node(tmp_path, f"""
+import {{ Readable }} from 'stream';
+import {{ pipeServerLog }} from '@src/serverLog';
+const calls: string[][] = [];
+const record = (method: string) => (text: string) => {{ calls.push([method, text]); }};
+const channel = {{ logLevel: {channel_level}, trace: record('trace'), debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') }};
+const seen: string[] = [];
+void pipeServerLog(Readable.from([{json.dumps(chr(10).join(lines) + chr(10))}]), channel as any, (line) => seen.push(line)).then(() => {{
+  console.log(JSON.stringify({{ calls, last: seen.at(-1) }}));
+}});
+""")
+    low = (
+        [["debug", "nextword.server: opened file:///a.md (12 characters)"], ["trace", "nextword.server: text 'Hello'"]]
+        if channel_level == 1
+        else [["info", "[debug] nextword.server: opened file:///a.md (12 characters)"], ["info", "[trace] nextword.server: text 'Hello'"]]
+    )
+    assert out["calls"] == [
+        ["info", "nextword.server: started"],
+        *low,
+        ["warn", "nextword.server: careful"],
+        ["error", "nextword.server: broken"],
+        ["error", "Traceback line"],
+        ["error", ""],
+    ]
+    assert out["last"] == "Traceback line"
+
+
+@needs_npm
+def test_trigger_characters_that_need_a_restart(tmp_path: Any) -> None:
+    """The extension's copy of the characters the server always announces is the server's; a
+    character outside them needs a server started with it, and only then a restart."""
+    from nextword.server.capabilities import ANNOUNCED_TRIGGERS
+
+    out = run_in_node(tmp_path, """
+import { ANNOUNCED_TRIGGERS, needsNewTriggers } from '@src/settings';
+console.log(JSON.stringify({
+  announced: ANNOUNCED_TRIGGERS,
+  punctuation: needsNewTriggers([' '], [' ', '(', '“', '¿', ':']),
+  newCharacter: needsNewTriggers([' ', '('], [' ', '(', '»']),
+  startedWithIt: needsNewTriggers([' ', '»'], ['»']),
+  removed: needsNewTriggers([' ', '»', '→'], [' ']),
+}));
+""")
+    assert out["announced"] == list(ANNOUNCED_TRIGGERS)
+    assert out == {"announced": list(ANNOUNCED_TRIGGERS), "punctuation": False, "newCharacter": True, "startedWithIt": False, "removed": False}
+
+
+@needs_npm
+def test_trace_channel_follows_the_trace_setting(tmp_path: Any) -> None:
+    """vscode-languageclient traces only while its trace channel's level is Trace: this channel's
+    level is nextword.trace.server (off: Off; messages, verbose: Trace), it says when that changes,
+    and it writes to its own output channel, "nextword (LSP trace)", made when first written to."""
+    out = run_in_node(tmp_path, """
+import * as vscode from 'vscode';
+import { TraceChannel } from '@src/traceChannel';
+const channel = new TraceChannel();
+const levels: number[] = [];
+channel.onDidChangeLogLevel((level) => levels.push(level));
+const before = channel.logLevel;
+const channelsBefore = (globalThis as any).channels.length;
+(vscode.workspace as any).changeSettings({ 'nextword.trace.server': 'messages' });
+const on = channel.logLevel;
+(vscode.workspace as any).changeSettings({ 'nextword.maxItems': 3 });
+channel.trace("Sending request 'textDocument/completion - (1)'.");
+(vscode.workspace as any).changeSettings({ 'nextword.trace.server': 'off' });
+console.log(JSON.stringify({ before, on, after: channel.logLevel, levels, channelsBefore, channels: (globalThis as any).channels }));
+""")
+    assert (out["before"], out["on"], out["after"]) == (0, 1, 0)
+    assert out["levels"] == [1, 0]  # one event per change of nextword.trace.server, none for others
+    assert out["channelsBefore"] == 0
+    [channel] = out["channels"]
+    assert channel["name"] == "nextword (LSP trace)"
+    assert len(channel["lines"]) == 1 and channel["lines"][0].endswith("[trace] Sending request 'textDocument/completion - (1)'.")

@@ -153,6 +153,10 @@ def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None
         "editor.fontSize": 15,
         "nextword.modelPath": str(model),
         "nextword.minProbability": 0,  # the next-word list after every space, whatever this random model thinks
+        # The server's DEBUG lines, in the nextword channel at its default level (Info), and
+        # the LSP messages in their own channel.
+        "nextword.logLevel": "debug",
+        "nextword.trace.server": "messages",
     }
     k = 10
     context1, prefix1 = "The model reads the text. The ", "mo"
@@ -181,6 +185,7 @@ def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None
             "screenshotDir": str(screenshot_dir),
             "statusCommand": True,
             "train": {"modelName": "model.safetensors"},
+            "stopIdle": "no training is running",
             "steps": [
                 {"type": context1 + prefix1, "expectWords": [r.word for r in ranked1], "accept": 1, "screenshot": str(shot)},
                 {"type": " ", "expectWords": [r.word for r in ranked2], "accept": 0, "then": "\n"},
@@ -199,7 +204,15 @@ def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None
             f"screenshots of failures: {sorted(p.name for p in screenshot_dir.iterdir())} in {screenshot_dir}\n"
             f"code-server log: {(home / 'code-server.log').read_text(errors='replace')[-2000:]}"
         )
+        logs = home / "user-data" / "logs"
+        server_log = "\n".join(p.read_text(errors="replace") for p in logs.rglob("nextword.nextword/nextword.log"))
+        trace_log = "\n".join(p.read_text(errors="replace") for p in logs.rglob("*nextword (LSP trace).log"))
 
+    # nextword.logLevel debug: the server's DEBUG lines are in the channel, marked as such; the
+    # LSP trace is in its own channel, not in the server's log.
+    assert any("[debug] " in line and "opened" in line for line in server_log.splitlines()), server_log[-3000:]
+    assert "Sending request 'textDocument/completion" in trace_log, trace_log[-3000:]
+    assert "Sending request" not in server_log
     steps = report["steps"]
     assert len(steps) == 4
     for step, ranked in zip(steps, (ranked1, ranked2, ranked3, ranked4)):
@@ -219,6 +232,7 @@ def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None
     assert any("training" in text and "%" in text for text in training["statusBar"]), training
     assert any("model.safetensors" in text for text in training["statusBar"]), training
     assert (home / "nextword-data" / "model.safetensors").is_file()
+    assert "nextword: no training is running" in report["stopIdle"]
     assert shot.stat().st_size > 5000
     if SCREENSHOT:
         Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
@@ -249,13 +263,75 @@ def test_vscode_says_clearly_when_the_server_is_missing(tmp_path: Path) -> None:
             "file": "note.md",
             "screenshotDir": str(screenshot_dir),
             "missingServer": {"text": "was not found on PATH", "button": "Open README", "tab": "readme"},
+            "quietBeforeOpenMs": 8000,
         }
         plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
         plan_file.write_text(json.dumps(plan), encoding="utf-8")
         done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=300)
         report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
         assert done.returncode == 0 and report.get("ok"), f"{report.get('failure') or done.stderr[-3000:]}\n{report}"
+    # No server, and so no error, before a Markdown file was open.
+    assert not any("nextword" in text for text in report["beforeOpen"]["notifications"] + report["beforeOpen"]["statusBar"]), report["beforeOpen"]
     assert '"nextword-not-installed"' in report["error"]
     assert "nextword.serverCommand" in report["error"] and "Install nextword" in report["error"]
+    assert "pipx install ./nextword" in report["error"] and "pipx install nextword" not in report["error"]
     assert any("no server" in text for text in report["statusBar"]), report["statusBar"]
     assert "readme" in report["openedTab"].lower()
+
+
+def test_vscode_says_once_why_the_server_did_not_start_and_recovers(tmp_path: Path) -> None:
+    """A server command that exits as it starts: it runs once (no respawns), one error quotes
+    the last line it wrote and offers the settings (no notifications of vscode-languageclient's
+    own), and fixing the setting while that error is still open starts the server."""
+    vsix = package_vsix()
+    model = build_model(tmp_path / "editors.safetensors")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "note.md").write_text("Some notes.\n", encoding="utf-8")
+    runs = tmp_path / "runs.log"
+    broken = tmp_path / "broken-nextword"
+    broken.write_text(
+        f'#!/bin/sh\necho "$*" >> "{runs}"\necho "Traceback (most recent call last):" >&2\n'
+        'echo "RuntimeError: nextword: something is broken" >&2\nexit 3\n',
+        encoding="utf-8",
+    )
+    broken.chmod(0o755)
+    settings = {
+        "security.workspace.trust.enabled": False,
+        "workbench.startupEditor": "none",
+        "telemetry.telemetryLevel": "off",
+        "nextword.serverCommand": str(broken),
+        "nextword.modelPath": str(model),
+    }
+    screenshot_dir = tmp_path / "screenshots"
+    screenshot_dir.mkdir()
+    home = tmp_path / "home"
+    with code_server(home, notes, settings, vsix) as url:
+        plan = {
+            "url": f"{url}?folder={notes}",
+            "playwright": str(PLAYWRIGHT),
+            "chromium": CHROMIUM,
+            "file": "note.md",
+            "modelName": model.name,
+            "screenshotDir": str(screenshot_dir),
+            "failingServer": {
+                "text": "something is broken",
+                "button": "Open Settings",
+                "settingsFile": str(home / "user-data" / "Machine" / "settings.json"),
+                "fixedSettings": {"nextword.serverCommand": "nextword", "nextword.modelPath": str(model)},
+            },
+        }
+        plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
+        plan_file.write_text(json.dumps(plan), encoding="utf-8")
+        done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=300)
+        report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
+        assert done.returncode == 0 and report.get("ok"), f"{report.get('failure') or done.stderr[-3000:]}\n{report}"
+    error = report["error"]
+    assert str(broken) in error and "exited as it started" in error and "RuntimeError: nextword: something is broken" in error, error
+    assert "nextword.serverCommand" in error and "nextword.serverArgs" in error, error
+    # That error is the only one: no "write EPIPE", no "couldn't create connection", no "crashed 5 times".
+    ours = [text for text in report["notifications"] if any(word in text for word in ("nextword", "EPIPE", "connection", "server"))]
+    assert ours == [error], report["notifications"]
+    assert runs.read_text(encoding="utf-8").count("\n") == 1, runs.read_text(encoding="utf-8")
+    assert any(model.name in text for text in report["statusBar"]), report["statusBar"]
+    assert "Settings" in report["openedTab"]

@@ -2,7 +2,8 @@
 // tests/test_editors_vscode_e2e.py. Reads a JSON plan (argv[2]), writes a JSON report (argv[3]).
 //
 // The plan: { url, playwright (path of playwright-core), chromium, file (name in the explorer),
-//   modelName, steps: [{ type, expectWords, accept, screenshot }], statusCommand, screenshotDir }
+//   modelName, steps: [{ type, expectWords, accept, screenshot }], statusCommand, screenshotDir },
+//   or, instead of the steps, missingServer or failingServer (see below).
 // Each step types `type` at the end of the document, waits for the suggest widget to show
 // `expectWords` (the model's order, computed by the test), records every row, optionally
 // screenshots it, and accepts the item at index `accept` (ArrowDown n times, then Enter).
@@ -119,6 +120,11 @@ try {
   // Open the file from the explorer, as a user would.
   const item = page.locator('.explorer-folders-view .monaco-list-row', { hasText: plan.file }).first();
   await item.waitFor({ timeout: 60000 });
+  if (plan.quietBeforeOpenMs) {
+    // With no Markdown or text file open, the extension (activated at start-up) starts no server.
+    await sleep(plan.quietBeforeOpenMs);
+    report.beforeOpen = { notifications: await notifications(page), statusBar: await statusBarText(page) };
+  }
   await item.click();
   await page.waitForSelector(`.tab[aria-label*="${plan.file}"], .tab:has-text("${plan.file}")`, { timeout: 30000 });
   const editor = page.locator('.editor-instance .monaco-editor').first();
@@ -145,6 +151,42 @@ try {
     );
     await page.screenshot({ path: `${plan.screenshotDir}/missing-server.png` });
     report.error = shown;
+    report.ok = true;
+    save();
+    await browser.close();
+    process.exit(0);
+  }
+
+  if (plan.failingServer) {
+    // A server that exits as it starts: one error, quoting what it wrote, that waits for no
+    // answer: the fixed setting (written while the error is still open) starts the server.
+    const { text, settingsFile, fixedSettings, button } = plan.failingServer;
+    const shown = await until(
+      `an error saying ${text}`,
+      async () => (await notifications(page)).find((t) => t.includes(text)),
+      60000,
+    );
+    await sleep(5000); // time for more notifications, if any came (retries, the client's own)
+    report.notifications = await notifications(page);
+    report.error = shown;
+    writeFileSync(settingsFile, JSON.stringify(fixedSettings, null, 2));
+    report.statusBar = await until(
+      `the status bar to show ${plan.modelName} once the setting is fixed`,
+      async () => {
+        const texts = await statusBarText(page);
+        return texts.some((t) => t.includes(plan.modelName)) && texts;
+      },
+      120000,
+    );
+    report.notificationsAfterFix = await notifications(page);
+    await page.locator('.notification-list-item', { hasText: text }).getByRole('button', { name: button }).click();
+    report.openedTab = await until(
+      'the Settings editor',
+      async () => (await page.evaluate(() => [...document.querySelectorAll('.tab')].map((t) => t.textContent.trim()))).find((t) => t.includes('Settings')),
+      30000,
+    );
+    report.settingsSearch = await page.evaluate(() => document.querySelector('.settings-editor .settings-header .monaco-editor .view-lines')?.textContent ?? '');
+    await page.screenshot({ path: `${plan.screenshotDir}/failing-server.png` });
     report.ok = true;
     save();
     await browser.close();
@@ -244,6 +286,15 @@ try {
         return shown.some((t) => t.includes(plan.modelName) && t.includes('ready'));
       },
       30000,
+    );
+  }
+  if (plan.stopIdle) {
+    // Stop Training with none running says so.
+    await runCommand(page, 'nextword: Stop Training');
+    report.stopIdle = await until(
+      `a notification saying ${plan.stopIdle}`,
+      async () => (await notifications(page)).find((t) => t.includes(plan.stopIdle)),
+      20000,
     );
   }
   if (plan.train) {

@@ -1,9 +1,13 @@
-// nextword for VS Code: starts `nextword serve` and connects it to Markdown and plain-text files.
+// nextword for VS Code: starts `nextword serve` and connects it to Markdown and plain-text files
+// (the languages of nextword.languages) once one is open.
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import {
+  CloseAction,
   DidChangeConfigurationNotification,
+  ErrorAction,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
@@ -17,32 +21,85 @@ import {
 
 import { findCommand } from './findCommand';
 import { pipeServerLog } from './serverLog';
-import { clientSettings, RESTART_ON, SECTION, serverSettings } from './settings';
+import { clientSettings, needsNewTriggers, RESTART_ON, SECTION, serverSettings, triggerCharacters } from './settings';
 import { describe, ServerStatus, StatusItem } from './status';
+import { TraceChannel } from './traceChannel';
 
 const POLL_BUSY_MS = 1000; // status refresh while loading or training
 const POLL_IDLE_MS = 15000; // and otherwise (the server swaps models on its own when files change)
+const STDERR_WAIT_MS = 2000; // for the last words of a server that stopped, before quoting them
+const MAX_CRASHES = 5; // a server that stops this often within CRASH_WINDOW_MS is not restarted
+const CRASH_WINDOW_MS = 3 * 60 * 1000;
+
+// vscode-languageclient adds a notification of its own ('force') to every failed start
+// ("couldn't create connection to server", one per attempt); the extension reports a failed
+// start itself, once, with the server's last words and what to do, so the client only logs.
+class NextwordClient extends LanguageClient {
+  override error(message: string, data?: unknown, showNotification?: boolean | 'force'): void {
+    super.error(message, data, showNotification === 'force' ? false : showNotification);
+  }
+}
+
+function documentSelector(languages: string[]): { language: string; scheme: string }[] {
+  return languages.flatMap((language) => [
+    { language, scheme: 'file' },
+    { language, scheme: 'untitled' },
+    { language, scheme: 'vscode-notebook-cell' },
+  ]);
+}
+
+/** The first workspace folder on disk: `${workspaceFolder}` and relative server commands mean it. */
+function workspaceFolderPath(): string | undefined {
+  return vscode.workspace.workspaceFolders?.find((folder) => folder.uri.scheme === 'file')?.uri.fsPath;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 class Controller implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private readonly output: vscode.LogOutputChannel;
+  private readonly traceChannel: TraceChannel;
   private readonly statusItem: StatusItem;
   private lastStatus: ServerStatus | undefined;
   private poll: NodeJS.Timeout | undefined;
   private starting: Promise<void> = Promise.resolve();
+  private wanted = false; // a document in nextword.languages was open, or a command needed the server
+  private announcedTriggers: string[] = []; // nextword.triggerCharacters when the server started
+  private crashes: number[] = []; // when the server stopped on its own, recently
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('nextword', { log: true });
+    this.traceChannel = new TraceChannel();
     this.statusItem = new StatusItem();
   }
 
   // ----- lifecycle -----------------------------------------------------------------------
+  /**
+   * Starts the server the first time one of `documents` is in `nextword.languages`: the
+   * server loads torch and a model, too much to start in every window.
+   */
+  startFor(documents: readonly vscode.TextDocument[]): void {
+    const selector = documentSelector(clientSettings().languages);
+    if (!this.wanted && documents.some((document) => vscode.languages.match(selector, document) > 0)) {
+      void this.start();
+    }
+  }
+
   start(): Promise<void> {
+    this.wanted = true;
     this.starting = this.starting.then(() => this.startClient());
     return this.starting;
   }
 
   restart(): Promise<void> {
+    this.crashes = [];
+    return this.restartClient();
+  }
+
+  private restartClient(): Promise<void> {
+    this.wanted = true;
     this.starting = this.starting.then(async () => {
       await this.stopClient();
       await this.startClient();
@@ -52,29 +109,49 @@ class Controller implements vscode.Disposable {
 
   private async startClient(): Promise<void> {
     const settings = clientSettings();
-    const command = findCommand(settings.command);
+    const folder = workspaceFolderPath();
+    const command = findCommand(settings.command, folder);
     if (command === undefined) {
-      this.reportMissingServer(settings.command);
+      this.reportMissingServer(settings.command, folder);
       return;
     }
     this.statusItem.show('starting');
+    // What the server wrote last, to quote when it stops (filled in by its stderr pipe).
+    const server = { lastLine: undefined as string | undefined, stderrClosed: Promise.resolve() };
+    const lastWords = async (): Promise<string | undefined> => {
+      await Promise.race([server.stderrClosed, delay(STDERR_WAIT_MS)]);
+      return server.lastLine;
+    };
     const serverOptions: ServerOptions = {
       command,
       args: settings.args,
       transport: TransportKind.stdio,
       options: { env: { ...process.env, PYTHONUNBUFFERED: '1' } },
     };
-    const documentSelector = settings.languages.flatMap((language) => [
-      { language, scheme: 'file' },
-      { language, scheme: 'untitled' },
-      { language, scheme: 'vscode-notebook-cell' },
-    ]);
     const clientOptions: LanguageClientOptions = {
-      documentSelector,
+      documentSelector: documentSelector(settings.languages),
       outputChannel: this.output,
-      stdioOptions: { stderr: pipeServerLog, stdout: pipeServerLog },
+      traceOutputChannel: this.traceChannel,
+      stdioOptions: {
+        stderr: (input, channel) => {
+          server.stderrClosed = pipeServerLog(input, channel, (line) => (server.lastLine = line));
+        },
+        stdout: pipeServerLog,
+      },
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: serverSettings(),
+      // A function, so that every start sends the settings of the time.
+      initializationOptions: () => {
+        this.announcedTriggers = triggerCharacters();
+        return serverSettings();
+      },
+      // A server that fails to start is not started again and again: the extension says why
+      // and starts it again when its settings change. One that stops after it ran is
+      // restarted below (onDidChangeState), as a new client, with the settings of the time.
+      initializationFailedHandler: () => false,
+      errorHandler: {
+        error: (_error, _message, count) => ({ action: count !== undefined && count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown, handled: true }),
+        closed: () => ({ action: CloseAction.DoNotRestart, handled: true }),
+      },
       synchronize: { configurationSection: SECTION },
       middleware: {
         workspace: {
@@ -102,30 +179,68 @@ class Controller implements vscode.Disposable {
         },
       },
     };
-    const client = new LanguageClient('nextword', 'nextword', serverOptions, clientOptions);
+    const client = new NextwordClient('nextword', 'nextword', serverOptions, clientOptions);
     this.client = client;
+    const commandLine = [command, ...settings.args].join(' ');
     client.onDidChangeState((event) => {
-      if (event.newState === State.Stopped && this.client === client) {
-        this.statusItem.show('stopped');
-      } else if (event.newState === State.Running) {
+      if (this.client !== client) {
+        return;
+      }
+      if (event.newState === State.Running) {
         this.schedulePoll(0);
+      } else if (event.newState === State.Stopped) {
+        this.statusItem.show('stopped');
+        if (event.oldState === State.Running) {
+          void lastWords().then((line) => this.serverStopped(client, commandLine, line));
+        }
       }
     });
     try {
       await client.start();
-      this.output.info(`started ${command} ${settings.args.join(' ')} for ${settings.languages.join(', ')}`);
-      console.log(`[nextword] server started: ${command} ${settings.args.join(' ')}`);
+      this.output.info(`started ${commandLine} for ${settings.languages.join(', ')}`);
+      console.log(`[nextword] server started: ${commandLine}`);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      this.output.error(`could not start ${command}: ${reason}`);
-      this.statusItem.show('stopped', undefined, `Could not start ${command}: ${reason}`);
-      const choice = await vscode.window.showErrorMessage(
-        `nextword: the language server (${command} ${settings.args.join(' ')}) did not start: ${reason}`,
-        'Show Log',
-        'Open README',
-      );
-      this.onChoice(choice);
+      this.reportFailedStart(commandLine, reason, await lastWords());
     }
+  }
+
+  /** The server stopped on its own after it ran: started again, unless it keeps stopping. */
+  private serverStopped(client: LanguageClient, commandLine: string, lastLine: string | undefined): void {
+    if (this.client !== client) {
+      return;
+    }
+    const now = Date.now();
+    this.crashes = [...this.crashes.filter((time) => now - time < CRASH_WINDOW_MS), now];
+    const said = lastLine ? ` Its last words: "${lastLine.slice(0, 300)}".` : '';
+    if (this.crashes.length < MAX_CRASHES) {
+      this.output.warn(`the language server (${commandLine}) stopped; starting it again.${said}`);
+      void this.restartClient();
+      return;
+    }
+    const message =
+      `nextword: the language server (${commandLine}) stopped ${this.crashes.length} times in ${CRASH_WINDOW_MS / 60000} minutes and was not started again.${said}` +
+      ' The log may say why; "nextword: Restart Server" starts it again.';
+    this.output.error(message);
+    this.statusItem.show('stopped', undefined, message);
+    void vscode.window.showErrorMessage(message, 'Show Log', 'Restart Server').then((choice) => this.onChoice(choice));
+  }
+
+  private reportFailedStart(commandLine: string, reason: string, lastLine: string | undefined): void {
+    // A server that exits at once leaves the client writing to a closed pipe: "write EPIPE",
+    // "Cannot call write after a stream was destroyed", "... connection got disposed".
+    const exited = /EPIPE|ECONNRESET|stream was destroyed|connection (got|is) (disposed|closed)/i.test(reason);
+    const what = exited ? 'exited as it started' : `did not start (${reason})`;
+    const said = lastLine ? `; it wrote: "${lastLine.slice(0, 300)}"` : '';
+    const message =
+      `nextword: the language server (${commandLine}) ${what}${said}.` +
+      ' Check "nextword.serverCommand" and "nextword.serverArgs": they should run nextword\'s language server (`nextword serve`).' +
+      ' The server starts again when they change.';
+    this.output.error(`${message} (${reason})`);
+    console.log(`[nextword] ${message}`);
+    this.statusItem.show('stopped', undefined, message);
+    // Not awaited: the answer may never come, and restarts and commands wait on this start.
+    void vscode.window.showErrorMessage(message, 'Open Settings', 'Show Log').then((choice) => this.onChoice(choice, 'nextword.server'));
   }
 
   private async stopClient(): Promise<void> {
@@ -137,26 +252,37 @@ class Controller implements vscode.Disposable {
       this.poll = undefined;
     }
     if (client !== undefined) {
+      const wasRunning = client.isRunning();
       try {
+        // Also ends the process of a server that failed to start.
         await client.stop(5000);
       } catch (error) {
-        this.output.warn(`stopping the server: ${String(error)}`);
+        if (wasRunning) {
+          this.output.warn(`stopping the server: ${String(error)}`);
+        }
       }
     }
   }
 
-  private reportMissingServer(command: string): void {
+  private reportMissingServer(command: string, folder: string | undefined): void {
+    let where = ' on PATH.';
+    if (command.includes('${workspaceFolder}') && folder === undefined) {
+      where = ': it names ${workspaceFolder}, and no folder is open.';
+    } else if (command.includes('/') || command.includes(path.sep)) {
+      const relative = !path.isAbsolute(command) && !command.startsWith('~') && !command.includes('${workspaceFolder}');
+      where = relative && folder !== undefined ? ` in the workspace folder ${folder}.` : '.';
+    }
     const message =
-      `nextword: the language server command "${command}" was not found` +
-      (command.includes('/') ? '.' : ' on PATH.') +
-      ' Install nextword (for example `pipx install nextword`) or set "nextword.serverCommand" to the full path of the nextword program.';
+      `nextword: the language server command "${command}" was not found${where}` +
+      ' Install nextword from its source folder (for example `pipx install ./nextword`; it is not on PyPI)' +
+      ' or set "nextword.serverCommand" to the full path of the nextword program.';
     this.output.error(message);
     console.log(`[nextword] ${message}`);
     this.statusItem.show('missing-server', undefined, message);
     void vscode.window.showErrorMessage(message, 'Open README', 'Open Settings').then((choice) => this.onChoice(choice));
   }
 
-  private onChoice(choice: string | undefined): void {
+  private onChoice(choice: string | undefined, settingsQuery = 'nextword.serverCommand'): void {
     if (choice === 'Open README') {
       // The README ships inside the extension (vsce stores it as readme.md).
       const readme = ['README.md', 'readme.md']
@@ -166,9 +292,11 @@ class Controller implements vscode.Disposable {
         void vscode.commands.executeCommand('markdown.showPreview', readme);
       }
     } else if (choice === 'Open Settings') {
-      void vscode.commands.executeCommand('workbench.action.openSettings', 'nextword.serverCommand');
+      void vscode.commands.executeCommand('workbench.action.openSettings', settingsQuery);
     } else if (choice === 'Show Log') {
       this.output.show(true);
+    } else if (choice === 'Restart Server') {
+      void vscode.commands.executeCommand('nextword.restartServer');
     } else if (choice === 'Reload Model') {
       void vscode.commands.executeCommand('nextword.reload');
     } else if (choice === 'Train on This Workspace') {
@@ -177,15 +305,14 @@ class Controller implements vscode.Disposable {
   }
 
   // ----- talking to the server -------------------------------------------------------------
+  /** The running client; starts the server if it is not running (saying why if it cannot). */
   private async running(): Promise<LanguageClient | undefined> {
     await this.starting;
-    const client = this.client;
-    if (client === undefined || client.state !== State.Running) {
-      const choice = await vscode.window.showErrorMessage('nextword: the language server is not running.', 'Show Log', 'Open README');
-      this.onChoice(choice);
-      return undefined;
+    if (this.client?.state !== State.Running) {
+      await this.restart();
     }
-    return client;
+    const client = this.client;
+    return client?.state === State.Running ? client : undefined;
   }
 
   private execute<T>(client: LanguageClient, command: string, args?: unknown[], workDoneToken?: string): Promise<T> {
@@ -265,11 +392,14 @@ class Controller implements vscode.Disposable {
   }
 
   async cancelTraining(): Promise<void> {
-    const client = await this.running();
-    if (client !== undefined) {
-      await this.execute(client, 'nextword.cancelTraining');
-      this.schedulePoll(POLL_BUSY_MS);
+    await this.starting;
+    const client = this.client;
+    // Training runs under the server: with no server running, none runs (and none to start one for).
+    const answer = client?.state === State.Running ? await this.execute<{ cancelled?: boolean }>(client, 'nextword.cancelTraining') : undefined;
+    if (!answer?.cancelled) {
+      void vscode.window.showInformationMessage('nextword: no training is running, so there is nothing to stop.');
     }
+    this.schedulePoll(POLL_BUSY_MS);
   }
 
   async train(): Promise<void> {
@@ -312,7 +442,8 @@ class Controller implements vscode.Disposable {
         try {
           const answer = await this.execute<{ started?: boolean; reason?: string }>(client, 'nextword.trainWorkspace', [folder.uri.toString()], token);
           if (!answer?.started) {
-            void vscode.window.showWarningMessage(`nextword: training did not start: ${answer?.reason ?? 'no reason given'}.`);
+            // The server has said why already (window/showMessage): one message, not two.
+            this.output.info(`training did not start: ${answer?.reason ?? 'no reason given'}`);
             return;
           }
           this.schedulePoll(POLL_BUSY_MS);
@@ -337,8 +468,18 @@ class Controller implements vscode.Disposable {
   }
 
   async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
+    if (!this.wanted) {
+      if (event.affectsConfiguration(`${SECTION}.languages`)) {
+        this.startFor(vscode.workspace.textDocuments);
+      }
+      return;
+    }
     if (RESTART_ON.some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) {
       this.output.info('server command or languages changed: restarting the server');
+      await this.restart();
+    } else if (event.affectsConfiguration(`${SECTION}.triggerCharacters`) && needsNewTriggers(this.announcedTriggers, triggerCharacters())) {
+      // VS Code learns the trigger characters only when the server starts.
+      this.output.info('nextword.triggerCharacters has a character the server did not announce when it started: restarting the server');
       await this.restart();
     }
   }
@@ -346,13 +487,14 @@ class Controller implements vscode.Disposable {
   async dispose(): Promise<void> {
     await this.stopClient();
     this.statusItem.dispose();
+    this.traceChannel.dispose();
     this.output.dispose();
   }
 }
 
 let controller: Controller | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+export function activate(context: vscode.ExtensionContext): void {
   const c = (controller = new Controller(context));
   context.subscriptions.push(
     vscode.commands.registerCommand('nextword.trainOnWorkspace', () => c.train()),
@@ -362,8 +504,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('nextword.restartServer', () => c.restart()),
     vscode.commands.registerCommand('nextword.showLog', () => c.showLog()),
     vscode.workspace.onDidChangeConfiguration((event) => c.onConfigurationChanged(event)),
+    vscode.workspace.onDidOpenTextDocument((document) => c.startFor([document])),
   );
-  await c.start();
+  c.startFor(vscode.workspace.textDocuments);
 }
 
 export async function deactivate(): Promise<void> {

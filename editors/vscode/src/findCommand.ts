@@ -1,4 +1,4 @@
-// Where a command runs from: a path as given, or the first match on PATH.
+// Where a command runs from: a path as given (relative to the workspace folder), or the first match on PATH.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -17,16 +17,26 @@ function isExecutableFile(file: string): boolean {
   }
 }
 
-/** The full path `command` runs, or undefined when there is none. */
-export function findCommand(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+/**
+ * The full path `command` runs, or undefined when there is none. `${workspaceFolder}` stands
+ * for `folder`, and a relative path is relative to it (a workspace setting such as
+ * `.venv/bin/nextword` means the workspace's own).
+ */
+export function findCommand(command: string, folder?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   let name = command;
+  if (name.includes('${workspaceFolder}')) {
+    if (folder === undefined) {
+      return undefined;
+    }
+    name = name.split('${workspaceFolder}').join(folder);
+  }
   if (name === '~' || name.startsWith('~/')) {
     name = path.join(os.homedir(), name.slice(1));
   }
   const extensions =
     process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT;.COM').split(';').filter(Boolean)] : [''];
   if (name.includes('/') || name.includes(path.sep)) {
-    const full = path.resolve(name);
+    const full = folder === undefined ? path.resolve(name) : path.resolve(folder, name);
     return extensions.map((ext) => full + ext).find(isExecutableFile);
   }
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {

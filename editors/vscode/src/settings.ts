@@ -9,6 +9,19 @@ export const CLIENT_ONLY = ['serverCommand', 'serverArgs', 'languages', 'trace']
 /** Settings whose change needs a new server process (or a new document selector). */
 export const RESTART_ON = ['serverCommand', 'serverArgs', 'languages'] as const;
 
+/**
+ * The completion trigger characters the server always announces (server/capabilities.py,
+ * ANNOUNCED_TRIGGERS): a space, ASCII punctuation but the underscore, and “‘«„¿¡. VS Code
+ * learns the triggers once, when the server starts; any other character in
+ * `nextword.triggerCharacters` takes effect only in a server started with it.
+ */
+export const ANNOUNCED_TRIGGERS: readonly string[] = [...' !"#$%&\'()*+,-./:;<=>?@[\\]^`{|}~“‘«„¿¡'];
+
+/** Whether `wanted` has a trigger character that a server started with `announced` lacks. */
+export function needsNewTriggers(announced: readonly string[], wanted: readonly string[]): boolean {
+  return wanted.some((c) => !ANNOUNCED_TRIGGERS.includes(c) && !announced.includes(c));
+}
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** The server's settings as JSON (camelCase keys, nested objects for `inline.*`, `training.*`). */
@@ -38,4 +51,10 @@ export function clientSettings(): ClientSettings {
     args: Array.isArray(args) ? args.map(String) : ['serve'],
     languages: languages.length > 0 ? languages : ['markdown', 'plaintext'],
   };
+}
+
+/** `nextword.triggerCharacters`, the strings in it. */
+export function triggerCharacters(): string[] {
+  const value = vscode.workspace.getConfiguration(SECTION).get<unknown>('triggerCharacters');
+  return Array.isArray(value) ? value.filter((c): c is string => typeof c === 'string') : [];
 }

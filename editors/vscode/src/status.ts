@@ -60,12 +60,12 @@ export class StatusItem implements vscode.Disposable {
     this.item = vscode.window.createStatusBarItem('nextword.status', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'nextword';
     this.item.command = 'nextword.showStatus';
-    this.show('starting');
-    this.item.show();
   }
 
+  /** Sets and shows the item (hidden until the server is first started). */
   show(phase: Phase, status?: ServerStatus, detail?: string): void {
     const item = this.item;
+    item.show();
     item.backgroundColor = undefined;
     if (phase === 'missing-server') {
       item.text = '$(error) nextword: no server';
