@@ -502,12 +502,20 @@ class Predictor:
                 self._cache_remove(entries[back])
             self._cache_add(entry)
             pending.append(index)
-        if len(pending) > self.config.context_tokens:
-            # More to read than a fresh context reads: start over from that same window.
-            self._lstm_start = len(entries) - self.config.context_tokens
+        # Back near the start of the window the network read (an edit well above the end of a
+        # document just opened), it would read on with little context.
+        short = self._lstm_start > 0 and len(entries) - self._lstm_start < self.config.context_tokens // 2
+        if len(pending) > self.config.context_tokens or short:
+            # More to read than a fresh context reads, or too little read before: start over
+            # from the window a fresh context reads.
+            self._lstm_start = max(0, len(entries) - self.config.context_tokens)
             self._states.clear()
             state, output = self._start
             pending = list(range(self._lstm_start, len(entries)))
+            if self._key_rows:
+                # Keys are stored for the tokens read; older rows would keep far older words.
+                self._key_ids[:] = -1
+                self._key_oov = [None] * self._key_rows
         keep_from = len(entries) - self.config.keep_states
         kept = lambda i: i >= keep_from or i % self.config.snapshot_every == 0  # noqa: E731
         # Typing keeps a state per token for the newest few and one every ``snapshot_every``,
@@ -625,7 +633,7 @@ class Predictor:
             # the ranking breaks them) and the words that share. A note full of names need not
             # score them all at every word.
             frequent = heapq.nlargest(k, words, key=counts.__getitem__)
-            words = list(dict.fromkeys([*frequent, *(w for w in neural if w.startswith(prefix))]))
+            words = list(dict.fromkeys([*frequent, *(w for w in neural if w.startswith(prefix) and w in counts)]))
         p_unk = self._p_unk
         found = []
         for word in words:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from nextword.model import Predictor, PredictorConfig, load_checkpoint
 from nextword.model.predictor import _top
 from nextword.model.text import SplitText
+from nextword.model.tokenize import iter_tokens
 from nextword.model.vocab import UNK
 
 
@@ -247,6 +248,37 @@ def test_continuous_cache_keys_match_a_fresh_predictor_after_edits(checkpoint, s
     assert np.array_equal(valid, other._key_ids >= 0) and valid.sum() > 20
     assert np.array_equal(predictor._key_ids[valid], other._key_ids[valid])
     assert np.allclose(predictor._keys[valid], other._keys[valid], atol=1e-4)
+
+
+SMALL = PredictorConfig(context_tokens=16, cache_size=64, neural_cache_size=32)
+
+
+def test_a_paste_longer_than_a_fresh_read_leaves_no_older_word_in_the_continuous_cache(checkpoint):
+    """A paste of more tokens than a fresh start reads: the network reads the last of them,
+    and the continuous cache holds those tokens' words only, as after a fresh start (it kept
+    rows of words from far back, and a word gone from the document's counts raised KeyError)."""
+    before = "We named the service Zqxvvy yesterday. "
+    pasted = before + "The borrow checker keeps references valid. " * 12 + "Zaaa1 is new. "
+    predictor = Predictor(checkpoint.model, checkpoint.vocab, SMALL)
+    predictor.predict(before, "", 5)
+    other = Predictor(checkpoint.model, checkpoint.vocab, SMALL)
+    for prefix in ("Z", ""):
+        same(predictor.predict(pasted, prefix, 5), other.predict(pasted, prefix, 5))
+    assert [s.word for s in predictor.predict(pasted, "Z", 5)] == ["Zaaa1"]
+    assert np.array_equal(predictor._key_ids, other._key_ids)
+
+
+def test_going_back_near_the_start_of_the_window_read_reads_a_full_window(checkpoint, sample_text):
+    """After a fresh start, the cursor moves back to where the network has read less than
+    half the tokens a fresh start reads: it reads the window a fresh start reads there, not
+    on from the window's first state with a few tokens of context."""
+    starts = [t.start for t in iter_tokens(sample_text)]
+    assert len(starts) > 3 * SMALL.context_tokens
+    for back in (len(starts) - SMALL.context_tokens + 3, len(starts) - SMALL.context_tokens + 6):
+        predictor = Predictor(checkpoint.model, checkpoint.vocab, SMALL)
+        predictor.predict(sample_text, "", 5)
+        context = sample_text[: starts[back]]
+        same(predictor.predict(context, "", 8), Predictor(checkpoint.model, checkpoint.vocab, SMALL).predict(context, "", 8))
 
 
 def test_continuous_cache_holds_exactly_the_words_among_the_newest_entries(checkpoint, sample_text):
