@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 HELP = "describe a model file and show where nextword keeps its models"
 
@@ -19,6 +20,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def model_kind(path: Path, info: dict, user: Path, default: Path) -> str:
+    """What the model is, in a few words."""
+    if _same(path, default):
+        return "the shipped model (trained on public technical English)"
+    base = info.get("base_model") or info.get("started_from")
+    trained = "fine-tuned from " + str(base) if base else ("trained from scratch" if info else "not trained by `nextword train` (no training record)")
+    if _same(path, user):
+        return f"your model, {trained}"
+    return f"a model file, {trained}"
+
+
+def training_lines(info: dict) -> list[tuple[str, str]]:
+    """The training record as labelled lines, in words."""
+    lines: list[tuple[str, str]] = []
+    if not info:
+        return [("trained", "no training record in the file")]
+    on = info.get("trained_on")
+    if on:
+        what = ", ".join(map(str, on)) if isinstance(on, list) else str(on)
+        if isinstance(info.get("files"), int):
+            what += f" ({info['files']:,} files)"
+        lines.append(("trained on", what))
+    if info.get("created"):
+        when = str(info["created"])
+        minutes = info.get("training_minutes")
+        details = [f"{minutes:g} minutes" if isinstance(minutes, (int, float)) else None,
+                   f"{info['epochs']:g} epochs" if isinstance(info.get("epochs"), (int, float)) else None,
+                   f"{info['trained_tokens']:,} tokens" if isinstance(info.get("trained_tokens"), int) else None]
+        details = [d for d in details if d]
+        lines.append(("trained", when + (f" ({', '.join(details)})" if details else "")))
+    if info.get("stop_reason") or info.get("complete") is False:
+        stop = str(info.get("stop_reason") or "")
+        if info.get("complete") is False:
+            stop = (stop + "; " if stop else "") + "interrupted: the best model so far"
+        lines.append(("stopped", stop))
+    if info.get("command"):
+        lines.append(("command", str(info["command"])))
+    if isinstance(info.get("valid_perplexity"), (int, float)):
+        ppl = f"{info['valid_perplexity']:.1f} on its validation files"
+        if isinstance(info.get("start_perplexity"), (int, float)):
+            ppl += f" (the starting model: {info['start_perplexity']:.1f})"
+        lines.append(("validation", "perplexity " + ppl))
+    if isinstance(info.get("new_words"), int):
+        lines.append(("new words", f"{info['new_words']:,} words of the notes added to the vocabulary"))
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     from nextword.model import default_model_path, load_checkpoint, resolve_model_path, user_model_path
 
@@ -27,9 +82,15 @@ def run(args: argparse.Namespace) -> int:
     config = checkpoint.model.config
     params = sum(p.numel() for p in checkpoint.model.parameters())
     notes = checkpoint.model.notes_tokens
+    info = checkpoint.info if isinstance(checkpoint.info, dict) else {}
+    user, default = user_model_path(), default_model_path()
+    in_use = _same(path, resolve_model_path(None))
+    size = path.stat().st_size
     report = {
         "model": str(path),
-        "file_size_bytes": path.stat().st_size,
+        "kind": "shipped" if _same(path, default) else "personal" if _same(path, user) else "other",
+        "in_use": in_use,
+        "file_size_bytes": size,
         "parameters": params,
         "config": config.to_dict(),
         "vocabulary": len(checkpoint.vocab),
@@ -37,24 +98,29 @@ def run(args: argparse.Namespace) -> int:
         "prediction_output_layer": dict(zip(("exact_rows", "rank"), factored)) if (factored := checkpoint.model.factored_output) else None,
         "notes_tokens": int(notes.numel()) if notes is not None else 0,
         "training": checkpoint.info,
-        "user_model": str(user_model_path()),
-        "default_model": str(default_model_path()),
+        "user_model": str(user),
+        "default_model": str(default),
     }
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
-    print(f"model         {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    print(f"network       {config.num_layers}-layer LSTM, {config.hidden_dim} hidden units"
-          f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters")
-    print(f"vocabulary    {len(checkpoint.vocab)} tokens")
-    print(f"prediction    {PRECISION_WORDS[report['prediction_weights']]}")
+    rows: list[tuple[str, str]] = [
+        ("model", f"{path} ({size / 1e6:.1f} MB)"),
+        ("what", model_kind(path, info, user, default)),
+        ("in use", "yes: the server and the commands use it when given no model" if in_use else "no: pass it with --model (or modelPath in the editor) to use it"),
+        ("network", f"{config.num_layers}-layer LSTM, {config.hidden_dim} hidden units"
+                    f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters"),
+        ("vocabulary", f"{len(checkpoint.vocab):,} tokens (words, marks, line breaks)"),
+        ("prediction", PRECISION_WORDS.get(report["prediction_weights"], str(report["prediction_weights"]))),
+    ]
     if factored:
-        print(f"              output layer: the {factored[0]:,} most frequent tokens exact, the other {len(checkpoint.vocab) - factored[0]:,} as a rank-{factored[1]} product")
+        rows.append(("", f"output layer: the {factored[0]:,} most frequent tokens exact, the other {len(checkpoint.vocab) - factored[0]:,} as a rank-{factored[1]} product"))
     if notes is not None:
-        print(f"notes n-gram  {notes.numel():,} tokens of the notes it learned ({checkpoint.model.notes_ngram.order}-gram)")
-    for key, value in checkpoint.info.items():
-        if not isinstance(value, (dict, list)):
-            print(f"{key:<13} {value}")
-    print(f"your model    {user_model_path()}{'' if user_model_path().is_file() else ' (none yet: run `nextword train NOTES`)'}")
-    print(f"shipped model {default_model_path()}")
+        rows.append(("notes n-gram", f"{notes.numel():,} tokens of the notes it learned ({checkpoint.model.notes_ngram.order}-gram)"))
+    rows += training_lines(info)
+    rows.append(("your model", f"{user}{'' if user.is_file() else ' (none yet: run `nextword train NOTES`)'}"))
+    rows.append(("shipped model", str(default)))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
     return 0

@@ -62,6 +62,7 @@ class Split:
     test: list[Document] = field(default_factory=list)
     train: list[Document] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> number of files
+    found: int = 0  # text files in the corpus, test and training
 
 
 def load_split(corpus: str | Path, read_train: bool = True) -> Split:
@@ -70,7 +71,7 @@ def load_split(corpus: str | Path, read_train: bool = True) -> Split:
     files = find_files([corpus])
     if not files:
         raise NextwordError(f"no text files ({', '.join(DEFAULT_EXTENSIONS)}) found in {corpus}; point at a folder of notes")
-    split = Split()
+    split = Split(found=len(files))
     tests = [(path, rel) for path, rel in files if is_test_file(rel)]
     if not tests:
         raise NextwordError(
@@ -259,6 +260,26 @@ def default_systems(model_path: str | Path | None = None) -> list[str]:
     return ["default", "buffer", "unigram"]
 
 
+def check_model_file(path: Path) -> None:
+    """Refuse, before the corpus is read, a model path that is missing or a folder."""
+    if not path.exists():
+        raise NextwordError(f"model file {path} does not exist; pass an existing .safetensors file, or train one with `nextword train NOTES`")
+    if not path.is_file():
+        raise NextwordError(f"model path {path} is not a file; pass the .safetensors file itself")
+
+
+def learned_test_files(checkpoint: Checkpoint, test: Sequence[Document]) -> int:
+    """How many of the ``test`` files the model was trained on (by its manifest of learned files)."""
+    learned = checkpoint.info.get("learned") if isinstance(checkpoint.info, dict) else None
+    if not isinstance(learned, dict):
+        return 0
+    return sum(1 for doc in test if learned.get(doc.digest) == "train")
+
+
+NOISY_FILES = 10  # fewer test files than this, or fewer words than NOISY_WORDS: the figures are noisy
+NOISY_WORDS = 1000
+
+
 def model_path_of(system: str, model_path: str | Path | None = None) -> Path:
     if system == "personal":
         path = user_model_path()
@@ -279,6 +300,10 @@ class Report:
     perplexity: Perplexity | None = None  # the first model system's
     models: dict[str, str] = field(default_factory=dict)  # model system -> its file
     perplexities: dict[str, Perplexity] = field(default_factory=dict)  # model system -> its perplexity
+    # Not in ``as_dict`` (the JSON stays as it was): for the table and stderr.
+    corpus_files: int = 0  # text files found in the corpus, test and training
+    train_files: int | None = None  # training files read (for the unigram baseline), None if not read
+    warnings: list[str] = field(default_factory=list)  # what makes the figures less trustworthy
 
     def as_dict(self) -> dict:
         first = next(iter(self.results.values()))
@@ -310,6 +335,14 @@ def evaluate(corpus: str | Path, systems: Sequence[str] | None = None, model_pat
         raise NextwordError(f"unknown system {', '.join(unknown) or '(none given)'}; choose among {', '.join(SYSTEMS)}")
     if max_words < 0:
         raise NextwordError(f"--max-words must be 0 (every word) or more, not {max_words}")
+    if model_path and "model" not in systems:
+        raise NextwordError(
+            f"MODEL {model_path} is given but --systems ({','.join(systems)}) has no 'model', so it would not be evaluated; "
+            "add 'model' to --systems, or leave MODEL out"
+        )
+    for name in systems:
+        if name in MODEL_SYSTEMS:
+            check_model_file(model_path_of(name, model_path))
     split = load_split(corpus, read_train="unigram" in systems)
     checkpoints = {name: load_checkpoint(model_path_of(name, model_path)) for name in systems if name in MODEL_SYSTEMS}
     texts = [doc.text for doc in split.test]
@@ -318,23 +351,39 @@ def evaluate(corpus: str | Path, systems: Sequence[str] | None = None, model_pat
         raise NextwordError(f"the {len(texts)} test file(s) of {corpus} contain no words to type; evaluate a corpus of prose notes")
     first = next(iter(checkpoints.values()), None)
     report = Report(corpus=str(corpus), max_words=max_words, results={}, model=str(first.path) if first else None)
+    report.corpus_files = split.found
+    report.train_files = len(split.train) if "unigram" in systems else None
+    if len(texts) < NOISY_FILES or total < NOISY_WORDS:
+        report.warnings.append(
+            f"only {len(texts)} test file{'' if len(texts) == 1 else 's'} ({total} words): the figures are noisy "
+            f"(a few points either way); a corpus of a hundred files or more gives about {NOISY_FILES} test files"
+        )
+    for name, checkpoint in checkpoints.items():
+        if seen := learned_test_files(checkpoint, split.test):
+            report.warnings.append(
+                f"{name}'s model ({checkpoint.path}) was trained on {seen} of the {len(texts)} test files, so its figures are too good; "
+                "evaluate the folder it was trained on (the split goes by paths relative to that folder)"
+            )
+    tty = sys.stderr.isatty()
     threads = torch.get_num_threads()
     # One thread: a one-token step is too small to share out, and on a busy machine a pool
     # of spinning threads stalls (here, both the typist and perplexity ran 3 to 30 times slower).
     torch.set_num_threads(1)
     try:
-        for name in systems:
+        for number, name in enumerate(systems, 1):
             if name in checkpoints:
                 system = ModelSystem(checkpoints[name])
             elif name == "buffer":
                 system = BufferWords()
             else:
                 system = UnigramWords.from_texts(doc.text for doc in split.train)
-            with tqdm(total=total, desc=name, unit="word", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False) as bar:
+            desc = f"{name} ({number}/{len(systems)})"
+            with tqdm(total=total, desc=desc, unit="word", file=sys.stderr, disable=not tty, leave=False, dynamic_ncols=True) as bar:
                 report.results[name] = type_through(system, texts, max_words, progress=bar)
         for name, checkpoint in checkpoints.items():
             report.models[name] = str(checkpoint.path)
-            report.perplexities[name] = perplexity(checkpoint.model, checkpoint.vocab, texts)
+            files = tqdm(texts, desc=f"{name} perplexity", unit="file", file=sys.stderr, disable=not tty, leave=False, dynamic_ncols=True)
+            report.perplexities[name] = perplexity(checkpoint.model, checkpoint.vocab, files)
         if first is not None:
             report.perplexity = next(iter(report.perplexities.values()))
     finally:
