@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from .config import ModelConfig
 from .errors import NextwordError
@@ -85,11 +85,27 @@ def save_checkpoint(
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        raise CheckpointWriteError(e.errno, f"cannot write the model {path} ({e.strerror or e}); free some disk space or write it elsewhere") from None
+        kept = f"; {path} is unchanged" if path.is_file() else ""
+        raise CheckpointWriteError(e.errno, f"cannot write the model {path} ({e.strerror or e}){kept}; free some disk space or write it elsewhere") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_file(tensors: dict[str, torch.Tensor], filename: str | os.PathLike[str], metadata: dict[str, str]) -> None:
+    """Write ``tensors`` to ``filename`` in the safetensors format, flushed to the disk.
+
+    Serialized in memory and written here, not with safetensors' own save_file: that one writes
+    a temporary file of its own (".tmpXXXXXX" beside the target) that a process killed mid-write
+    leaves behind under a name nothing can tell is nextword's, and it reports a full disk as its
+    own error instead of an OSError. The fsync makes the rename that follows leave the old file
+    or the new one after a crash, never an empty one."""
+    data = save(tensors, metadata=metadata)
+    with open(filename, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def is_nextword_file(path: str | os.PathLike[str]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -126,7 +127,8 @@ def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data
     assert info["prediction_weights"] == tuned.model.inference_precision
     assert main(["info", str(out)]) == 0
     shown = capsys.readouterr().out
-    assert "notes n-gram" in shown and f"prediction    {PRECISION_WORDS[tuned.model.inference_precision]}" in shown
+    assert "notes n-gram" in shown
+    assert re.search(rf"^prediction +{re.escape(PRECISION_WORDS[tuned.model.inference_precision])}$", shown, re.M)
 
 
 # ----- the manifest: incremental re-runs -----------------------------------------------------------
@@ -291,7 +293,9 @@ def test_eval_compares_the_personal_and_the_default_model(shipped, data_dir, tmp
     table = capsys.readouterr().out
     rows = [line.split()[0] for line in table.splitlines() if "%" in line and "perplexity" not in line]
     assert rows == ["personal", "default", "buffer", "unigram"]
-    assert "personal " + str(data_dir / "model.safetensors") in table and "default " + str(shipped) in table
+    # The legend names each model's file.
+    assert re.search(rf"^personal +.*{re.escape(str(data_dir / 'model.safetensors'))}", table, re.M)
+    assert re.search(rf"^default +.*{re.escape(str(shipped))}", table, re.M)
     assert main(["eval", str(corpus), "--json", "--systems", "personal,unigram"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["systems"]["personal"]["perplexity"] > 1 and report["model"] == str(data_dir / "model.safetensors")
@@ -374,3 +378,63 @@ def test_options_that_do_not_apply_are_named_in_a_warning(notes_folder, tiny_mod
     err = capsys.readouterr().err
     assert "warning: --resume continues the interrupted run with its own settings; ignoring --max-minutes, --lr, --layers" in err
     assert "resuming the interrupted run" in err and not resume_path(out).exists()
+
+
+# ----- runs that were killed, damaged states, two runs at once -------------------------------------
+def _interrupted_state(notes_folder, tiny_model_path, out: Path) -> None:
+    corpus = load_corpus([notes_folder], include_test_split=True)
+    config = TrainConfig(epochs=3, batch_size=4, bptt=10, lr=5e-3, sampled=0, patience=5, warmup_steps=3, seed=3)
+    run = {"paths": [str(notes_folder)], "include_test_split": True}
+    assert train(corpus, out, config, base=load_checkpoint(tiny_model_path), progress=StopAfter(3), run=run).interrupted
+    assert resume_path(out).is_file()
+
+
+def test_a_damaged_training_state_says_to_start_again(notes_folder, tiny_model_path, tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    _interrupted_state(notes_folder, tiny_model_path, out)
+    state = resume_path(out)
+    state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])  # its header intact, its tensors cut short
+    assert main(["train", "--resume", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"the training state {state} cannot be read" in err and "start the run again without --resume" in err
+    # Doing what it says works: a new run discards the damaged state.
+    assert main(["train", str(notes_folder), "--out", str(out), "--include-test-split", "--epochs", "1", "--batch-size", "2", "--bptt", "5", "--progress", "none"]) in (0, 1)
+    assert not state.exists()
+
+
+def test_resume_after_the_notes_were_moved_says_so(notes_folder, tiny_model_path, tmp_path, capsys):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for f in notes_folder.rglob("*.md"):
+        (notes / f.relative_to(notes_folder)).parent.mkdir(parents=True, exist_ok=True)
+        (notes / f.relative_to(notes_folder)).write_bytes(f.read_bytes())
+    out = tmp_path / "m.safetensors"
+    _interrupted_state(notes, tiny_model_path, out)
+    notes.rename(tmp_path / "elsewhere")
+    assert main(["train", "--resume", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"the interrupted run was training on {notes}, which no longer exists; put it back and resume" in err
+    assert resume_path(out).is_file()
+
+
+def test_two_runs_cannot_write_the_same_model_at_once(notes_folder, tiny_model_path, tmp_path, capsys):
+    from nextword.training.lock import TrainingLock
+
+    out = tmp_path / "m.safetensors"
+    out.write_bytes(tiny_model_path.read_bytes())
+    before = out.read_bytes()
+    argv = ["train", str(notes_folder), "--out", str(out), "--full", "--from", str(tiny_model_path), "--epochs", "1", "--batch-size", "2", "--bptt", "5", "--progress", "none"]
+    other = TrainingLock(out).acquire()  # another run, holding the operating system's lock
+    try:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"another `nextword train` (process {os.getpid()}) is writing {out} right now" in err and "--out" in err
+        assert out.read_bytes() == before
+    finally:
+        other.release()
+    # Once it has finished, a run goes ahead, and clears what killed runs' writes left behind.
+    leftovers = [tmp_path / ".m.safetensors.k1ll3d.tmp", tmp_path / ".m.resume.safetensors.x_9.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"half a model")
+    assert main(argv) in (0, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]

@@ -175,3 +175,25 @@ def test_a_model_too_large_for_memory_gets_a_clear_message(notes_folder, tmp_pat
     result = subprocess.run([sys.executable, "-m", "nextword.server.cli", *argv], capture_output=True, text=True, preexec_fn=limit, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "not enough memory to train a model this size" in result.stderr and not out.exists()
+
+
+def test_a_full_disk_while_saving_keeps_the_old_model_and_says_so(notes_folder, tiny_model_path, tmp_path):
+    """A write that fails for want of space (here a file size limit, as a full disk would) is a
+    clear message, not safetensors' own error: the model there before is intact, no temporary file left."""
+    import resource
+
+    out = tmp_path / "model.safetensors"
+    out.write_bytes(tiny_model_path.read_bytes())
+    before = out.read_bytes()
+    limit = len(before) // 2  # the old model was written before; any new one is larger than this
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    argv = ["train", str(notes_folder), "--from", str(tiny_model_path), "--full", "--out", str(out), "--epochs", "1", "--batch-size", "2", "--bptt", "5", "--sampled", "0", "--include-test-split", "--progress", "none"]
+    result = subprocess.run([sys.executable, "-m", "nextword.server.cli", *argv], capture_output=True, text=True, preexec_fn=small_disk, timeout=300, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert f"cannot write the model {out}" in result.stderr and "is unchanged; free some disk space" in result.stderr
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]

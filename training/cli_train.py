@@ -188,23 +188,16 @@ def _check_out(out: Path) -> None:
         raise NextwordError(f"cannot write the model to {out}: {existing} is a file, not a folder; choose another --out")
     try:
         folder.mkdir(parents=True, exist_ok=True)  # as the model's save would
-        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
+        # (not named like a write's temporary file, which a run holding the lock may clean up)
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.probe-", suffix=".tmp", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
         raise NextwordError(f"cannot write the model to {out} ({e.strerror or e}); choose an --out in a folder you can write to") from None
 
 
-def _run(args: argparse.Namespace, world, ignored: list[str]) -> int:  # noqa: ANN001
-    import torch
-
-    from nextword.model import CheckpointError, ModelConfig, NextwordError, default_model_path, load_checkpoint, save_checkpoint, user_model_path
-    from nextword.training.config import default_config
-    from nextword.training.corpus import DEFAULT_EXTENSIONS, load_corpus
-    from nextword.training.finetune import learned_files, select
-    from nextword.training.progress import Progress
-    from nextword.training.resume import load_state, resume_path
-    from nextword.training.train import data_digest, train
+def _run(args: argparse.Namespace, world, ignored: list[str]) -> int:
+    from nextword.model import user_model_path
 
     def say(message: str) -> None:
         if world.main:
@@ -212,6 +205,50 @@ def _run(args: argparse.Namespace, world, ignored: list[str]) -> int:  # noqa: A
 
     out = Path(args.out).expanduser() if args.out else user_model_path()
     _check_out(out)
+    lock = _lock(out, world)
+    try:
+        return _run_locked(args, world, ignored, out, say)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock(out: Path, world):
+    """Take the lock on ``out`` (process 0 alone writes, so it alone takes it; all learn whether it got it)."""
+    from nextword.model import NextwordError
+    from nextword.training.lock import TrainingLock, remove_leftovers
+    from nextword.training.resume import resume_path
+
+    lock, error = None, None
+    if world.main:
+        try:
+            lock = TrainingLock(out).acquire()
+        except NextwordError as e:
+            error = e
+    if world.any([error is not None])[0]:
+        raise error or NextwordError(f"process 0 could not take the lock on {out}")
+    if lock is not None:
+        remove_leftovers(out, resume_path(out))  # what a killed run's writes left: no write is under way now
+    return lock
+
+
+def _run_locked(args: argparse.Namespace, world, ignored: list[str], out: Path, say) -> int:
+    import torch
+    from nextword.model import (
+        CheckpointError,
+        ModelConfig,
+        NextwordError,
+        default_model_path,
+        load_checkpoint,
+        save_checkpoint,
+    )
+    from nextword.training.config import default_config
+    from nextword.training.corpus import DEFAULT_EXTENSIONS, load_corpus
+    from nextword.training.finetune import learned_files, select
+    from nextword.training.progress import Progress
+    from nextword.training.resume import load_state, resume_path
+    from nextword.training.train import data_digest, train
+
     if ignored:
         say(
             f"warning: --resume continues the interrupted run with its own settings; ignoring {', '.join(ignored)}" if args.resume
@@ -235,6 +272,13 @@ def _run(args: argparse.Namespace, world, ignored: list[str]) -> int:  # noqa: A
         paths, exclude, ext = stored["paths"], stored.get("exclude", []), stored.get("ext")
         if args.paths and [_resolved(p) for p in args.paths] != paths:
             raise NextwordError(f"the interrupted run was training on {', '.join(paths)}; resume it without naming paths (or with the same ones)")
+        gone = [p for p in paths if not Path(p).exists()]
+        if gone:
+            raise NextwordError(
+                f"the interrupted run was training on {', '.join(gone)}, which no longer exist{'s' if len(gone) == 1 else ''}; "
+                f"put {'it' if len(gone) == 1 else 'them'} back and resume, or start a new run on the notes you have, e.g. `nextword train NOTES"
+                f"{' --out ' + shlex.quote(str(out)) if args.out else ''}` (it starts from the best model saved so far)"
+            )
         corpus = load_corpus(paths, ext or DEFAULT_EXTENSIONS, include_test_split=stored.get("include_test_split", False), warn=say, exclude=exclude)
         manifest = {str(k): str(v) for k, v in stored.get("manifest", {}).items()}
         selection = select(corpus, manifest, full=stored.get("full", False))
