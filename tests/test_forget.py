@@ -180,3 +180,19 @@ def test_forget_never_deletes_the_shipped_model(places, tiny_model_path, monkeyp
     monkeypatch.setattr("nextword.model.default_model_path", lambda: tiny_model_path)
     assert main(["forget", "--model", str(tiny_model_path), "--yes"]) == 0
     assert tiny_model_path.exists()
+
+
+def test_forget_waits_for_no_training_run(places, fill, capsys):
+    """A `nextword train` writing the model holds its lock: forget refuses rather than delete a
+    model the run would write again; once the run is over, it forgets."""
+    from nextword.training.lock import TrainingLock, lock_path
+
+    model = places["data"] / "model.safetensors"
+    lock = TrainingLock(model).acquire()
+    try:
+        assert main(["forget", "--yes"]) == 2
+        assert "is writing" in capsys.readouterr().err and model.exists()
+    finally:
+        lock.release()
+    assert main(["forget", "--yes"]) == 0
+    assert not model.exists() and not lock_path(model).exists()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nextword.model.paths import cache_dir
@@ -110,7 +111,6 @@ def _size(path: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from nextword.model import NextwordError, user_model_path
     from nextword.model.checkpoint import is_nextword_file
-    from nextword.model.paths import log_dir
 
     model = Path(args.model).expanduser() if args.model else user_model_path()
     if model.is_dir():
@@ -120,6 +120,34 @@ def run(args: argparse.Namespace) -> int:
             f"{model} is not a nextword model, so forget deletes nothing (it deletes only files nextword wrote); "
             f"name a model written by `nextword train`, or delete that file yourself if you mean to"
         )
+    with _no_training(model):
+        return _forget(model, args)
+
+
+@contextmanager
+def _no_training(model: Path) -> Iterator[None]:
+    """Hold the lock ``nextword train`` holds while it writes ``model``: a run writing it would
+    otherwise write it again right after it was deleted."""
+    from nextword.model import NextwordError
+    from nextword.training.lock import TrainingInProgress, TrainingLock
+
+    if not model.parent.is_dir():
+        yield
+        return
+    try:
+        lock = TrainingLock(model).acquire()
+    except TrainingInProgress:
+        raise NextwordError(f"a `nextword train` is writing {model} right now; stop it (or let it finish), then forget") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _forget(model: Path, args: argparse.Namespace) -> int:
+    from nextword.model import NextwordError, user_model_path
+    from nextword.model.paths import log_dir
+
     paths = targets(model, args.logs)
     if not paths:
         print(f"nothing to forget: there is no trained model at {model}, no training state and no cache", file=sys.stderr)

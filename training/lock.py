@@ -16,6 +16,10 @@ from pathlib import Path
 from nextword.model import NextwordError
 
 
+class TrainingInProgress(NextwordError):
+    """Another run holds the lock."""
+
+
 def lock_path(out: Path) -> Path:
     return out.with_name(f".{out.name}.lock")
 
@@ -38,7 +42,7 @@ class TrainingLock:
                 finally:
                     os.close(fd)
                 who = f" (process {holder})" if holder.isdigit() else ""
-                raise NextwordError(
+                raise TrainingInProgress(
                     f"another `nextword train`{who} is writing {self.out} right now; wait for it to finish (or stop it), "
                     f"or train into another file with --out"
                 )
