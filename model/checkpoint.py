@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,17 @@ class Checkpoint:
     path: Path
     info: dict[str, Any] = field(default_factory=dict)  # training provenance, free-form JSON
     extra: dict[str, torch.Tensor] = field(default_factory=dict)  # non-model tensors (e.g. training state)
+
+
+# The temporary file of an atomic write of NAME (``save_checkpoint``): ".NAME.RANDOM.tmp".
+_TEMPORARY = re.compile(r"\.(.+)\.\w+\.tmp")
+
+
+def temporary_target(name: str) -> str | None:
+    """The name of the file an atomic write was writing, given its temporary file's name
+    (left behind when the process was killed); None for any other name."""
+    match = _TEMPORARY.fullmatch(name)
+    return match[1] if match else None
 
 
 def save_checkpoint(

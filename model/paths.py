@@ -46,3 +46,12 @@ def resolve_model_path(explicit: str | os.PathLike[str] | None = None) -> Path:
         return Path(explicit).expanduser()
     user = user_model_path()
     return user if user.is_file() else default_model_path()
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name the same file (through links too); False when either
+    cannot be looked at."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except (OSError, RuntimeError):  # RuntimeError: a loop of symbolic links
+        return False

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from nextword.model.paths import same_file
+
 HELP = "describe a model file and show where nextword keeps its models"
 
 PRECISION_WORDS = {
@@ -20,20 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
 def model_kind(path: Path, info: dict, user: Path, default: Path) -> str:
     """What the model is, in a few words."""
-    if _same(path, default):
+    if same_file(path, default):
         return "the shipped model (trained on public technical English)"
     base = info.get("base_model") or info.get("started_from")
     trained = "fine-tuned from " + str(base) if base else ("trained from scratch" if info else "not trained by `nextword train` (no training record)")
-    if _same(path, user):
+    if same_file(path, user):
         return f"your model, {trained}"
     return f"a model file, {trained}"
 
@@ -84,11 +79,11 @@ def run(args: argparse.Namespace) -> int:
     notes = checkpoint.model.notes_tokens
     info = checkpoint.info if isinstance(checkpoint.info, dict) else {}
     user, default = user_model_path(), default_model_path()
-    in_use = _same(path, resolve_model_path(None))
+    in_use = same_file(path, resolve_model_path(None))
     size = path.stat().st_size
     report = {
         "model": str(path),
-        "kind": "shipped" if _same(path, default) else "personal" if _same(path, user) else "other",
+        "kind": "shipped" if same_file(path, default) else "personal" if same_file(path, user) else "other",
         "in_use": in_use,
         "file_size_bytes": size,
         "parameters": params,

@@ -63,7 +63,7 @@ def _is_log(path: Path) -> bool:
 def targets(model: Path, logs: bool = False) -> list[Path]:
     """Every file ``forget`` deletes for ``model``, in the order it lists them."""
     from nextword.model import default_model_path
-    from nextword.model.checkpoint import is_nextword_file
+    from nextword.model.checkpoint import is_nextword_file, temporary_target
     from nextword.training.resume import resume_path
 
     shipped = default_model_path().resolve()
@@ -80,8 +80,8 @@ def targets(model: Path, logs: bool = False) -> list[Path]:
 
     def temporary(p: Path) -> bool:
         """A temporary file of an interrupted atomic write of any of those (".NAME.RANDOM.tmp")."""
-        m = re.fullmatch(r"\.(.+)\.\w+\.tmp", p.name)
-        return m is not None and (m[1] in (model.name, state.name) or training.fullmatch(m[1]) is not None)
+        target = temporary_target(p.name)
+        return target is not None and (target in (model.name, state.name) or training.fullmatch(target) is not None)
 
     found.extend(_files_in(model.parent, temporary))
     found.extend(_files_in(cache_dir(), lambda p: CACHE_FILE.fullmatch(p.name) is not None))

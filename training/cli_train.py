@@ -158,13 +158,6 @@ def _resolved(path: str) -> str:
         raise NextwordError(f"cannot follow {path} ({e}); name a folder or file of notes") from None
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except (OSError, RuntimeError):
-        return False
-
-
 def _check_out(out: Path) -> None:
     """Refuse an --out that training must not write over, or cannot write, before it starts."""
     import os
@@ -172,11 +165,12 @@ def _check_out(out: Path) -> None:
 
     from nextword.model import NextwordError, default_model_path
     from nextword.model.checkpoint import is_nextword_file
+    from nextword.model.paths import same_file
     from nextword.training.resume import resume_path
 
     if out.exists() and out.is_dir():
         raise NextwordError(f"--out {out} is a folder; give a file name such as {out / 'model.safetensors'}")
-    if _same_file(out, default_model_path()):
+    if same_file(out, default_model_path()):
         raise NextwordError(f"--out {out} is the model shipped with nextword; write your model elsewhere (without --out it goes to your data folder)")
     state = resume_path(out)
     for path, what in ((out, ""), (state, f", where a run writing {out} keeps its state for --resume,")):
@@ -242,6 +236,7 @@ def _run_locked(args: argparse.Namespace, world, ignored: list[str], out: Path, 
         load_checkpoint,
         save_checkpoint,
     )
+    from nextword.model.paths import same_file
     from nextword.training.config import default_config
     from nextword.training.corpus import DEFAULT_EXTENSIONS, load_corpus
     from nextword.training.finetune import learned_files, select
@@ -316,7 +311,7 @@ def _run_locked(args: argparse.Namespace, world, ignored: list[str], out: Path, 
         if not selection.train:
             # Only a model that has learned files gets here: base is the model that has learned them.
             message = f"nothing new to learn: the {selection.already} training file(s) in {', '.join(args.paths)} are all learned by {base.path} already"
-            if not _same_file(out, base.path):
+            if not same_file(out, base.path):
                 if world.main:
                     discard_stale_state()
                     save_checkpoint(out, base.model, base.vocab, info=base.info, extra=base.extra)

@@ -10,7 +10,6 @@ with SIGKILL, or a machine that crashed, never leaves a lock that blocks the nex
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from nextword.model import NextwordError
@@ -94,15 +93,16 @@ def _try_lock(fd: int) -> bool:
 def remove_leftovers(*paths: Path) -> list[Path]:
     """Delete the temporary files (".NAME.RANDOM.tmp") that an atomic write of any of ``paths``
     left behind when its process was killed; only under the lock, when no write can be under way."""
+    from nextword.model.checkpoint import temporary_target
+
     removed = []
     for path in paths:
-        pattern = re.compile(rf"\.{re.escape(path.name)}\.\w+\.tmp")
         try:
             entries = list(path.parent.iterdir())
         except OSError:
             continue
         for entry in entries:
-            if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+            if temporary_target(entry.name) == path.name and entry.is_file() and not entry.is_symlink():
                 try:
                     entry.unlink()
                     removed.append(entry)
