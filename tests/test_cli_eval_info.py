@@ -4,18 +4,13 @@ real runs on small inputs."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 
 import pytest
-import torch
 
-from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
 from nextword.server.cli import main
 from nextword.training.cli_eval import COLUMNS
 
-SENTENCE = "The quick brown fox jumps over the lazy dog. The dog sleeps.\n"
-TEST_NAME = "k.md"  # in the test split
-TRAIN_NAMES = ["a.md", "b.md", "notes/x.md", "c.txt"]
+from eval_support import SENTENCE, TEST_NAME, TRAIN_NAMES, tiny_model, write_corpus
 
 
 @pytest.fixture
@@ -27,19 +22,7 @@ def data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def corpus(tmp_path):
-    root = tmp_path / "notes"
-    for name in [TEST_NAME, *TRAIN_NAMES]:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(SENTENCE * 20, encoding="utf-8")
-    return root
-
-
-def tiny_model(path, info=None):
-    torch.manual_seed(0)
-    vocab = Vocabulary.build(Counter(tokenize(SENTENCE)), min_count=1, max_size=500)
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), emb_dim=16, hidden_dim=32, num_layers=1, proj_dim=0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return save_checkpoint(path, model, vocab, info=info)
+    return write_corpus(tmp_path / "notes")
 
 
 def table_rows(out: str) -> list[str]:

@@ -12,14 +12,14 @@ from collections import Counter
 import pytest
 import torch
 
-from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
+from nextword.model import LanguageModel, ModelConfig, Vocabulary, tokenize
 from nextword.server.cli import main
 from nextword.training.baselines import BufferWords, UnigramWords
 from nextword.training.evaluate import accepted_after, evaluated_words, perplexity, type_through
 from nextword.training.split import is_test_file
 
-TEST_NAME = "k.md"  # sha1 efbf3db2…658: in the test split
-TRAIN_NAMES = ["a.md", "b.md", "notes/x.md", "c.txt"]  # not in it
+from eval_support import SENTENCE, TEST_NAME, tiny_model, write_corpus
+
 
 
 # ----- split ----------------------------------------------------------------------------------------
@@ -198,24 +198,14 @@ def test_unigram_counts_training_texts_by_the_protocol_words():
 
 
 # ----- model, perplexity, CLI --------------------------------------------------------------------------
-SENTENCE = "The quick brown fox jumps over the lazy dog. The dog sleeps.\n"
-
-
 @pytest.fixture
 def corpus(tmp_path):
-    root = tmp_path / "notes"
-    for name in [TEST_NAME, *TRAIN_NAMES]:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(SENTENCE * 20, encoding="utf-8")
-    return root
+    return write_corpus(tmp_path / "notes")
 
 
 @pytest.fixture
 def model_file(tmp_path):
-    torch.manual_seed(0)
-    vocab = Vocabulary.build(Counter(tokenize(SENTENCE)), min_count=1, max_size=500)
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), emb_dim=16, hidden_dim=32, num_layers=1, proj_dim=0))
-    return save_checkpoint(tmp_path / "tiny.safetensors", model, vocab)
+    return tiny_model(tmp_path / "tiny.safetensors")
 
 
 def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
