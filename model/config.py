@@ -39,7 +39,11 @@ class PredictorConfig:
     neural_cache_size: int = 512  # the context-matching cache covers this many most recent tokens
     neural_cache_sharpness: float = 10.0  # scale of the cosine similarity of contexts inside the softmax
     notes_weight: float = 0.3  # a personal model's n-gram of its notes: its share beside the network's (0: off)
-    context_tokens: int = 256  # on a fresh or far-away context, the network reads this many tokens back
+    # On a fresh or far-away context, the network reads this many tokens back. An LSTM uses
+    # little beyond the last hundred or so: 160 instead of 256 costs 2% in perplexity at a
+    # fresh start (400 spots of notes and PEPs, the same next-word acc@3) and saves 15 ms of
+    # the first completion after opening a document (one LSTM step per token read).
+    context_tokens: int = 160
     keep_states: int = 16  # network states kept for the newest tokens, so small edits roll back cheaply
     snapshot_every: int = 64  # beyond those, one state kept every this many tokens
     max_tokens: int = 8192  # token records kept per context; older ones are dropped

@@ -522,7 +522,7 @@ class Predictor:
         # so edits roll back cheaply. A bulk read (a fresh start, a paste) goes through the
         # network in one call up to its last token, then one step, and keeps only those two
         # states: without the quantized LSTM each call of ``nn.LSTM`` costs about 5 ms before
-        # its first token (it re-lays out the weights), so reading 256 tokens in runs between
+        # its first token (it re-lays out the weights), so reading a window of 256 tokens in runs between
         # snapshots took 4 calls and 16 one-token steps. The state before the last token is the
         # one the next keystroke usually needs (the last word may still grow). Typing on keeps
         # per-token states and snapshots again from there.
