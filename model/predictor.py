@@ -225,19 +225,27 @@ class Predictor:
 
     def ranked(self, prefix: str, k: int) -> list[Suggestion]:
         """Suggestions for the current context (see ``predict``)."""
-        key = f"{k}\0{prefix}"
+        return self._ranked_words(prefix, k, typed=False)
+
+    def _ranked_words(self, prefix: str, k: int, typed: bool) -> list[Suggestion]:
+        """The ``k`` most probable words starting with ``prefix``; ``prefix`` itself among them
+        only if ``typed`` (as a suggestion it would change nothing, so ``ranked`` leaves it
+        out; a phrase may still begin by ending the word there)."""
+        key = f"{k}\0{int(typed)}\0{prefix}"
         cached = self._ranked.get(key)
         if cached is not None:
             return cached
         dist = self.distribution()
         if prefix:
             lo, hi = self.vocab.word_range(prefix)
+            if not typed and lo < hi and self.vocab.sorted_words[lo] == prefix:
+                lo += 1
             ids = self.vocab.sorted_word_ids[lo:hi]
             ids = ids[_top(dist[ids], k)]
         else:  # every word: leaving out the rest is cheaper than gathering the words
             ids = _top(dist, k, self.vocab.word_mask)
         found = [Suggestion(self.vocab.tokens[i], float(p)) for i, p in zip(ids.tolist(), dist[ids].tolist()) if p > 0.0]
-        found.extend(self._oov_suggestions(prefix, k))
+        found.extend(self._oov_suggestions(prefix, k, typed))
         found.sort(key=lambda s: (-s.probability, s.word))
         result = found[:k]
         if len(self._ranked) > 256:
@@ -353,7 +361,8 @@ class Predictor:
         (or the next word) and then following words while each is at least
         ``min_probability`` likely. Returns the text to insert after ``prefix`` and the
         phrase's probability. Stops at punctuation and line breaks."""
-        best = self.predict(context, prefix, 1)
+        self.sync(context)
+        best = self._ranked_words(prefix, 1, typed=True)
         if not best or best[0].probability < min_probability:
             return "", 0.0
         words = [best[0].word]
@@ -613,14 +622,16 @@ class Predictor:
             del self._oov_counts[word]
             del self._oov_sorted[bisect.bisect_left(self._oov_sorted, word)]
 
-    def _oov_suggestions(self, prefix: str, k: int) -> list[Suggestion]:
+    def _oov_suggestions(self, prefix: str, k: int, typed: bool) -> list[Suggestion]:
         """The ``k`` most probable document words the vocabulary lacks that start with
-        ``prefix`` (more on ties): they share the unknown token's probability by their counts,
-        plus their share of the cache."""
+        ``prefix`` (more on ties; ``prefix`` itself only if ``typed``): they share the unknown
+        token's probability by their counts, plus their share of the cache."""
         if not self._oov_counts:
             return []
         lo = bisect.bisect_left(self._oov_sorted, prefix)
         hi = bisect.bisect_left(self._oov_sorted, prefix + "\U0010ffff", lo)
+        if not typed and prefix and lo < hi and self._oov_sorted[lo] == prefix:
+            lo += 1
         if lo == hi:
             return []
         self.distribution()  # sets the network's own probability of <unk> and the shares

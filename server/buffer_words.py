@@ -58,11 +58,14 @@ class BufferWords:
         """Up to ``k`` words starting with ``prefix``, most frequent first, with their counts.
 
         ``exclude`` (the word being typed) is left out when it is counted only once: that
-        once is the typing itself.
+        once is the typing itself. ``prefix`` itself is never offered: accepting it would
+        change nothing.
         """
         lo = bisect.bisect_left(self.sorted, prefix)
         hi = bisect.bisect_left(self.sorted, prefix + "\U0010ffff", lo) if prefix else len(self.sorted)
         found = []
+        if prefix and lo < hi and self.sorted[lo] == prefix:
+            lo += 1
         for word in self.sorted[lo:hi]:
             count = self.counts[word]
             if word == exclude:

@@ -72,8 +72,19 @@ def test_probabilities_of_all_words_sum_to_at_most_one(predictor, sample_text, c
 def test_prefix_results_are_the_filtered_full_ranking(predictor, sample_text, checkpoint):
     full = predictor.predict(sample_text[:250], "", len(checkpoint.vocab))
     for prefix in ["t", "re", "B"]:
-        expected = [s for s in full if s.word.startswith(prefix)][:5]
+        expected = [s for s in full if s.word.startswith(prefix) and s.word != prefix][:5]
         same(predictor.predict(sample_text[:250], prefix, 5), expected)
+
+
+def test_the_typed_part_itself_is_never_offered(predictor, checkpoint, sample_text):
+    # Accepting it would change nothing: a wasted place among the first k.
+    context = sample_text[:250] + " Kub and Kub and Kubernetes, Kubernetes. "
+    full = [s.word for s in predictor.predict(context, "", len(checkpoint.vocab) + 10)]
+    for prefix in ["value", "owner", "a", "Kub"]:
+        assert prefix in full  # a word of its own in this context
+        longer = [w for w in full if w.startswith(prefix) and w != prefix][:5]
+        assert longer
+        assert [s.word for s in predictor.predict(context, prefix, 5)] == longer
 
 
 def test_typing_forward_matches_a_fresh_predictor(predictor, checkpoint, sample_text):
@@ -198,6 +209,19 @@ def test_complete_phrase_continues_the_typed_word(predictor, sample_text):
     assert text.startswith(best[1:])
     assert 0 < probability <= 1
     assert predictor.complete_phrase(sample_text[:100], "t", min_probability=1.01) == ("", 0.0)
+
+
+def test_a_phrase_may_begin_by_ending_the_word_typed(predictor, checkpoint, sample_text):
+    # Here "a" is likelier than any longer word starting with it: the word list leaves it out
+    # (it would change nothing), but the phrase takes it as typed and goes on after it.
+    context = sample_text[:250] + " "
+    dist = predictor.predict(context, "", len(checkpoint.vocab))
+    assert next(s.word for s in dist if s.word.startswith("a")) == "a"
+    assert "a" not in [s.word for s in predictor.predict(context, "a", 5)]
+    text, probability = predictor.complete_phrase(context, "a", max_words=3, min_probability=0.0)
+    assert text == "" or text[0] in " \n"
+    a = next(s.probability for s in dist if s.word == "a")
+    assert 0 < probability <= a
 
 
 @pytest.fixture(scope="module")

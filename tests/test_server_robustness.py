@@ -139,8 +139,11 @@ async def test_unknown_document_and_positions_past_the_end(client) -> None:
             content_changes=[types.TextDocumentContentChangePartial(range=types.Range(types.Position(40, 0), types.Position(41, 3)), text="del")],
         )
     )
-    result = await complete(client, "file:///short.md", 1, 999)
-    assert result.items and all(i.label.startswith("model") or i.label.startswith("mo") for i in result.items)
+    # The change past the end was appended: the line reads "The model" now, so inside the word
+    # "mod" is typed (a line of "The mo" would end at character 6).
+    result = await complete(client, "file:///short.md", 1, 7)
+    assert result.items and all(i.label.startswith("mod") for i in result.items)
+    assert result.items[0].text_edit.range == types.Range(types.Position(1, 4), types.Position(1, 7))
     status = await command(client, "nextword.status")
     assert status["documentsOpen"] == 1
     with pytest.raises(Exception):

@@ -248,8 +248,11 @@ def test_buffer_words_follow_edits(text: str, edits: list[tuple[int, int, str]])
 
 def test_buffer_words_complete() -> None:
     words = BufferWords("then the theory the the thesis th")
-    assert words.complete("th", 3) == [("the", 3), ("th", 1), ("then", 1)]
-    assert words.complete("th", 10, exclude="th")[:2] == [("the", 3), ("then", 1)]
+    # The typed part itself ("th") is never offered: accepting it would change nothing.
+    assert words.complete("th", 3) == [("the", 3), ("then", 1), ("theory", 1)]
+    # The word being typed (the cursor inside "thesis") does not count its own occurrence.
+    assert words.complete("th", 10, exclude="thesis") == [("the", 3), ("then", 1), ("theory", 1)]
+    assert words.complete("th", 10, exclude="the") == [("the", 2), ("then", 1), ("theory", 1), ("thesis", 1)]
     assert words.complete("x", 3) == []
 
 
