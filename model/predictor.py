@@ -35,7 +35,7 @@ import torch
 from .config import PredictorConfig
 from .network import LanguageModel, State
 from .text import SplitText
-from .tokenize import PARAGRAPH, Token, is_word, iter_tokens, join_tokens
+from .tokenize import PARAGRAPH, Token, is_word, iter_tokens, join_tokens, worth_offering
 from .vocab import Vocabulary
 
 # The most probable words usually stand above this probability; picking them out by a
@@ -228,9 +228,9 @@ class Predictor:
         return self._ranked_words(prefix, k, typed=False)
 
     def _ranked_words(self, prefix: str, k: int, typed: bool) -> list[Suggestion]:
-        """The ``k`` most probable words starting with ``prefix``; ``prefix`` itself among them
-        only if ``typed`` (as a suggestion it would change nothing, so ``ranked`` leaves it
-        out; a phrase may still begin by ending the word there)."""
+        """The ``k`` most probable words starting with ``prefix``: only those worth offering
+        (``worth_offering``: not ``prefix`` itself, nor a word one plain key away), unless
+        ``typed``, for a phrase, which may begin by ending the word as typed."""
         key = f"{k}\0{int(typed)}\0{prefix}"
         cached = self._ranked.get(key)
         if cached is not None:
@@ -238,9 +238,10 @@ class Predictor:
         dist = self.distribution()
         if prefix:
             lo, hi = self.vocab.word_range(prefix)
-            if not typed and lo < hi and self.vocab.sorted_words[lo] == prefix:
-                lo += 1
             ids = self.vocab.sorted_word_ids[lo:hi]
+            if not typed:
+                lengths, n = self.vocab.sorted_word_lengths[lo:hi], len(prefix)
+                ids = ids[(lengths > n + 1) | ((lengths == n + 1) & ~self.vocab.sorted_word_plain_end[lo:hi])]
             ids = ids[_top(dist[ids], k)]
         else:  # every word: leaving out the rest is cheaper than gathering the words
             ids = _top(dist, k, self.vocab.word_mask)
@@ -624,27 +625,27 @@ class Predictor:
 
     def _oov_suggestions(self, prefix: str, k: int, typed: bool) -> list[Suggestion]:
         """The ``k`` most probable document words the vocabulary lacks that start with
-        ``prefix`` (more on ties; ``prefix`` itself only if ``typed``): they share the unknown
-        token's probability by their counts, plus their share of the cache."""
+        ``prefix`` (more on ties; only those worth offering unless ``typed``, as in
+        ``_ranked_words``): they share the unknown token's probability by their counts, plus
+        their share of the cache."""
         if not self._oov_counts:
             return []
         lo = bisect.bisect_left(self._oov_sorted, prefix)
         hi = bisect.bisect_left(self._oov_sorted, prefix + "\U0010ffff", lo)
-        if not typed and prefix and lo < hi and self._oov_sorted[lo] == prefix:
-            lo += 1
         if lo == hi:
             return []
         self.distribution()  # sets the network's own probability of <unk> and the shares
         network, counts_share, neural_share = self._shares
         counts, neural = self._oov_counts, self._neural_oov
-        words = self._oov_sorted[lo:hi]
+        offered = (lambda w: True) if typed or not prefix else (lambda w: worth_offering(w, prefix))  # noqa: E731
+        words = [w for w in self._oov_sorted[lo:hi] if offered(w)]
         if len(words) > k:
             # A word's probability grows with its count, plus its continuous-cache share: the k
             # most probable are among the k most frequent (the alphabetically first on ties, as
             # the ranking breaks them) and the words that share. A note full of names need not
             # score them all at every word.
             frequent = heapq.nlargest(k, words, key=counts.__getitem__)
-            words = list(dict.fromkeys([*frequent, *(w for w in neural if w.startswith(prefix) and w in counts)]))
+            words = list(dict.fromkeys([*frequent, *(w for w in neural if w.startswith(prefix) and w in counts and offered(w))]))
         p_unk = self._p_unk
         found = []
         for word in words:

@@ -77,6 +77,25 @@ def is_word(token: str) -> bool:
     return _FULL_WORD_RE.match(token) is not None
 
 
+# Characters typed with one key on any common layout: accepting a word that only lacks one of
+# them saves nothing (accepting costs a key too).
+_ONE_KEY = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def ends_one_key_away(word: str) -> bool:
+    """Whether ``word``'s last character is typed with one key (see ``worth_offering``)."""
+    return word[-1:] in _ONE_KEY
+
+
+def worth_offering(word: str, typed: str) -> bool:
+    """Whether accepting ``word``, which starts with ``typed`` (the part of a word typed so
+    far), saves keys over typing its rest: never ``typed`` itself, nor inside a word a word
+    one plain key away ("the" after "th"). A last character that takes more than one key
+    ("é", a Hangul syllable, a capital) is worth offering."""
+    rest = len(word) - len(typed)
+    return rest > 1 or (rest == 1 and not (typed and ends_one_key_away(word)))
+
+
 def words(text: str) -> Iterator[re.Match[str]]:
     """The protocol's target words of ``text``, as regex matches (with their offsets)."""
     return WORD_RE.finditer(text)

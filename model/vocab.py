@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .tokenize import NEWLINE, PARAGRAPH, is_word
+from .tokenize import NEWLINE, PARAGRAPH, ends_one_key_away, is_word
 
 UNK = "<unk>"
 SPECIALS = (UNK, NEWLINE, PARAGRAPH)
@@ -32,6 +32,9 @@ class Vocabulary:
         self.word_mask = np.zeros(len(self.tokens), dtype=bool)
         self.word_mask[word_ids] = True
         self.word_flags: list[bool] = self.word_mask.tolist()  # the same, quicker to index one by one
+        # For leaving out, inside a word, the words that would save nothing (``worth_offering``).
+        self.sorted_word_lengths = np.asarray([len(w) for w in self.sorted_words], dtype=np.int64)
+        self.sorted_word_plain_end = np.asarray([ends_one_key_away(w) for w in self.sorted_words], dtype=bool)
 
     @classmethod
     def build(cls, counts: Counter[str], min_count: int = 2, max_size: int = 30000) -> "Vocabulary":

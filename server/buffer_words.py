@@ -13,7 +13,7 @@ import bisect
 from collections import Counter
 
 from .documents import Document, Edit
-from .wordsyntax import APOSTROPHES, WORD_RE
+from .wordsyntax import APOSTROPHES, WORD_RE, worth_offering
 
 # How far to look for a word boundary around an edit; words are far shorter.
 _SCAN_LIMIT = 256
@@ -58,15 +58,15 @@ class BufferWords:
         """Up to ``k`` words starting with ``prefix``, most frequent first, with their counts.
 
         ``exclude`` (the word being typed) is left out when it is counted only once: that
-        once is the typing itself. ``prefix`` itself is never offered: accepting it would
-        change nothing.
+        once is the typing itself. Only words worth offering are (``worth_offering``: not
+        ``prefix`` itself, nor a word one plain key away).
         """
         lo = bisect.bisect_left(self.sorted, prefix)
         hi = bisect.bisect_left(self.sorted, prefix + "\U0010ffff", lo) if prefix else len(self.sorted)
         found = []
-        if prefix and lo < hi and self.sorted[lo] == prefix:
-            lo += 1
         for word in self.sorted[lo:hi]:
+            if prefix and not worth_offering(word, prefix):
+                continue
             count = self.counts[word]
             if word == exclude:
                 count -= 1

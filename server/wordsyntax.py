@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from nextword.model.tokenize import WORD_PATTERN, WORD_RE  # noqa: F401 - WORD_RE is used from here
+from nextword.model.tokenize import WORD_PATTERN, WORD_RE, worth_offering  # noqa: F401 - WORD_RE, worth_offering are used from here
 
 APOSTROPHES = "'’"
 # The word being typed ends at the cursor. It may end in an apostrophe ("don'" on the way to

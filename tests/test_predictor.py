@@ -76,15 +76,25 @@ def test_prefix_results_are_the_filtered_full_ranking(predictor, sample_text, ch
         same(predictor.predict(sample_text[:250], prefix, 5), expected)
 
 
-def test_the_typed_part_itself_is_never_offered(predictor, checkpoint, sample_text):
-    # Accepting it would change nothing: a wasted place among the first k.
-    context = sample_text[:250] + " Kub and Kub and Kubernetes, Kubernetes. "
+def test_only_words_that_save_a_key_are_offered_inside_a_word(predictor, checkpoint, sample_text):
+    # Not the typed part itself, nor a word one plain key away: accepting either saves nothing,
+    # and each took a place among the first k. Before any letter, every word is offered.
+    context = sample_text[:250] + " Kub and Kub and Kube and Kubernetes, Kubernetes. "
     full = [s.word for s in predictor.predict(context, "", len(checkpoint.vocab) + 10)]
-    for prefix in ["value", "owner", "a", "Kub"]:
-        assert prefix in full  # a word of its own in this context
-        longer = [w for w in full if w.startswith(prefix) and w != prefix][:5]
-        assert longer
-        assert [s.word for s in predictor.predict(context, prefix, 5)] == longer
+    cases = {
+        "o": ["of", "on"],  # "out", "owner", "ownership" stay
+        "owner": ["owner"],  # "ownership" stays
+        "value": ["value", "values"],  # nothing stays
+        "a": ["a", "an"],  # nothing stays
+        "Ku": ["Kub"],  # "Kube", "Kubernetes" stay (words the vocabulary lacks)
+        "Kub": ["Kub", "Kube"],  # "Kubernetes" stays
+    }
+    for prefix, left_out in cases.items():
+        assert all(word in full for word in left_out)  # words of their own in this context
+        expected = [w for w in full if w.startswith(prefix) and w not in left_out][:5]
+        assert [s.word for s in predictor.predict(context, prefix, 5)] == expected
+    assert [s.word for s in predictor.predict(context, "o", 5)] == [w for w in full if w in ("out", "owner", "ownership")]
+    assert predictor.predict(context, "value", 5) == []
 
 
 def test_typing_forward_matches_a_fresh_predictor(predictor, checkpoint, sample_text):

@@ -92,7 +92,7 @@ async def test_an_answer_and_the_messages_behind_it_in_one_write(tiny_model: Pat
     """The client sends initialize, initialized and a document in one go: the early reader
     takes them all from the pipe, and the server must still see the ones it did not answer."""
     proc, client, log = await start(tiny_model, tmp_path)
-    text = "alpha beta gamma alpha beta gamma alph"
+    text = "alpha beta gamma alpha beta gamma alp"
     client.writer.write(
         frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": CLIENTS["bare"]})
         + frame({"jsonrpc": "2.0", "method": "initialized", "params": {}})

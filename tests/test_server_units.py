@@ -248,11 +248,13 @@ def test_buffer_words_follow_edits(text: str, edits: list[tuple[int, int, str]])
 
 def test_buffer_words_complete() -> None:
     words = BufferWords("then the theory the the thesis th")
-    # The typed part itself ("th") is never offered: accepting it would change nothing.
-    assert words.complete("th", 3) == [("the", 3), ("then", 1), ("theory", 1)]
+    # Neither the typed part itself ("th") nor a word one plain key away ("the") is offered:
+    # accepting it would save nothing.
+    assert words.complete("th", 3) == [("then", 1), ("theory", 1), ("thesis", 1)]
+    assert words.complete("t", 3) == [("the", 3), ("then", 1), ("theory", 1)]  # not "th"
     # The word being typed (the cursor inside "thesis") does not count its own occurrence.
-    assert words.complete("th", 10, exclude="thesis") == [("the", 3), ("then", 1), ("theory", 1)]
-    assert words.complete("th", 10, exclude="the") == [("the", 2), ("then", 1), ("theory", 1), ("thesis", 1)]
+    assert words.complete("th", 10, exclude="thesis") == [("then", 1), ("theory", 1)]
+    assert words.complete("t", 10, exclude="the") == [("the", 2), ("then", 1), ("theory", 1), ("thesis", 1)]
     assert words.complete("x", 3) == []
 
 

@@ -5,7 +5,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nextword.model.tokenize import NEWLINE, PARAGRAPH, WORD_PATTERN, is_word, iter_tokens, join_tokens, tokenize
+from nextword.model.tokenize import NEWLINE, PARAGRAPH, WORD_PATTERN, is_word, iter_tokens, join_tokens, tokenize, worth_offering
 
 
 def test_words_punctuation_and_breaks():
@@ -34,6 +34,17 @@ def test_korean_emoji_and_control_characters():
 def test_is_word():
     assert is_word("hello") and is_word("don't") and is_word("한국어") and is_word("x_1")
     assert not is_word(",") and not is_word(NEWLINE) and not is_word("<unk>") and not is_word("a b")
+
+
+def test_a_word_is_worth_offering_when_accepting_it_saves_a_key():
+    # Before any letter, every word (acc@k counts "a" and "I" as found).
+    assert worth_offering("a", "") and worth_offering("I", "") and worth_offering("the", "")
+    # Inside a word: not the typed part itself, nor a word one plain key away.
+    assert not worth_offering("th", "th")
+    assert not worth_offering("the", "th") and not worth_offering("The", "Th") and not worth_offering("2024", "202")
+    assert worth_offering("then", "th") and worth_offering("don't", "don")
+    # A last character that takes more than one key: a capital, an accent, a Hangul syllable.
+    assert worth_offering("HTTP", "HTT") and worth_offering("café", "caf") and worth_offering("한국어", "한국")
 
 
 def test_join_tokens_spaces_like_prose():
