@@ -33,7 +33,7 @@ class Vocabulary:
         self.word_mask[word_ids] = True
         self.word_flags: list[bool] = self.word_mask.tolist()  # the same, quicker to index one by one
         # For leaving out, inside a word, the words that would save nothing (``worth_offering``).
-        self.sorted_word_lengths = np.asarray([len(w) for w in self.sorted_words], dtype=np.int64)
+        self.sorted_word_lengths = np.asarray([len(w) for w in self.sorted_words], dtype=np.int32)
         self.sorted_word_plain_end = np.asarray([ends_one_key_away(w) for w in self.sorted_words], dtype=bool)
 
     @classmethod
