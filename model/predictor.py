@@ -191,7 +191,8 @@ class Predictor:
         ``context`` is the text before the word being typed (a ``SplitText`` whose head is
         the same string object as last time spares comparing that head); ``prefix`` is the
         part of that word typed so far. Probabilities are of the whole word, so they sum to
-        at most 1.
+        at most 1. Inside a word, words whose acceptance would save no key are left out
+        (``tokenize.worth_offering``): ``prefix`` itself, and a word one plain key longer.
         """
         self.sync(context)
         return self.ranked(prefix, k)
@@ -532,8 +533,8 @@ class Predictor:
         # so edits roll back cheaply. A bulk read (a fresh start, a paste) goes through the
         # network in one call up to its last token, then one step, and keeps only those two
         # states: without the quantized LSTM each call of ``nn.LSTM`` costs about 5 ms before
-        # its first token (it re-lays out the weights), so reading a window of 256 tokens in runs between
-        # snapshots took 4 calls and 16 one-token steps. The state before the last token is the
+        # its first token (it re-lays out the weights), so reading a 256-token window in runs
+        # between snapshots took 4 calls and 16 one-token steps. The state before the last token is the
         # one the next keystroke usually needs (the last word may still grow). Typing on keeps
         # per-token states and snapshots again from there.
         final = pending[-1] if pending else -1
