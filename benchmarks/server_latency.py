@@ -268,7 +268,7 @@ def report(results: dict[str, Any]) -> None:
     print(f"model ready {results['ready_s']:.2f} s after start ({mark(results['ready_s'], TARGETS['ready_s'])}, target {TARGETS['ready_s']} s)")
     print(f"peak RSS {results['rss_mb']:.0f} MB ({mark(results['rss_mb'], TARGETS['rss_mb'])}, target {TARGETS['rss_mb']:.0f} MB)")
     if results["reloads"]:
-        print(f"after {results['reloads']} model reloads: RSS {results['rss_after_reloads_now_mb']:.0f} MB, peak {results['rss_after_reloads_peak_mb']:.0f} MB (two models in memory while swapping)")
+        print(f"after {results['reloads']} model reloads: RSS {results['rss_after_reloads_now_mb']:.0f} MB, peak {results['rss_after_reloads_peak_mb']:.0f} MB (the new model loads while the old one serves)")
 
 
 def main() -> int:

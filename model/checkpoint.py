@@ -163,14 +163,17 @@ def _parse_vocab(data: Any) -> Vocabulary:
     return Vocabulary(data)
 
 
-def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_prediction: bool = False) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_prediction: bool = False, prepare: bool = True) -> Checkpoint:
     """Read a checkpoint (the shipped default when ``path`` is None), ready for prediction.
 
     ``for_prediction`` keeps the weights as the file stores them (half precision) beside the
     compact forms prediction reads, instead of in single precision: a loaded model takes
     about 60 MB instead of 80, and loading it needs no transient single-precision copy, with
     the same suggestions to the bit. Training and ``forward`` convert such a model to single
-    precision the first time they use it; load without the flag to train or score a model."""
+    precision the first time they use it; load without the flag to train or score a model.
+    ``prepare=False`` leaves building those compact forms to the first prediction (or to
+    ``model.prepare_for_inference()``): a server swapping models builds them once the old
+    model is gone, so that the two are never in memory whole at once."""
     path = Path(path).expanduser() if path is not None else default_model_path()
     if not path.exists():
         raise CheckpointError(f"model file {path} does not exist; train one with `nextword train NOTES` or pass an existing .safetensors file")
@@ -239,5 +242,6 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
         if notes.dtype != torch.int32 or notes.dim() != 1 or (notes.numel() and not 0 <= int(notes.min()) <= int(notes.max()) < config.vocab_size):
             raise CheckpointError(f"{path} has damaged notes data (token ids that do not fit its vocabulary); retrain it with `nextword train --full`")
         model.set_notes(notes)
-    model.prepare_for_inference()
+    if prepare:
+        model.prepare_for_inference()
     return Checkpoint(model=model, vocab=vocab, path=path, info=info, extra=extra)

@@ -166,6 +166,12 @@ class LanguageModel(nn.Module):
         self._step_layers = self._quantized_lstm = self._step_out = self._output_layer = None
 
     @property
+    def prepared(self) -> bool:
+        """Whether ``prepare_for_inference`` has built the weights prediction reads (or is
+        building them now, on another thread: then ask again later)."""
+        return self._output_layer is not None
+
+    @property
     def inference_precision(self) -> str:
         """The precision ``step`` and ``next_log_probs`` keep their weights in: ``int8``,
         ``fp16`` or ``fp32`` (prepares them if need be, as ``prepare_for_inference`` does:

@@ -72,9 +72,19 @@ def use_one_thread() -> None:
             os.environ[name] = SET_FOR_THIS_PROCESS[name] = "1"
 
 
+def _collect_old_model() -> None:
+    """Once a new model is swapped in, before its compact forms are built: collect what the
+    old one left. Its objects were set aside from garbage collection (``_settle_memory``);
+    they are thawed first so that they can be collected."""
+    import gc
+
+    gc.unfreeze()
+    gc.collect()
+
+
 def _settle_memory() -> None:
-    """After a model is swapped in: collect what the old one left, hand the memory freed back
-    to the system, and set every object alive now aside from later garbage collections.
+    """Once the new model is ready: hand the memory freed back to the system, and set every
+    object alive now aside from later garbage collections.
 
     The C allocator keeps freed blocks of large tensors for reuse, so without the trim every
     model reload would leave the process some tens of megabytes bigger. The objects alive
@@ -84,8 +94,6 @@ def _settle_memory() -> None:
     before the next swap so that the old model's objects can be collected."""
     import gc
 
-    gc.unfreeze()
-    gc.collect()
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
@@ -584,8 +592,9 @@ class ModelHost:
         self.state = "loading" if loaded is None else self.state
         started = time.perf_counter()
         try:
-            checkpoint = load_checkpoint(path, for_prediction=True)
-            self._warm_up(checkpoint)
+            # The compact forms prediction reads (most of a loaded model's memory) are built
+            # once the old model is gone, below: a reload never holds two whole models.
+            checkpoint = load_checkpoint(path, for_prediction=True, prepare=False)
         except NextwordError as e:
             self._fail(path, signature, "failed", f"nextword: {e}.{keep}".replace("..", "."))
             return
@@ -593,12 +602,22 @@ class ModelHost:
             log.exception("loading %s failed", path)
             self._fail(path, signature, "failed", f"nextword: {path} could not be loaded ({type(e).__name__}: {e}); pass a model written by `nextword train`.{keep}")
             return
-        seconds = time.perf_counter() - started
         self._generation += 1
-        new = _Loaded(checkpoint, path, signature, seconds, time.time(), self._generation)
+        new = _Loaded(checkpoint, path, signature, 0.0, time.time(), self._generation)
         previous = loaded.path if loaded is not None else None
         self.worker.submit(self._install, new).result()
         del loaded  # the old model: nothing refers to it any more
+        _collect_old_model()
+        try:
+            # On the worker, so that no request reads the model while it is being built; the
+            # requests that come meanwhile wait for it (a few tenths of a second, once).
+            self.worker.submit(self._warm_up, checkpoint).result()
+        except Exception as e:  # noqa: BLE001 - out of memory, say: document words meanwhile
+            log.exception("preparing %s failed", path)
+            self.worker.submit(self._uninstall, new).result()
+            self._fail(path, signature, "failed", f"nextword: {path} could not be prepared for prediction ({type(e).__name__}: {e}); completions use the words of each document. Reload the model to try again.")
+            return
+        new.seconds = seconds = time.perf_counter() - started
         _settle_memory()
         self.state, self.error, self._failed = "ready", "", None
         what = "reloaded" if previous == path else "using"
@@ -607,11 +626,18 @@ class ModelHost:
         if previous is not None and previous != path:
             self._say("info", f"nextword: now using model {path}.")
 
+    def _uninstall(self, loaded: _Loaded) -> None:
+        """Take back a model that could not be prepared (on the worker)."""
+        if self.loaded is loaded:
+            for doc in self._docs.values():
+                doc.free()
+            self.loaded = None
+
     def _warm_up(self, checkpoint: Any) -> None:
-        """Run the new model once before it serves, both ways it reads text (one step per
-        token, and a run of tokens in one batched call, whose first use sets up about 15 ms
-        of library state), so the first keystroke and the first document opened pay no
-        start-up."""
+        """Build the new model's compact forms and run it once, both ways it reads text (one
+        step per token, and a run of tokens in one batched call, whose first use sets up
+        about 15 ms of library state), so the first keystroke and the first document opened
+        pay no start-up."""
         from nextword.model import Predictor
 
         predictor = Predictor(checkpoint.model, checkpoint.vocab, self._config)
@@ -638,7 +664,9 @@ class ModelHost:
             "model": str(loaded.path) if loaded else None,
             "wanted": str(self.wanted) if self.wanted else None,
             "vocabularySize": len(loaded.checkpoint.vocab) if loaded else 0,
-            "predictionWeights": loaded.checkpoint.model.inference_precision if loaded else None,  # int8, fp16 or fp32
+            # int8, fp16 or fp32; None until the worker has prepared the model (asking would
+            # prepare it here, on the event loop, beside the worker doing the same).
+            "predictionWeights": loaded.checkpoint.model.inference_precision if loaded and loaded.checkpoint.model.prepared else None,
             "loadSeconds": round(loaded.seconds, 3) if loaded else None,
             "loads": loaded.generation if loaded else 0,  # models loaded so far (reloads count)
             "loadedAt": datetime.fromtimestamp(loaded.at, timezone.utc).isoformat(timespec="seconds") if loaded else None,

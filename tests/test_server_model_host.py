@@ -184,3 +184,34 @@ async def test_a_document_closed_while_it_is_read_is_not_read_on(tiny_model: Pat
     finally:
         host.stop()
         gc.unfreeze()
+
+
+async def test_a_model_built_only_after_the_swap_and_one_that_fails_there(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compact forms of a new model are built once the old model is gone (so that a
+    reload never holds two whole models), on the worker; if that fails (memory, say), the
+    host says so and serves no model rather than a half-built one."""
+    from nextword.model.network import LanguageModel
+
+    host = await ready_host(tiny_model)
+    try:
+        assert host.loaded is not None and host.loaded.checkpoint.model.prepared
+        assert host.status()["predictionWeights"] in ("int8", "fp16", "fp32")
+        built_on: list[str] = []
+        prepare = LanguageModel.prepare_for_inference
+
+        def failing(self: LanguageModel) -> LanguageModel:
+            built_on.append(threading.current_thread().name)
+            raise MemoryError("no room")
+
+        monkeypatch.setattr(LanguageModel, "prepare_for_inference", failing)
+        await host.reload()
+        assert built_on and all(name == "nextword-model" for name in built_on)  # the worker's thread
+        assert host.loaded is None and host.state == "failed"
+        assert "could not be prepared" in host.error and "MemoryError" in host.error
+        monkeypatch.setattr(LanguageModel, "prepare_for_inference", prepare)
+        await host.reload()  # reloading tries again
+        assert host.state == "ready" and host.loaded is not None and host.loaded.checkpoint.model.prepared
+        found = await host.suggest("file:///a.md", Snapshot("the cat sat on the ", ""), len("the cat sat on the "), "", 3)
+        assert found
+    finally:
+        host.stop()
