@@ -130,6 +130,25 @@ def code_server(home: Path, folder: Path, settings: dict, vsix: Path):
         log.close()
 
 
+# Settings every session starts with: no trust prompt, welcome page or telemetry in the way.
+QUIET_SETTINGS = {
+    "security.workspace.trust.enabled": False,
+    "workbench.startupEditor": "none",
+    "telemetry.telemetryLevel": "off",
+}
+
+
+def run_plan(tmp_path: Path, plan: dict, timeout: int, explain=lambda report: json.dumps(report)) -> dict:
+    """Drive the browser through ``plan`` (``driver.mjs``); its report, asserting it succeeded
+    (``explain(report)`` says more where it did not)."""
+    plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
+    plan_file.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=timeout)
+    report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
+    assert done.returncode == 0 and report.get("ok"), f"{report.get('failure') or done.stderr[-3000:]}\n{explain(report)}"
+    return report
+
+
 def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None:
     vsix = package_vsix()
     model = build_model(tmp_path / "editors.safetensors")
@@ -141,9 +160,7 @@ def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None
     for i in range(8):  # something to train on (files, as the evaluation protocol holds some out)
         (notes / f"ideas-{i}.md").write_text(CORPUS * 2, encoding="utf-8")
     settings = {
-        "security.workspace.trust.enabled": False,
-        "workbench.startupEditor": "none",
-        "telemetry.telemetryLevel": "off",
+        **QUIET_SETTINGS,
         "update.mode": "none",
         "extensions.ignoreRecommendations": True,
         "workbench.tips.enabled": False,
@@ -193,16 +210,16 @@ def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None
                 {"setting": {"key": "nextword.maxItems", "value": 3}, "type": " " + prefix4, "expectWords": [r.word for r in ranked4], "accept": 0},
             ],
         }
-        plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
-        plan_file.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
-        done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=420)
-        report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
-        assert done.returncode == 0 and report.get("ok"), (
-            f"the VS Code session failed: {report.get('failure') or done.stderr[-3000:]}\n"
-            f"steps: {json.dumps(report.get('steps'), ensure_ascii=False)[:3000]}\n"
-            f"status bar: {report.get('statusBar')}\nconsole: {report.get('console', [])[-30:]}\n"
-            f"screenshots of failures: {sorted(p.name for p in screenshot_dir.iterdir())} in {screenshot_dir}\n"
-            f"code-server log: {(home / 'code-server.log').read_text(errors='replace')[-2000:]}"
+        report = run_plan(
+            tmp_path,
+            plan,
+            420,
+            lambda report: (
+                f"steps: {json.dumps(report.get('steps'), ensure_ascii=False)[:3000]}\n"
+                f"status bar: {report.get('statusBar')}\nconsole: {report.get('console', [])[-30:]}\n"
+                f"screenshots of failures: {sorted(p.name for p in screenshot_dir.iterdir())} in {screenshot_dir}\n"
+                f"code-server log: {(home / 'code-server.log').read_text(errors='replace')[-2000:]}"
+            ),
         )
         logs = home / "user-data" / "logs"
         server_log = "\n".join(p.read_text(errors="replace") for p in logs.rglob("nextword.nextword/nextword.log"))
@@ -247,9 +264,7 @@ def test_vscode_says_clearly_when_the_server_is_missing(tmp_path: Path) -> None:
     notes.mkdir()
     (notes / "note.md").write_text("Some notes.\n", encoding="utf-8")
     settings = {
-        "security.workspace.trust.enabled": False,
-        "workbench.startupEditor": "none",
-        "telemetry.telemetryLevel": "off",
+        **QUIET_SETTINGS,
         "nextword.serverCommand": "nextword-not-installed",
     }
     screenshot_dir = tmp_path / "screenshots"
@@ -265,11 +280,7 @@ def test_vscode_says_clearly_when_the_server_is_missing(tmp_path: Path) -> None:
             "missingServer": {"text": "was not found on PATH", "button": "Open README", "tab": "readme"},
             "quietBeforeOpenMs": 8000,
         }
-        plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
-        plan_file.write_text(json.dumps(plan), encoding="utf-8")
-        done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=300)
-        report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
-        assert done.returncode == 0 and report.get("ok"), f"{report.get('failure') or done.stderr[-3000:]}\n{report}"
+        report = run_plan(tmp_path, plan, 300)
     # No server, and so no error, before a Markdown file was open.
     assert not any("nextword" in text for text in report["beforeOpen"]["notifications"] + report["beforeOpen"]["statusBar"]), report["beforeOpen"]
     assert '"nextword-not-installed"' in report["error"]
@@ -297,9 +308,7 @@ def test_vscode_says_once_why_the_server_did_not_start_and_recovers(tmp_path: Pa
     )
     broken.chmod(0o755)
     settings = {
-        "security.workspace.trust.enabled": False,
-        "workbench.startupEditor": "none",
-        "telemetry.telemetryLevel": "off",
+        **QUIET_SETTINGS,
         "nextword.serverCommand": str(broken),
         "nextword.modelPath": str(model),
     }
@@ -321,11 +330,7 @@ def test_vscode_says_once_why_the_server_did_not_start_and_recovers(tmp_path: Pa
                 "fixedSettings": {"nextword.serverCommand": "nextword", "nextword.modelPath": str(model)},
             },
         }
-        plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
-        plan_file.write_text(json.dumps(plan), encoding="utf-8")
-        done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=300)
-        report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
-        assert done.returncode == 0 and report.get("ok"), f"{report.get('failure') or done.stderr[-3000:]}\n{report}"
+        report = run_plan(tmp_path, plan, 300)
     error = report["error"]
     assert str(broken) in error and "exited as it started" in error and "RuntimeError: nextword: something is broken" in error, error
     assert "nextword.serverCommand" in error and "nextword.serverArgs" in error, error
