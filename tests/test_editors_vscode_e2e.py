@@ -139,8 +139,9 @@ QUIET_SETTINGS = {
 
 
 def run_plan(tmp_path: Path, plan: dict, timeout: int, explain=lambda report: json.dumps(report)) -> dict:
-    """Drive the browser through ``plan`` (``driver.mjs``); its report, asserting it succeeded
-    (``explain(report)`` says more where it did not)."""
+    """Drive the browser through ``plan`` (``driver.mjs``; the browser to drive is added
+    here); its report, asserting it succeeded (``explain(report)`` says more where not)."""
+    plan = {"playwright": str(PLAYWRIGHT), "chromium": CHROMIUM, **plan}
     plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
     plan_file.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
     done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=timeout)
@@ -195,8 +196,6 @@ def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None
     with code_server(home, notes, settings, vsix) as url:
         plan = {
             "url": f"{url}?folder={notes}",
-            "playwright": str(PLAYWRIGHT),
-            "chromium": CHROMIUM,
             "file": note.name,
             "modelName": model.name,
             "screenshotDir": str(screenshot_dir),
@@ -273,8 +272,6 @@ def test_vscode_says_clearly_when_the_server_is_missing(tmp_path: Path) -> None:
     with code_server(home, notes, settings, vsix) as url:
         plan = {
             "url": f"{url}?folder={notes}",
-            "playwright": str(PLAYWRIGHT),
-            "chromium": CHROMIUM,
             "file": "note.md",
             "screenshotDir": str(screenshot_dir),
             "missingServer": {"text": "was not found on PATH", "button": "Open README", "tab": "readme"},
@@ -318,8 +315,6 @@ def test_vscode_says_once_why_the_server_did_not_start_and_recovers(tmp_path: Pa
     with code_server(home, notes, settings, vsix) as url:
         plan = {
             "url": f"{url}?folder={notes}",
-            "playwright": str(PLAYWRIGHT),
-            "chromium": CHROMIUM,
             "file": "note.md",
             "modelName": model.name,
             "screenshotDir": str(screenshot_dir),
