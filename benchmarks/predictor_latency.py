@@ -10,7 +10,13 @@ ahead as if finished (``Predictor.look_ahead``, untimed: it runs in the pause), 
 after the word ends finds the network's steps done when the word (and the mark after it, if
 it is one of the few the network found likeliest) is what the look-ahead read.
 
-    python benchmarks/predictor_latency.py [--model FILE] [--words 200] [--threads 1]
+With ``--cold``, the machine's caches are emptied before every word boundary (64 MB read
+through, more than its shared cache holds): the boundary then reads the weights, the
+caches' tables and the interpreter's own code and data from memory, as it does on a busy
+machine whose other tenants evict them between words. It is a figure that does not depend on
+the hour; on a busy machine memory itself is also slower, which it does not reproduce.
+
+    python benchmarks/predictor_latency.py [--model FILE] [--words 200] [--threads 1] [--cold]
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import machine  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from nextword.model import Predictor, load_checkpoint, resolve_model_path  # noqa: E402
@@ -55,10 +62,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(predictor: Predictor, document: str, typed: str, k: int, ahead: bool = False) -> tuple[list[float], list[float], float, list[float], list[float]]:
+def measure(predictor: Predictor, document: str, typed: str, k: int, ahead: bool = False, flush: np.ndarray | None = None) -> tuple[list[float], list[float], float, list[float], list[float]]:
     """Query latencies at word boundaries and inside words, the first query's, those of the
     boundaries that had to run the network (all of them unless ``ahead``), and the time each
-    look-ahead took (in the pause, not in any query)."""
+    look-ahead took (in the pause, not in any query); ``flush`` is read through before each
+    boundary, untimed, to empty the caches."""
     boundary, inside, stepped, looked = [], [], [], []
     start = time.perf_counter()
     predictor.predict(document, "", k)
@@ -70,6 +78,8 @@ def measure(predictor: Predictor, document: str, typed: str, k: int, ahead: bool
         word = match.group()
         for i in range(len(word)):
             reads = predictor.network_reads
+            if i == 0 and flush is not None:
+                flush.sum()
             t = time.perf_counter()
             predictor.predict(context, word[:i], k)
             (boundary if i == 0 else inside).append(time.perf_counter() - t)
@@ -88,21 +98,24 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=200, help="words to type into each document")
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the language server runs)")
+    parser.add_argument("--cold", action="store_true", help="empty the caches before every word boundary (64 MB read through)")
     args = parser.parse_args()
+    flush = np.ones(64 * 2**20 // 8) if args.cold else None
     torch.set_num_threads(args.threads)
     checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
     text = corpus_text(110_000)
     typed = take_words(corpus_text(2_000)[-40_000:], args.words)
     print(machine.describe())
-    print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s)")
+    cold = ", caches emptied before every word boundary" if args.cold else ""
+    print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s){cold}")
     print(f"{'document':>16} {'typing':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}")
     for words in (100, 100_000):
         document = take_words(text, words) + "\n\n"
         for ahead in (False, True):
             predictor = Predictor(checkpoint.model, checkpoint.vocab)
-            measure(predictor, document, typed[:2000], args.k, ahead)  # warm up
+            measure(predictor, document, typed[:2000], args.k, ahead, flush)  # warm up
             predictor.reset()
-            boundary, inside, first, stepped, looked = measure(predictor, document, typed, args.k, ahead)
+            boundary, inside, first, stepped, looked = measure(predictor, document, typed, args.k, ahead, flush)
             ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
             mode = "read ahead" if ahead else "back to back"
             print(f"{words:>10,} words {mode:>16} {ms(statistics.median(boundary)):>13} {ms(percentile(boundary, 0.99)):>8} {ms(statistics.median(inside)):>12} {ms(percentile(inside, 0.99)):>8} {ms(first):>12}")
