@@ -13,8 +13,9 @@ it is one of the few the network found likeliest) is what the look-ahead read.
 With ``--cold``, the machine's caches are emptied before every word boundary (64 MB read
 through, more than its shared cache holds): the boundary then reads the weights, the
 caches' tables and the interpreter's own code and data from memory, as it does on a busy
-machine whose other tenants evict them between words. It is a figure that does not depend on
-the hour; on a busy machine memory itself is also slower, which it does not reproduce.
+machine whose other tenants evict them between words. It takes out how much of the cache
+those tenants leave; how fast the memory itself runs still changes by the hour (1.4-1.7 ms in
+quiet spells, 2.9-3.0 in a slow one, on 2026-12-02).
 
     python benchmarks/predictor_latency.py [--model FILE] [--words 200] [--threads 1] [--cold]
 """
