@@ -640,6 +640,7 @@ class ModelHost:
         pay no start-up."""
         from nextword.model import Predictor
 
+        checkpoint.model.prepare_for_inference()
         predictor = Predictor(checkpoint.model, checkpoint.vocab, self._config)
         predictor.predict(WARM_UP_TEXT, "", 1)
         predictor.predict(WARM_UP_TEXT + " The", "", 1)
