@@ -1,18 +1,20 @@
 """The network: embedding, stacked LSTM, and an output layer tied to the embedding.
 
 Training runs whole sequences through ``forward`` (many-to-many); prediction reads one token
-or a run of them through ``step`` and ``read``, which call PyTorch's quantized LSTM (both
-layers in one call) because a one-token call of ``nn.LSTM`` costs several times more than
-the arithmetic it does; where that is missing, the same arithmetic as ``nn.LSTM`` (gates i,
+or a run of them through ``step`` and ``read``. A one-token call of ``nn.LSTM`` costs
+several times more than the arithmetic it does, so prediction runs the project's C kernels
+(``compiled.py``: a whole step, both layers and their gates, in one call), else PyTorch's
+quantized LSTM (both layers in one call), else the same arithmetic as ``nn.LSTM`` (gates i,
 f, g, o; optional projection), written out.
 
 A prediction step is bound by memory traffic: it reads every LSTM weight and every row of
-the output layer once. On x86, fbgemm keeps those matrices as 8-bit integers with a scale per
-row and multiplies them with the vector quantized on the fly: a quarter of the single-precision
+the output layer once. On x86 those matrices are kept as 8-bit integers with a scale per row
+and multiplied with the vector quantized on the fly: a quarter of the single-precision
 traffic, half of the half-precision one, and the same suggestions (KSR and next-word accuracy
-on the notes unchanged to a tenth of a point). Where that is missing it keeps them in half
-precision (fbgemm), else in single precision (``packed.py``). In the compact precisions the
-output layer also keeps its rarer tokens' rows as a thin product (``output_layer.py``).
+on the notes unchanged to a tenth of a point). Without the C kernels or fbgemm's 8-bit
+product they are kept in half precision (fbgemm), else in single precision (``packed.py``).
+In the compact precisions the output layer also keeps its rarer tokens' rows as a thin
+product (``output_layer.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .compiled import KERNELS, CompiledLSTM, softmax_
 from .config import ModelConfig
 from .ngram import MAX_TOKENS as MAX_NOTES_TOKENS
 from .ngram import NotesNgram
@@ -77,7 +80,7 @@ class LanguageModel(nn.Module):
         self.notes_tokens: Tensor | None = None
         self._notes_ngram: NotesNgram | None = None
         self._step_layers: list[tuple[InferenceLinear, Tensor | None]] | None = None
-        self._quantized_lstm: QuantizedLSTM | None = None
+        self._quantized_lstm: QuantizedLSTM | CompiledLSTM | None = None
         self._step_out: InferenceLinear | None = None
         self._output_layer: InferenceLinear | FactoredOutputLayer | None = None
         self._precision: str | None = None  # of the step's weights; None: the most compact available
@@ -179,6 +182,12 @@ class LanguageModel(nn.Module):
         return self.prepare_for_inference()._output_layer.precision  # type: ignore[union-attr]
 
     @property
+    def inference_kernels(self) -> str:
+        """Whose products ``step`` and ``next_log_probs`` run: the project's C kernels
+        (``compiled.KERNELS``), ``fbgemm`` or ``torch`` (prepares the weights if need be)."""
+        return self.prepare_for_inference()._output_layer.kernels  # type: ignore[union-attr]
+
+    @property
     def factored_output(self) -> tuple[int, int] | None:
         """``(rows scored exactly, rank of the rest)`` where prediction keeps the output layer
         factored (``output_layer.py``), None where it keeps it whole."""
@@ -200,7 +209,8 @@ class LanguageModel(nn.Module):
                 self._single_precision()
                 self._output_layer = build_output_layer(self.embedding.weight, self.out_bias, precision, self.out_proj)
             self._step_out = InferenceLinear(self.out_proj.weight, self.out_proj.bias, precision) if self.out_proj is not None else None
-            self._quantized_lstm = QuantizedLSTM.build(self.lstm, precision)
+            # The project's C kernels for 8-bit weights where they run, else PyTorch's.
+            self._quantized_lstm = (CompiledLSTM.build(self.lstm) if precision == "int8" else None) or QuantizedLSTM.build(self.lstm, precision)
             self._step_layers = []
             # Without PyTorch's quantized LSTM: the same arithmetic written out, one product a layer.
             for layer in range(self.config.num_layers if self._quantized_lstm is None else 0):
@@ -235,9 +245,10 @@ class LanguageModel(nn.Module):
     def read(self, token_ids: Tensor, state: State) -> tuple[Tensor, State]:
         """Read a run of tokens ``[T]`` (one sequence) from ``state``: the output vectors after
         each ``[T, emb_dim]``, and the new state. With 8-bit or half-precision weights one call
-        of the quantized LSTM reads the run (its input products in one matrix product: 256
-        tokens in about 25 ms here); otherwise short runs go step by step and longer ones
-        through ``nn.LSTM`` (about 45 ms for 256)."""
+        of the C kernels' LSTM (one step after another, as ``step`` does them: 160 tokens in
+        about 12 ms here) or of PyTorch's quantized LSTM (its input products in one matrix
+        product: 256 tokens in about 25 ms) reads the run; otherwise short runs go step by
+        step and longer ones through ``nn.LSTM`` (about 45 ms for 256)."""
         if self._output_layer is None:
             self.prepare_for_inference()
         if self._quantized_lstm is not None:
@@ -265,7 +276,8 @@ class LanguageModel(nn.Module):
         """Probabilities over the vocabulary for output vectors from ``step``."""
         if self._output_layer is None:
             self.prepare_for_inference()
-        return torch.softmax(self._output_layer(output), dim=-1)  # type: ignore[misc]
+        logits = self._output_layer(output)  # type: ignore[misc]
+        return softmax_(logits) if self._output_layer.kernels == KERNELS else torch.softmax(logits, dim=-1)  # type: ignore[union-attr]
 
     @torch.inference_mode()
     def next_log_probs(self, output: Tensor) -> Tensor:

@@ -9,20 +9,22 @@ network produces: those are ``P h + p`` (the projection to the embedding's size)
 rows are fitted where the projection reaches rather than in every direction alike. It is
 fitted when the model loads (0.1 s), from the weights alone.
 
-For the shipped model: 4,000 exact rows (8-bit) and rank 96 for the other 24,000 in half
-precision, which fbgemm multiplies faster than 8-bit rows this narrow (its 8-bit product
-costs per row too: scales, offsets, rescaling; 24,000 rows of 96 take 1.2 ms cold in 8 bits,
-0.8 ms in half precision). 5.6 MB read instead of 7.2: the output layer takes about 1.0 ms
-instead of 1.4-1.6 at a word boundary, with the same suggestions (KSR and next-word accuracy
-on the notes within a tenth of a point, shipped and fine-tuned). Training, perplexity and
-single precision use the exact layer.
+For the shipped model: 4,000 exact rows (8-bit) and rank 96 for the other 24,000. With the
+project's C kernels (``compiled.py``) the thin factor is 8-bit too: 3.3 MB read instead of
+7.2, and the same suggestions as half precision (KSR and next-word accuracy on the notes
+within 0.02 points, shipped and fine-tuned). With fbgemm it stays in half precision (5.6 MB),
+which fbgemm multiplies faster than 8-bit rows this narrow (its 8-bit product costs per row
+too: scales, offsets, rescaling). Either way the suggestions are those of the exact layer to
+a tenth of a point. Training, perplexity and single precision use the exact layer.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .compiled import KERNELS
 from .packed import InferenceLinear
 
 HEAD_ROWS = 4000  # the most frequent tokens, scored exactly
@@ -35,18 +37,33 @@ class FactoredOutputLayer:
     """``x @ weight.T + bias`` with the first rows exact (``head``, an ``InferenceLinear`` of
     them) and the rest (``tail_weight``, ``tail_bias``) as the rank-``rank`` product that
     best fits them for inputs of second moment ``moment`` (``E[x x^T]``; any direction alike
-    when None); the thin factor in half precision, the rest in the head's."""
+    when None); the thin factor 8-bit with the C kernels and in half precision with fbgemm,
+    the rest in the head's precision."""
 
     def __init__(self, head: InferenceLinear, tail_weight: Tensor, tail_bias: Tensor, rank: int, moment: Tensor | None = None):
         thin, wide = low_rank_rows(tail_weight.detach(), rank, moment)
         self._head = head
-        self.precision = head.precision
+        self.precision, self.kernels = head.precision, head.kernels
         self.exact_rows, self.rank = head.out_features, rank
         self._narrow = InferenceLinear(wide, torch.zeros(rank), self.precision)
-        self._tail = InferenceLinear(thin, tail_bias.detach(), "fp16")
+        # The C kernels multiply narrow 8-bit rows as fast as half-precision ones, and read half
+        # the bytes; fbgemm's 8-bit product costs per row, so with it the thin factor stays in half.
+        self._tail = InferenceLinear(thin, tail_bias.detach(), "int8" if head.kernels == KERNELS else "fp16")
 
     def __call__(self, x: Tensor) -> Tensor:
-        return torch.cat([self._head(x), self._tail(self._narrow(x))], dim=-1)
+        head, narrow, tail = self._head.compiled, self._narrow.compiled, self._tail.compiled
+        if head is None or narrow is None or tail is None:
+            return torch.cat([self._head(x), self._tail(self._narrow(x))], dim=-1)
+        # The C kernels write each part straight into its place in the scores.
+        x = x.detach().float().contiguous()
+        rows = x.reshape(-1, x.shape[-1]).numpy()
+        out = torch.empty(*x.shape[:-1], self.exact_rows + self._tail.out_features)
+        scores, thin = out.view(-1, out.shape[-1]).numpy(), np.empty(self.rank, dtype=np.float32)
+        for row, score in zip(rows, scores):
+            head.into(row, score[: self.exact_rows])
+            narrow.into(row, thin)
+            tail.into(thin, score[self.exact_rows :])
+        return out
 
 
 def build_output_layer(weight: Tensor, bias: Tensor, precision: str | None, projection: nn.Linear | None = None) -> InferenceLinear | FactoredOutputLayer:

@@ -1,8 +1,9 @@
-"""Linear maps with their weights stored as compactly as this PyTorch multiplies them fast.
+"""Linear maps with their weights stored as compactly as they multiply fast here.
 
-fbgemm (x86) keeps a matrix as 8-bit integers with a scale per row and multiplies it with a
-vector quantized on the fly, or in half precision; elsewhere the weights stay in single
-precision. Prediction reads every weight once per token, so the bytes read are its cost.
+The project's C kernels (``compiled.py``, x86-64 with AVX2) and fbgemm (PyTorch's, x86) keep
+a matrix as 8-bit integers with a scale per row and multiply it with a vector quantized on
+the fly, or in half precision; elsewhere the weights stay in single precision. Prediction
+reads every weight once per token, so the bytes read are its cost.
 """
 
 from __future__ import annotations
@@ -14,25 +15,36 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import compiled
+
 
 class InferenceLinear:
     """``x @ weight.T + bias`` for single-precision ``x``, with the weight stored as compactly
-    as this PyTorch multiplies it fast: ``int8`` (a scale per row; fbgemm, x86), else
-    ``fp16`` (fbgemm), else ``fp32``. ``precision`` asks for one of them (tests do)."""
+    as it multiplies fast here: ``int8`` (a scale per row; the project's C kernels, else
+    fbgemm), else ``fp16`` (fbgemm), else ``fp32``. ``precision`` asks for one of them (tests
+    do); ``kernels`` says whose products run (``compiled.KERNELS``, ``fbgemm``, ``torch``)."""
 
     PRECISIONS = ("int8", "fp16", "fp32")
 
     def __init__(self, weight: Tensor, bias: Tensor, precision: str | None = None):
         weight, bias = weight.detach().float().contiguous(), bias.detach().float().contiguous()
         self.out_features = weight.shape[0]
+        self.compiled: compiled.CompiledLinear | None = None  # the C kernels' form, where they run
+        if precision in (None, "int8", "fp16") and compiled.available():
+            self.precision, self.kernels = precision or "int8", compiled.KERNELS
+            self.compiled = compiled.CompiledLinear(weight, bias, self.precision)
+            return
         for self.precision in [precision] if precision else self.PRECISIONS:
             self._packed = pack(weight, bias, self.precision)
             if self._packed is not None:
                 break
         else:
             raise RuntimeError(f"{precision} weights are not available in this PyTorch")
+        self.kernels = "torch" if self.precision == "fp32" else "fbgemm"
 
     def __call__(self, x: Tensor) -> Tensor:
+        if self.compiled is not None:
+            return self.compiled(x)
         if self.precision == "int8":
             # reduce_range: 7-bit inputs, so fbgemm's 16-bit pairwise sums never saturate.
             return torch.ops.quantized.linear_dynamic(x, self._packed, True)

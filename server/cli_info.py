@@ -6,15 +6,17 @@ import argparse
 import json
 from pathlib import Path
 
+from nextword.model.compiled import KERNELS, why_not
 from nextword.model.paths import same_file
 
 HELP = "describe a model file and show where nextword keeps its models"
 
 PRECISION_WORDS = {
-    "int8": "8-bit weights, a scale per row (fbgemm)",
-    "fp16": "half-precision weights (fbgemm; this PyTorch lacks its 8-bit kernels)",
+    "int8": "8-bit weights, a scale per row",
+    "fp16": "half-precision weights (this PyTorch lacks fbgemm's 8-bit kernels)",
     "fp32": "single-precision weights (this PyTorch lacks fbgemm)",
 }
+KERNEL_WORDS = {KERNELS: "nextword's C kernels", "fbgemm": "PyTorch's fbgemm", "torch": "PyTorch"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +72,12 @@ def training_lines(info: dict) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nextword.model import default_model_path, load_checkpoint, resolve_model_path, user_model_path
+    from nextword.model import (
+        default_model_path,
+        load_checkpoint,
+        resolve_model_path,
+        user_model_path,
+    )
 
     path = resolve_model_path(args.model)
     checkpoint = load_checkpoint(path, for_prediction=True)
@@ -90,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         "config": config.to_dict(),
         "vocabulary": len(checkpoint.vocab),
         "prediction_weights": checkpoint.model.inference_precision,
+        "prediction_kernels": checkpoint.model.inference_kernels,
         "prediction_output_layer": dict(zip(("exact_rows", "rank"), factored)) if (factored := checkpoint.model.factored_output) else None,
         "notes_tokens": int(notes.numel()) if notes is not None else 0,
         "training": checkpoint.info,
@@ -106,8 +114,10 @@ def run(args: argparse.Namespace) -> int:
         ("network", f"{config.num_layers}-layer LSTM, {config.hidden_dim} hidden units"
                     f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters"),
         ("vocabulary", f"{len(checkpoint.vocab):,} tokens (words, marks, line breaks)"),
-        ("prediction", PRECISION_WORDS.get(report["prediction_weights"], str(report["prediction_weights"]))),
+        ("prediction", f"{PRECISION_WORDS.get(report['prediction_weights'], str(report['prediction_weights']))}, multiplied by {KERNEL_WORDS.get(report['prediction_kernels'], str(report['prediction_kernels']))}"),
     ]
+    if report["prediction_kernels"] != KERNELS and report["prediction_weights"] != "fp32":
+        rows.append(("", f"nextword's C kernels (faster at a word's end): {why_not()}"))
     if factored:
         rows.append(("", f"output layer: the {factored[0]:,} most frequent tokens exact, the other {len(checkpoint.vocab) - factored[0]:,} as a rank-{factored[1]} product"))
     if notes is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
+from nextword.model import LanguageModel, ModelConfig, Vocabulary, compiled, save_checkpoint, tokenize
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -24,6 +24,17 @@ A struct groups related values. An enum lists variants. The compiler checks the 
 Each value has an owner. When the owner goes out of scope, the value is dropped.
 References borrow a value without taking ownership. The borrow checker checks the references.
 """
+
+
+@pytest.fixture(params=["nextword", "torch"])
+def kernels(request, monkeypatch) -> str:
+    """Each test that takes it runs twice: with the project's C kernels (where they run) and
+    with PyTorch's, as where they are not built."""
+    if request.param == "nextword" and not compiled.available():
+        pytest.skip("the C kernels are not built or not supported here")
+    if request.param == "torch":
+        monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
+    return request.param
 
 
 @pytest.fixture(scope="session")

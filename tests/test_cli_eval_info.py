@@ -140,3 +140,14 @@ def test_info_of_a_personal_and_an_untrained_model(tmp_path, data_dir, capsys):
     out = capsys.readouterr().out
     assert "a model file" in out and "no: pass it with --model" in out
     assert "no training record" in out
+
+
+def test_info_tells_whose_kernels_multiply(data_dir, capsys, kernels):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    if kernels == "nextword":
+        assert "8-bit weights, a scale per row, multiplied by nextword's C kernels" in out
+    else:
+        assert "multiplied by PyTorch's fbgemm" in out and "C kernels (faster at a word's end): turned off by NEXTWORD_KERNELS=torch" in out
+    assert main(["info", "--json"]) == 0
+    assert (json.loads(capsys.readouterr().out)["prediction_kernels"] == "nextword C (AVX2)") == (kernels == "nextword")

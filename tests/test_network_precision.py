@@ -1,5 +1,6 @@
-"""The step's weights: 8-bit where PyTorch multiplies them fast, the same suggestions as
-single precision, and a fallback when the 8-bit kernels are missing."""
+"""The step's weights: 8-bit where they multiply fast (the project's C kernels, or PyTorch's
+fbgemm), the same suggestions as single precision, and a fallback when the 8-bit kernels are
+missing. Tests that take the ``kernels`` fixture run with both kinds of kernels."""
 
 import statistics
 from pathlib import Path
@@ -8,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nextword.model import Predictor, default_model_path, load_checkpoint
+from nextword.model import Predictor, compiled, default_model_path, load_checkpoint
 from nextword.model.network import InferenceLinear
 from nextword.training.evaluate import load_split
 
@@ -24,18 +25,21 @@ def weights():
     return torch.randn(3000, 96, generator=generator) / 10, torch.randn(3000, generator=generator) / 10
 
 
-def test_the_most_compact_precision_is_the_default(weights):
+def test_the_most_compact_precision_is_the_default(weights, kernels):
     assert InferenceLinear(*weights).precision == AVAILABLE[0]
     model = load_checkpoint(default_model_path()).model.prepare_for_inference()
     assert model._output_layer.precision == AVAILABLE[0]
-    if FBGEMM:  # the LSTM runs as PyTorch's quantized LSTM
+    if kernels == "nextword":
+        assert isinstance(model._quantized_lstm, compiled.CompiledLSTM) and model.inference_kernels == compiled.KERNELS
+    elif FBGEMM:  # the LSTM runs as PyTorch's quantized LSTM
         assert model._quantized_lstm.precision == AVAILABLE[0] and not model._step_layers
+        assert model.inference_kernels == "fbgemm"
     else:
         assert {gates.precision for gates, _ in model._step_layers} == {"fp32"}
 
 
 @pytest.mark.parametrize("precision", AVAILABLE)
-def test_each_precision_computes_the_linear_map(weights, precision):
+def test_each_precision_computes_the_linear_map(weights, precision, kernels):
     weight, bias = weights
     x = torch.randn(2, 96, generator=torch.Generator().manual_seed(1))
     expected = F.linear(x, weight, bias)
@@ -44,6 +48,8 @@ def test_each_precision_computes_the_linear_map(weights, precision):
 
 
 def test_without_8bit_kernels_half_precision_is_used(weights, monkeypatch):
+    monkeypatch.setenv("NEXTWORD_KERNELS", "torch")  # the C kernels need none of PyTorch's
+
     def removed(*args, **kwargs):
         raise AttributeError("quantize_per_channel was removed")
 
@@ -59,7 +65,7 @@ def test_an_unknown_precision_is_refused():
         model.set_inference_precision("int4")
 
 
-def test_compact_steps_suggest_what_single_precision_steps_suggest():
+def test_compact_steps_suggest_what_single_precision_steps_suggest(kernels):
     """On real notes, the shipped model's top five words with compact weights and with
     single-precision ones: nearly always the same words, at nearly the same probabilities
     (KSR and next-word accuracy on the notes agree to a tenth of a point)."""
@@ -92,9 +98,10 @@ def _run_and_steps(model, ids):
 
 @pytest.mark.parametrize("precision", AVAILABLE)
 @pytest.mark.parametrize("length", [1, 5, 40])
-def test_a_run_reads_as_its_steps_do(precision, length):
-    """``read`` (one call for a run: the quantized LSTM, or ``nn.LSTM`` for a long run in
-    single precision) gives the outputs and the state that stepping token by token gives."""
+def test_a_run_reads_as_its_steps_do(precision, length, kernels):
+    """``read`` (one call for a run: the C kernels' or PyTorch's quantized LSTM, or
+    ``nn.LSTM`` for a long run in single precision) gives the outputs and the state that
+    stepping token by token gives (the C kernels: bit for bit)."""
     checkpoint = load_checkpoint(default_model_path())
     model = checkpoint.model
     model.set_inference_precision(precision)
@@ -103,6 +110,8 @@ def test_a_run_reads_as_its_steps_do(precision, length):
     assert outputs.shape == (length, model.config.emb_dim)
     # 8-bit runs quantize the inputs of the whole run with one scale, steps one token at a time.
     tolerance = {"fp32": 1e-4, "fp16": 1e-3, "int8": 0.05}[precision]
+    if kernels == "nextword" and precision == "int8":
+        tolerance = 0.0
     assert (outputs - stepped).abs().max().item() <= tolerance * stepped.abs().max().item()
     for (h, c), (h2, c2) in zip(run_state, step_state):
         assert (h - h2).abs().max().item() <= tolerance and (c - c2).abs().max().item() <= tolerance * max(1.0, c2.abs().max().item())
@@ -110,6 +119,8 @@ def test_a_run_reads_as_its_steps_do(precision, length):
 
 @pytest.mark.skipif(not FBGEMM, reason="fbgemm is not in this PyTorch")
 def test_without_the_quantized_lstm_8bit_steps_are_written_out(monkeypatch):
+    monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
+
     def removed(*args, **kwargs):
         raise AttributeError("make_quantized_cell_params_dynamic was removed")
 

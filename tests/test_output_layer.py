@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nextword.model import default_model_path, load_checkpoint
+from nextword.model import compiled, default_model_path, load_checkpoint
 from nextword.model.output_layer import HEAD_ROWS, TAIL_RANK, FactoredOutputLayer, build_output_layer, low_rank_rows, projected_moment
 from nextword.model.packed import InferenceLinear
 from nextword.model.tokenize import tokenize
@@ -15,6 +15,7 @@ from nextword.training.evaluate import load_split
 
 NOTES = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "notes" / "simonw-til"
 FBGEMM = "fbgemm" in torch.backends.quantized.supported_engines
+COMPACT = FBGEMM or compiled.available()  # compact products: the C kernels' or fbgemm's
 
 
 def generator(seed: int) -> torch.Generator:
@@ -58,7 +59,7 @@ def test_small_layers_and_single_precision_stay_exact():
     weight, bias = torch.randn(HEAD_ROWS * 4, 256, generator=generator(8)) / 16, torch.zeros(HEAD_ROWS * 4)
     assert isinstance(build_output_layer(weight, bias, "fp32"), InferenceLinear)
     layer = build_output_layer(weight, bias, None)
-    assert isinstance(layer, FactoredOutputLayer) == FBGEMM
+    assert isinstance(layer, FactoredOutputLayer) == COMPACT
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def shipped():
     return model, outputs
 
 
-@pytest.mark.skipif(not FBGEMM, reason="the factored layer needs fbgemm's compact products")
+@pytest.mark.skipif(not COMPACT, reason="the factored layer needs compact products")
 def test_the_shipped_model_scores_rare_words_through_the_thin_product(shipped):
     model, outputs = shipped
     layer = model._output_layer
@@ -83,14 +84,16 @@ def test_the_shipped_model_scores_rare_words_through_the_thin_product(shipped):
     assert torch.equal(layer(outputs)[:, :HEAD_ROWS], exact_head)
 
 
-@pytest.mark.skipif(not FBGEMM, reason="the factored layer needs fbgemm's compact products")
-def test_the_distribution_is_that_of_the_exact_layer(shipped):
+@pytest.mark.skipif(not COMPACT, reason="the factored layer needs compact products")
+def test_the_distribution_is_that_of_the_exact_layer(shipped, kernels):
     """On real notes: the same most probable token nearly everywhere and a small divergence
     from the exact single-precision distribution (most of it is 8-bit rounding)."""
     model, outputs = shipped
     with torch.inference_mode():
         exact = torch.log_softmax(model.logits(outputs), dim=-1)
-    ours = torch.log_softmax(model._output_layer(outputs), dim=-1)
+    layer = build_output_layer(model.embedding.weight, model.out_bias, None, model.out_proj)
+    assert isinstance(layer, FactoredOutputLayer) and (layer.kernels == compiled.KERNELS) == (kernels == "nextword")
+    ours = torch.log_softmax(layer(outputs), dim=-1)
     divergence = (exact.exp() * (exact - ours)).sum(-1)
     assert len(outputs) > 1000
     assert divergence.mean().item() < 0.006 and divergence.max().item() < 0.1
@@ -99,7 +102,7 @@ def test_the_distribution_is_that_of_the_exact_layer(shipped):
     assert sum(len(top5(a) & top5(b)) for a, b in zip(exact, ours)) / (5 * len(outputs)) > 0.95
 
 
-@pytest.mark.skipif(not FBGEMM, reason="the factored layer needs fbgemm's compact products")
+@pytest.mark.skipif(not COMPACT, reason="the factored layer needs compact products")
 def test_info_tells_how_the_output_layer_is_kept(shipped, capsys):
     from nextword.server.cli import main
 

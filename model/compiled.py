@@ -1,0 +1,128 @@
+"""The network's prediction-time products through the project's C kernels (``kernels.c``).
+
+A word boundary runs the LSTM and the output layer for one vector. PyTorch's quantized
+kernels spend about as long setting each call up as multiplying; the C kernels do a whole
+LSTM step (both layers and their gates) in one call, and the output layer's products with
+one call apiece, with the same 8-bit weights and a scale per row, or half-precision ones.
+They are used where the extension was built (``pip install`` compiles it where a C compiler
+is present) and the processor has AVX2, FMA and F16C; elsewhere the network keeps PyTorch's
+kernels (``packed.py``, ``network.QuantizedLSTM``). ``NEXTWORD_KERNELS=torch`` in the
+environment turns them off, to compare the two.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+try:
+    from . import _kernels
+except ImportError:  # not built here: no C compiler at install time, or not x86-64
+    _kernels = None
+
+
+KERNELS = "nextword C (AVX2)"  # how ``InferenceLinear.kernels`` names these
+
+
+def available() -> bool:
+    """Whether the C kernels run here."""
+    return why_not() is None
+
+
+def why_not() -> str | None:
+    """Why the C kernels do not run here, in words (None when they do)."""
+    if os.environ.get("NEXTWORD_KERNELS", "").lower() == "torch":
+        return "turned off by NEXTWORD_KERNELS=torch"
+    if _kernels is None:
+        return "not built: reinstall nextword where a C compiler is present"
+    if not _kernels.supported():
+        return "this processor lacks AVX2, FMA or F16C"
+    return None
+
+
+def quantize_rows(weight: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """``weight`` as 8-bit rows and a scale per row (symmetric: ``weight ~ rows * scale[:, None]``)."""
+    weight = weight.detach().float()
+    scale = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
+    rows = torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8)
+    return np.ascontiguousarray(rows.numpy()), np.ascontiguousarray(scale.numpy())
+
+
+class CompiledLinear:
+    """``x @ weight.T + bias`` for single-precision ``x [M, in]``: ``int8`` weights (a
+    scale per row) or ``fp16`` ones, multiplied by the C kernels."""
+
+    def __init__(self, weight: Tensor, bias: Tensor, precision: str):
+        if precision not in ("int8", "fp16"):
+            raise ValueError("CompiledLinear keeps int8 or fp16 weights")
+        self.precision = precision
+        self.out_features, self.in_features = weight.shape
+        self._bias = np.ascontiguousarray(bias.detach().float().numpy())
+        if precision == "int8":
+            self._weight, self._scale = quantize_rows(weight)
+        else:
+            self._weight = np.ascontiguousarray(weight.detach().half().numpy().view(np.uint16))
+
+    def __call__(self, x: Tensor) -> Tensor:
+        x = x.detach().float().contiguous()
+        out = torch.empty(*x.shape[:-1], self.out_features)
+        self.into(x.numpy(), out.numpy())
+        return out
+
+    def into(self, x: np.ndarray, out: np.ndarray) -> None:
+        """``out[m] = weight @ x[m] + bias`` for contiguous single-precision arrays."""
+        if self.precision == "int8":
+            _kernels.linear_i8(self._weight, self._scale, self._bias, x, out, self.out_features, self.in_features)
+        else:
+            _kernels.linear_f16(self._weight, self._bias, x, out, self.out_features, self.in_features)
+
+
+def softmax_(logits: Tensor) -> Tensor:
+    """``logits`` (contiguous, single precision) replaced by the softmax of its last
+    dimension, in place; returned."""
+    _kernels.softmax(logits.numpy(), logits.shape[-1])
+    return logits
+
+
+class CompiledLSTM:
+    """The stacked LSTM with 8-bit weights (input and recurrent side by side, a scale per
+    row), one C call per read; the same interface as ``network.QuantizedLSTM``. Built for
+    an LSTM without projection; None elsewhere."""
+
+    precision = "int8"
+
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int, hidden: int):
+        self._layers = tuple(layers)
+        self._width, self._hidden = width, hidden
+
+    @classmethod
+    def build(cls, lstm: nn.LSTM) -> "CompiledLSTM | None":
+        if lstm.proj_size or not available():
+            return None
+        layers = []
+        for layer in range(lstm.num_layers):
+            get = lambda name: getattr(lstm, f"{name}_l{layer}").detach().float()  # noqa: E731
+            rows, scale = quantize_rows(torch.cat([get("weight_ih"), get("weight_hh")], dim=1))
+            layers.append((rows, scale, np.ascontiguousarray((get("bias_ih") + get("bias_hh")).numpy())))
+        return cls(layers, lstm.input_size, lstm.hidden_size)
+
+    def __call__(self, x: Tensor, state: tuple[tuple[Tensor, Tensor], ...]) -> tuple[Tensor, tuple[tuple[Tensor, Tensor], ...]]:
+        """The last layer's outputs ``[T, B, hidden]`` for inputs ``[T, B, width]``, and the new state."""
+        steps, batch, _ = x.shape
+        x = x.detach().float().contiguous()
+        layers, hidden = len(self._layers), self._hidden
+        if batch == 1:  # prediction: one sequence, and every microsecond counts
+            # The new state in one buffer [2 * layers, hidden] (each layer's h, then c),
+            # which the kernel updates in place.
+            buffer = torch.cat([t for pair in state for t in pair])
+            out = torch.empty(steps, 1, hidden)
+            _kernels.lstm(self._layers, x.numpy(), buffer.numpy(), out.numpy(), self._width, hidden)
+            parts = buffer.view(2 * layers, 1, hidden).unbind(0)
+            return out, tuple(zip(parts[0::2], parts[1::2]))
+        # Each batch row is its own sequence, read on its own.
+        rows = [self(x[:, b : b + 1], tuple((h[b : b + 1], c[b : b + 1]) for h, c in state)) for b in range(batch)]
+        out = torch.cat([row_out for row_out, _ in rows], dim=1)
+        return out, tuple((torch.cat([s[n][0] for _, s in rows]), torch.cat([s[n][1] for _, s in rows])) for n in range(layers))

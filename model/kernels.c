@@ -1,0 +1,541 @@
+/* The products a word boundary runs, for one vector at a time, in C with AVX2.
+ *
+ * A word boundary reads every LSTM weight and every output-layer row once, for a single
+ * vector. PyTorch's quantized kernels (fbgemm) are built for matrices: for one vector each
+ * call spends as much on its set-up (quantizing the input, dispatch, the gate arithmetic as
+ * separate tensor operations) as on the product. Here a whole LSTM step, both layers and
+ * their gates, is one call, and the 8-bit products multiply bytes by bytes (vpmaddubsw: 32
+ * products an instruction) with the input quantized per call, symmetric, 8 bits, a scale for
+ * each part of the input (the token's vector and the recurrent state differ in range).
+ *
+ * Weights: 8-bit rows with a scale per row (``w[r, j] * scale[r]``), or half precision.
+ * Everything is row-major and contiguous; the Python side (compiled.py) checks shapes once
+ * when it packs the weights, and every call checks the buffers' sizes again.
+ *
+ * Built where the compiler targets x86-64 (functions compiled for AVX2, FMA and F16C and
+ * used only where the processor has them: ``supported()``); elsewhere the module builds with
+ * ``supported()`` false and the Python side keeps PyTorch's kernels.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The weights of one LSTM layer, borrowed from Python for the length of a call. */
+typedef struct {
+    Py_buffer w, scale, bias;
+} Layer;
+
+/* NEXTWORD_PORTABLE builds the module without the kernels, as on other processors. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(NEXTWORD_PORTABLE)
+#define NEXTWORD_X86 1
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+
+#define MAX_WIDTH 8192 /* the widest input a product takes (the quantized input lives on the stack) */
+#define MAX_HIDDEN 4096
+#define MAX_LAYERS 8
+
+#ifdef NEXTWORD_X86
+
+/* x[0:n] as 8-bit integers q with x ~ q * scale (symmetric: |q| <= 127, rounded to
+ * nearest); returns the scale. */
+AVX2 static float quantize(const float *x, long n, int8_t *q) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 top8 = _mm256_setzero_ps();
+    long j = 0;
+    for (; j + 8 <= n; j += 8)
+        top8 = _mm256_max_ps(top8, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    __m128 t = _mm_max_ps(_mm256_castps256_ps128(top8), _mm256_extractf128_ps(top8, 1));
+    t = _mm_max_ps(t, _mm_movehl_ps(t, t));
+    t = _mm_max_ss(t, _mm_shuffle_ps(t, t, 1));
+    float top = _mm_cvtss_f32(t);
+    for (; j < n; j++)
+        top = fabsf(x[j]) > top ? fabsf(x[j]) : top;
+    if (top == 0.0f || !isfinite(top)) {
+        memset(q, 0, (size_t)n);
+        return top == 0.0f ? 0.0f : NAN;
+    }
+    const __m256 inverse = _mm256_set1_ps(127.0f / top);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    j = 0;
+    for (; j + 32 <= n; j += 32) {
+        __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), inverse));
+        __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8), inverse));
+        __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 16), inverse));
+        __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 24), inverse));
+        __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+        _mm256_storeu_si256((__m256i *)(q + j), _mm256_permutevar8x32_epi32(packed, order));
+    }
+    for (; j < n; j++)
+        q[j] = (int8_t)lrintf(x[j] * (127.0f / top));
+    return top / 127.0f;
+}
+
+/* The sums of eight vectors' lanes, as one vector: lane i holds the sum of a[i]'s lanes. */
+AVX2 static inline __m256i reduce8_epi32(const __m256i a[8]) {
+    __m256i t0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+    __m256i t1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(t0, t1, 0x20), _mm256_permute2x128_si256(t0, t1, 0x31));
+}
+
+AVX2 static inline __m256 reduce8_ps(const __m256 a[8]) {
+    __m256 t0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+    __m256 t1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(t0, t1, 0x20), _mm256_permute2f128_ps(t0, t1, 0x31));
+}
+
+/* The integer dot products of eight rows (w, w + cols, ...) with q over columns [lo, hi),
+ * as one vector. vpmaddubsw multiplies unsigned by signed bytes: |q| against w with q's sign
+ * moved onto w, so the pairwise sums (at most 2 * 127 * 127) never saturate. */
+AVX2 static __m256i dot8_i8(const int8_t *w, long cols, const int8_t *q, long lo, long hi) {
+    __m256i a[8];
+    for (int i = 0; i < 8; i++)
+        a[i] = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    long j = lo;
+    for (; j + 32 <= hi; j += 32) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(q + j));
+        __m256i ax = _mm256_sign_epi8(x, x);
+        for (int i = 0; i < 8; i++) {
+            __m256i wv = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w + i * cols + j)), x);
+            a[i] = _mm256_add_epi32(a[i], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, wv), ones));
+        }
+    }
+    __m256i sums = reduce8_epi32(a);
+    if (j < hi) {
+        int32_t rest[8];
+        for (int i = 0; i < 8; i++) {
+            rest[i] = 0;
+            for (long k = j; k < hi; k++)
+                rest[i] += w[i * cols + k] * q[k];
+        }
+        sums = _mm256_add_epi32(sums, _mm256_loadu_si256((const __m256i *)rest));
+    }
+    return sums;
+}
+
+AVX2 static int32_t dot1_i8(const int8_t *w, const int8_t *q, long lo, long hi) {
+    int32_t s = 0;
+    for (long j = lo; j < hi; j++)
+        s += w[j] * q[j];
+    return s;
+}
+
+/* y[r] = scale[r] * (qs[0] * w[r, :split] . q[:split] + qs[1] * w[r, split:] . q[split:]) + bias[r]:
+ * the input quantized in two parts, each with its own scale. */
+AVX2 static void gemv_i8(const int8_t *w, const float *scale, const float *bias, long rows, long cols, const int8_t *q, const float qs[2], long split, float *y) {
+    long r = 0;
+    const __m256 s0 = _mm256_set1_ps(qs[0]), s1 = _mm256_set1_ps(qs[1]);
+    for (; r + 8 <= rows; r += 8) {
+        const int8_t *block = w + r * cols;
+        __m256 sum = _mm256_mul_ps(s0, _mm256_cvtepi32_ps(dot8_i8(block, cols, q, 0, split)));
+        if (split < cols)
+            sum = _mm256_fmadd_ps(s1, _mm256_cvtepi32_ps(dot8_i8(block, cols, q, split, cols)), sum);
+        _mm256_storeu_ps(y + r, _mm256_fmadd_ps(sum, _mm256_loadu_ps(scale + r), _mm256_loadu_ps(bias + r)));
+    }
+    for (; r < rows; r++) {
+        const int8_t *row = w + r * cols;
+        y[r] = scale[r] * (qs[0] * (float)dot1_i8(row, q, 0, split) + qs[1] * (float)dot1_i8(row, q, split, cols)) + bias[r];
+    }
+}
+
+/* y[r] = w[r, :] . x + bias[r] for half-precision rows. */
+AVX2 static void gemv_f16(const uint16_t *w, const float *bias, long rows, long cols, const float *x, float *y) {
+    long r = 0;
+    long vec = cols & ~7L;
+    for (; r + 8 <= rows; r += 8) {
+        const uint16_t *block = w + r * cols;
+        __m256 a[8];
+        for (int i = 0; i < 8; i++)
+            a[i] = _mm256_setzero_ps();
+        for (long j = 0; j < vec; j += 8) {
+            __m256 xv = _mm256_loadu_ps(x + j);
+            for (int i = 0; i < 8; i++)
+                a[i] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + i * cols + j))), xv, a[i]);
+        }
+        __m256 sums = reduce8_ps(a);
+        if (vec < cols) {
+            float rest[8];
+            for (int i = 0; i < 8; i++) {
+                rest[i] = 0.0f;
+                for (long k = vec; k < cols; k++)
+                    rest[i] += _cvtsh_ss(block[i * cols + k]) * x[k];
+            }
+            sums = _mm256_add_ps(sums, _mm256_loadu_ps(rest));
+        }
+        _mm256_storeu_ps(y + r, _mm256_add_ps(sums, _mm256_loadu_ps(bias + r)));
+    }
+    for (; r < rows; r++) {
+        float s = 0.0f;
+        for (long j = 0; j < cols; j++)
+            s += _cvtsh_ss(w[r * cols + j]) * x[j];
+        y[r] = s + bias[r];
+    }
+}
+
+/* e^x for eight floats: 2^n * e^r with n = round(x / ln 2), |r| <= ln 2 / 2, e^r by its
+ * Taylor polynomial to degree 6 (relative error under 2e-7 over the range that matters). */
+AVX2 static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+AVX2 static inline __m256 sigmoid8(__m256 x) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+/* tanh x = 1 - 2 / (e^2x + 1): exact to about 1e-7 absolute, which is all a gate needs. */
+AVX2 static inline __m256 tanh8(__m256 x) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(exp8(_mm256_add_ps(x, x)), one)));
+}
+
+static inline float sigmoid1(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+/* One LSTM layer's step: gates = W [x, h] + b (rows i, f, g, o as PyTorch orders them). */
+AVX2 static void lstm_layer(const Layer *layer, long in, long hidden, const float *x, float *h, float *c, float *gates) {
+    int8_t q[MAX_WIDTH];
+    float qs[2];
+    qs[0] = quantize(x, in, q);
+    qs[1] = quantize(h, hidden, q + in);
+    gemv_i8(layer->w.buf, layer->scale.buf, layer->bias.buf, 4 * hidden, in + hidden, q, qs, in, gates);
+    const float *gi = gates, *gf = gates + hidden, *gg = gates + 2 * hidden, *go = gates + 3 * hidden;
+    long u = 0;
+    for (; u + 8 <= hidden; u += 8) {
+        __m256 cell = _mm256_fmadd_ps(sigmoid8(_mm256_loadu_ps(gf + u)), _mm256_loadu_ps(c + u), _mm256_mul_ps(sigmoid8(_mm256_loadu_ps(gi + u)), tanh8(_mm256_loadu_ps(gg + u))));
+        _mm256_storeu_ps(c + u, cell);
+        _mm256_storeu_ps(h + u, _mm256_mul_ps(sigmoid8(_mm256_loadu_ps(go + u)), tanh8(cell)));
+    }
+    for (; u < hidden; u++) {
+        float cell = sigmoid1(gf[u]) * c[u] + sigmoid1(gi[u]) * tanhf(gg[u]);
+        c[u] = cell;
+        h[u] = sigmoid1(go[u]) * tanhf(cell);
+    }
+}
+
+/* x[0:n] = softmax(x[0:n]), in place. */
+AVX2 static void softmax_row(float *x, long n) {
+    long vec = n & ~7L;
+    __m256 top8 = _mm256_set1_ps(-INFINITY);
+    for (long j = 0; j < vec; j += 8)
+        top8 = _mm256_max_ps(top8, _mm256_loadu_ps(x + j));
+    float lanes[8], top = -INFINITY;
+    _mm256_storeu_ps(lanes, top8);
+    for (int i = 0; i < 8; i++)
+        top = lanes[i] > top ? lanes[i] : top;
+    for (long j = vec; j < n; j++)
+        top = x[j] > top ? x[j] : top;
+    __m256 shift = _mm256_set1_ps(top), total8 = _mm256_setzero_ps();
+    for (long j = 0; j < vec; j += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
+        _mm256_storeu_ps(x + j, e);
+        total8 = _mm256_add_ps(total8, e);
+    }
+    _mm256_storeu_ps(lanes, total8);
+    double total = 0.0;
+    for (int i = 0; i < 8; i++)
+        total += lanes[i];
+    for (long j = vec; j < n; j++) {
+        x[j] = expf(x[j] - top);
+        total += x[j];
+    }
+    __m256 inverse = _mm256_set1_ps((float)(1.0 / total));
+    for (long j = 0; j < vec; j += 8)
+        _mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), inverse));
+    for (long j = vec; j < n; j++)
+        x[j] *= (float)(1.0 / total);
+}
+
+#endif /* NEXTWORD_X86 */
+
+/* ----- Python bindings ------------------------------------------------------------------ */
+
+static int cpu_supported(void) {
+#ifdef NEXTWORD_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return 0;
+#endif
+}
+
+static PyObject *supported(PyObject *self, PyObject *unused) { return PyBool_FromLong(cpu_supported()); }
+
+/* Borrow ``obj``'s buffer, checking it holds exactly ``bytes`` bytes. */
+static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t bytes, int writable, const char *name) {
+    if (PyObject_GetBuffer(obj, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+        return -1;
+    if (view->len != bytes) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd bytes, got %zd", name, bytes, view->len);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Py_buffer *views, int n) {
+    for (int i = 0; i < n; i++)
+        PyBuffer_Release(&views[i]);
+}
+
+static int check_ready(void) {
+    if (!cpu_supported()) {
+        PyErr_SetString(PyExc_RuntimeError, "this processor lacks AVX2, FMA or F16C");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(linear_i8_doc, "linear_i8(w, scale, bias, x, y, rows, cols)\n--\n\n"
+                            "y[m] = (w * scale[:, None]) @ x[m] + bias for each of the len(x) // cols inputs: w 8-bit "
+                            "[rows, cols], scale and bias float32 [rows], x float32 [M, cols], y float32 [M, rows].");
+
+static PyObject *linear_i8(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "linear_i8 takes 7 arguments");
+        return NULL;
+    }
+    Py_ssize_t rows = PyLong_AsSsize_t(args[5]), cols = PyLong_AsSsize_t(args[6]);
+    if (PyErr_Occurred() || check_ready() < 0)
+        return NULL;
+    if (rows <= 0 || cols <= 0 || cols > MAX_WIDTH) {
+        PyErr_SetString(PyExc_ValueError, "linear_i8: bad shape");
+        return NULL;
+    }
+    Py_buffer v[5];
+    Py_buffer x_view;
+    if (PyObject_GetBuffer(args[3], &x_view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    Py_ssize_t m = x_view.len / (Py_ssize_t)(cols * sizeof(float));
+    int ok = x_view.len == m * cols * (Py_ssize_t)sizeof(float) && m > 0;
+    PyBuffer_Release(&x_view);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "linear_i8: x is not a whole number of inputs");
+        return NULL;
+    }
+    Py_ssize_t sizes[5] = {rows * cols, rows * 4, rows * 4, m * cols * 4, m * rows * 4};
+    const char *names[5] = {"w", "scale", "bias", "x", "y"};
+    for (int i = 0; i < 5; i++)
+        if (get_buffer(args[i], &v[i], sizes[i], i == 4, names[i]) < 0) {
+            release(v, i);
+            return NULL;
+        }
+#ifdef NEXTWORD_X86
+    Py_BEGIN_ALLOW_THREADS;
+    int8_t q[MAX_WIDTH];
+    for (Py_ssize_t i = 0; i < m; i++) {
+        const float *x = (const float *)v[3].buf + i * cols;
+        float qs[2];
+        qs[0] = qs[1] = quantize(x, cols, q);
+        gemv_i8(v[0].buf, v[1].buf, v[2].buf, rows, cols, q, qs, cols, (float *)v[4].buf + i * rows);
+    }
+    Py_END_ALLOW_THREADS;
+#endif
+    release(v, 5);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(linear_f16_doc, "linear_f16(w, bias, x, y, rows, cols)\n--\n\n"
+                             "y[m] = w @ x[m] + bias for each input: w half precision [rows, cols] (as 16-bit "
+                             "integers), bias float32 [rows], x float32 [M, cols], y float32 [M, rows].");
+
+static PyObject *linear_f16(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "linear_f16 takes 6 arguments");
+        return NULL;
+    }
+    Py_ssize_t rows = PyLong_AsSsize_t(args[4]), cols = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred() || check_ready() < 0)
+        return NULL;
+    if (rows <= 0 || cols <= 0) {
+        PyErr_SetString(PyExc_ValueError, "linear_f16: bad shape");
+        return NULL;
+    }
+    Py_buffer x_view;
+    if (PyObject_GetBuffer(args[2], &x_view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    Py_ssize_t m = x_view.len / (Py_ssize_t)(cols * sizeof(float));
+    int ok = x_view.len == m * cols * (Py_ssize_t)sizeof(float) && m > 0;
+    PyBuffer_Release(&x_view);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "linear_f16: x is not a whole number of inputs");
+        return NULL;
+    }
+    Py_buffer v[4];
+    Py_ssize_t sizes[4] = {rows * cols * 2, rows * 4, m * cols * 4, m * rows * 4};
+    const char *names[4] = {"w", "bias", "x", "y"};
+    for (int i = 0; i < 4; i++)
+        if (get_buffer(args[i], &v[i], sizes[i], i == 3, names[i]) < 0) {
+            release(v, i);
+            return NULL;
+        }
+#ifdef NEXTWORD_X86
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < m; i++)
+        gemv_f16(v[0].buf, v[1].buf, rows, cols, (const float *)v[2].buf + i * cols, (float *)v[3].buf + i * rows);
+    Py_END_ALLOW_THREADS;
+#endif
+    release(v, 4);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(lstm_doc, "lstm(layers, xs, state, out, width, hidden)\n--\n\n"
+                       "Read the inputs xs (float32 [T, width]) through the stacked LSTM, one step each: layers is "
+                       "a sequence of (w, scale, bias) per layer, w 8-bit [4 * hidden, in + hidden] (the input "
+                       "and recurrent weights side by side, gates i, f, g, o), scale and bias float32 [4 * hidden] "
+                       "(bias: both of PyTorch's biases summed). state (float32 [layers, 2, hidden]: h, then c, of "
+                       "each layer) is updated in place; out (float32 [T, hidden]) receives the last layer's h "
+                       "after each input.");
+
+static PyObject *lstm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "lstm takes 6 arguments");
+        return NULL;
+    }
+    Py_ssize_t width = PyLong_AsSsize_t(args[4]), hidden = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred() || check_ready() < 0)
+        return NULL;
+    PyObject *seq = PySequence_Fast(args[0], "lstm: layers must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n_layers = PySequence_Fast_GET_SIZE(seq);
+    if (n_layers < 1 || n_layers > MAX_LAYERS || width <= 0 || hidden <= 0 || hidden > MAX_HIDDEN || width + hidden > MAX_WIDTH || 2 * hidden > MAX_WIDTH) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "lstm: bad shape");
+        return NULL;
+    }
+    Py_buffer views[3];
+    int held = 0;
+    Py_ssize_t steps = 0;
+    Py_buffer x_view;
+    if (PyObject_GetBuffer(args[1], &x_view, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    steps = x_view.len / (Py_ssize_t)(width * sizeof(float));
+    int ok = x_view.len == steps * width * (Py_ssize_t)sizeof(float) && steps > 0;
+    PyBuffer_Release(&x_view);
+    if (!ok) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "lstm: xs is not a whole number of inputs");
+        return NULL;
+    }
+    Py_ssize_t sizes[3] = {steps * width * 4, n_layers * 2 * hidden * 4, steps * hidden * 4};
+    const char *names[3] = {"xs", "state", "out"};
+    for (; held < 3; held++)
+        if (get_buffer(args[1 + held], &views[held], sizes[held], held > 0, names[held]) < 0)
+            goto fail;
+    Layer layers[MAX_LAYERS];
+    int layers_held = 0;
+    for (; layers_held < n_layers; layers_held++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, layers_held);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
+            PyErr_SetString(PyExc_TypeError, "lstm: each layer is a (w, scale, bias) tuple");
+            goto fail_layers;
+        }
+        Py_ssize_t in = layers_held == 0 ? width : hidden;
+        Layer *layer = &layers[layers_held];
+        if (get_buffer(PyTuple_GET_ITEM(item, 0), &layer->w, 4 * hidden * (in + hidden), 0, "w") < 0)
+            goto fail_layers;
+        if (get_buffer(PyTuple_GET_ITEM(item, 1), &layer->scale, 4 * hidden * 4, 0, "scale") < 0) {
+            PyBuffer_Release(&layer->w);
+            goto fail_layers;
+        }
+        if (get_buffer(PyTuple_GET_ITEM(item, 2), &layer->bias, 4 * hidden * 4, 0, "bias") < 0) {
+            PyBuffer_Release(&layer->w);
+            PyBuffer_Release(&layer->scale);
+            goto fail_layers;
+        }
+    }
+#ifdef NEXTWORD_X86
+    Py_BEGIN_ALLOW_THREADS;
+    float gates[4 * MAX_HIDDEN];
+    float *state = views[1].buf, *out = views[2].buf;
+    for (Py_ssize_t t = 0; t < steps; t++) {
+        const float *x = (const float *)views[0].buf + t * width;
+        for (Py_ssize_t l = 0; l < n_layers; l++) {
+            float *h = state + 2 * l * hidden;
+            lstm_layer(&layers[l], l == 0 ? width : hidden, hidden, x, h, h + hidden, gates);
+            x = h;
+        }
+        memcpy(out + t * hidden, x, (size_t)hidden * sizeof(float));
+    }
+    Py_END_ALLOW_THREADS;
+#endif
+    for (int l = 0; l < layers_held; l++) {
+        PyBuffer_Release(&layers[l].w);
+        PyBuffer_Release(&layers[l].scale);
+        PyBuffer_Release(&layers[l].bias);
+    }
+    release(views, held);
+    Py_DECREF(seq);
+    Py_RETURN_NONE;
+fail_layers:
+    for (int l = 0; l < layers_held; l++) {
+        PyBuffer_Release(&layers[l].w);
+        PyBuffer_Release(&layers[l].scale);
+        PyBuffer_Release(&layers[l].bias);
+    }
+fail:
+    release(views, held);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+PyDoc_STRVAR(softmax_doc, "softmax(x, cols)\n--\n\n"
+                          "Each row of x (float32 [M, cols]) replaced by its softmax, in place.");
+
+static PyObject *softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "softmax takes 2 arguments");
+        return NULL;
+    }
+    Py_ssize_t cols = PyLong_AsSsize_t(args[1]);
+    if (PyErr_Occurred() || check_ready() < 0)
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0)
+        return NULL;
+    Py_ssize_t m = cols > 0 ? view.len / (Py_ssize_t)(cols * sizeof(float)) : 0;
+    if (m <= 0 || view.len != m * cols * (Py_ssize_t)sizeof(float)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "softmax: x is not a whole number of rows");
+        return NULL;
+    }
+#ifdef NEXTWORD_X86
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t i = 0; i < m; i++)
+        softmax_row((float *)view.buf + i * cols, cols);
+    Py_END_ALLOW_THREADS;
+#endif
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"supported", supported, METH_NOARGS, "supported()\n--\n\nWhether this processor runs these kernels (AVX2, FMA, F16C)."},
+    {"linear_i8", (PyCFunction)(void (*)(void))linear_i8, METH_FASTCALL, linear_i8_doc},
+    {"linear_f16", (PyCFunction)(void (*)(void))linear_f16, METH_FASTCALL, linear_f16_doc},
+    {"lstm", (PyCFunction)(void (*)(void))lstm, METH_FASTCALL, lstm_doc},
+    {"softmax", (PyCFunction)(void (*)(void))softmax, METH_FASTCALL, softmax_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "The products of a word boundary in C (AVX2): see kernels.c.", -1, methods};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

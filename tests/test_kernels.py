@@ -1,0 +1,167 @@
+"""The C kernels of a word boundary (model/kernels.c): each product against single precision,
+the LSTM against ``nn.LSTM``, runs against steps, and bad buffers refused."""
+
+import platform
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nextword.model import Predictor, compiled, default_model_path, load_checkpoint
+from nextword.training.evaluate import load_split
+
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+NOTES = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "notes" / "simonw-til"
+needs_kernels = pytest.mark.skipif(not compiled.available(), reason="the C kernels are not built or not supported here")
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_the_kernels_were_built_where_a_compiler_is():
+    """``pip install`` builds them optionally; where a C compiler and x86-64 are there, a
+    silent fallback would hide a broken build."""
+    if X86 and shutil.which("cc"):
+        assert compiled._kernels is not None and compiled._kernels.supported()
+
+
+@needs_kernels
+@pytest.mark.parametrize("rows, cols, batch", [(3000, 96, 1), (37, 45, 3), (8, 32, 1), (1, 1, 2), (1536, 640, 1)])
+def test_the_8bit_product_is_the_dequantized_one(rows, cols, batch):
+    weight = torch.randn(rows, cols, generator=generator(0)) / 10
+    bias = torch.randn(rows, generator=generator(1))
+    x = torch.randn(batch, cols, generator=generator(2))
+    layer = compiled.CompiledLinear(weight, bias, "int8")
+    quantized, scale = (torch.from_numpy(a) for a in compiled.quantize_rows(weight))
+    dequantized = quantized.float() * scale[:, None]
+    assert (dequantized - weight).abs().max() <= scale.max() / 2 + 1e-7
+    expected = F.linear(x, dequantized, bias)
+    # The only other rounding: the input, to 8 bits (half a step of max|x| / 127 each).
+    bound = (dequantized.abs().sum(1) * x.abs().amax(1, keepdim=True) / 254 + 1e-4).max()
+    assert (layer(x) - expected).abs().max() <= bound
+
+
+@needs_kernels
+@pytest.mark.parametrize("rows, cols", [(24000, 96), (37, 45), (3, 7)])
+def test_the_half_precision_product_is_exact_to_rounding(rows, cols):
+    weight = torch.randn(rows, cols, generator=generator(3))
+    bias = torch.randn(rows, generator=generator(4))
+    x = torch.randn(2, cols, generator=generator(5))
+    expected = F.linear(x.double(), weight.half().double(), bias.double())
+    got = compiled.CompiledLinear(weight, bias, "fp16")(x)
+    assert torch.allclose(got.double(), expected, atol=1e-4 * cols**0.5)
+
+
+def _lstm(width: int, hidden: int, layers: int = 2) -> torch.nn.LSTM:
+    torch.manual_seed(width + hidden)
+    return torch.nn.LSTM(width, hidden, layers).eval()
+
+
+def _zeros(layers: int, hidden: int, batch: int = 1):
+    return tuple((torch.zeros(batch, hidden), torch.zeros(batch, hidden)) for _ in range(layers))
+
+
+@needs_kernels
+@pytest.mark.parametrize("width, hidden", [(16, 32), (256, 384), (20, 12)])
+def test_the_lstm_reads_as_nn_lstm_does(width, hidden):
+    lstm = _lstm(width, hidden)
+    ours = compiled.CompiledLSTM.build(lstm)
+    x = torch.randn(30, 1, width, generator=generator(6))
+    with torch.no_grad():
+        expected, (h, c) = lstm(x)
+    got, state = ours(x, _zeros(2, hidden))
+    assert got.shape == expected.shape
+    assert (got - expected).abs().max() < 0.02
+    for layer, (h2, c2) in enumerate(state):
+        assert (h2 - h[layer]).abs().max() < 0.02 and (c2 - c[layer]).abs().max() < 0.05
+
+
+@needs_kernels
+def test_a_run_is_its_steps_and_each_batch_row_its_own_sequence():
+    lstm = _lstm(16, 32)
+    ours = compiled.CompiledLSTM.build(lstm)
+    x = torch.randn(12, 2, 16, generator=generator(7))
+    run, run_state = ours(x[:, :1], _zeros(2, 32))
+    state, steps = _zeros(2, 32), []
+    for t in range(12):
+        out, state = ours(x[t : t + 1, :1], state)
+        steps.append(out)
+    # One arithmetic for both: bit for bit the same, as the Predictor's incremental reads need.
+    assert torch.equal(torch.cat(steps), run)
+    assert all(torch.equal(a, b) for pair, pair2 in zip(state, run_state) for a, b in zip(pair, pair2))
+    both, both_state = ours(x, _zeros(2, 32, batch=2))
+    second, second_state = ours(x[:, 1:], _zeros(2, 32))
+    assert torch.equal(both[:, :1], run) and torch.equal(both[:, 1:], second)
+    assert torch.equal(both_state[1][0][1:], second_state[1][0]) and torch.equal(both_state[0][1][:1], run_state[0][1])
+
+
+@needs_kernels
+def test_the_state_passed_in_is_left_as_it_was():
+    ours = compiled.CompiledLSTM.build(_lstm(16, 32))
+    state = tuple((torch.randn(1, 32, generator=generator(8)), torch.randn(1, 32, generator=generator(9))) for _ in range(2))
+    before = [t.clone() for pair in state for t in pair]
+    ours(torch.randn(3, 1, 16, generator=generator(10)), state)
+    assert all(torch.equal(a, b) for a, b in zip(before, (t for pair in state for t in pair)))
+
+
+@needs_kernels
+def test_softmax():
+    logits = torch.randn(3, 28001, generator=generator(11)) * 8
+    logits[1, 5] = 300.0  # far above the rest: no overflow
+    expected = torch.softmax(logits.double(), dim=-1)
+    got = compiled.softmax_(logits.clone())
+    assert torch.allclose(got.double(), expected, atol=1e-7, rtol=1e-5)
+    assert torch.allclose(got.double().sum(-1), torch.ones(3, dtype=torch.float64), atol=1e-5)
+
+
+@needs_kernels
+def test_bad_buffers_are_refused_not_read_past():
+    weight = np.zeros(4 * 8, dtype=np.int8)
+    scale, bias, y = np.ones(4, np.float32), np.zeros(4, np.float32), np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="w: expected"):
+        compiled._kernels.linear_i8(weight[:-1], scale, bias, np.zeros(8, np.float32), y, 4, 8)
+    with pytest.raises(ValueError, match="whole number"):
+        compiled._kernels.linear_i8(weight, scale, bias, np.zeros(7, np.float32), y, 4, 8)
+    with pytest.raises(ValueError, match="y: expected"):
+        compiled._kernels.linear_i8(weight, scale, bias, np.zeros(16, np.float32), y, 4, 8)
+    with pytest.raises(TypeError):
+        compiled._kernels.linear_f16(weight, bias)
+    with pytest.raises(ValueError, match="bad shape"):
+        compiled._kernels.lstm([], np.zeros(8, np.float32), np.zeros(8, np.float32), np.zeros(8, np.float32), 8, 4)
+    with pytest.raises(BufferError, match="not writable"):
+        compiled._kernels.softmax(b"\0" * 16, 4)
+
+
+@needs_kernels
+def test_the_shipped_model_runs_on_the_kernels_unless_told_not_to(monkeypatch):
+    model = load_checkpoint(default_model_path()).model
+    assert model.inference_kernels == compiled.KERNELS and isinstance(model._quantized_lstm, compiled.CompiledLSTM)
+    monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
+    assert not compiled.available()
+    fallback = load_checkpoint(default_model_path()).model
+    assert fallback.inference_kernels == "fbgemm" and not isinstance(fallback._quantized_lstm, compiled.CompiledLSTM)
+
+
+@needs_kernels
+def test_both_kernels_suggest_the_same_words(monkeypatch):
+    """The C kernels and PyTorch's on real text: the same five words, at nearly the same
+    probabilities (KSR and next-word accuracy on the notes agree to a few hundredths of a point)."""
+    checkpoint = load_checkpoint(default_model_path())
+    monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
+    reference = load_checkpoint(default_model_path())
+    same = total = 0
+    for document in load_split(NOTES, read_train=False).test[:4]:
+        text = document.text
+        ours, theirs = Predictor(checkpoint.model, checkpoint.vocab), Predictor(reference.model, reference.vocab)
+        for end in range(100, min(len(text), 1500), 41):
+            got = {s.word: s.probability for s in ours.predict(text[:end], "", 5)}
+            want = {s.word: s.probability for s in theirs.predict(text[:end], "", 5)}
+            same += len(got.keys() & want.keys())
+            total += 5
+            assert all(abs(got[w] - want[w]) <= 0.1 * want[w] + 1e-3 for w in got.keys() & want.keys())
+    assert total > 250 and same / total > 0.95
