@@ -32,6 +32,12 @@ def available() -> bool:
     return why_not() is None
 
 
+def takes(in_features: int, precision: str) -> bool:
+    """Whether the C kernels multiply rows of ``in_features`` in ``precision`` (the 8-bit
+    product quantizes its input on the stack, so its width is bounded)."""
+    return precision == "fp16" or (precision == "int8" and in_features <= _kernels.MAX_WIDTH)
+
+
 def why_not() -> str | None:
     """Why the C kernels do not run here, in words (None when they do)."""
     if os.environ.get("NEXTWORD_KERNELS", "").lower() == "torch":
@@ -102,6 +108,8 @@ class CompiledLSTM:
     def build(cls, lstm: nn.LSTM) -> "CompiledLSTM | None":
         if lstm.proj_size or not available():
             return None
+        if lstm.num_layers > _kernels.MAX_LAYERS or lstm.hidden_size > _kernels.MAX_HIDDEN or max(lstm.input_size, lstm.hidden_size) + lstm.hidden_size > _kernels.MAX_WIDTH:
+            return None  # larger than the kernels take
         layers = []
         for layer in range(lstm.num_layers):
             get = lambda name: getattr(lstm, f"{name}_l{layer}").detach().float()  # noqa: E731

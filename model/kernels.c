@@ -538,4 +538,15 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "The products of a word boundary in C (AVX2): see kernels.c.", -1, methods};
 
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernels(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    /* The sizes the kernels take (their scratch space lives on the stack). */
+    if (PyModule_AddIntConstant(m, "MAX_WIDTH", MAX_WIDTH) < 0 || PyModule_AddIntConstant(m, "MAX_HIDDEN", MAX_HIDDEN) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_LAYERS", MAX_LAYERS) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -30,7 +30,7 @@ class InferenceLinear:
         weight, bias = weight.detach().float().contiguous(), bias.detach().float().contiguous()
         self.out_features = weight.shape[0]
         self.compiled: compiled.CompiledLinear | None = None  # the C kernels' form, where they run
-        if precision in (None, "int8", "fp16") and compiled.available():
+        if precision in (None, "int8", "fp16") and compiled.available() and compiled.takes(weight.shape[1], precision or "int8"):
             self.precision, self.kernels = precision or "int8", compiled.KERNELS
             self.compiled = compiled.CompiledLinear(weight, bias, self.precision)
             return

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from nextword.model import Predictor, compiled, default_model_path, load_checkpoint
+from nextword.model.packed import InferenceLinear
 from nextword.training.evaluate import load_split
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
@@ -107,6 +108,16 @@ def test_the_state_passed_in_is_left_as_it_was():
     before = [t.clone() for pair in state for t in pair]
     ours(torch.randn(3, 1, 16, generator=generator(10)), state)
     assert all(torch.equal(a, b) for a, b in zip(before, (t for pair in state for t in pair)))
+
+
+@needs_kernels
+def test_what_the_kernels_cannot_take_stays_with_pytorch():
+    assert compiled.CompiledLSTM.build(torch.nn.LSTM(compiled._kernels.MAX_WIDTH, 8)) is None
+    assert compiled.CompiledLSTM.build(torch.nn.LSTM(8, 8, num_layers=compiled._kernels.MAX_LAYERS + 1)) is None
+    wide = torch.randn(4, compiled._kernels.MAX_WIDTH + 1)
+    assert InferenceLinear(wide, torch.zeros(4)).compiled is None
+    assert InferenceLinear(wide, torch.zeros(4), "fp16").compiled is not None  # no bound there
+    assert InferenceLinear(wide[:, :-1], torch.zeros(4)).compiled is not None
 
 
 @needs_kernels
