@@ -585,8 +585,11 @@ class Predictor:
                 self._key_ids[index % rows] = -1
         if not chosen:
             return
-        vectors = outputs[chosen].numpy()
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        vectors = outputs.numpy()
+        if len(chosen) < len(indices):
+            vectors = vectors[chosen]
+        # Unit length: the cache compares contexts by their cosine.
+        vectors = vectors / np.maximum(np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None], 1e-9)
         for n, vector in zip(chosen, vectors):
             entry = self._entries[indices[n]]
             row = indices[n] % rows
