@@ -128,7 +128,7 @@ def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data
     assert main(["info", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "notes n-gram" in shown
-    assert re.search(rf"^prediction +{re.escape(PRECISION_WORDS[tuned.model.inference_precision])}$", shown, re.M)
+    assert re.search(rf"^prediction +{re.escape(PRECISION_WORDS[tuned.model.inference_precision])}, multiplied by ", shown, re.M)
 
 
 # ----- the manifest: incremental re-runs -----------------------------------------------------------
