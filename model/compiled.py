@@ -117,6 +117,18 @@ class CompiledLSTM:
             layers.append((rows, scale, np.ascontiguousarray((get("bias_ih") + get("bias_hh")).numpy())))
         return cls(layers, lstm.input_size, lstm.hidden_size)
 
+    def read(self, inputs: np.ndarray, state: tuple[tuple[Tensor, Tensor], ...]) -> tuple[np.ndarray, tuple[tuple[Tensor, Tensor], ...]]:
+        """One sequence: the last layer's outputs ``[T, hidden]`` for inputs ``[T, width]``
+        (contiguous single precision), and the new state."""
+        layers, hidden = len(self._layers), self._hidden
+        # The new state in one buffer [2 * layers, hidden] (each layer's h, then c), which
+        # the kernel updates in place.
+        buffer = np.concatenate([t.numpy() for pair in state for t in pair])
+        out = np.empty((len(inputs), hidden), dtype=np.float32)
+        _kernels.lstm(self._layers, inputs, buffer, out, self._width, hidden)
+        parts = torch.from_numpy(buffer).view(2 * layers, 1, hidden).unbind(0)
+        return out, tuple(zip(parts[0::2], parts[1::2]))
+
     def __call__(self, x: Tensor, state: tuple[tuple[Tensor, Tensor], ...]) -> tuple[Tensor, tuple[tuple[Tensor, Tensor], ...]]:
         """The last layer's outputs ``[T, B, hidden]`` for inputs ``[T, B, width]``, and the new state."""
         steps, batch, _ = x.shape
@@ -134,3 +146,33 @@ class CompiledLSTM:
         rows = [self(x[:, b : b + 1], tuple((h[b : b + 1], c[b : b + 1]) for h, c in state)) for b in range(batch)]
         out = torch.cat([row_out for row_out, _ in rows], dim=1)
         return out, tuple((torch.cat([s[n][0] for _, s in rows]), torch.cat([s[n][1] for _, s in rows])) for n in range(layers))
+
+
+class CompiledRead:
+    """Tokens through the embedding, the LSTM and the projection for one sequence, in numpy
+    arrays and C calls between them: on a busy machine every PyTorch operation costs its
+    dispatch code's trip from memory, so a word's end takes as few of them as it can."""
+
+    def __init__(self, embedding: np.ndarray, lstm: CompiledLSTM, projection: CompiledLinear | None):
+        self._embedding, self._lstm, self._projection = embedding, lstm, projection
+
+    @classmethod
+    def build(cls, embedding: Tensor, lstm: object, projection: object) -> "CompiledRead | None":
+        """For an LSTM on the C kernels, a projection on them too (or none), and an embedding
+        numpy can index (half or single precision); None otherwise."""
+        compiled_projection = getattr(projection, "compiled", None)
+        if not isinstance(lstm, CompiledLSTM) or (projection is not None and compiled_projection is None):
+            return None
+        if embedding.dtype not in (torch.float16, torch.float32):
+            return None
+        return cls(embedding.detach().numpy(), lstm, compiled_projection)
+
+    def __call__(self, token_ids: Tensor, state: tuple[tuple[Tensor, Tensor], ...]) -> tuple[Tensor, tuple[tuple[Tensor, Tensor], ...]]:
+        """The output vectors ``[T, emb_dim]`` after each of ``token_ids [T]``, and the new state."""
+        inputs = self._embedding[token_ids.numpy()].astype(np.float32, copy=False)
+        outputs, state = self._lstm.read(inputs, state)
+        if self._projection is not None:
+            projected = np.empty((len(outputs), self._projection.out_features), dtype=np.float32)
+            self._projection.into(outputs, projected)
+            outputs = projected
+        return torch.from_numpy(outputs), state

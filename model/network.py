@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .compiled import KERNELS, CompiledLSTM, softmax_
+from .compiled import KERNELS, CompiledLSTM, CompiledRead, softmax_
 from .config import ModelConfig
 from .ngram import MAX_TOKENS as MAX_NOTES_TOKENS
 from .ngram import NotesNgram
@@ -81,6 +81,7 @@ class LanguageModel(nn.Module):
         self._notes_ngram: NotesNgram | None = None
         self._step_layers: list[tuple[InferenceLinear, Tensor | None]] | None = None
         self._quantized_lstm: QuantizedLSTM | CompiledLSTM | None = None
+        self._compiled_read: CompiledRead | None = None  # embedding, LSTM and projection on the C kernels
         self._step_out: InferenceLinear | None = None
         self._output_layer: InferenceLinear | FactoredOutputLayer | None = None
         self._precision: str | None = None  # of the step's weights; None: the most compact available
@@ -132,7 +133,7 @@ class LanguageModel(nn.Module):
     def train(self, mode: bool = True) -> "LanguageModel":
         if mode:
             # Training changes the weights: the packed copies would go stale.
-            self._step_layers = self._quantized_lstm = self._step_out = self._output_layer = None
+            self._step_layers = self._quantized_lstm = self._step_out = self._output_layer = self._compiled_read = None
             self._single_precision()
         return super().train(mode)
 
@@ -166,7 +167,7 @@ class LanguageModel(nn.Module):
         if precision is not None and precision not in InferenceLinear.PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(InferenceLinear.PRECISIONS)}")
         self._precision = precision
-        self._step_layers = self._quantized_lstm = self._step_out = self._output_layer = None
+        self._step_layers = self._quantized_lstm = self._step_out = self._output_layer = self._compiled_read = None
 
     @property
     def prepared(self) -> bool:
@@ -211,6 +212,7 @@ class LanguageModel(nn.Module):
             self._step_out = InferenceLinear(self.out_proj.weight, self.out_proj.bias, precision) if self.out_proj is not None else None
             # The project's C kernels for 8-bit weights where they run, else PyTorch's.
             self._quantized_lstm = (CompiledLSTM.build(self.lstm) if precision == "int8" else None) or QuantizedLSTM.build(self.lstm, precision)
+            self._compiled_read = CompiledRead.build(self.embedding.weight, self._quantized_lstm, self._step_out)
             self._step_layers = []
             # Without PyTorch's quantized LSTM: the same arithmetic written out, one product a layer.
             for layer in range(self.config.num_layers if self._quantized_lstm is None else 0):
@@ -226,6 +228,8 @@ class LanguageModel(nn.Module):
         """Advance ``state`` by one token per batch row; returns output vectors ``[B, emb_dim]``."""
         if self._output_layer is None:
             self.prepare_for_inference()
+        if self._compiled_read is not None and len(token_ids) == 1:
+            return self._compiled_read(token_ids, state)
         x = self._embed(token_ids)
         if self._quantized_lstm is not None:
             x, state = self._quantized_lstm(x.unsqueeze(0), state)
@@ -251,6 +255,8 @@ class LanguageModel(nn.Module):
         step and longer ones through ``nn.LSTM`` (about 45 ms for 256)."""
         if self._output_layer is None:
             self.prepare_for_inference()
+        if self._compiled_read is not None:
+            return self._compiled_read(token_ids, state)
         if self._quantized_lstm is not None:
             x = self._embed(token_ids).unsqueeze(1)
             outputs, state = self._quantized_lstm(x, state)

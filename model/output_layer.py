@@ -54,16 +54,19 @@ class FactoredOutputLayer:
         head, narrow, tail = self._head.compiled, self._narrow.compiled, self._tail.compiled
         if head is None or narrow is None or tail is None:
             return torch.cat([self._head(x), self._tail(self._narrow(x))], dim=-1)
-        # The C kernels write each part straight into its place in the scores.
-        x = x.detach().float().contiguous()
-        rows = x.reshape(-1, x.shape[-1]).numpy()
-        out = torch.empty(*x.shape[:-1], self.exact_rows + self._tail.out_features)
-        scores, thin = out.view(-1, out.shape[-1]).numpy(), np.empty(self.rank, dtype=np.float32)
+        # The C kernels write each part straight into its place in the scores, between numpy
+        # arrays: on a busy machine each PyTorch operation costs its dispatch code's trip from memory.
+        if x.requires_grad or x.dtype != torch.float32 or not x.is_contiguous():
+            x = x.detach().float().contiguous()
+        rows = x.numpy().reshape(-1, x.shape[-1])
+        scores = np.empty((len(rows), self.exact_rows + self._tail.out_features), dtype=np.float32)
+        thin = np.empty(self.rank, dtype=np.float32)
         for row, score in zip(rows, scores):
             head.into(row, score[: self.exact_rows])
             narrow.into(row, thin)
             tail.into(thin, score[self.exact_rows :])
-        return out
+        out = torch.from_numpy(scores)
+        return out if x.dim() == 2 else out.view(*x.shape[:-1], out.shape[-1])
 
 
 def build_output_layer(weight: Tensor, bias: Tensor, precision: str | None, projection: nn.Linear | None = None) -> InferenceLinear | FactoredOutputLayer:
