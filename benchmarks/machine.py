@@ -8,8 +8,12 @@ processor, so a figure is read against both.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -56,3 +60,22 @@ def describe() -> str:
         f"machine now: a 10^7-step Python loop {python_loop_seconds():.2f} s, memory read {memory_gb_per_second():.1f} GB/s, "
         f"8 MB read again {cache_read_ms(0.0):.2f} ms at once and {cache_read_ms(0.001):.2f} ms after 1 ms"
     )
+
+
+# Reads 256 MB (far more than the shared cache holds) over and over until killed.
+_STREAM_MEMORY = "import numpy as np; data = np.ones(256 * 2**20 // 8); print('ready', flush=True)\nwhile True: data.sum()"
+
+
+@contextlib.contextmanager
+def noisy_neighbour() -> Iterator[None]:
+    """Another process reads 256 MB through memory over and over while the block runs, on
+    the other core: the shared cache and the memory bus as a busy tenant leaves them, so
+    that a slow spell of the machine can be had on demand rather than waited for."""
+    process = subprocess.Popen([sys.executable, "-c", _STREAM_MEMORY], stdout=subprocess.PIPE, text=True)
+    try:
+        if process.stdout is None or process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the noisy neighbour did not start")
+        yield
+    finally:
+        process.kill()
+        process.wait()

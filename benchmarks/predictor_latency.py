@@ -14,15 +14,21 @@ With ``--cold``, the machine's caches are emptied before every word boundary (64
 through, more than its shared cache holds): the boundary then reads the weights, the
 caches' tables and the interpreter's own code and data from memory, as it does on a busy
 machine whose other tenants evict them between words. It takes out how much of the cache
-those tenants leave; how fast the memory itself runs still changes by the hour (1.4-1.7 ms in
-quiet spells, 2.9-3.0 in a slow one, on 2026-12-02).
+those tenants leave; how fast the memory itself runs still changes by the hour. With
+``--busy``, another process streams memory on the other core the whole time (a noisy
+neighbour: the memory bus shared and the cache evicted, a slow spell on demand); the two
+together are the worst case.
 
-    python benchmarks/predictor_latency.py [--model FILE] [--words 200] [--threads 1] [--cold]
+``NEXTWORD_KERNELS=torch`` in the environment measures PyTorch's kernels instead of the
+project's C kernels.
+
+    python benchmarks/predictor_latency.py [--model FILE] [--words 200] [--threads 1] [--cold] [--busy]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
@@ -100,7 +106,13 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the language server runs)")
     parser.add_argument("--cold", action="store_true", help="empty the caches before every word boundary (64 MB read through)")
+    parser.add_argument("--busy", action="store_true", help="stream memory on the other core the whole time (a noisy neighbour)")
     args = parser.parse_args()
+    with machine.noisy_neighbour() if args.busy else contextlib.nullcontext():
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     flush = np.ones(64 * 2**20 // 8) if args.cold else None
     torch.set_num_threads(args.threads)
     checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
@@ -108,7 +120,9 @@ def main() -> None:
     typed = take_words(corpus_text(2_000)[-40_000:], args.words)
     print(machine.describe())
     cold = ", caches emptied before every word boundary" if args.cold else ""
-    print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s){cold}")
+    busy = ", memory streamed on the other core" if args.busy else ""
+    kernels = checkpoint.model.inference_kernels
+    print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s){cold}{busy}, kernels: {kernels}")
     print(f"{'document':>16} {'typing':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}")
     for words in (100, 100_000):
         document = take_words(text, words) + "\n\n"
