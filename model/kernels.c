@@ -293,6 +293,23 @@ static void release(Py_buffer *views, int n) {
         PyBuffer_Release(&views[i]);
 }
 
+/* How many float32 rows of ``width`` ``obj``'s buffer holds; -1 with an error set when it is
+ * not a whole, non-zero number of them. */
+static Py_ssize_t count_rows(PyObject *obj, Py_ssize_t width, const char *what) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
+        return -1;
+    Py_ssize_t row_bytes = width * (Py_ssize_t)sizeof(float);
+    Py_ssize_t rows = row_bytes > 0 ? view.len / row_bytes : 0;
+    int whole = rows > 0 && view.len == rows * row_bytes;
+    PyBuffer_Release(&view);
+    if (!whole) {
+        PyErr_Format(PyExc_ValueError, "%s is not a whole number of inputs", what);
+        return -1;
+    }
+    return rows;
+}
+
 static int check_ready(void) {
     if (!cpu_supported()) {
         PyErr_SetString(PyExc_RuntimeError, "this processor lacks AVX2, FMA or F16C");
@@ -318,16 +335,9 @@ static PyObject *linear_i8(PyObject *self, PyObject *const *args, Py_ssize_t nar
         return NULL;
     }
     Py_buffer v[5];
-    Py_buffer x_view;
-    if (PyObject_GetBuffer(args[3], &x_view, PyBUF_SIMPLE) < 0)
+    Py_ssize_t m = count_rows(args[3], cols, "linear_i8: x");
+    if (m < 0)
         return NULL;
-    Py_ssize_t m = x_view.len / (Py_ssize_t)(cols * sizeof(float));
-    int ok = x_view.len == m * cols * (Py_ssize_t)sizeof(float) && m > 0;
-    PyBuffer_Release(&x_view);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "linear_i8: x is not a whole number of inputs");
-        return NULL;
-    }
     Py_ssize_t sizes[5] = {rows * cols, rows * 4, rows * 4, m * cols * 4, m * rows * 4};
     const char *names[5] = {"w", "scale", "bias", "x", "y"};
     for (int i = 0; i < 5; i++)
@@ -366,16 +376,9 @@ static PyObject *linear_f16(PyObject *self, PyObject *const *args, Py_ssize_t na
         PyErr_SetString(PyExc_ValueError, "linear_f16: bad shape");
         return NULL;
     }
-    Py_buffer x_view;
-    if (PyObject_GetBuffer(args[2], &x_view, PyBUF_SIMPLE) < 0)
+    Py_ssize_t m = count_rows(args[2], cols, "linear_f16: x");
+    if (m < 0)
         return NULL;
-    Py_ssize_t m = x_view.len / (Py_ssize_t)(cols * sizeof(float));
-    int ok = x_view.len == m * cols * (Py_ssize_t)sizeof(float) && m > 0;
-    PyBuffer_Release(&x_view);
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "linear_f16: x is not a whole number of inputs");
-        return NULL;
-    }
     Py_buffer v[4];
     Py_ssize_t sizes[4] = {rows * cols * 2, rows * 4, m * cols * 4, m * rows * 4};
     const char *names[4] = {"w", "bias", "x", "y"};
@@ -421,18 +424,9 @@ static PyObject *lstm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     }
     Py_buffer views[3];
     int held = 0;
-    Py_ssize_t steps = 0;
-    Py_buffer x_view;
-    if (PyObject_GetBuffer(args[1], &x_view, PyBUF_SIMPLE) < 0) {
+    Py_ssize_t steps = count_rows(args[1], width, "lstm: xs");
+    if (steps < 0) {
         Py_DECREF(seq);
-        return NULL;
-    }
-    steps = x_view.len / (Py_ssize_t)(width * sizeof(float));
-    int ok = x_view.len == steps * width * (Py_ssize_t)sizeof(float) && steps > 0;
-    PyBuffer_Release(&x_view);
-    if (!ok) {
-        Py_DECREF(seq);
-        PyErr_SetString(PyExc_ValueError, "lstm: xs is not a whole number of inputs");
         return NULL;
     }
     Py_ssize_t sizes[3] = {steps * width * 4, n_layers * 2 * hidden * 4, steps * hidden * 4};
@@ -508,15 +502,10 @@ static PyObject *softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_ssize_t cols = PyLong_AsSsize_t(args[1]);
     if (PyErr_Occurred() || check_ready() < 0)
         return NULL;
+    Py_ssize_t m = count_rows(args[0], cols, "softmax: x");
     Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0)
+    if (m < 0 || get_buffer(args[0], &view, m * cols * (Py_ssize_t)sizeof(float), 1, "x") < 0)
         return NULL;
-    Py_ssize_t m = cols > 0 ? view.len / (Py_ssize_t)(cols * sizeof(float)) : 0;
-    if (m <= 0 || view.len != m * cols * (Py_ssize_t)sizeof(float)) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "softmax: x is not a whole number of rows");
-        return NULL;
-    }
 #ifdef NEXTWORD_X86
     Py_BEGIN_ALLOW_THREADS;
     for (Py_ssize_t i = 0; i < m; i++)
