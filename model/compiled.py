@@ -24,7 +24,7 @@ except ImportError:  # not built here: no C compiler at install time, or not x86
     _kernels = None
 
 
-KERNELS = "nextword C (AVX2)"  # how ``InferenceLinear.kernels`` names these
+KERNELS = "nextword"  # how ``InferenceLinear.kernels`` names these (beside "fbgemm" and "torch")
 
 
 def available() -> bool:

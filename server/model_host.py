@@ -668,6 +668,8 @@ class ModelHost:
             # int8, fp16 or fp32; None until the worker has prepared the model (asking would
             # prepare it here, on the event loop, beside the worker doing the same).
             "predictionWeights": loaded.checkpoint.model.inference_precision if loaded and loaded.checkpoint.model.prepared else None,
+            # whose products run: nextword's C kernels, fbgemm or torch (None until prepared)
+            "predictionKernels": loaded.checkpoint.model.inference_kernels if loaded and loaded.checkpoint.model.prepared else None,
             "loadSeconds": round(loaded.seconds, 3) if loaded else None,
             "loads": loaded.generation if loaded else 0,  # models loaded so far (reloads count)
             "loadedAt": datetime.fromtimestamp(loaded.at, timezone.utc).isoformat(timespec="seconds") if loaded else None,

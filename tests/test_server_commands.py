@@ -57,6 +57,7 @@ async def test_status_and_reload(models: dict[str, Path], tmp_path: Path) -> Non
         checkpoint = load_checkpoint(models["a"])
         assert status["model"] == str(models["a"]) and status["vocabularySize"] == len(checkpoint.vocab)
         assert status["predictionWeights"] == checkpoint.model.inference_precision
+        assert status["predictionKernels"] == checkpoint.model.inference_kernels
         assert status["loadSeconds"] > 0 and status["loadedAt"] and status["error"] is None and status["modelInfo"]["seed"] == 0
         open_doc(client, "file:///one.md", "one")
         open_doc(client, "file:///two.md", "two")
