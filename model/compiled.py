@@ -132,20 +132,13 @@ class CompiledLSTM:
     def __call__(self, x: Tensor, state: tuple[tuple[Tensor, Tensor], ...]) -> tuple[Tensor, tuple[tuple[Tensor, Tensor], ...]]:
         """The last layer's outputs ``[T, B, hidden]`` for inputs ``[T, B, width]``, and the new state."""
         steps, batch, _ = x.shape
-        x = x.detach().float().contiguous()
-        layers, hidden = len(self._layers), self._hidden
-        if batch == 1:  # prediction: one sequence, and every microsecond counts
-            # The new state in one buffer [2 * layers, hidden] (each layer's h, then c),
-            # which the kernel updates in place.
-            buffer = torch.cat([t for pair in state for t in pair])
-            out = torch.empty(steps, 1, hidden)
-            _kernels.lstm(self._layers, x.numpy(), buffer.numpy(), out.numpy(), self._width, hidden)
-            parts = buffer.view(2 * layers, 1, hidden).unbind(0)
-            return out, tuple(zip(parts[0::2], parts[1::2]))
+        x = x.detach().float()
         # Each batch row is its own sequence, read on its own.
-        rows = [self(x[:, b : b + 1], tuple((h[b : b + 1], c[b : b + 1]) for h, c in state)) for b in range(batch)]
-        out = torch.cat([row_out for row_out, _ in rows], dim=1)
-        return out, tuple((torch.cat([s[n][0] for _, s in rows]), torch.cat([s[n][1] for _, s in rows])) for n in range(layers))
+        rows = [self.read(x[:, b].contiguous().numpy(), tuple((h[b : b + 1], c[b : b + 1]) for h, c in state)) for b in range(batch)]
+        out = torch.from_numpy(np.stack([row_out for row_out, _ in rows], axis=1))
+        if batch == 1:
+            return out, rows[0][1]
+        return out, tuple((torch.cat([s[n][0] for _, s in rows]), torch.cat([s[n][1] for _, s in rows])) for n in range(len(self._layers)))
 
 
 class CompiledRead:
