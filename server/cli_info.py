@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from nextword.model.compiled import KERNELS, why_not
 from nextword.model.paths import same_file
 
 HELP = "describe a model file and show where nextword keeps its models"
@@ -16,7 +15,7 @@ PRECISION_WORDS = {
     "fp16": "half-precision weights (this PyTorch lacks fbgemm's 8-bit kernels)",
     "fp32": "single-precision weights (this PyTorch lacks fbgemm)",
 }
-KERNEL_WORDS = {KERNELS: "nextword's C kernels", "fbgemm": "PyTorch's fbgemm", "torch": "PyTorch"}
+KERNEL_WORDS = {"nextword": "nextword's C kernels", "fbgemm": "PyTorch's fbgemm", "torch": "PyTorch"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
         ("vocabulary", f"{len(checkpoint.vocab):,} tokens (words, marks, line breaks)"),
         ("prediction", f"{PRECISION_WORDS.get(report['prediction_weights'], str(report['prediction_weights']))}, multiplied by {KERNEL_WORDS.get(report['prediction_kernels'], str(report['prediction_kernels']))}"),
     ]
-    if report["prediction_kernels"] != KERNELS and report["prediction_weights"] != "fp32":
+    if report["prediction_kernels"] != "nextword" and report["prediction_weights"] != "fp32":
+        from nextword.model.compiled import why_not  # imports torch: not at --help
+
         rows.append(("", f"nextword's C kernels (faster at a word's end): {why_not()}"))
     if factored:
         rows.append(("", f"output layer: the {factored[0]:,} most frequent tokens exact, the other {len(checkpoint.vocab) - factored[0]:,} as a rank-{factored[1]} product"))

@@ -72,3 +72,11 @@ def test_predict_and_generate_with_a_model(tiny_model_path):
     result = nextword("generate", "--model", str(tiny_model_path), "--seed", "1", "-n", "5", stdin="Rust is")
     assert result.returncode == 0 and result.stdout.startswith("Rust is")
     assert_clean_error(nextword("predict", "--model", str(tiny_model_path), "-k", "0", "x"), "--top must be at least 1")
+
+
+def test_help_answers_without_importing_torch():
+    """Every subcommand's module is imported to build the parser: none may pull in torch
+    (a second or more), so that `nextword --help` answers at once."""
+    code = "import sys; from nextword.server.cli import build_parser; build_parser(); print('torch' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
