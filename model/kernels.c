@@ -22,9 +22,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The weights of one LSTM layer, borrowed from Python for the length of a call. */
+/* The weights of one LSTM layer, borrowed from Python for the length of a call: w, scale, bias. */
 typedef struct {
-    Py_buffer w, scale, bias;
+    Py_buffer views[3];
 } Layer;
 
 /* NEXTWORD_PORTABLE builds the module without the kernels, as on other processors. */
@@ -213,7 +213,7 @@ AVX2 static void lstm_layer(const Layer *layer, long in, long hidden, const floa
     float qs[2];
     qs[0] = quantize(x, in, q);
     qs[1] = quantize(h, hidden, q + in);
-    gemv_i8(layer->w.buf, layer->scale.buf, layer->bias.buf, 4 * hidden, in + hidden, q, qs, in, gates);
+    gemv_i8(layer->views[0].buf, layer->views[1].buf, layer->views[2].buf, 4 * hidden, in + hidden, q, qs, in, gates);
     const float *gi = gates, *gf = gates + hidden, *gg = gates + 2 * hidden, *go = gates + 3 * hidden;
     long u = 0;
     for (; u + 8 <= hidden; u += 8) {
@@ -293,6 +293,17 @@ static void release(Py_buffer *views, int n) {
         PyBuffer_Release(&views[i]);
 }
 
+/* Borrow the buffers of objs[0:n], each of sizes[i] bytes, those from ``writable_from`` on
+ * writable: all of them, or none (-1 with an error set). */
+static int get_buffers(PyObject *const *objs, int n, const Py_ssize_t *sizes, const char *const *names, int writable_from, Py_buffer *views) {
+    for (int i = 0; i < n; i++)
+        if (get_buffer(objs[i], &views[i], sizes[i], i >= writable_from, names[i]) < 0) {
+            release(views, i);
+            return -1;
+        }
+    return 0;
+}
+
 /* How many float32 rows of ``width`` ``obj``'s buffer holds; -1 with an error set when it is
  * not a whole, non-zero number of them. */
 static Py_ssize_t count_rows(PyObject *obj, Py_ssize_t width, const char *what) {
@@ -310,7 +321,17 @@ static Py_ssize_t count_rows(PyObject *obj, Py_ssize_t width, const char *what) 
     return rows;
 }
 
-static int check_ready(void) {
+/* The start of every call: ``nargs`` must be ``expected``, the last ``n_ints`` arguments are
+ * integers (into ``ints``), and the processor runs the kernels; -1 with an error set if not. */
+static int begin_call(const char *name, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected, int n_ints, Py_ssize_t *ints) {
+    if (nargs != expected) {
+        PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", name, expected);
+        return -1;
+    }
+    for (int i = 0; i < n_ints; i++)
+        ints[i] = PyLong_AsSsize_t(args[expected - n_ints + i]);
+    if (PyErr_Occurred())
+        return -1;
     if (!cpu_supported()) {
         PyErr_SetString(PyExc_RuntimeError, "this processor lacks AVX2, FMA or F16C");
         return -1;
@@ -318,33 +339,36 @@ static int check_ready(void) {
     return 0;
 }
 
+/* The start of a product's call: its shape (the last two arguments, ``rows`` and ``cols``, at
+ * most ``max_cols``) and how many inputs ``m`` the argument at ``x_index`` holds. */
+static int begin_linear(const char *name, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected, int x_index, Py_ssize_t max_cols, Py_ssize_t *rows, Py_ssize_t *cols, Py_ssize_t *m) {
+    Py_ssize_t shape[2];
+    if (begin_call(name, args, nargs, expected, 2, shape) < 0)
+        return -1;
+    *rows = shape[0], *cols = shape[1];
+    if (*rows <= 0 || *cols <= 0 || *cols > max_cols) {
+        PyErr_Format(PyExc_ValueError, "%s: bad shape", name);
+        return -1;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "%s: x", name);
+    *m = count_rows(args[x_index], *cols, what);
+    return *m < 0 ? -1 : 0;
+}
+
 PyDoc_STRVAR(linear_i8_doc, "linear_i8(w, scale, bias, x, y, rows, cols)\n--\n\n"
                             "y[m] = (w * scale[:, None]) @ x[m] + bias for each of the len(x) // cols inputs: w 8-bit "
                             "[rows, cols], scale and bias float32 [rows], x float32 [M, cols], y float32 [M, rows].");
 
 static PyObject *linear_i8(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "linear_i8 takes 7 arguments");
+    Py_ssize_t rows = 0, cols = 0, m = 0;
+    if (begin_linear("linear_i8", args, nargs, 7, 3, MAX_WIDTH, &rows, &cols, &m) < 0)
         return NULL;
-    }
-    Py_ssize_t rows = PyLong_AsSsize_t(args[5]), cols = PyLong_AsSsize_t(args[6]);
-    if (PyErr_Occurred() || check_ready() < 0)
-        return NULL;
-    if (rows <= 0 || cols <= 0 || cols > MAX_WIDTH) {
-        PyErr_SetString(PyExc_ValueError, "linear_i8: bad shape");
-        return NULL;
-    }
     Py_buffer v[5];
-    Py_ssize_t m = count_rows(args[3], cols, "linear_i8: x");
-    if (m < 0)
+    const Py_ssize_t sizes[5] = {rows * cols, rows * 4, rows * 4, m * cols * 4, m * rows * 4};
+    const char *const names[5] = {"w", "scale", "bias", "x", "y"};
+    if (get_buffers(args, 5, sizes, names, 4, v) < 0)
         return NULL;
-    Py_ssize_t sizes[5] = {rows * cols, rows * 4, rows * 4, m * cols * 4, m * rows * 4};
-    const char *names[5] = {"w", "scale", "bias", "x", "y"};
-    for (int i = 0; i < 5; i++)
-        if (get_buffer(args[i], &v[i], sizes[i], i == 4, names[i]) < 0) {
-            release(v, i);
-            return NULL;
-        }
 #ifdef NEXTWORD_X86
     Py_BEGIN_ALLOW_THREADS;
     int8_t q[MAX_WIDTH];
@@ -365,28 +389,14 @@ PyDoc_STRVAR(linear_f16_doc, "linear_f16(w, bias, x, y, rows, cols)\n--\n\n"
                              "integers), bias float32 [rows], x float32 [M, cols], y float32 [M, rows].");
 
 static PyObject *linear_f16(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "linear_f16 takes 6 arguments");
-        return NULL;
-    }
-    Py_ssize_t rows = PyLong_AsSsize_t(args[4]), cols = PyLong_AsSsize_t(args[5]);
-    if (PyErr_Occurred() || check_ready() < 0)
-        return NULL;
-    if (rows <= 0 || cols <= 0) {
-        PyErr_SetString(PyExc_ValueError, "linear_f16: bad shape");
-        return NULL;
-    }
-    Py_ssize_t m = count_rows(args[2], cols, "linear_f16: x");
-    if (m < 0)
+    Py_ssize_t rows = 0, cols = 0, m = 0;
+    if (begin_linear("linear_f16", args, nargs, 6, 2, PY_SSIZE_T_MAX, &rows, &cols, &m) < 0)
         return NULL;
     Py_buffer v[4];
-    Py_ssize_t sizes[4] = {rows * cols * 2, rows * 4, m * cols * 4, m * rows * 4};
-    const char *names[4] = {"w", "bias", "x", "y"};
-    for (int i = 0; i < 4; i++)
-        if (get_buffer(args[i], &v[i], sizes[i], i == 3, names[i]) < 0) {
-            release(v, i);
-            return NULL;
-        }
+    const Py_ssize_t sizes[4] = {rows * cols * 2, rows * 4, m * cols * 4, m * rows * 4};
+    const char *const names[4] = {"w", "bias", "x", "y"};
+    if (get_buffers(args, 4, sizes, names, 3, v) < 0)
+        return NULL;
 #ifdef NEXTWORD_X86
     Py_BEGIN_ALLOW_THREADS;
     for (Py_ssize_t i = 0; i < m; i++)
@@ -406,13 +416,10 @@ PyDoc_STRVAR(lstm_doc, "lstm(layers, xs, state, out, width, hidden)\n--\n\n"
                        "after each input.");
 
 static PyObject *lstm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "lstm takes 6 arguments");
+    Py_ssize_t shape[2];
+    if (begin_call("lstm", args, nargs, 6, 2, shape) < 0)
         return NULL;
-    }
-    Py_ssize_t width = PyLong_AsSsize_t(args[4]), hidden = PyLong_AsSsize_t(args[5]);
-    if (PyErr_Occurred() || check_ready() < 0)
-        return NULL;
+    Py_ssize_t width = shape[0], hidden = shape[1];
     PyObject *seq = PySequence_Fast(args[0], "lstm: layers must be a sequence");
     if (seq == NULL)
         return NULL;
@@ -422,85 +429,64 @@ static PyObject *lstm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         PyErr_SetString(PyExc_ValueError, "lstm: bad shape");
         return NULL;
     }
-    Py_buffer views[3];
-    int held = 0;
     Py_ssize_t steps = count_rows(args[1], width, "lstm: xs");
-    if (steps < 0) {
+    Py_buffer views[3];
+    const Py_ssize_t sizes[3] = {steps * width * 4, n_layers * 2 * hidden * 4, steps * hidden * 4};
+    const char *const names[3] = {"xs", "state", "out"};
+    if (steps < 0 || get_buffers(args + 1, 3, sizes, names, 1, views) < 0) {
         Py_DECREF(seq);
         return NULL;
     }
-    Py_ssize_t sizes[3] = {steps * width * 4, n_layers * 2 * hidden * 4, steps * hidden * 4};
-    const char *names[3] = {"xs", "state", "out"};
-    for (; held < 3; held++)
-        if (get_buffer(args[1 + held], &views[held], sizes[held], held > 0, names[held]) < 0)
-            goto fail;
     Layer layers[MAX_LAYERS];
-    int layers_held = 0;
-    for (; layers_held < n_layers; layers_held++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, layers_held);
+    int held = 0; /* layers whose buffers are borrowed */
+    int failed = 0;
+    for (; held < n_layers; held++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, held);
         if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
             PyErr_SetString(PyExc_TypeError, "lstm: each layer is a (w, scale, bias) tuple");
-            goto fail_layers;
+            failed = 1;
+            break;
         }
-        Py_ssize_t in = layers_held == 0 ? width : hidden;
-        Layer *layer = &layers[layers_held];
-        if (get_buffer(PyTuple_GET_ITEM(item, 0), &layer->w, 4 * hidden * (in + hidden), 0, "w") < 0)
-            goto fail_layers;
-        if (get_buffer(PyTuple_GET_ITEM(item, 1), &layer->scale, 4 * hidden * 4, 0, "scale") < 0) {
-            PyBuffer_Release(&layer->w);
-            goto fail_layers;
-        }
-        if (get_buffer(PyTuple_GET_ITEM(item, 2), &layer->bias, 4 * hidden * 4, 0, "bias") < 0) {
-            PyBuffer_Release(&layer->w);
-            PyBuffer_Release(&layer->scale);
-            goto fail_layers;
+        Py_ssize_t in = held == 0 ? width : hidden;
+        const Py_ssize_t layer_sizes[3] = {4 * hidden * (in + hidden), 4 * hidden * 4, 4 * hidden * 4};
+        const char *const layer_names[3] = {"w", "scale", "bias"};
+        if (get_buffers(PySequence_Fast_ITEMS(item), 3, layer_sizes, layer_names, 3, layers[held].views) < 0) {
+            failed = 1;
+            break;
         }
     }
 #ifdef NEXTWORD_X86
-    Py_BEGIN_ALLOW_THREADS;
-    float gates[4 * MAX_HIDDEN];
-    float *state = views[1].buf, *out = views[2].buf;
-    for (Py_ssize_t t = 0; t < steps; t++) {
-        const float *x = (const float *)views[0].buf + t * width;
-        for (Py_ssize_t l = 0; l < n_layers; l++) {
-            float *h = state + 2 * l * hidden;
-            lstm_layer(&layers[l], l == 0 ? width : hidden, hidden, x, h, h + hidden, gates);
-            x = h;
+    if (!failed) {
+        Py_BEGIN_ALLOW_THREADS;
+        float gates[4 * MAX_HIDDEN];
+        float *state = views[1].buf, *out = views[2].buf;
+        for (Py_ssize_t t = 0; t < steps; t++) {
+            const float *x = (const float *)views[0].buf + t * width;
+            for (Py_ssize_t l = 0; l < n_layers; l++) {
+                float *h = state + 2 * l * hidden;
+                lstm_layer(&layers[l], l == 0 ? width : hidden, hidden, x, h, h + hidden, gates);
+                x = h;
+            }
+            memcpy(out + t * hidden, x, (size_t)hidden * sizeof(float));
         }
-        memcpy(out + t * hidden, x, (size_t)hidden * sizeof(float));
+        Py_END_ALLOW_THREADS;
     }
-    Py_END_ALLOW_THREADS;
 #endif
-    for (int l = 0; l < layers_held; l++) {
-        PyBuffer_Release(&layers[l].w);
-        PyBuffer_Release(&layers[l].scale);
-        PyBuffer_Release(&layers[l].bias);
-    }
-    release(views, held);
+    for (int l = 0; l < held; l++)
+        release(layers[l].views, 3);
+    release(views, 3);
     Py_DECREF(seq);
+    if (failed)
+        return NULL;
     Py_RETURN_NONE;
-fail_layers:
-    for (int l = 0; l < layers_held; l++) {
-        PyBuffer_Release(&layers[l].w);
-        PyBuffer_Release(&layers[l].scale);
-        PyBuffer_Release(&layers[l].bias);
-    }
-fail:
-    release(views, held);
-    Py_DECREF(seq);
-    return NULL;
 }
 
 PyDoc_STRVAR(softmax_doc, "softmax(x, cols)\n--\n\n"
                           "Each row of x (float32 [M, cols]) replaced by its softmax, in place.");
 
 static PyObject *softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "softmax takes 2 arguments");
-        return NULL;
-    }
-    Py_ssize_t cols = PyLong_AsSsize_t(args[1]);
-    if (PyErr_Occurred() || check_ready() < 0)
+    Py_ssize_t cols;
+    if (begin_call("softmax", args, nargs, 2, 1, &cols) < 0)
         return NULL;
     Py_ssize_t m = count_rows(args[0], cols, "softmax: x");
     Py_buffer view;

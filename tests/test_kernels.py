@@ -141,6 +141,15 @@ def test_bad_buffers_are_refused_not_read_past():
         compiled._kernels.linear_f16(weight, bias)
     with pytest.raises(ValueError, match="bad shape"):
         compiled._kernels.lstm([], np.zeros(8, np.float32), np.zeros(8, np.float32), np.zeros(8, np.float32), 8, 4)
+    # One layer of width 8 and 4 hidden units: w [16, 12], scale and bias [16]; a second that is wrong.
+    good = (np.zeros(16 * 12, np.int8), np.ones(16, np.float32), np.zeros(16, np.float32))
+    state, out = np.zeros(2 * 2 * 4, np.float32), np.zeros(4, np.float32)
+    with pytest.raises(TypeError, match="tuple"):
+        compiled._kernels.lstm([good, [good[0]]], np.zeros(8, np.float32), state, out, 8, 4)
+    with pytest.raises(ValueError, match="scale: expected"):
+        compiled._kernels.lstm([good, (np.zeros(16 * 8, np.int8), np.ones(15, np.float32), good[2])], np.zeros(8, np.float32), state, out, 8, 4)
+    compiled._kernels.lstm([good, (np.zeros(16 * 8, np.int8), good[1], good[2])], np.zeros(8, np.float32), state, out, 8, 4)
+    assert not out.any()  # zero weights: every gate one half, the cell and its output zero
     with pytest.raises(BufferError, match="not writable"):
         compiled._kernels.softmax(b"\0" * 16, 4)
 
