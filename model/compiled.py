@@ -49,10 +49,16 @@ def why_not() -> str | None:
     return None
 
 
+def row_scales(weight: Tensor) -> Tensor:
+    """The scale of each row of ``weight`` in 8 bits, symmetric (its largest magnitude maps to
+    127): the same for the C kernels and for fbgemm, so both keep the same 8-bit weights."""
+    return weight.abs().amax(dim=1).clamp(min=1e-12) / 127
+
+
 def quantize_rows(weight: Tensor) -> tuple[np.ndarray, np.ndarray]:
     """``weight`` as 8-bit rows and a scale per row (symmetric: ``weight ~ rows * scale[:, None]``)."""
     weight = weight.detach().float()
-    scale = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
+    scale = row_scales(weight)
     rows = torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8)
     return np.ascontiguousarray(rows.numpy()), np.ascontiguousarray(scale.numpy())
 

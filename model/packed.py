@@ -64,7 +64,7 @@ def pack(weight: Tensor, bias: Tensor, precision: str) -> Any:
     try:
         if precision == "fp16":
             return torch.ops.quantized.linear_prepack_fp16(weight, bias)
-        scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
+        scales = compiled.row_scales(weight)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the deprecation notice: we fall back when it goes
             quantized = torch.quantize_per_channel(weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0, torch.qint8)
