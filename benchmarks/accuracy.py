@@ -28,13 +28,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"corpus folder (default {DEFAULT_CORPUS})")
     parser.add_argument("--model", help="model file (default: your trained model, else the shipped one)")
-    parser.add_argument("--systems", default="model,buffer,unigram", help="comma-separated systems (default: model,buffer,unigram)")
+    parser.add_argument(
+        "--systems", default="model,buffer,unigram", help="comma-separated systems (default: model,buffer,unigram)"
+    )
     parser.add_argument("--max-words", type=int, default=400, help="words typed per test file (default 400)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
     started = time.perf_counter()
     try:
-        report = evaluate(args.corpus, args.systems.split(","), model_path=args.model, max_words=args.max_words).as_dict()
+        report = evaluate(
+            args.corpus, args.systems.split(","), model_path=args.model, max_words=args.max_words
+        ).as_dict()
     except NextwordError as e:
         print(f"accuracy: error: {e}", file=sys.stderr)
         return 2

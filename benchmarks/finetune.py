@@ -37,7 +37,18 @@ TRAIN_MINUTES = 10
 def train(corpus: Path, out: Path, extra: list[str]) -> dict:
     """Run `nextword train` as a user would; its wall-clock and CPU seconds and its last event."""
     env = {**os.environ, "NEXTWORD_DATA_DIR": str(out.parent / "data")}
-    command = [sys.executable, "-m", "nextword.server.cli", "train", str(corpus), "--out", str(out), "--progress", "json", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "nextword.server.cli",
+        "train",
+        str(corpus),
+        "--out",
+        str(out),
+        "--progress",
+        "json",
+        *extra,
+    ]
     print("$ nextword train " + " ".join(command[4:]), file=sys.stderr, flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -64,7 +75,10 @@ def run(corpus: Path, keep: Path | None, extra: list[str], max_words: int) -> tu
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{corpus.name}.safetensors"
     timing = train(corpus, out, extra)
-    print(f"nextword train: {timing['wall_seconds'] / 60:.2f} min wall-clock, {timing['cpu_seconds'] / 60:.2f} min CPU time", flush=True)
+    print(
+        f"nextword train: {timing['wall_seconds'] / 60:.2f} min wall-clock, {timing['cpu_seconds'] / 60:.2f} min CPU time",
+        flush=True,
+    )
     started = time.perf_counter()
     report = evaluate(corpus, ["model", "default", "buffer", "unigram"], model_path=out, max_words=max_words).as_dict()
     print(format_report(report), flush=True)
@@ -90,8 +104,14 @@ def main() -> int:
             checks = [
                 (ksr >= 0.40, f"KSR@3 {ksr:.1%} (target >= 40%)"),
                 (acc >= 0.36, f"next-word acc@3 {acc:.1%} (target >= 36%)"),
-                (ksr - default >= 0.08, f"KSR@3 {100 * (ksr - default):+.1f} points over the shipped model (target >= +8)"),
-                (timing["wall_seconds"] <= TRAIN_MINUTES * 60, f"training {timing['wall_seconds'] / 60:.1f} min wall-clock, {timing['cpu_seconds'] / 60:.1f} min CPU (target <= {TRAIN_MINUTES} min)"),
+                (
+                    ksr - default >= 0.08,
+                    f"KSR@3 {100 * (ksr - default):+.1f} points over the shipped model (target >= +8)",
+                ),
+                (
+                    timing["wall_seconds"] <= TRAIN_MINUTES * 60,
+                    f"training {timing['wall_seconds'] / 60:.1f} min wall-clock, {timing['cpu_seconds'] / 60:.1f} min CPU (target <= {TRAIN_MINUTES} min)",
+                ),
             ]
             for ok, text in checks:
                 print(f"{'ok  ' if ok else 'MISS'} {text}")

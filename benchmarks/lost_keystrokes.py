@@ -26,7 +26,14 @@ from collections import Counter
 from pathlib import Path
 
 from nextword.model import NextwordError, load_checkpoint, resolve_model_path
-from nextword.training.evaluate import DEFAULT_MAX_WORDS, ModelSystem, accepted_after, evaluated_words, load_split, type_through
+from nextword.training.evaluate import (
+    DEFAULT_MAX_WORDS,
+    ModelSystem,
+    accepted_after,
+    evaluated_words,
+    load_split,
+    type_through,
+)
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared/corpora/notes/simonw-til"
 CATEGORIES = ("vocabulary", "document", "notes, once", "notes, more often", "unseen")
@@ -88,11 +95,18 @@ def report(result: dict) -> str:
     ]
     for row in result["rows"]:
         name = row["category"] + (" (digits)" if row["digits"] else "")
-        lines.append(f"{name:<30} {row['words']:>7,} {row['characters']:>8,} {row['lost']:>8,} {100 * row['lost'] / max(1, lost):>6.1f}%")
-    lines.append(f"{'all':<30} {sum(r['words'] for r in result['rows']):>7,} {sum(r['characters'] for r in result['rows']):>8,} {lost:>8,}")
+        lines.append(
+            f"{name:<30} {row['words']:>7,} {row['characters']:>8,} {row['lost']:>8,} {100 * row['lost'] / max(1, lost):>6.1f}%"
+        )
+    lines.append(
+        f"{'all':<30} {sum(r['words'] for r in result['rows']):>7,} {sum(r['characters'] for r in result['rows']):>8,} {lost:>8,}"
+    )
     after = result["vocabulary_accepted_after"]
     order = ["0", "1", "2", "3", "never"]
-    lines.append("vocabulary words accepted after typing " + ", ".join(f"{key if key != '3' else '3 or more'}: {after.get(key, 0):,}" for key in order))
+    lines.append(
+        "vocabulary words accepted after typing "
+        + ", ".join(f"{key if key != '3' else '3 or more'}: {after.get(key, 0):,}" for key in order)
+    )
     return "\n".join(lines)
 
 
@@ -101,7 +115,12 @@ def main() -> int:
     parser.add_argument("model", nargs="?", help="model file (default: your trained model, else the shipped one)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"corpus folder (default {DEFAULT_CORPUS})")
     parser.add_argument("--k", type=int, default=3, help="suggestions shown (default 3, the headline)")
-    parser.add_argument("--max-words", type=int, default=DEFAULT_MAX_WORDS, help=f"words evaluated per file (default {DEFAULT_MAX_WORDS}, 0: all)")
+    parser.add_argument(
+        "--max-words",
+        type=int,
+        default=DEFAULT_MAX_WORDS,
+        help=f"words evaluated per file (default {DEFAULT_MAX_WORDS}, 0: all)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     if args.k < 1:

@@ -63,7 +63,9 @@ def describe() -> str:
 
 
 # Reads 256 MB (far more than the shared cache holds) over and over until killed.
-_STREAM_MEMORY = "import numpy as np; data = np.ones(256 * 2**20 // 8); print('ready', flush=True)\nwhile True: data.sum()"
+_STREAM_MEMORY = (
+    "import numpy as np; data = np.ones(256 * 2**20 // 8); print('ready', flush=True)\nwhile True: data.sum()"
+)
 
 
 @contextlib.contextmanager

@@ -39,7 +39,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import machine  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
 from nextword.model import Predictor, load_checkpoint, resolve_model_path  # noqa: E402
 from nextword.model.predictor import LOOK_AHEAD_MARKS  # noqa: E402
 from nextword.model.text import SplitText  # noqa: E402
@@ -69,7 +68,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(predictor: Predictor, document: str, typed: str, k: int, ahead: bool = False, flush: np.ndarray | None = None) -> tuple[list[float], list[float], float, list[float], list[float]]:
+def measure(
+    predictor: Predictor, document: str, typed: str, k: int, ahead: bool = False, flush: np.ndarray | None = None
+) -> tuple[list[float], list[float], float, list[float], list[float]]:
     """Query latencies at word boundaries and inside words, the first query's, those of the
     boundaries that had to run the network (all of them unless ``ahead``), and the time each
     look-ahead took (in the pause, not in any query); ``flush`` is read through before each
@@ -105,8 +106,12 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=200, help="words to type into each document")
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the language server runs)")
-    parser.add_argument("--cold", action="store_true", help="empty the caches before every word boundary (64 MB read through)")
-    parser.add_argument("--busy", action="store_true", help="stream memory on the other core the whole time (a noisy neighbour)")
+    parser.add_argument(
+        "--cold", action="store_true", help="empty the caches before every word boundary (64 MB read through)"
+    )
+    parser.add_argument(
+        "--busy", action="store_true", help="stream memory on the other core the whole time (a noisy neighbour)"
+    )
     args = parser.parse_args()
     with machine.noisy_neighbour() if args.busy else contextlib.nullcontext():
         run(args)
@@ -122,8 +127,12 @@ def run(args: argparse.Namespace) -> None:
     cold = ", caches emptied before every word boundary" if args.cold else ""
     busy = ", memory streamed on the other core" if args.busy else ""
     kernels = checkpoint.model.inference_kernels
-    print(f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s){cold}{busy}, kernels: {kernels}")
-    print(f"{'document':>16} {'typing':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}")
+    print(
+        f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s){cold}{busy}, kernels: {kernels}"
+    )
+    print(
+        f"{'document':>16} {'typing':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}"
+    )
     for words in (100, 100_000):
         document = take_words(text, words) + "\n\n"
         for ahead in (False, True):
@@ -133,10 +142,16 @@ def run(args: argparse.Namespace) -> None:
             boundary, inside, first, stepped, looked = measure(predictor, document, typed, args.k, ahead, flush)
             ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
             mode = "read ahead" if ahead else "back to back"
-            print(f"{words:>10,} words {mode:>16} {ms(statistics.median(boundary)):>13} {ms(percentile(boundary, 0.99)):>8} {ms(statistics.median(inside)):>12} {ms(percentile(inside, 0.99)):>8} {ms(first):>12}")
+            print(
+                f"{words:>10,} words {mode:>16} {ms(statistics.median(boundary)):>13} {ms(percentile(boundary, 0.99)):>8} {ms(statistics.median(inside)):>12} {ms(percentile(inside, 0.99)):>8} {ms(first):>12}"
+            )
             if ahead and stepped:
-                print(f"{'':>16} {'':>16} {len(boundary) - len(stepped)} of {len(boundary)} boundaries found every step read ahead; the other {len(stepped)}: p50 {ms(statistics.median(stepped))}")
-                print(f"{'':>16} {'':>16} reading ahead after a key (the word and up to {LOOK_AHEAD_MARKS} marks, in the pause): p50 {ms(statistics.median(looked))}")
+                print(
+                    f"{'':>16} {'':>16} {len(boundary) - len(stepped)} of {len(boundary)} boundaries found every step read ahead; the other {len(stepped)}: p50 {ms(statistics.median(stepped))}"
+                )
+                print(
+                    f"{'':>16} {'':>16} reading ahead after a key (the word and up to {LOOK_AHEAD_MARKS} marks, in the pause): p50 {ms(statistics.median(looked))}"
+                )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ import machine
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
 WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
-TRIGGERS = set(" ([\"“/")
+TRIGGERS = set(' (["“/')
 
 PARAGRAPH = (
     "When the compiler cannot infer the type of a value, the programmer writes it out, "
@@ -60,7 +60,9 @@ class Client:
 
     def __init__(self, command: list[str], env: dict[str, str]):
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=0)
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=0
+        )
         self.buffer = b""
         self.next_id = 0
 
@@ -159,7 +161,6 @@ def untrained_model(folder: Path) -> Path:
     from collections import Counter
 
     import torch
-
     from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
 
     counts = Counter(tokenize(corpus_text(2_000_000)))
@@ -175,21 +176,40 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # ----- the measurement --------------------------------------------------------------------------
-def measure(model: Path, sizes: list[int], repeats: int, entry: str, reloads: int = 2, pause: float = 0.0) -> dict[str, Any]:
+def measure(
+    model: Path, sizes: list[int], repeats: int, entry: str, reloads: int = 2, pause: float = 0.0
+) -> dict[str, Any]:
     text = corpus_text(max(sizes) + 1000)
     env = dict(os.environ)
     env["NEXTWORD_DATA_DIR"] = tempfile.mkdtemp(prefix="nextword-bench-")
-    command = [sys.executable, "-m", "nextword.server"] if entry == "module" else [str(Path(sys.executable).with_name("nextword")), "serve"]
+    command = (
+        [sys.executable, "-m", "nextword.server"]
+        if entry == "module"
+        else [str(Path(sys.executable).with_name("nextword")), "serve"]
+    )
     client = Client([*command, "--model", str(model)], env)
-    client.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {"general": {"positionEncodings": ["utf-16"]}}})
+    client.request(
+        "initialize",
+        {"processId": os.getpid(), "rootUri": None, "capabilities": {"general": {"positionEncodings": ["utf-16"]}}},
+    )
     initialize_s = time.perf_counter() - client.started
     client.notify("initialized", {})
-    while (status := client.request("workspace/executeCommand", {"command": "nextword.status"}))["state"] not in ("ready", "failed", "missing"):
+    while (status := client.request("workspace/executeCommand", {"command": "nextword.status"}))["state"] not in (
+        "ready",
+        "failed",
+        "missing",
+    ):
         time.sleep(0.01)
     ready_s = time.perf_counter() - client.started
     if status["state"] != "ready":
         raise SystemExit(f"the model did not load: {status['error']}")
-    results: dict[str, Any] = {"initialize_s": initialize_s, "ready_s": ready_s, "model": status["model"], "vocabulary": status["vocabularySize"], "sizes": {}}
+    results: dict[str, Any] = {
+        "initialize_s": initialize_s,
+        "ready_s": ready_s,
+        "model": status["model"],
+        "vocabulary": status["vocabularySize"],
+        "sizes": {},
+    }
     for size in sizes:
         latencies: list[float] = []
         ends: list[float] = []  # the keystrokes that end a word
@@ -197,9 +217,15 @@ def measure(model: Path, sizes: list[int], repeats: int, entry: str, reloads: in
         for run in range(repeats):
             uri = f"file:///bench/{size}-{run}.md"
             body = first_words(text, size)
-            client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": body}})
+            client.notify(
+                "textDocument/didOpen",
+                {"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": body}},
+            )
             started = time.perf_counter()
-            client.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": position_of_end(body), "context": {"triggerKind": 1}})
+            client.request(
+                "textDocument/completion",
+                {"textDocument": {"uri": uri}, "position": position_of_end(body), "context": {"triggerKind": 1}},
+            )
             firsts.append(time.perf_counter() - started)
             version = 1
             # The end of the text, kept up to date as an editor does, rather than found again
@@ -208,14 +234,24 @@ def measure(model: Path, sizes: list[int], repeats: int, entry: str, reloads: in
             end = position_of_end(body)
             for ch in PARAGRAPH:
                 start = end
-                end = {"line": end["line"] + 1, "character": 0} if ch == "\n" else {"line": end["line"], "character": end["character"] + len(ch.encode("utf-16-le")) // 2}
+                end = (
+                    {"line": end["line"] + 1, "character": 0}
+                    if ch == "\n"
+                    else {"line": end["line"], "character": end["character"] + len(ch.encode("utf-16-le")) // 2}
+                )
                 version += 1
-                change = {"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-                    "textDocument": {"uri": uri, "version": version},
-                    "contentChanges": [{"range": {"start": start, "end": start}, "text": ch}],
-                }}
+                change = {
+                    "jsonrpc": "2.0",
+                    "method": "textDocument/didChange",
+                    "params": {
+                        "textDocument": {"uri": uri, "version": version},
+                        "contentChanges": [{"range": {"start": start, "end": start}, "text": ch}],
+                    },
+                }
                 context = {"triggerKind": 2, "triggerCharacter": ch} if ch in TRIGGERS else {"triggerKind": 3}
-                completion = client.request_message("textDocument/completion", {"textDocument": {"uri": uri}, "position": end, "context": context})
+                completion = client.request_message(
+                    "textDocument/completion", {"textDocument": {"uri": uri}, "position": end, "context": context}
+                )
                 started = time.perf_counter()
                 client.write(change, completion)
                 client.wait_for(completion["id"])
@@ -234,7 +270,13 @@ def measure(model: Path, sizes: list[int], repeats: int, entry: str, reloads: in
             "word_end_p99_ms": 1e3 * percentile(ends, 0.99),
             "first_ms": 1e3 * max(firsts),
             "first_median_ms": 1e3 * statistics.median(firsts),
-            "slowest": sorted(((round(1e3 * t, 2), i % len(PARAGRAPH), PARAGRAPH[i % len(PARAGRAPH)]) for i, t in enumerate(latencies)), reverse=True)[:5],
+            "slowest": sorted(
+                (
+                    (round(1e3 * t, 2), i % len(PARAGRAPH), PARAGRAPH[i % len(PARAGRAPH)])
+                    for i, t in enumerate(latencies)
+                ),
+                reverse=True,
+            )[:5],
         }
     results["rss_mb"] = client.peak_rss_mb()
     for _ in range(reloads):  # swap the model in again, as after `nextword train`
@@ -255,31 +297,54 @@ def report(results: dict[str, Any]) -> None:
     print("after:  " + results["machine"][1])
     pace = f"{results['pause_ms']:g} ms between keys" if results["pause_ms"] else "keys back to back"
     print(f"typing: {pace}")
-    print(f"{'words':>8} {'keys':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'word end p50':>13} {'p99':>6} {'first ms':>9}")
+    print(
+        f"{'words':>8} {'keys':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'word end p50':>13} {'p99':>6} {'first ms':>9}"
+    )
     for size, r in results["sizes"].items():
-        print(f"{size:>8} {r['keystrokes']:>5} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['word_end_p50_ms']:>13.2f} {r['word_end_p99_ms']:>6.2f} {r['first_ms']:>9.1f}"
-              f"   p50 {mark(r['p50_ms'], TARGETS['p50_ms'])}, p99 {mark(r['p99_ms'], TARGETS['p99_ms'])}")
+        print(
+            f"{size:>8} {r['keystrokes']:>5} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['word_end_p50_ms']:>13.2f} {r['word_end_p99_ms']:>6.2f} {r['first_ms']:>9.1f}"
+            f"   p50 {mark(r['p50_ms'], TARGETS['p50_ms'])}, p99 {mark(r['p99_ms'], TARGETS['p99_ms'])}"
+        )
     for size, r in results["sizes"].items():
         print(f"slowest keystrokes at {size} words (ms, index, character): {r['slowest']}")
     largest = max(results["sizes"])
     first = results["sizes"][largest]["first_ms"]
-    print(f"first completion after opening the {largest:,}-word document: {first:.1f} ms ({mark(first, TARGETS['first_ms'])}, target {TARGETS['first_ms']:.0f} ms)")
-    print(f"initialize answered {results['initialize_s']:.3f} s after start ({mark(results['initialize_s'], TARGETS['initialize_s'])}, target {TARGETS['initialize_s']} s)")
-    print(f"model ready {results['ready_s']:.2f} s after start ({mark(results['ready_s'], TARGETS['ready_s'])}, target {TARGETS['ready_s']} s)")
-    print(f"peak RSS {results['rss_mb']:.0f} MB ({mark(results['rss_mb'], TARGETS['rss_mb'])}, target {TARGETS['rss_mb']:.0f} MB)")
+    print(
+        f"first completion after opening the {largest:,}-word document: {first:.1f} ms ({mark(first, TARGETS['first_ms'])}, target {TARGETS['first_ms']:.0f} ms)"
+    )
+    print(
+        f"initialize answered {results['initialize_s']:.3f} s after start ({mark(results['initialize_s'], TARGETS['initialize_s'])}, target {TARGETS['initialize_s']} s)"
+    )
+    print(
+        f"model ready {results['ready_s']:.2f} s after start ({mark(results['ready_s'], TARGETS['ready_s'])}, target {TARGETS['ready_s']} s)"
+    )
+    print(
+        f"peak RSS {results['rss_mb']:.0f} MB ({mark(results['rss_mb'], TARGETS['rss_mb'])}, target {TARGETS['rss_mb']:.0f} MB)"
+    )
     if results["reloads"]:
-        print(f"after {results['reloads']} model reloads: RSS {results['rss_after_reloads_now_mb']:.0f} MB, peak {results['rss_after_reloads_peak_mb']:.0f} MB (the new model loads while the old one serves)")
+        print(
+            f"after {results['reloads']} model reloads: RSS {results['rss_after_reloads_now_mb']:.0f} MB, peak {results['rss_after_reloads_peak_mb']:.0f} MB (the new model loads while the old one serves)"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, help="model file (default: the shipped model, else an untrained one of its shape)")
+    parser.add_argument(
+        "--model", type=Path, help="model file (default: the shipped model, else an untrained one of its shape)"
+    )
     parser.add_argument("--untrained", action="store_true", help="use an untrained model of the default shape")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="document sizes in words")
     parser.add_argument("--repeats", type=int, default=1, help="documents typed into per size")
-    parser.add_argument("--entry", choices=("module", "script"), default="module", help="start `python -m nextword.server` (module) or `nextword serve` (script)")
+    parser.add_argument(
+        "--entry",
+        choices=("module", "script"),
+        default="module",
+        help="start `python -m nextword.server` (module) or `nextword serve` (script)",
+    )
     parser.add_argument("--reloads", type=int, default=2, help="model reloads at the end, to see memory across them")
-    parser.add_argument("--pause-ms", type=float, default=0.0, help="pause between keys, as a typist's (default 0: back to back)")
+    parser.add_argument(
+        "--pause-ms", type=float, default=0.0, help="pause between keys, as a typist's (default 0: back to back)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     model = args.model

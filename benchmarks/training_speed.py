@@ -36,7 +36,9 @@ def main() -> None:
 
     t = time.perf_counter()
     corpus = load_corpus([args.corpus])
-    print(f"read {len(corpus.train)} training and {len(corpus.valid)} validation files in {time.perf_counter() - t:.1f} s")
+    print(
+        f"read {len(corpus.train)} training and {len(corpus.valid)} validation files in {time.perf_counter() - t:.1f} s"
+    )
     shape = ModelConfig(emb_dim=200, hidden_dim=200, num_layers=2, dropout=0.2)
     variants = {
         "sampled": TrainConfig(sampled=1024, batch_size=64, max_minutes=args.minutes, max_vocab=30000, epochs=1),
@@ -49,7 +51,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             result = train(corpus, Path(tmp) / "m.safetensors", config, shape, progress=Progress("none"))
         tokens = result.tokens_per_second * args.minutes * 60
-        print(f"{name:>8} {result.tokens_per_second:>9,.0f} {tokens:>10,.0f} {result.valid_perplexity:>10.1f}", flush=True)
+        print(
+            f"{name:>8} {result.tokens_per_second:>9,.0f} {tokens:>10,.0f} {result.valid_perplexity:>10.1f}", flush=True
+        )
 
 
 if __name__ == "__main__":

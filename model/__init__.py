@@ -32,7 +32,27 @@ _EXPORTS = {
     "Vocabulary": "vocab",
 }
 
-__all__ = sorted([*_EXPORTS, "NextwordError", "WORD_PATTERN", "Token", "is_word", "iter_tokens", "tokenize"])
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "LanguageModel",
+    "ModelConfig",
+    "NextwordError",
+    "Predictor",
+    "PredictorConfig",
+    "Suggestion",
+    "Token",
+    "Vocabulary",
+    "WORD_PATTERN",
+    "default_model_path",
+    "is_word",
+    "iter_tokens",
+    "load_checkpoint",
+    "resolve_model_path",
+    "save_checkpoint",
+    "tokenize",
+    "user_model_path",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -90,7 +90,9 @@ def save_checkpoint(
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise CheckpointWriteError(e.errno, f"cannot write the model {path} ({e.strerror or e}); write it to a folder you can write to") from None
+        raise CheckpointWriteError(
+            e.errno, f"cannot write the model {path} ({e.strerror or e}); write it to a folder you can write to"
+        ) from None
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
@@ -98,7 +100,10 @@ def save_checkpoint(
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         kept = f"; {path} is unchanged" if path.is_file() else ""
-        raise CheckpointWriteError(e.errno, f"cannot write the model {path} ({e.strerror or e}){kept}; free some disk space or write it elsewhere") from None
+        raise CheckpointWriteError(
+            e.errno,
+            f"cannot write the model {path} ({e.strerror or e}){kept}; free some disk space or write it elsewhere",
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -163,7 +168,9 @@ def _parse_vocab(data: Any) -> Vocabulary:
     return Vocabulary(data)
 
 
-def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_prediction: bool = False, prepare: bool = True) -> Checkpoint:
+def load_checkpoint(
+    path: str | os.PathLike[str] | None = None, *, for_prediction: bool = False, prepare: bool = True
+) -> Checkpoint:
     """Read a checkpoint (the shipped default when ``path`` is None), ready for prediction.
 
     ``for_prediction`` keeps the weights as the file stores them (half precision) beside the
@@ -176,7 +183,9 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
     model is gone, so that the two are never in memory whole at once."""
     path = Path(path).expanduser() if path is not None else default_model_path()
     if not path.exists():
-        raise CheckpointError(f"model file {path} does not exist; train one with `nextword train NOTES` or pass an existing .safetensors file")
+        raise CheckpointError(
+            f"model file {path} does not exist; train one with `nextword train NOTES` or pass an existing .safetensors file"
+        )
     if not path.is_file():
         raise CheckpointError(f"model path {path} is not a file; pass the .safetensors file itself")
     try:
@@ -187,11 +196,17 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
             # under the model (and the mapping goes once the tensors read from it do).
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path} is not a readable nextword model (damaged or not a .safetensors file: {e}); retrain it with `nextword train` or use another model") from None
+        raise CheckpointError(
+            f"{path} is not a readable nextword model (damaged or not a .safetensors file: {e}); retrain it with `nextword train` or use another model"
+        ) from None
     if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is a .safetensors file but not a nextword model; pass a model written by `nextword train`")
+        raise CheckpointError(
+            f"{path} is a .safetensors file but not a nextword model; pass a model written by `nextword train`"
+        )
     if metadata.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} uses model format version {metadata.get('format_version')!r}, which this nextword does not read (it reads {FORMAT_VERSION}); retrain with this version")
+        raise CheckpointError(
+            f"{path} uses model format version {metadata.get('format_version')!r}, which this nextword does not read (it reads {FORMAT_VERSION}); retrain with this version"
+        )
     try:
         config = _parse_config(json.loads(metadata["config"]))
         vocab = _parse_vocab(json.loads(metadata["vocab"]))
@@ -199,11 +214,17 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
         if not isinstance(info, dict):
             raise TypeError(f"its training record is {json.dumps(info)[:40]}, not an object")
     except KeyError as e:
-        raise CheckpointError(f"{path} is not a usable nextword model: its metadata lacks {e}; retrain it with `nextword train` or use another model") from None
+        raise CheckpointError(
+            f"{path} is not a usable nextword model: its metadata lacks {e}; retrain it with `nextword train` or use another model"
+        ) from None
     except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{path} is not a usable nextword model: it has damaged model metadata ({e}); retrain it with `nextword train` or use another model") from None
+        raise CheckpointError(
+            f"{path} is not a usable nextword model: it has damaged model metadata ({e}); retrain it with `nextword train` or use another model"
+        ) from None
     if len(vocab) != config.vocab_size:
-        raise CheckpointError(f"{path} is inconsistent: its vocabulary has {len(vocab)} tokens but its config says {config.vocab_size}; retrain it")
+        raise CheckpointError(
+            f"{path} is inconsistent: its vocabulary has {len(vocab)} tokens but its config says {config.vocab_size}; retrain it"
+        )
     try:
         # A shell first: the weights are checked against the config before any is allocated,
         # so a config with absurd sizes cannot ask for more memory than the file holds.
@@ -239,8 +260,14 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
                 parameter.copy_(weights.pop(name))
     notes = extra.pop(NOTES_TOKENS, None)
     if notes is not None:
-        if notes.dtype != torch.int32 or notes.dim() != 1 or (notes.numel() and not 0 <= int(notes.min()) <= int(notes.max()) < config.vocab_size):
-            raise CheckpointError(f"{path} has damaged notes data (token ids that do not fit its vocabulary); retrain it with `nextword train --full`")
+        if (
+            notes.dtype != torch.int32
+            or notes.dim() != 1
+            or (notes.numel() and not 0 <= int(notes.min()) <= int(notes.max()) < config.vocab_size)
+        ):
+            raise CheckpointError(
+                f"{path} has damaged notes data (token ids that do not fit its vocabulary); retrain it with `nextword train --full`"
+            )
         model.set_notes(notes)
     if prepare:
         model.prepare_for_inference()

@@ -111,19 +111,25 @@ class CompiledLSTM:
         self._width, self._hidden = width, hidden
 
     @classmethod
-    def build(cls, lstm: nn.LSTM) -> "CompiledLSTM | None":
+    def build(cls, lstm: nn.LSTM) -> CompiledLSTM | None:
         if lstm.proj_size or not available():
             return None
-        if lstm.num_layers > _kernels.MAX_LAYERS or lstm.hidden_size > _kernels.MAX_HIDDEN or max(lstm.input_size, lstm.hidden_size) + lstm.hidden_size > _kernels.MAX_WIDTH:
+        if (
+            lstm.num_layers > _kernels.MAX_LAYERS
+            or lstm.hidden_size > _kernels.MAX_HIDDEN
+            or max(lstm.input_size, lstm.hidden_size) + lstm.hidden_size > _kernels.MAX_WIDTH
+        ):
             return None  # larger than the kernels take
         layers = []
         for layer in range(lstm.num_layers):
-            get = lambda name: getattr(lstm, f"{name}_l{layer}").detach().float()  # noqa: E731
+            get = lambda name, layer=layer: getattr(lstm, f"{name}_l{layer}").detach().float()  # noqa: E731
             rows, scale = quantize_rows(torch.cat([get("weight_ih"), get("weight_hh")], dim=1))
             layers.append((rows, scale, np.ascontiguousarray((get("bias_ih") + get("bias_hh")).numpy())))
         return cls(layers, lstm.input_size, lstm.hidden_size)
 
-    def read(self, inputs: np.ndarray, state: tuple[tuple[Tensor, Tensor], ...]) -> tuple[np.ndarray, tuple[tuple[Tensor, Tensor], ...]]:
+    def read(
+        self, inputs: np.ndarray, state: tuple[tuple[Tensor, Tensor], ...]
+    ) -> tuple[np.ndarray, tuple[tuple[Tensor, Tensor], ...]]:
         """One sequence: the last layer's outputs ``[T, hidden]`` for inputs ``[T, width]``
         (contiguous single precision), and the new state."""
         layers, hidden = len(self._layers), self._hidden
@@ -135,16 +141,24 @@ class CompiledLSTM:
         parts = torch.from_numpy(buffer).view(2 * layers, 1, hidden).unbind(0)
         return out, tuple(zip(parts[0::2], parts[1::2]))
 
-    def __call__(self, x: Tensor, state: tuple[tuple[Tensor, Tensor], ...]) -> tuple[Tensor, tuple[tuple[Tensor, Tensor], ...]]:
+    def __call__(
+        self, x: Tensor, state: tuple[tuple[Tensor, Tensor], ...]
+    ) -> tuple[Tensor, tuple[tuple[Tensor, Tensor], ...]]:
         """The last layer's outputs ``[T, B, hidden]`` for inputs ``[T, B, width]``, and the new state."""
         steps, batch, _ = x.shape
         x = x.detach().float()
         # Each batch row is its own sequence, read on its own.
-        rows = [self.read(x[:, b].contiguous().numpy(), tuple((h[b : b + 1], c[b : b + 1]) for h, c in state)) for b in range(batch)]
+        rows = [
+            self.read(x[:, b].contiguous().numpy(), tuple((h[b : b + 1], c[b : b + 1]) for h, c in state))
+            for b in range(batch)
+        ]
         out = torch.from_numpy(np.stack([row_out for row_out, _ in rows], axis=1))
         if batch == 1:
             return out, rows[0][1]
-        return out, tuple((torch.cat([s[n][0] for _, s in rows]), torch.cat([s[n][1] for _, s in rows])) for n in range(len(self._layers)))
+        return out, tuple(
+            (torch.cat([s[n][0] for _, s in rows]), torch.cat([s[n][1] for _, s in rows]))
+            for n in range(len(self._layers))
+        )
 
 
 class CompiledRead:
@@ -156,7 +170,7 @@ class CompiledRead:
         self._embedding, self._lstm, self._projection = embedding, lstm, projection
 
     @classmethod
-    def build(cls, embedding: Tensor, lstm: object, projection: object) -> "CompiledRead | None":
+    def build(cls, embedding: Tensor, lstm: object, projection: object) -> CompiledRead | None:
         """For an LSTM on the C kernels, a projection on them too (or none), and an embedding
         numpy can index (half or single precision); None otherwise."""
         compiled_projection = getattr(projection, "compiled", None)
@@ -166,7 +180,9 @@ class CompiledRead:
             return None
         return cls(embedding.detach().numpy(), lstm, compiled_projection)
 
-    def __call__(self, token_ids: Tensor, state: tuple[tuple[Tensor, Tensor], ...]) -> tuple[Tensor, tuple[tuple[Tensor, Tensor], ...]]:
+    def __call__(
+        self, token_ids: Tensor, state: tuple[tuple[Tensor, Tensor], ...]
+    ) -> tuple[Tensor, tuple[tuple[Tensor, Tensor], ...]]:
         """The output vectors ``[T, emb_dim]`` after each of ``token_ids [T]``, and the new state."""
         inputs = self._embedding[token_ids.numpy()].astype(np.float32, copy=False)
         outputs, state = self._lstm.read(inputs, state)

@@ -21,7 +21,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -35,7 +35,9 @@ class PredictorConfig:
 
     cache_weight: float = 0.05  # share of probability given to words of the document by their counts
     cache_size: int = 3000  # the document's word counts cover this many most recent tokens
-    neural_cache_weight: float = 0.2  # share given to words of the document by how alike their contexts are to this one (0: off)
+    neural_cache_weight: float = (
+        0.2  # share given to words of the document by how alike their contexts are to this one (0: off)
+    )
     neural_cache_size: int = 512  # the context-matching cache covers this many most recent tokens
     neural_cache_sharpness: float = 10.0  # scale of the cosine similarity of contexts inside the softmax
     notes_weight: float = 0.3  # a personal model's n-gram of its notes: its share beside the network's (0: off)

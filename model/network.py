@@ -106,7 +106,9 @@ class LanguageModel(nn.Module):
 
     def full_loss(self, hidden: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
         """Cross-entropy over the whole vocabulary."""
-        return F.cross_entropy(self.logits(hidden).reshape(-1, self.config.vocab_size), targets.reshape(-1), reduction=reduction)
+        return F.cross_entropy(
+            self.logits(hidden).reshape(-1, self.config.vocab_size), targets.reshape(-1), reduction=reduction
+        )
 
     def sampled_loss(self, hidden: Tensor, targets: Tensor, num_sampled: int, unigram: Tensor) -> Tensor:
         """Sampled-softmax cross-entropy: the batch's own targets plus ``num_sampled`` uniform
@@ -130,7 +132,7 @@ class LanguageModel(nn.Module):
             (torch.zeros(batch, out), torch.zeros(batch, self.config.hidden_dim)) for _ in range(self.config.num_layers)
         )
 
-    def train(self, mode: bool = True) -> "LanguageModel":
+    def train(self, mode: bool = True) -> LanguageModel:
         if mode:
             # Training changes the weights: the packed copies would go stale.
             self._step_layers = self._quantized_lstm = self._step_out = self._output_layer = self._compiled_read = None
@@ -195,30 +197,40 @@ class LanguageModel(nn.Module):
         layer = self.prepare_for_inference()._output_layer
         return (layer.exact_rows, layer.rank) if isinstance(layer, FactoredOutputLayer) else None
 
-    def prepare_for_inference(self) -> "LanguageModel":
+    def prepare_for_inference(self) -> LanguageModel:
         """Switch to evaluation mode and gather the weights ``step`` and ``next_log_probs`` use
         (once: every Predictor of a loaded model shares them)."""
         self.eval()
         if self._output_layer is not None:
             return self
         with torch.no_grad():
-            self._output_layer = build_output_layer(self.embedding.weight, self.out_bias, self._precision, self.out_proj)
+            self._output_layer = build_output_layer(
+                self.embedding.weight, self.out_bias, self._precision, self.out_proj
+            )
             precision = self._output_layer.precision
             if precision == "fp32" and self.embedding.weight.dtype != torch.float32:
                 # Single precision throughout (no fbgemm here, or asked for): the weights
                 # themselves serve, rather than single-precision copies beside stored ones.
                 self._single_precision()
                 self._output_layer = build_output_layer(self.embedding.weight, self.out_bias, precision, self.out_proj)
-            self._step_out = InferenceLinear(self.out_proj.weight, self.out_proj.bias, precision) if self.out_proj is not None else None
+            self._step_out = (
+                InferenceLinear(self.out_proj.weight, self.out_proj.bias, precision)
+                if self.out_proj is not None
+                else None
+            )
             # The project's C kernels for 8-bit weights where they run, else PyTorch's.
-            self._quantized_lstm = (CompiledLSTM.build(self.lstm) if precision == "int8" else None) or QuantizedLSTM.build(self.lstm, precision)
+            self._quantized_lstm = (
+                CompiledLSTM.build(self.lstm) if precision == "int8" else None
+            ) or QuantizedLSTM.build(self.lstm, precision)
             self._compiled_read = CompiledRead.build(self.embedding.weight, self._quantized_lstm, self._step_out)
             self._step_layers = []
             # Without PyTorch's quantized LSTM: the same arithmetic written out, one product a layer.
             for layer in range(self.config.num_layers if self._quantized_lstm is None else 0):
-                get = lambda name: getattr(self.lstm, f"{name}_l{layer}").detach()  # noqa: E731
+                get = lambda name, layer=layer: getattr(self.lstm, f"{name}_l{layer}").detach()  # noqa: E731
                 # One matrix for input and recurrent weights: one product per layer and step.
-                gates = InferenceLinear(torch.cat([get("weight_ih"), get("weight_hh")], dim=1), get("bias_ih") + get("bias_hh"), precision)
+                gates = InferenceLinear(
+                    torch.cat([get("weight_ih"), get("weight_hh")], dim=1), get("bias_ih") + get("bias_hh"), precision
+                )
                 proj = get("weight_hr").t().float().contiguous() if self.config.proj_dim else None
                 self._step_layers.append((gates, proj))
         return self
@@ -305,20 +317,27 @@ class QuantizedLSTM:
         self._dtype = torch.qint8 if precision == "int8" else torch.float16
 
     @classmethod
-    def build(cls, lstm: nn.LSTM, precision: str) -> "QuantizedLSTM | None":
+    def build(cls, lstm: nn.LSTM, precision: str) -> QuantizedLSTM | None:
         """``lstm``'s weights in ``precision``, or None where this PyTorch cannot run them so."""
         if precision not in ("int8", "fp16") or lstm.proj_size:
             return None
         cells = []
         try:
             for layer in range(lstm.num_layers):
-                get = lambda name: getattr(lstm, f"{name}_l{layer}").detach().float().contiguous()  # noqa: E731
-                w_ih, w_hh = pack(get("weight_ih"), get("bias_ih"), precision), pack(get("weight_hh"), get("bias_hh"), precision)
+                get = lambda name, layer=layer: getattr(lstm, f"{name}_l{layer}").detach().float().contiguous()  # noqa: E731
+                w_ih, w_hh = (
+                    pack(get("weight_ih"), get("bias_ih"), precision),
+                    pack(get("weight_hh"), get("bias_hh"), precision),
+                )
                 if w_ih is None or w_hh is None:
                     return None
                 if precision == "int8":
                     # reduce_range as in InferenceLinear: 7-bit inputs never saturate fbgemm's sums.
-                    cells.append(torch.ops.quantized.make_quantized_cell_params_dynamic(w_ih, w_hh, get("bias_ih"), get("bias_hh"), True))
+                    cells.append(
+                        torch.ops.quantized.make_quantized_cell_params_dynamic(
+                            w_ih, w_hh, get("bias_ih"), get("bias_hh"), True
+                        )
+                    )
                 else:
                     cells.append(torch.ops.quantized.make_quantized_cell_params_fp16(w_ih, w_hh))
         except (AttributeError, RuntimeError, NotImplementedError):
@@ -329,5 +348,17 @@ class QuantizedLSTM:
         """The last layer's outputs ``[T, B, hidden]`` for inputs ``[T, B, emb_dim]``, and the new state."""
         h = torch.stack([h for h, _ in state])
         c = torch.stack([c for _, c in state])
-        out, h, c = torch.quantized_lstm(x, (h, c), self._cells, True, len(self._cells), 0.0, False, False, False, dtype=self._dtype, use_dynamic=True)
+        out, h, c = torch.quantized_lstm(
+            x,
+            (h, c),
+            self._cells,
+            True,
+            len(self._cells),
+            0.0,
+            False,
+            False,
+            False,
+            dtype=self._dtype,
+            use_dynamic=True,
+        )
         return out, tuple(zip(h.unbind(0), c.unbind(0)))

@@ -43,7 +43,7 @@ class _Table:
         self.discount = _discount(counts)
 
     @classmethod
-    def of(cls, contexts: np.ndarray, words: np.ndarray) -> "_Table":
+    def of(cls, contexts: np.ndarray, words: np.ndarray) -> _Table:
         """Distinct (context, word) pairs of the given occurrences, counted."""
         order = np.lexsort((words, contexts))
         contexts, words = contexts[order], words[order]
@@ -113,7 +113,9 @@ class NotesNgram:
 
     @property
     def nbytes(self) -> int:
-        return self._base.nbytes + sum(t.contexts.nbytes + t.words.nbytes + t.counts.nbytes for t in self.tables.values())
+        return self._base.nbytes + sum(
+            t.contexts.nbytes + t.words.nbytes + t.counts.nbytes for t in self.tables.values()
+        )
 
     def distribution(self, context: list[int]) -> np.ndarray:
         """P(next token | the last tokens of ``context``) over the whole vocabulary (a new array)."""

@@ -40,7 +40,9 @@ class FactoredOutputLayer:
     when None); the thin factor 8-bit with the C kernels and in half precision with fbgemm,
     the rest in the head's precision."""
 
-    def __init__(self, head: InferenceLinear, tail_weight: Tensor, tail_bias: Tensor, rank: int, moment: Tensor | None = None):
+    def __init__(
+        self, head: InferenceLinear, tail_weight: Tensor, tail_bias: Tensor, rank: int, moment: Tensor | None = None
+    ):
         thin, wide = low_rank_rows(tail_weight.detach(), rank, moment)
         self._head = head
         self.precision, self.kernels = head.precision, head.kernels
@@ -69,7 +71,9 @@ class FactoredOutputLayer:
         return out if x.dim() == 2 else out.view(*x.shape[:-1], out.shape[-1])
 
 
-def build_output_layer(weight: Tensor, bias: Tensor, precision: str | None, projection: nn.Linear | None = None) -> InferenceLinear | FactoredOutputLayer:
+def build_output_layer(
+    weight: Tensor, bias: Tensor, precision: str | None, projection: nn.Linear | None = None
+) -> InferenceLinear | FactoredOutputLayer:
     """The output layer for prediction, for inputs that ``projection`` makes (where there is
     one): factored in the compact precisions when that saves enough, else exact (single
     precision is exact throughout, for tests that compare paths)."""
@@ -78,7 +82,13 @@ def build_output_layer(weight: Tensor, bias: Tensor, precision: str | None, proj
     if precision != "fp32" and saving >= MIN_SAVING:
         head = InferenceLinear(weight[:HEAD_ROWS], bias[:HEAD_ROWS], precision)
         if head.precision != "fp32":  # fbgemm is there: so are its half-precision products
-            return FactoredOutputLayer(head, weight[HEAD_ROWS:], bias[HEAD_ROWS:], TAIL_RANK, projected_moment(projection) if projection is not None else None)
+            return FactoredOutputLayer(
+                head,
+                weight[HEAD_ROWS:],
+                bias[HEAD_ROWS:],
+                TAIL_RANK,
+                projected_moment(projection) if projection is not None else None,
+            )
     return InferenceLinear(weight, bias, precision)
 
 

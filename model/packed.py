@@ -30,12 +30,17 @@ class InferenceLinear:
         weight, bias = weight.detach().float().contiguous(), bias.detach().float().contiguous()
         self.out_features = weight.shape[0]
         self.compiled: compiled.CompiledLinear | None = None  # the C kernels' form, where they run
-        if precision in (None, "int8", "fp16") and compiled.available() and compiled.takes(weight.shape[1], precision or "int8"):
+        if (
+            precision in (None, "int8", "fp16")
+            and compiled.available()
+            and compiled.takes(weight.shape[1], precision or "int8")
+        ):
             self.precision, self.kernels = precision or "int8", compiled.KERNELS
             self.compiled = compiled.CompiledLinear(weight, bias, self.precision)
             return
-        for self.precision in [precision] if precision else self.PRECISIONS:
-            self._packed = pack(weight, bias, self.precision)
+        for candidate in [precision] if precision else self.PRECISIONS:
+            self.precision = candidate
+            self._packed = pack(weight, bias, candidate)
             if self._packed is not None:
                 break
         else:
@@ -67,7 +72,9 @@ def pack(weight: Tensor, bias: Tensor, precision: str) -> Any:
         scales = compiled.row_scales(weight)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the deprecation notice: we fall back when it goes
-            quantized = torch.quantize_per_channel(weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0, torch.qint8)
+            quantized = torch.quantize_per_channel(
+                weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0, torch.qint8
+            )
             return torch.ops.quantized.linear_prepack(quantized, bias)
     except (AttributeError, RuntimeError, NotImplementedError):
         return None

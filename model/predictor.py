@@ -128,7 +128,9 @@ def _tokens_between(text: SplitText, start: int, stop: int) -> list[Token]:
     if stop <= split:
         return list(iter_tokens(text.head, start, stop))
     if start >= split:
-        return [Token(t.text, t.start + split, t.end + split) for t in iter_tokens(text.tail, start - split, stop - split)]
+        return [
+            Token(t.text, t.start + split, t.end + split) for t in iter_tokens(text.tail, start - split, stop - split)
+        ]
     return [Token(t.text, t.start + start, t.end + start) for t in iter_tokens(text.slice(start, stop))]
 
 
@@ -147,7 +149,11 @@ class Predictor:
         self._window_chars = 12 * self.config.cache_size
         # The continuous cache never reaches further back than the word counts (which also
         # hold the words the vocabulary lacks).
-        self._key_rows = max(1, min(self.config.neural_cache_size, self.config.cache_size)) if self.config.neural_cache_weight > 0 else 0
+        self._key_rows = (
+            max(1, min(self.config.neural_cache_size, self.config.cache_size))
+            if self.config.neural_cache_weight > 0
+            else 0
+        )
         self._notes = self.model.notes_ngram if self.config.notes_weight > 0 else None
         # Every context starts as if after a paragraph break: the start of a document.
         output, state = self.model.step(torch.tensor([vocab.id(PARAGRAPH)]), self.model.initial_state())
@@ -206,7 +212,11 @@ class Predictor:
         keep = self._settled_count(unchanged)
         resume = self._entries[keep - 1].token.end if keep else 0
         # Re-read from the change unless that means more than the window a fresh start reads.
-        if keep < self._lstm_start or len(self._entries) > self.config.max_tokens or len(text) - resume > self._window_chars:
+        if (
+            keep < self._lstm_start
+            or len(self._entries) > self.config.max_tokens
+            or len(text) - resume > self._window_chars
+        ):
             self._rebuild(text)
         else:
             self._truncate(keep)
@@ -246,7 +256,9 @@ class Predictor:
             ids = ids[_top(dist[ids], k)]
         else:  # every word: leaving out the rest is cheaper than gathering the words
             ids = _top(dist, k, self.vocab.word_mask)
-        found = [Suggestion(self.vocab.tokens[i], float(p)) for i, p in zip(ids.tolist(), dist[ids].tolist()) if p > 0.0]
+        found = [
+            Suggestion(self.vocab.tokens[i], float(p)) for i, p in zip(ids.tolist(), dist[ids].tolist()) if p > 0.0
+        ]
         found.extend(self._oov_suggestions(prefix, k, typed))
         found.sort(key=lambda s: (-s.probability, s.word))
         result = found[:k]
@@ -358,7 +370,9 @@ class Predictor:
         return ids, weights
 
     @torch.inference_mode()
-    def complete_phrase(self, context: str | SplitText, prefix: str = "", max_words: int = 4, min_probability: float = 0.2) -> tuple[str, float]:
+    def complete_phrase(
+        self, context: str | SplitText, prefix: str = "", max_words: int = 4, min_probability: float = 0.2
+    ) -> tuple[str, float]:
         """A greedy phrase continuing the word being typed: the rest of the current word
         (or the next word) and then following words while each is at least
         ``min_probability`` likely. Returns the text to insert after ``prefix`` and the
@@ -383,7 +397,14 @@ class Predictor:
         return words[0][len(prefix) :] + join_tokens(words[1:], after=words[0]), probability
 
     @torch.inference_mode()
-    def generate(self, context: str | SplitText, num_tokens: int = 30, temperature: float = 1.0, top_k: int = 0, seed: int | None = None) -> str:
+    def generate(
+        self,
+        context: str | SplitText,
+        num_tokens: int = 30,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        seed: int | None = None,
+    ) -> str:
         """Sample ``num_tokens`` tokens after ``context`` and return them as text.
 
         ``temperature`` below 1 sharpens the distribution (0 picks the most probable token),
@@ -486,7 +507,9 @@ class Predictor:
             before = self._states.get(index - 1) if index - 1 >= self._lstm_start else self._start
             if dropped is not None and before is not None:
                 # Read again from the same state, the token gives this same state back.
-                self._keep_ahead((id(before[0]), entry.id), _ReadAhead(before[0], entry.id, dropped[1], dropped[0], None))
+                self._keep_ahead(
+                    (id(before[0]), entry.id), _ReadAhead(before[0], entry.id, dropped[1], dropped[0], None)
+                )
             if self._key_rows:
                 self._key_ids[index % self._key_rows] = -1
             back = index - self.config.cache_size
@@ -502,7 +525,12 @@ class Predictor:
         state, output = self._states[last] if last >= self._lstm_start else self._start
         pending = list(range(last + 1, len(entries)))
         # A fresh start files thousands of tokens here: the lookups are bound once.
-        lookup, unk, word_flags, cache_size = self.vocab.index.get, self.vocab.unk_id, self.vocab.word_flags, self.config.cache_size
+        lookup, unk, word_flags, cache_size = (
+            self.vocab.index.get,
+            self.vocab.unk_id,
+            self.vocab.word_flags,
+            self.config.cache_size,
+        )
         for token in tokens:
             token_id = lookup(token.text, unk)
             entry = _Entry(token, token_id, word_flags[token_id] if token_id != unk else is_word(token.text))
@@ -649,7 +677,9 @@ class Predictor:
             # the ranking breaks them) and the words that share. A note full of names need not
             # score them all at every word.
             frequent = heapq.nlargest(k, words, key=counts.__getitem__)
-            words = list(dict.fromkeys([*frequent, *(w for w in neural if w.startswith(prefix) and w in counts and offered(w))]))
+            words = list(
+                dict.fromkeys([*frequent, *(w for w in neural if w.startswith(prefix) and w in counts and offered(w))])
+            )
         p_unk = self._p_unk
         found = []
         for word in words:

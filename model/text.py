@@ -54,14 +54,14 @@ class SplitText:
             return self.tail[start - split : end - split]
         return self.head[start:] + self.tail[: end - split]
 
-    def prefix(self, end: int) -> "SplitText":
+    def prefix(self, end: int) -> SplitText:
         """``text[:end]``, still in pieces (the head is not copied if the tail is cut)."""
         split = len(self.head)
         if end <= split:
             return SplitText(self.head[:end] if end < split else self.head)
         return SplitText(self.head, self.tail[: end - split])
 
-    def same(self, other: "SplitText") -> bool:
+    def same(self, other: SplitText) -> bool:
         """Whether both hold the same text."""
         if len(self) != len(other):
             return False
@@ -69,7 +69,7 @@ class SplitText:
             return self.tail == other.tail
         return str(self) == str(other)
 
-    def common_prefix_length(self, other: "SplitText") -> int:
+    def common_prefix_length(self, other: SplitText) -> int:
         """The length of the longest common prefix of the two texts."""
         if self.head is other.head:
             return len(self.head) + common_prefix_length(self.tail, other.tail)

@@ -15,7 +15,8 @@ scanning the whole text, which is what lets the Predictor re-read only what chan
 from __future__ import annotations
 
 import re
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 WORD_PATTERN = r"\w+(?:['’]\w+)*"
 WORD_RE = re.compile(WORD_PATTERN)

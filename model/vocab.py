@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ class Vocabulary:
         self.sorted_word_plain_end = np.asarray([ends_one_key_away(w) for w in self.sorted_words], dtype=bool)
 
     @classmethod
-    def build(cls, counts: Counter[str], min_count: int = 2, max_size: int = 30000) -> "Vocabulary":
+    def build(cls, counts: Counter[str], min_count: int = 2, max_size: int = 30000) -> Vocabulary:
         """The most frequent tokens seen at least ``min_count`` times, at most ``max_size`` in all."""
         if max_size < len(SPECIALS) + 1:
             raise ValueError(f"max_size must be at least {len(SPECIALS) + 1}")
@@ -47,7 +47,7 @@ class Vocabulary:
         )
         return cls(list(SPECIALS) + ranked[: max_size - len(SPECIALS)])
 
-    def extend(self, new_tokens: Iterable[str]) -> "Vocabulary":
+    def extend(self, new_tokens: Iterable[str]) -> Vocabulary:
         """A vocabulary with ``new_tokens`` appended after the existing ones (ids kept)."""
         extra = [t for t in dict.fromkeys(new_tokens) if t not in self.index]
         return Vocabulary(self.tokens + extra)

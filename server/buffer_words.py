@@ -45,7 +45,7 @@ class BufferWords:
         self.sorted: list[str] = []  # the distinct words, in code-point order
         self._add(text, 0, len(text))
 
-    def attach(self, doc: Document) -> "BufferWords":
+    def attach(self, doc: Document) -> BufferWords:
         """Keep counting ``doc``'s words as it is edited."""
         doc.listeners.append(self.on_edit)
         return self

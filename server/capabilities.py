@@ -86,7 +86,16 @@ def same_result(a: Any, b: Any) -> bool:
     def normal(result: Any) -> Any:
         triggers = _member(result, "capabilities.completionProvider.triggerCharacters")
         if isinstance(triggers, list):
-            result = {**result, "capabilities": {**result["capabilities"], "completionProvider": {**result["capabilities"]["completionProvider"], "triggerCharacters": sorted(triggers)}}}
+            result = {
+                **result,
+                "capabilities": {
+                    **result["capabilities"],
+                    "completionProvider": {
+                        **result["capabilities"]["completionProvider"],
+                        "triggerCharacters": sorted(triggers),
+                    },
+                },
+            }
         return result
 
     return normal(a) == normal(b)

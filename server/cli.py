@@ -10,7 +10,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 SUBCOMMANDS = {
     "predict": "nextword.server.cli_predict",

@@ -13,14 +13,22 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", nargs="?", default="-", help="the text to continue ('-' or omitted: read standard input)")
+    parser.add_argument(
+        "text", nargs="?", default="-", help="the text to continue ('-' or omitted: read standard input)"
+    )
     parser.add_argument("-n", "--tokens", type=int, default=40, help="how many tokens to sample (default 40)")
-    parser.add_argument("-t", "--temperature", type=float, default=0.8, help="sampling temperature, 0 for greedy (default 0.8)")
-    parser.add_argument("--top-k", type=int, default=40, help="sample among the K most probable tokens only; 0 for all (default 40)")
+    parser.add_argument(
+        "-t", "--temperature", type=float, default=0.8, help="sampling temperature, 0 for greedy (default 0.8)"
+    )
+    parser.add_argument(
+        "--top-k", type=int, default=40, help="sample among the K most probable tokens only; 0 for all (default 40)"
+    )
     parser.add_argument("--seed", type=int, help="random seed, for a repeatable sample")
     parser.add_argument("--phrase", action="store_true", help="print the greedy ghost-text phrase instead of sampling")
     parser.add_argument("--max-words", type=int, default=4, help="longest phrase for --phrase (default 4)")
-    parser.add_argument("-m", "--model", metavar="FILE", help="model file (default: your trained model, else the shipped one)")
+    parser.add_argument(
+        "-m", "--model", metavar="FILE", help="model file (default: your trained model, else the shipped one)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
     from .cli_predict import read_text, split_prefix
 
-    for option, value, lowest in (("--tokens", args.tokens, 1), ("--max-words", args.max_words, 1), ("--top-k", args.top_k, 0)):
+    for option, value, lowest in (
+        ("--tokens", args.tokens, 1),
+        ("--max-words", args.max_words, 1),
+        ("--top-k", args.top_k, 0),
+    ):
         if value < lowest:
             raise NextwordError(f"{option} must be at least {lowest}, not {value}")
     if not 0 <= args.temperature <= 100:  # NaN fails this too

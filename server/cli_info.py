@@ -28,7 +28,11 @@ def model_kind(path: Path, info: dict, user: Path, default: Path) -> str:
     if same_file(path, default):
         return "the shipped model (trained on public technical English)"
     base = info.get("base_model") or info.get("started_from")
-    trained = "fine-tuned from " + str(base) if base else ("trained from scratch" if info else "not trained by `nextword train` (no training record)")
+    trained = (
+        "fine-tuned from " + str(base)
+        if base
+        else ("trained from scratch" if info else "not trained by `nextword train` (no training record)")
+    )
     if same_file(path, user):
         return f"your model, {trained}"
     return f"a model file, {trained}"
@@ -48,9 +52,11 @@ def training_lines(info: dict) -> list[tuple[str, str]]:
     if info.get("created"):
         when = str(info["created"])
         minutes = info.get("training_minutes")
-        details = [f"{minutes:g} minutes" if isinstance(minutes, (int, float)) else None,
-                   f"{info['epochs']:g} epochs" if isinstance(info.get("epochs"), (int, float)) else None,
-                   f"{info['trained_tokens']:,} tokens" if isinstance(info.get("trained_tokens"), int) else None]
+        details = [
+            f"{minutes:g} minutes" if isinstance(minutes, (int, float)) else None,
+            f"{info['epochs']:g} epochs" if isinstance(info.get("epochs"), (int, float)) else None,
+            f"{info['trained_tokens']:,} tokens" if isinstance(info.get("trained_tokens"), int) else None,
+        ]
         details = [d for d in details if d]
         lines.append(("trained", when + (f" ({', '.join(details)})" if details else "")))
     if info.get("stop_reason") or info.get("complete") is False:
@@ -97,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
         "vocabulary": len(checkpoint.vocab),
         "prediction_weights": checkpoint.model.inference_precision,
         "prediction_kernels": checkpoint.model.inference_kernels,
-        "prediction_output_layer": dict(zip(("exact_rows", "rank"), factored)) if (factored := checkpoint.model.factored_output) else None,
+        "prediction_output_layer": dict(zip(("exact_rows", "rank"), factored))
+        if (factored := checkpoint.model.factored_output)
+        else None,
         "notes_tokens": int(notes.numel()) if notes is not None else 0,
         "training": checkpoint.info,
         "user_model": str(user),
@@ -109,20 +117,41 @@ def run(args: argparse.Namespace) -> int:
     rows: list[tuple[str, str]] = [
         ("model", f"{path} ({size / 1e6:.1f} MB)"),
         ("what", model_kind(path, info, user, default)),
-        ("in use", "yes: the server and the commands use it when given no model" if in_use else "no: pass it with --model (or modelPath in the editor) to use it"),
-        ("network", f"{config.num_layers}-layer LSTM, {config.hidden_dim} hidden units"
-                    f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters"),
+        (
+            "in use",
+            "yes: the server and the commands use it when given no model"
+            if in_use
+            else "no: pass it with --model (or modelPath in the editor) to use it",
+        ),
+        (
+            "network",
+            f"{config.num_layers}-layer LSTM, {config.hidden_dim} hidden units"
+            f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters",
+        ),
         ("vocabulary", f"{len(checkpoint.vocab):,} tokens (words, marks, line breaks)"),
-        ("prediction", f"{PRECISION_WORDS.get(report['prediction_weights'], str(report['prediction_weights']))}, multiplied by {KERNEL_WORDS.get(report['prediction_kernels'], str(report['prediction_kernels']))}"),
+        (
+            "prediction",
+            f"{PRECISION_WORDS.get(report['prediction_weights'], str(report['prediction_weights']))}, multiplied by {KERNEL_WORDS.get(report['prediction_kernels'], str(report['prediction_kernels']))}",
+        ),
     ]
     if report["prediction_kernels"] != "nextword" and report["prediction_weights"] != "fp32":
         from nextword.model.compiled import why_not  # imports torch: not at --help
 
         rows.append(("", f"nextword's C kernels (faster at a word's end): {why_not()}"))
     if factored:
-        rows.append(("", f"output layer: the {factored[0]:,} most frequent tokens exact, the other {len(checkpoint.vocab) - factored[0]:,} as a rank-{factored[1]} product"))
+        rows.append(
+            (
+                "",
+                f"output layer: the {factored[0]:,} most frequent tokens exact, the other {len(checkpoint.vocab) - factored[0]:,} as a rank-{factored[1]} product",
+            )
+        )
     if notes is not None:
-        rows.append(("notes n-gram", f"{notes.numel():,} tokens of the notes it learned ({checkpoint.model.notes_ngram.order}-gram)"))
+        rows.append(
+            (
+                "notes n-gram",
+                f"{notes.numel():,} tokens of the notes it learned ({checkpoint.model.notes_ngram.order}-gram)",
+            )
+        )
     rows += training_lines(info)
     rows.append(("your model", f"{user}{'' if user.is_file() else ' (none yet: run `nextword train NOTES`)'}"))
     rows.append(("shipped model", str(default)))

@@ -15,9 +15,13 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", nargs="?", default="-", help="the text before the cursor ('-' or omitted: read standard input)")
+    parser.add_argument(
+        "text", nargs="?", default="-", help="the text before the cursor ('-' or omitted: read standard input)"
+    )
     parser.add_argument("-k", "--top", type=int, default=5, metavar="K", help="how many suggestions (default 5)")
-    parser.add_argument("-m", "--model", metavar="FILE", help="model file (default: your trained model, else the shipped one)")
+    parser.add_argument(
+        "-m", "--model", metavar="FILE", help="model file (default: your trained model, else the shipped one)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

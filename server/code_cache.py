@@ -100,7 +100,9 @@ class CodeCache:
             self._added = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=self.path.name, suffix=".tmp", delete=False) as out:
+            with tempfile.NamedTemporaryFile(
+                dir=self.path.parent, prefix=self.path.name, suffix=".tmp", delete=False
+            ) as out:
                 out.write(_MAGIC + marshal.dumps(snapshot))
             os.replace(out.name, self.path)
         except OSError as exc:

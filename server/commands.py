@@ -33,7 +33,7 @@ def package_version() -> str:
 log = logging.getLogger(__name__)
 
 
-def status(ls: "NextwordServer") -> dict[str, Any]:
+def status(ls: NextwordServer) -> dict[str, Any]:
     """Which model, its vocabulary size, load time, documents open, settings, training."""
     out = ls.host.status()
     out.update(
@@ -48,7 +48,7 @@ def status(ls: "NextwordServer") -> dict[str, Any]:
     return out
 
 
-async def reload_model(ls: "NextwordServer") -> dict[str, Any]:
+async def reload_model(ls: NextwordServer) -> dict[str, Any]:
     """Look for the model again and load it, even if its file did not change."""
     await ls.host.reload()
     return status(ls)
@@ -65,7 +65,7 @@ def _folder_from(argument: Any) -> Path | None:
     return Path(argument).expanduser()
 
 
-def workspace_folder(ls: "NextwordServer", args: tuple[Any, ...]) -> Path:
+def workspace_folder(ls: NextwordServer, args: tuple[Any, ...]) -> Path:
     if args:
         folder = _folder_from(args[0])
         if folder is None:
@@ -81,7 +81,9 @@ def workspace_folder(ls: "NextwordServer", args: tuple[Any, ...]) -> Path:
     raise JsonRpcInvalidParams(f"{TRAIN}: no workspace folder is open; open a folder or pass one as the argument")
 
 
-async def train_workspace(ls: "NextwordServer", args: tuple[Any, ...], work_done_token: types.ProgressToken | None) -> dict[str, Any]:
+async def train_workspace(
+    ls: NextwordServer, args: tuple[Any, ...], work_done_token: types.ProgressToken | None
+) -> dict[str, Any]:
     """Start training on the workspace folder (or the folder given); returns at once."""
     if ls.trainer.running:
         ls.show(types.MessageType.Info, "nextword: a training is already running; cancel it first to start another.")
@@ -105,5 +107,5 @@ async def train_workspace(ls: "NextwordServer", args: tuple[Any, ...], work_done
     return {"started": True, "folder": str(folder), "output": str(out), "token": job.token}
 
 
-def cancel_training(ls: "NextwordServer") -> dict[str, Any]:
+def cancel_training(ls: NextwordServer) -> dict[str, Any]:
     return {"cancelled": ls.trainer.cancel()}

@@ -13,8 +13,9 @@ ten attrs objects, a third of a millisecond less per keystroke.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from lsprotocol import types
 
@@ -63,7 +64,10 @@ class Site:
     def range_json(self, end_character: int | None = None) -> dict[str, Any]:
         """The LSP range (JSON) from the typed word's start to the cursor, or to ``end_character``."""
         end = self.cursor_character if end_character is None else end_character
-        return {"start": {"line": self.line, "character": self.start_character}, "end": {"line": self.line, "character": end}}
+        return {
+            "start": {"line": self.line, "character": self.start_character},
+            "end": {"line": self.line, "character": end},
+        }
 
 
 class WireJson(dict):
@@ -83,12 +87,26 @@ def site_at(doc: Document, position: types.Position) -> Site | None:
     col = enc.code_points(line, position.character)  # past the end of the line: its end
     start = typed_word_start(line, col)
     end = col
-    while end < len(line) and (is_word_char(line[end]) or (line[end] in APOSTROPHES and end + 1 < len(line) and is_word_char(line[end + 1]))):
+    while end < len(line) and (
+        is_word_char(line[end]) or (line[end] in APOSTROPHES and end + 1 < len(line) and is_word_char(line[end + 1]))
+    ):
         end += 1
     cursor_units = enc.units(line[:col])
     start_units = cursor_units - enc.units(line[start:col])
     end_units = cursor_units + enc.units(line[col:end])
-    return Site(doc, doc.snapshot(), position.line, line, line_start, line_start + start, line_start + col, line_start + end, start_units, cursor_units, end_units)
+    return Site(
+        doc,
+        doc.snapshot(),
+        position.line,
+        line,
+        line_start,
+        line_start + start,
+        line_start + col,
+        line_start + end,
+        start_units,
+        cursor_units,
+        end_units,
+    )
 
 
 def percent(probability: float) -> str:
@@ -111,7 +129,7 @@ class ClientSupport:
     insert_replace: bool = False
 
     @classmethod
-    def of(cls, capabilities: types.ClientCapabilities | None) -> "ClientSupport":
+    def of(cls, capabilities: types.ClientCapabilities | None) -> ClientSupport:
         item = None
         try:
             item = capabilities.text_document.completion.completion_item  # type: ignore[union-attr]

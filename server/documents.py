@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Callable
 
 from nextword.model.text import SplitText
 
@@ -68,7 +68,14 @@ Listener = Callable[["Document", Edit, str, int], None]
 class Document:
     """An open text document: its text (``head + tail``) and where its lines start."""
 
-    def __init__(self, uri: str, text: str, version: int | None = None, language_id: str = "", encoding: PositionEncoding | None = None):
+    def __init__(
+        self,
+        uri: str,
+        text: str,
+        version: int | None = None,
+        language_id: str = "",
+        encoding: PositionEncoding | None = None,
+    ):
         self.uri = uri
         self.version = version
         self.language_id = language_id

@@ -34,7 +34,9 @@ def _sound(params: Any) -> bool:
     general = params["capabilities"].get("general")
     if general is not None:
         encodings = general.get("positionEncodings") if isinstance(general, dict) else None
-        if not isinstance(general, dict) or not (encodings is None or (isinstance(encodings, list) and all(isinstance(e, str) for e in encodings))):
+        if not isinstance(general, dict) or not (
+            encodings is None or (isinstance(encodings, list) and all(isinstance(e, str) for e in encodings))
+        ):
             return False
     return True
 
@@ -71,7 +73,7 @@ class EarlyInitialize:
         self.answered: dict[str, Any] | None = None  # the id and result sent, once sent
         self._thread = threading.Thread(target=self._run, name="nextword-early-initialize", daemon=True)
 
-    def start(self) -> "EarlyInitialize":
+    def start(self) -> EarlyInitialize:
         self._thread.start()
         return self
 

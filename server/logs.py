@@ -13,7 +13,13 @@ import logging
 import sys
 from pathlib import Path
 
-_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG, "trace": logging.DEBUG}
+_LEVELS = {
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": logging.DEBUG,
+}
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _state = {"trace": False}
@@ -51,7 +57,10 @@ def setup(level: str = "info", log_file: str | Path | None = None) -> None:
             handler = logging.FileHandler(path, encoding="utf-8")
         except OSError as e:
             # The server is still useful without its log file: say so where it can be seen.
-            print(f"nextword: cannot write the log file {path} ({e.strerror or e}); logging to stderr instead. Give --log-file a file in a folder you can write.", file=sys.stderr)
+            print(
+                f"nextword: cannot write the log file {path} ({e.strerror or e}); logging to stderr instead. Give --log-file a file in a folder you can write.",
+                file=sys.stderr,
+            )
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(_FORMAT))

@@ -83,7 +83,9 @@ class NextwordServer(LanguageServer):
         atexit.register(self.trainer.cancel)
 
     # ----- transport -----------------------------------------------------------------------
-    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None, early: EarlyInitialize | None = None) -> int:
+    def start_io(
+        self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None, early: EarlyInitialize | None = None
+    ) -> int:
         """Serve over stdin/stdout, reading stdin on the event loop itself.
 
         pygls reads stdin through its thread pool: every header line and body is a round
@@ -112,8 +114,16 @@ class NextwordServer(LanguageServer):
                 reader = _PipeReader(stream)
             except (ValueError, OSError, NotImplementedError) as e:
                 log.debug("stdin is not a pipe (%s); reading it on a thread", e)
-                reader = StdinAsyncReader(_Prepended(already_read, source) if already_read else source, self.thread_pool)
-            await run_async(stop_event=self._stop_event, reader=reader, protocol=self.protocol, logger=logging.getLogger("pygls.server"), error_handler=self.report_server_error)
+                reader = StdinAsyncReader(
+                    _Prepended(already_read, source) if already_read else source, self.thread_pool
+                )
+            await run_async(
+                stop_event=self._stop_event,
+                reader=reader,
+                protocol=self.protocol,
+                logger=logging.getLogger("pygls.server"),
+                error_handler=self.report_server_error,
+            )
 
         try:
             asyncio.run(serve())
@@ -149,7 +159,10 @@ class NextwordServer(LanguageServer):
         options = params.initialization_options
         self._init_raw = section_of(options) or {}
         if options is not None and not isinstance(options, dict):
-            self.show(types.MessageType.Warning, "nextword: initializationOptions must be an object of settings; using the defaults.")
+            self.show(
+                types.MessageType.Warning,
+                "nextword: initializationOptions must be an object of settings; using the defaults.",
+            )
         self.host = ModelHost(asyncio.get_running_loop(), self._report)
         self.apply_settings()
         self._announced_triggers = capabilities.completion_triggers(self.settings)
@@ -158,7 +171,11 @@ class NextwordServer(LanguageServer):
         )
         # Start loading once the answer to initialize is on its way.
         asyncio.get_running_loop().call_soon(self.host.start)
-        log.info("initialized: position encoding %s, %s", self.documents.encoding.name, "settings pulled" if self.client_supports_configuration else "settings pushed")
+        log.info(
+            "initialized: position encoding %s, %s",
+            self.documents.encoding.name,
+            "settings pulled" if self.client_supports_configuration else "settings pushed",
+        )
 
     async def initialized(self) -> None:
         loop = asyncio.get_running_loop()
@@ -193,7 +210,9 @@ class NextwordServer(LanguageServer):
     def apply_settings(self) -> None:
         raw = merge(self._init_raw, self._config_raw)
         settings, problems, unknown = parse_settings(raw)
-        unannounced = [c for c in settings.trigger_characters if self._announced_triggers and c not in self._announced_triggers]
+        unannounced = [
+            c for c in settings.trigger_characters if self._announced_triggers and c not in self._announced_triggers
+        ]
         if unannounced:
             problems.append(
                 f"nextword: setting triggerCharacters: the editor learns the trigger characters when the server starts, "
@@ -211,12 +230,17 @@ class NextwordServer(LanguageServer):
         logs.set_level(settings.log_level if level_set else self.default_log_level)
         if self.host is not None:
             model = self.model_override or settings.model_path
-            self.host.configure(model, self.workspace_root(), settings.max_live_documents, from_flag=bool(self.model_override))
+            self.host.configure(
+                model, self.workspace_root(), settings.max_live_documents, from_flag=bool(self.model_override)
+            )
 
     async def pull_configuration(self) -> None:
         try:
             result = await asyncio.wait_for(
-                self.workspace_configuration_async(types.ConfigurationParams(items=[types.ConfigurationItem(section="nextword")])), 10.0
+                self.workspace_configuration_async(
+                    types.ConfigurationParams(items=[types.ConfigurationItem(section="nextword")])
+                ),
+                10.0,
             )
         except Exception as e:  # noqa: BLE001 - a client that cannot answer keeps what it pushed
             log.warning("workspace/configuration failed: %s", e)
@@ -302,7 +326,11 @@ class NextwordServer(LanguageServer):
         settings = self.settings
         prefix = site.prefix
         if not prefix:
-            if kind == types.CompletionTriggerKind.TriggerCharacter and context and context.trigger_character not in settings.trigger_characters:
+            if (
+                kind == types.CompletionTriggerKind.TriggerCharacter
+                and context
+                and context.trigger_character not in settings.trigger_characters
+            ):
                 return empty
             if completion.after_mark(site):
                 # Inside a word whose combining mark the word pattern does not take (an
@@ -337,7 +365,9 @@ class NextwordServer(LanguageServer):
         site = completion.site_at(doc, params.position)
         if site is None or not completion.phrase_allowed(site):
             return None
-        result = await host.phrase(doc.uri, site.snapshot, site.start, site.prefix, settings.max_words, settings.min_probability)
+        result = await host.phrase(
+            doc.uri, site.snapshot, site.start, site.prefix, settings.max_words, settings.min_probability
+        )
         if not result or not result[0]:
             return None
         return completion.inline_items(site, result[0])
@@ -422,7 +452,9 @@ def create_server(model_override: str | None = None, log_level: str = "info") ->
         return await ls.complete(params)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def on_inline_completion(ls: NextwordServer, params: types.InlineCompletionParams) -> completion.WireJson | None:
+    async def on_inline_completion(
+        ls: NextwordServer, params: types.InlineCompletionParams
+    ) -> completion.WireJson | None:
         return await ls.inline_complete(params)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -28,11 +28,12 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import pairwise
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .documents import Snapshot
 from .wordsyntax import MAX_WORD_LENGTH, typed_word_start
@@ -199,7 +200,12 @@ class _Doc:
         """The Predictor if it is at ``text[:context_end]`` with its distribution computed, so
         that suggestions cost only a filter; else None."""
         predictor = self.predictor
-        if predictor is None or self.generation != loaded.generation or not predictor.has_distribution or not self._at(text, context_end):
+        if (
+            predictor is None
+            or self.generation != loaded.generation
+            or not predictor.has_distribution
+            or not self._at(text, context_end)
+        ):
             return None
         return predictor
 
@@ -224,7 +230,11 @@ class _Doc:
 
     def _at(self, text: Snapshot, context_end: int) -> bool:
         """Whether ``text[:context_end]`` is the context last synced (compared cheaply)."""
-        return context_end == len(self.context) and text.head is self.head and self._tail_part(text, context_end) == self.context.tail
+        return (
+            context_end == len(self.context)
+            and text.head is self.head
+            and self._tail_part(text, context_end) == self.context.tail
+        )
 
     def free(self) -> None:
         if self.predictor is not None:
@@ -354,10 +364,14 @@ class ModelHost:
         gaps = sorted(b - a for a, b in pairwise(times))
         return gaps[len(gaps) // 2]
 
-    async def phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float) -> tuple[str, float] | None:
+    async def phrase(
+        self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float
+    ) -> tuple[str, float] | None:
         """A phrase continuing ``prefix`` (see ``Predictor.complete_phrase``), or None."""
         ticket = self._ticket("phrase", uri)
-        future = self.worker.submit_later(self._phrase, uri, text, context_end, prefix, max_words, min_probability, ticket)
+        future = self.worker.submit_later(
+            self._phrase, uri, text, context_end, prefix, max_words, min_probability, ticket
+        )
         return await asyncio.wrap_future(future)
 
     def warm(self, uri: str, text: str, context_end: int) -> None:
@@ -388,7 +402,9 @@ class ModelHost:
             _, doc = self._docs.popitem(last=False)
             doc.free()
 
-    def _suggest(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, ticket: int) -> list[Any] | None:
+    def _suggest(
+        self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, ticket: int
+    ) -> list[Any] | None:
         loaded = self.loaded
         doc = self._doc(uri)
         if loaded is None or self._latest.get(("suggest", uri)) != ticket:
@@ -444,7 +460,16 @@ class ModelHost:
         if predictor is not None and predictor.look_ahead(prefix, marks) and marks < LOOK_AHEAD_MARKS:
             self.worker.submit_idle("look-ahead", lambda: self._look_ahead(uri, text, context_end, prefix, marks + 1))
 
-    def _phrase(self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float, ticket: int) -> tuple[str, float] | None:
+    def _phrase(
+        self,
+        uri: str,
+        text: Snapshot,
+        context_end: int,
+        prefix: str,
+        max_words: int,
+        min_probability: float,
+        ticket: int,
+    ) -> tuple[str, float] | None:
         loaded = self.loaded
         doc = self._doc(uri)
         if loaded is None or self._latest.get(("phrase", uri)) != ticket:
@@ -526,7 +551,10 @@ class ModelHost:
             log.info("torch imported in %.2f s", self.torch_seconds)
         except Exception as e:  # a broken installation: say so, keep serving document words
             log.exception("cannot import the model code")
-            self.state, self.error = "failed", f"nextword: cannot load the model code ({e}); completions use document words only. Reinstall nextword."
+            self.state, self.error = (
+                "failed",
+                f"nextword: cannot load the model code ({e}); completions use document words only. Reinstall nextword.",
+            )
             self._say("error", self.error)
             return
         force, waiters = True, []
@@ -572,10 +600,16 @@ class ModelHost:
                 return  # the same broken or missing file: said already
             if signature is not None and 0 <= time.time_ns() - signature[0] < SETTLE_NS:
                 return  # just written: perhaps not finished yet; look again next time
-        keep = f" Keeping the model already loaded ({loaded.path})." if loaded is not None else " Completions use the words of each document meanwhile."
+        keep = (
+            f" Keeping the model already loaded ({loaded.path})."
+            if loaded is not None
+            else " Completions use the words of each document meanwhile."
+        )
         if signature is None:
             if path.is_dir():
-                message = f"nextword: {path} is a folder; the model setting must name the .safetensors file itself.{keep}"
+                message = (
+                    f"nextword: {path} is a folder; the model setting must name the .safetensors file itself.{keep}"
+                )
             elif self._override is not None:
                 message = f"nextword: the model just trained ({path}) has disappeared; run nextword.trainWorkspace again or reload.{keep}"
             elif self._from_flag:
@@ -600,7 +634,12 @@ class ModelHost:
             return
         except Exception as e:  # noqa: BLE001 - a file that is not a model must not stop the server
             log.exception("loading %s failed", path)
-            self._fail(path, signature, "failed", f"nextword: {path} could not be loaded ({type(e).__name__}: {e}); pass a model written by `nextword train`.{keep}")
+            self._fail(
+                path,
+                signature,
+                "failed",
+                f"nextword: {path} could not be loaded ({type(e).__name__}: {e}); pass a model written by `nextword train`.{keep}",
+            )
             return
         self._generation += 1
         new = _Loaded(checkpoint, path, signature, 0.0, time.time(), self._generation)
@@ -615,7 +654,12 @@ class ModelHost:
         except Exception as e:  # noqa: BLE001 - out of memory, say: document words meanwhile
             log.exception("preparing %s failed", path)
             self.worker.submit(self._uninstall, new).result()
-            self._fail(path, signature, "failed", f"nextword: {path} could not be prepared for prediction ({type(e).__name__}: {e}); completions use the words of each document. Reload the model to try again.")
+            self._fail(
+                path,
+                signature,
+                "failed",
+                f"nextword: {path} could not be prepared for prediction ({type(e).__name__}: {e}); completions use the words of each document. Reload the model to try again.",
+            )
             return
         new.seconds = seconds = time.perf_counter() - started
         _settle_memory()
@@ -667,12 +711,16 @@ class ModelHost:
             "vocabularySize": len(loaded.checkpoint.vocab) if loaded else 0,
             # int8, fp16 or fp32; None until the worker has prepared the model (asking would
             # prepare it here, on the event loop, beside the worker doing the same).
-            "predictionWeights": loaded.checkpoint.model.inference_precision if loaded and loaded.checkpoint.model.prepared else None,
+            "predictionWeights": loaded.checkpoint.model.inference_precision
+            if loaded and loaded.checkpoint.model.prepared
+            else None,
             # whose products run: nextword's C kernels, fbgemm or torch (None until prepared)
-            "predictionKernels": loaded.checkpoint.model.inference_kernels if loaded and loaded.checkpoint.model.prepared else None,
+            "predictionKernels": loaded.checkpoint.model.inference_kernels
+            if loaded and loaded.checkpoint.model.prepared
+            else None,
             "loadSeconds": round(loaded.seconds, 3) if loaded else None,
             "loads": loaded.generation if loaded else 0,  # models loaded so far (reloads count)
-            "loadedAt": datetime.fromtimestamp(loaded.at, timezone.utc).isoformat(timespec="seconds") if loaded else None,
+            "loadedAt": datetime.fromtimestamp(loaded.at, UTC).isoformat(timespec="seconds") if loaded else None,
             "torchImportSeconds": round(self.torch_seconds, 3),
             "liveDocuments": len(self._docs),
             "maxLiveDocuments": self.max_live,

@@ -60,16 +60,47 @@ def _explain(error: BaseException) -> str:
 
 # One message of each kind that typing sends: their converters are built at start-up.
 _TYPING_MESSAGES: tuple[dict[str, Any], ...] = (
-    {"jsonrpc": "2.0", "method": types.TEXT_DOCUMENT_DID_OPEN, "params": {"textDocument": {"uri": "file:///warm-up.md", "languageId": "markdown", "version": 1, "text": "a"}}},
+    {
+        "jsonrpc": "2.0",
+        "method": types.TEXT_DOCUMENT_DID_OPEN,
+        "params": {"textDocument": {"uri": "file:///warm-up.md", "languageId": "markdown", "version": 1, "text": "a"}},
+    },
     {
         "jsonrpc": "2.0",
         "method": types.TEXT_DOCUMENT_DID_CHANGE,
-        "params": {"textDocument": {"uri": "file:///warm-up.md", "version": 2}, "contentChanges": [{"range": {"start": {"line": 0, "character": 1}, "end": {"line": 0, "character": 1}}, "text": " "}]},
+        "params": {
+            "textDocument": {"uri": "file:///warm-up.md", "version": 2},
+            "contentChanges": [
+                {"range": {"start": {"line": 0, "character": 1}, "end": {"line": 0, "character": 1}}, "text": " "}
+            ],
+        },
     },
-    {"jsonrpc": "2.0", "id": 0, "method": types.TEXT_DOCUMENT_COMPLETION, "params": {"textDocument": {"uri": "file:///warm-up.md"}, "position": {"line": 0, "character": 2}, "context": {"triggerKind": 2, "triggerCharacter": " "}}},
-    {"jsonrpc": "2.0", "id": 0, "method": types.TEXT_DOCUMENT_INLINE_COMPLETION, "params": {"textDocument": {"uri": "file:///warm-up.md"}, "position": {"line": 0, "character": 2}, "context": {"triggerKind": 2}}},
+    {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": types.TEXT_DOCUMENT_COMPLETION,
+        "params": {
+            "textDocument": {"uri": "file:///warm-up.md"},
+            "position": {"line": 0, "character": 2},
+            "context": {"triggerKind": 2, "triggerCharacter": " "},
+        },
+    },
+    {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": types.TEXT_DOCUMENT_INLINE_COMPLETION,
+        "params": {
+            "textDocument": {"uri": "file:///warm-up.md"},
+            "position": {"line": 0, "character": 2},
+            "context": {"triggerKind": 2},
+        },
+    },
     {"jsonrpc": "2.0", "method": types.CANCEL_REQUEST, "params": {"id": 0}},
-    {"jsonrpc": "2.0", "method": types.TEXT_DOCUMENT_DID_CLOSE, "params": {"textDocument": {"uri": "file:///warm-up.md"}}},
+    {
+        "jsonrpc": "2.0",
+        "method": types.TEXT_DOCUMENT_DID_CLOSE,
+        "params": {"textDocument": {"uri": "file:///warm-up.md"}},
+    },
 )
 
 
@@ -78,7 +109,9 @@ def _plain_initialize(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "processId": None,
         "rootUri": params["rootUri"] if isinstance(params.get("rootUri"), str) else None,
-        "capabilities": {"general": {"positionEncodings": [capabilities.position_encoding(params.get("capabilities"))]}},
+        "capabilities": {
+            "general": {"positionEncodings": [capabilities.position_encoding(params.get("capabilities"))]}
+        },
         "initializationOptions": params.get("initializationOptions"),
     }
 
@@ -98,11 +131,16 @@ class NextwordProtocol(LanguageServerProtocol):
             reason = _explain(error)
             if self._is_answered_early(data.get("id")) and method == types.INITIALIZE:
                 # Too late to refuse: the client has its answer. Read what the answer used.
-                log.warning("the initialize params do not fit the protocol (%s); reading only the position encodings and settings", reason)
+                log.warning(
+                    "the initialize params do not fit the protocol (%s); reading only the position encodings and settings",
+                    reason,
+                )
                 return super().structure_message({**data, "params": _plain_initialize(data["params"])})
             if "id" in data:
                 log.warning("answering request %r for %s with invalid params: %s", data["id"], method, reason)
-                self._send_response(data["id"], error=JsonRpcInvalidParams(f"invalid params for {method}: {reason}").to_response_error())
+                self._send_response(
+                    data["id"], error=JsonRpcInvalidParams(f"invalid params for {method}: {reason}").to_response_error()
+                )
             else:
                 log.error("dropped a %s notification with invalid params: %s", method, reason)
             return _HANDLED
@@ -116,7 +154,9 @@ class NextwordProtocol(LanguageServerProtocol):
         method = getattr(message, "method", None)
         if self._shutdown and method not in (None, types.EXIT) and hasattr(message, "id"):
             # pygls drops it; the client would wait for an answer forever.
-            self._send_response(message.id, error=JsonRpcInvalidRequest("the server is shutting down: no requests after shutdown"))
+            self._send_response(
+                message.id, error=JsonRpcInvalidRequest("the server is shutting down: no requests after shutdown")
+            )
             return
         if method is None or message.jsonrpc != "2.0" or self._shutdown:
             super().handle_message(message)  # answers, errors, and pygls's own checks
@@ -144,7 +184,11 @@ class NextwordProtocol(LanguageServerProtocol):
             return
         ours = json.loads(json.dumps(result, default=self._serialize_message))
         if not capabilities.same_result(ours, early["result"]):
-            log.warning("initialize was answered early with %s, but the server's own answer is %s", json.dumps(early["result"]), json.dumps(ours))
+            log.warning(
+                "initialize was answered early with %s, but the server's own answer is %s",
+                json.dumps(early["result"]),
+                json.dumps(ours),
+            )
 
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
         if self._is_answered_early(msg_id):

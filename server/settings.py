@@ -29,28 +29,42 @@ class InlineSettings:
 
     enabled: bool = True  # offer a phrase as ghost text, for editors that show it
     max_words: int = field(default=4, metadata=_limits(1, 16))  # longest phrase offered, in words
-    min_probability: float = field(default=0.25, metadata=_limits(0.0, 1.0))  # each word of the phrase must be at least this likely
+    min_probability: float = field(
+        default=0.25, metadata=_limits(0.0, 1.0)
+    )  # each word of the phrase must be at least this likely
 
 
 @dataclass
 class TrainingSettings:
     """``nextword.trainWorkspace``."""
 
-    max_minutes: float = field(default=30.0, metadata=_limits(0.0, 1440.0))  # training on the workspace stops after this many minutes (0: no limit)
+    max_minutes: float = field(
+        default=30.0, metadata=_limits(0.0, 1440.0)
+    )  # training on the workspace stops after this many minutes (0: no limit)
 
 
 @dataclass
 class Settings:
     """Everything a user can set; every field has a default."""
 
-    model_path: str = ""  # model file (.safetensors); empty: your trained model if there is one, else the shipped default
+    model_path: str = (
+        ""  # model file (.safetensors); empty: your trained model if there is one, else the shipped default
+    )
     max_items: int = field(default=10, metadata=_limits(1, 100))  # most completion items offered at once
-    min_probability: float = field(default=0.1, metadata=_limits(0.0, 1.0))  # next-word suggestions appear after a space or punctuation only when the best word is at least this likely
-    trigger_characters: list[str] = field(default_factory=lambda: [" ", "(", "[", '"', "“", "/"])  # single characters after which next-word suggestions are offered
+    min_probability: float = field(
+        default=0.1, metadata=_limits(0.0, 1.0)
+    )  # next-word suggestions appear after a space or punctuation only when the best word is at least this likely
+    trigger_characters: list[str] = field(
+        default_factory=lambda: [" ", "(", "[", '"', "“", "/"]
+    )  # single characters after which next-word suggestions are offered
     inline: InlineSettings = field(default_factory=InlineSettings)  # ghost-text phrases
     training: TrainingSettings = field(default_factory=TrainingSettings)  # training on the workspace
-    log_level: str = field(default="info", metadata=_limits(choices=LOG_LEVELS))  # error, warning, info, debug, or trace (only trace logs document text)
-    max_live_documents: int = field(default=16, metadata=_limits(1, 256))  # documents that keep model state at once; others recompute it when next used
+    log_level: str = field(
+        default="info", metadata=_limits(choices=LOG_LEVELS)
+    )  # error, warning, info, debug, or trace (only trace logs document text)
+    max_live_documents: int = field(
+        default=16, metadata=_limits(1, 256)
+    )  # documents that keep model state at once; others recompute it when next used
 
 
 def camel(name: str) -> str:
@@ -77,7 +91,12 @@ def _check(value: Any, kind: Any, meta: dict[str, Any]) -> tuple[Any, str | None
         return value, None
     if kind is float:
         expect = f"a number from {lo:g} to {hi:g}"
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or not lo <= value <= hi:
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or not lo <= value <= hi
+        ):
             return None, expect
         return float(value), None
     if kind is str:
@@ -109,14 +128,18 @@ def _fill(cls: type, raw: dict[str, Any], prefix: str, problems: list[str], unkn
             if isinstance(value, dict):
                 values[f.name] = _fill(kind, value, name + ".", problems, unknown)
             else:
-                problems.append(f"nextword: setting {name} must be an object of settings, not {_describe(value)}; using the defaults.")
+                problems.append(
+                    f"nextword: setting {name} must be an object of settings, not {_describe(value)}; using the defaults."
+                )
             continue
         checked, expected = _check(value, kind, dict(f.metadata))
         if expected is None:
             values[f.name] = checked
         else:
             default = getattr(cls(), f.name)
-            problems.append(f"nextword: setting {name} must be {expected}, not {_describe(value)}; using the default {_describe(default)}.")
+            problems.append(
+                f"nextword: setting {name} must be {expected}, not {_describe(value)}; using the default {_describe(default)}."
+            )
     unknown.extend(prefix + key for key in raw if key not in known)
     return cls(**values)
 
@@ -163,4 +186,7 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def to_json(settings: Any) -> dict[str, Any]:
     """Settings as the JSON a client would send (camelCase keys)."""
-    return {camel(f.name): (to_json(v) if dataclasses.is_dataclass(v := getattr(settings, f.name)) else v) for f in dataclasses.fields(settings)}
+    return {
+        camel(f.name): (to_json(v) if dataclasses.is_dataclass(v := getattr(settings, f.name)) else v)
+        for f in dataclasses.fields(settings)
+    }

@@ -29,9 +29,10 @@ import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lsprotocol import types
 
@@ -49,8 +50,21 @@ def train_command(folder: Path, out: Path, base: Path | None = None, max_minutes
         parts = json.loads(custom)
         if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
             raise ValueError(f"{TRAIN_COMMAND_ENV} must be a JSON list of strings")
-        return [p.replace("{folder}", str(folder)).replace("{out}", str(out)).replace("{python}", sys.executable) for p in parts]
-    command = [sys.executable, "-m", "nextword.server.cli", "train", str(folder), "--out", str(out), "--progress", "json"]
+        return [
+            p.replace("{folder}", str(folder)).replace("{out}", str(out)).replace("{python}", sys.executable)
+            for p in parts
+        ]
+    command = [
+        sys.executable,
+        "-m",
+        "nextword.server.cli",
+        "train",
+        str(folder),
+        "--out",
+        str(out),
+        "--progress",
+        "json",
+    ]
     command += ["--from", str(base)] if base is not None else ["--from-scratch"]
     if max_minutes > 0:
         command += ["--max-minutes", f"{max_minutes:g}"]
@@ -151,7 +165,14 @@ class Trainer:
     def running(self) -> bool:
         return self.job is not None
 
-    async def start(self, folder: Path, out: Path, work_done_token: types.ProgressToken | None, base: Path | None = None, max_minutes: float = 0.0) -> TrainingJob:
+    async def start(
+        self,
+        folder: Path,
+        out: Path,
+        work_done_token: types.ProgressToken | None,
+        base: Path | None = None,
+        max_minutes: float = 0.0,
+    ) -> TrainingJob:
         temp = out.parent / f".{out.stem}.training-{os.getpid()}-{int(time.time())}{out.suffix}"
         job = self.job = TrainingJob(folder, out, temp, work_done_token)
         try:
@@ -159,7 +180,9 @@ class Trainer:
             command = train_command(folder, temp, base, max_minutes)
             from .model_host import SET_FOR_THIS_PROCESS
 
-            env = {k: v for k, v in os.environ.items() if k not in SET_FOR_THIS_PROCESS}  # the trainer may use every core
+            env = {
+                k: v for k, v in os.environ.items() if k not in SET_FOR_THIS_PROCESS
+            }  # the trainer may use every core
             job.process = await asyncio.create_subprocess_exec(
                 *command,
                 env=env,
@@ -198,11 +221,19 @@ class Trainer:
             except Exception as e:  # noqa: BLE001 - no progress bar then; training goes on
                 log.warning("the client refused a progress token: %s", e)
         if job.token is None:
-            ls.show(types.MessageType.Info, f"nextword: training on {job.folder}; you can keep typing. Run nextword.cancelTraining to stop it.")
+            ls.show(
+                types.MessageType.Info,
+                f"nextword: training on {job.folder}; you can keep typing. Run nextword.cancelTraining to stop it.",
+            )
             return
         progress.begin(
             job.token,
-            types.WorkDoneProgressBegin(title="nextword: training", message=f"on {job.folder.name or job.folder}", percentage=0, cancellable=True),
+            types.WorkDoneProgressBegin(
+                title="nextword: training",
+                message=f"on {job.folder.name or job.folder}",
+                percentage=0,
+                cancellable=True,
+            ),
         )
         cancel_future = progress.tokens.get(job.token)
         if cancel_future is not None:
@@ -211,7 +242,8 @@ class Trainer:
     def _report(self, job: TrainingJob) -> None:
         if job.token is not None:
             self.server.work_done_progress.report(
-                job.token, types.WorkDoneProgressReport(message=job.message, percentage=int(job.fraction * 100), cancellable=True)
+                job.token,
+                types.WorkDoneProgressReport(message=job.message, percentage=int(job.fraction * 100), cancellable=True),
             )
 
     def _end(self, job: TrainingJob, message: str) -> None:
@@ -267,8 +299,13 @@ class Trainer:
                 await self.on_trained(job.out)
                 return
         else:
-            reason = job.error_event or (job.stderr_tail[-1] if job.stderr_tail else f"the trainer exited with code {code}")
+            reason = job.error_event or (
+                job.stderr_tail[-1] if job.stderr_tail else f"the trainer exited with code {code}"
+            )
         job.temp.unlink(missing_ok=True)
         self._end(job, "failed")
         log.warning("training failed (exit code %s): %s", code, reason)
-        ls.show(types.MessageType.Error, f"nextword: training on {job.folder} failed: {reason[:300]}. The model in use is unchanged.")
+        ls.show(
+            types.MessageType.Error,
+            f"nextword: training on {job.folder} failed: {reason[:300]}. The model in use is unchanged.",
+        )

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ class ModelWorker:
         """Like ``submit``, but after the requests already waiting."""
         return self._put(self._later, fn, args)
 
-    def _put(self, queue: deque[tuple[Future[Any], Callable[[], Any]]], fn: Callable[..., Any], args: tuple[Any, ...]) -> Future[Any]:
+    def _put(
+        self, queue: deque[tuple[Future[Any], Callable[[], Any]]], fn: Callable[..., Any], args: tuple[Any, ...]
+    ) -> Future[Any]:
         future: Future[Any] = Future()
         with self._wake:
             if self._stopped:

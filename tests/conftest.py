@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from nextword.model import LanguageModel, ModelConfig, Vocabulary, compiled, save_checkpoint, tokenize
 
 REPO = Path(__file__).resolve().parents[1]

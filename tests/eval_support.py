@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 
 import torch
-
 from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. The dog sleeps.\n"

@@ -10,8 +10,9 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
@@ -110,10 +111,14 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval
 
 
 async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=list(arguments) or None))
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=name, arguments=list(arguments) or None)
+    )
 
 
-async def wait_status(client: LanguageClient, check: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+async def wait_status(
+    client: LanguageClient, check: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         status = await command(client, "nextword.status")
@@ -125,14 +130,22 @@ async def wait_status(client: LanguageClient, check: Callable[[dict[str, Any]], 
 
 
 async def wait_ready(client: LanguageClient, model: Path | None = None, timeout: float = 30.0) -> dict[str, Any]:
-    return await wait_status(client, lambda s: s["state"] == "ready" and (model is None or s["model"] == str(model)), timeout)
+    return await wait_status(
+        client, lambda s: s["state"] == "ready" and (model is None or s["model"] == str(model)), timeout
+    )
 
 
 def open_doc(client: LanguageClient, uri: str, text: str, version: int = 1) -> None:
-    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id="markdown", version=version, text=text)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=uri, language_id="markdown", version=version, text=text)
+        )
+    )
 
 
-def change(client: LanguageClient, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str) -> None:
+def change(
+    client: LanguageClient, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str
+) -> None:
     rng = types.Range(types.Position(*start), types.Position(*end))
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
@@ -146,13 +159,19 @@ async def complete(
     client: LanguageClient, uri: str, line: int, character: int, trigger: str | None = None, invoked: bool = False
 ) -> types.CompletionList:
     if trigger is not None:
-        context = types.CompletionContext(trigger_kind=types.CompletionTriggerKind.TriggerCharacter, trigger_character=trigger)
+        context = types.CompletionContext(
+            trigger_kind=types.CompletionTriggerKind.TriggerCharacter, trigger_character=trigger
+        )
     elif invoked:
         context = types.CompletionContext(trigger_kind=types.CompletionTriggerKind.Invoked)
     else:
         context = types.CompletionContext(trigger_kind=types.CompletionTriggerKind.TriggerForIncompleteCompletions)
     result = await client.text_document_completion_async(
-        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, character), context=context)
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line, character),
+            context=context,
+        )
     )
     assert isinstance(result, types.CompletionList), result
     return result

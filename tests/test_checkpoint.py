@@ -5,10 +5,18 @@ import os
 
 import pytest
 import torch
-from safetensors.torch import save_file
-
-from nextword.model import CheckpointError, LanguageModel, ModelConfig, Predictor, Vocabulary, default_model_path, load_checkpoint, save_checkpoint
+from nextword.model import (
+    CheckpointError,
+    LanguageModel,
+    ModelConfig,
+    Predictor,
+    Vocabulary,
+    default_model_path,
+    load_checkpoint,
+    save_checkpoint,
+)
 from nextword.model.vocab import UNK
+from safetensors.torch import save_file
 
 
 def test_round_trip_keeps_config_vocabulary_weights_and_info(tiny_model_path, tmp_path):
@@ -33,7 +41,10 @@ def test_float32_storage_is_exact(tmp_path):
 
 def test_projection_and_output_projection_shapes_round_trip(tmp_path):
     vocab = Vocabulary([UNK, "\n", "\n\n", "a"])
-    for config in (ModelConfig(vocab_size=4, emb_dim=8, hidden_dim=16, num_layers=2, proj_dim=8), ModelConfig(vocab_size=4, emb_dim=8, hidden_dim=16, num_layers=1)):
+    for config in (
+        ModelConfig(vocab_size=4, emb_dim=8, hidden_dim=16, num_layers=2, proj_dim=8),
+        ModelConfig(vocab_size=4, emb_dim=8, hidden_dim=16, num_layers=1),
+    ):
         loaded = load_checkpoint(save_checkpoint(tmp_path / "p.safetensors", LanguageModel(config), vocab))
         assert loaded.model.config == config
 
@@ -79,7 +90,9 @@ def test_a_loaded_model_holds_nothing_of_its_file(tiny_model_path, tmp_path, for
     keeps copies, so a file rewritten in place afterwards cannot change or crash it."""
     checkpoint = load_checkpoint(tiny_model_path)
     checkpoint.model.set_notes(torch.arange(40) % len(checkpoint.vocab))
-    path = save_checkpoint(tmp_path / "with-notes.safetensors", checkpoint.model, checkpoint.vocab, extra={"other": torch.ones(3)})
+    path = save_checkpoint(
+        tmp_path / "with-notes.safetensors", checkpoint.model, checkpoint.vocab, extra={"other": torch.ones(3)}
+    )
     loaded = load_checkpoint(path, for_prediction=for_prediction)
     assert loaded.model.notes_tokens is not None and loaded.extra["other"].tolist() == [1, 1, 1]
     with open("/proc/self/maps") as maps:
@@ -177,7 +190,11 @@ def test_commands_name_a_model_with_odd_metadata(tiny_model_path, tmp_path, monk
     (notes / "a.md").write_text("some words of a note\n")
     for change in ({"info": [1, 2]}, {"config": {"emb_dim": -1}}, {"config": {"dropout": "x"}}):
         path = _with_metadata(tiny_model_path, tmp_path / "odd.safetensors", **change)
-        args = {"info": [*command, str(path)], "predict": [*command, str(path), "x "], "train": ["train", str(notes), *command[1:], str(path), "--out", str(tmp_path / "out.safetensors")]}
+        args = {
+            "info": [*command, str(path)],
+            "predict": [*command, str(path), "x "],
+            "train": ["train", str(notes), *command[1:], str(path), "--out", str(tmp_path / "out.safetensors")],
+        }
         assert main(args[command[0]]) == 2
         err = capsys.readouterr().err
         assert "not a usable nextword model" in err and "Traceback" not in err, err

@@ -7,7 +7,9 @@ import pytest
 
 
 def nextword(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "nextword.server.cli", *args], capture_output=True, text=True, input=stdin, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "nextword.server.cli", *args], capture_output=True, text=True, input=stdin, timeout=120
+    )
 
 
 def assert_clean_error(result, *phrases):
@@ -25,23 +27,33 @@ def test_help_lists_the_commands():
 
 
 def test_train_on_a_missing_path(tmp_path):
-    assert_clean_error(nextword("train", str(tmp_path / "nope"), "--out", str(tmp_path / "m.safetensors")), "does not exist")
+    assert_clean_error(
+        nextword("train", str(tmp_path / "nope"), "--out", str(tmp_path / "m.safetensors")), "does not exist"
+    )
 
 
 def test_train_on_an_empty_corpus(tmp_path):
     (tmp_path / "notes").mkdir()
-    assert_clean_error(nextword("train", str(tmp_path / "notes"), "--out", str(tmp_path / "m.safetensors")), "no text files")
+    assert_clean_error(
+        nextword("train", str(tmp_path / "notes"), "--out", str(tmp_path / "m.safetensors")), "no text files"
+    )
 
 
 def test_train_on_only_binary_files(tmp_path):
     (tmp_path / "a.md").write_bytes(b"\x00\xff" * 50)
-    assert_clean_error(nextword("train", str(tmp_path), "--include-test-split", "--out", str(tmp_path / "m.safetensors")), "no usable text", "binary")
+    assert_clean_error(
+        nextword("train", str(tmp_path), "--include-test-split", "--out", str(tmp_path / "m.safetensors")),
+        "no usable text",
+        "binary",
+    )
 
 
 def test_train_with_bad_options_keeps_the_old_model(tmp_path, tiny_model_path):
     out = tmp_path / "m.safetensors"
     out.write_bytes(tiny_model_path.read_bytes())
-    assert_clean_error(nextword("train", str(tmp_path), "--epochs", "0", "--out", str(out)), "--epochs must be at least 1")
+    assert_clean_error(
+        nextword("train", str(tmp_path), "--epochs", "0", "--out", str(out)), "--epochs must be at least 1"
+    )
     assert out.read_bytes() == tiny_model_path.read_bytes()
 
 

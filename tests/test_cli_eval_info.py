@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
+from eval_support import SENTENCE, TEST_NAME, TRAIN_NAMES, tiny_model, write_corpus
 from nextword.server.cli import main
 from nextword.training.cli_eval import COLUMNS
-
-from eval_support import SENTENCE, TEST_NAME, TRAIN_NAMES, tiny_model, write_corpus
 
 
 @pytest.fixture
@@ -60,7 +58,9 @@ def test_korean_corpus_table_is_aligned(tmp_path, data_dir, capsys):
     root = tmp_path / "ko"
     for name in [TEST_NAME, *TRAIN_NAMES]:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("소유권은 러스트의 핵심 기능입니다. 러스트의 소유권 규칙을 봅시다.\n" * 10, encoding="utf-8")
+        (root / name).write_text(
+            "소유권은 러스트의 핵심 기능입니다. 러스트의 소유권 규칙을 봅시다.\n" * 10, encoding="utf-8"
+        )
     assert main(["eval", str(root), "--systems", "buffer,unigram"]) == 0
     rows = table_rows(capsys.readouterr().out)
     assert len(rows) == 3 and len({len(r) for r in rows}) == 1
@@ -113,13 +113,26 @@ def test_ctrl_c_is_one_line(corpus, data_dir, capsys, monkeypatch):
     monkeypatch.setattr(evaluate, "type_through", interrupted)
     assert main(["eval", str(corpus), "--systems", "buffer"]) == 130
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.strip() == "nextword eval: interrupted, no figures; `--max-words 50` gives a quicker estimate"
+    assert (
+        captured.out == ""
+        and captured.err.strip() == "nextword eval: interrupted, no figures; `--max-words 50` gives a quicker estimate"
+    )
 
 
 def test_info_describes_the_shipped_model(data_dir, capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    for label in ("what", "in use", "vocabulary", "trained on", "trained", "command", "validation", "your model", "shipped model"):
+    for label in (
+        "what",
+        "in use",
+        "vocabulary",
+        "trained on",
+        "trained",
+        "command",
+        "validation",
+        "your model",
+        "shipped model",
+    ):
         assert any(line.startswith(label + " ") for line in out.splitlines()), label
     assert "the shipped model" in out and "none yet" in out and "None" not in out
     assert main(["info", "--json"]) == 0
@@ -128,8 +141,16 @@ def test_info_describes_the_shipped_model(data_dir, capsys):
 
 
 def test_info_of_a_personal_and_an_untrained_model(tmp_path, data_dir, capsys):
-    info = {"trained_on": ["/notes"], "files": 3, "base_model": "/shipped.safetensors", "command": "nextword train /notes",
-            "created": "2026-01-01T00:00:00+00:00", "valid_perplexity": 12.34, "start_perplexity": 20.0, "complete": False}
+    info = {
+        "trained_on": ["/notes"],
+        "files": 3,
+        "base_model": "/shipped.safetensors",
+        "command": "nextword train /notes",
+        "created": "2026-01-01T00:00:00+00:00",
+        "valid_perplexity": 12.34,
+        "start_perplexity": 20.0,
+        "complete": False,
+    }
     tiny_model(data_dir / "model.safetensors", info=info)
     assert main(["info"]) == 0
     out = capsys.readouterr().out
@@ -148,6 +169,9 @@ def test_info_tells_whose_kernels_multiply(data_dir, capsys, kernels):
     if kernels == "nextword":
         assert "8-bit weights, a scale per row, multiplied by nextword's C kernels" in out
     else:
-        assert "multiplied by PyTorch's fbgemm" in out and "C kernels (faster at a word's end): turned off by NEXTWORD_KERNELS=torch" in out
+        assert (
+            "multiplied by PyTorch's fbgemm" in out
+            and "C kernels (faster at a word's end): turned off by NEXTWORD_KERNELS=torch" in out
+        )
     assert main(["info", "--json"]) == 0
     assert (json.loads(capsys.readouterr().out)["prediction_kernels"] == "nextword") == (kernels == "nextword")

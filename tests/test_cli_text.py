@@ -12,7 +12,13 @@ import pytest
 def nextword(*args: str, stdin: bytes | None = None, model=None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")  # as under a strict UTF-8 locale
     extra = ["--model", str(model)] if model else []
-    return subprocess.run([sys.executable, "-m", "nextword.server.cli", *args, *extra], capture_output=True, input=stdin, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "nextword.server.cli", *args, *extra],
+        capture_output=True,
+        input=stdin,
+        env=env,
+        timeout=120,
+    )
 
 
 def words(result: subprocess.CompletedProcess) -> list[str]:
@@ -21,8 +27,12 @@ def words(result: subprocess.CompletedProcess) -> list[str]:
 
 
 def test_standard_input_without_echos_line_break_completes_the_last_word(tiny_model_path) -> None:
-    from_stdin = words(nextword("predict", "-k", "3", stdin=b"The borrow checker checks the ch\n", model=tiny_model_path))
-    assert from_stdin == words(nextword("predict", "-k", "3", "The borrow checker checks the ch", model=tiny_model_path))
+    from_stdin = words(
+        nextword("predict", "-k", "3", stdin=b"The borrow checker checks the ch\n", model=tiny_model_path)
+    )
+    assert from_stdin == words(
+        nextword("predict", "-k", "3", "The borrow checker checks the ch", model=tiny_model_path)
+    )
     assert from_stdin and all(w.startswith("ch") for w in from_stdin)
 
 
@@ -41,7 +51,12 @@ def test_a_word_typed_up_to_its_apostrophe_is_completed(tiny_model_path) -> None
 
 @pytest.mark.parametrize(
     "option, value, phrase",
-    [("-t", "nan", "--temperature must be"), ("-t", "inf", "--temperature must be"), ("--seed", str(10**23), "--seed must be"), ("--top-k", "-1", "--top-k must be at least 0")],
+    [
+        ("-t", "nan", "--temperature must be"),
+        ("-t", "inf", "--temperature must be"),
+        ("--seed", str(10**23), "--seed must be"),
+        ("--top-k", "-1", "--top-k must be at least 0"),
+    ],
 )
 def test_generate_names_the_option_out_of_range(tiny_model_path, option, value, phrase) -> None:
     result = nextword("generate", option, value, "Hello ", model=tiny_model_path)

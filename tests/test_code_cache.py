@@ -42,7 +42,12 @@ def test_cached_code_behaves_like_compiled_code_and_survives_a_restart(tmp_path:
 
 
 def test_damaged_or_foreign_cache_files_mean_compiling_as_before(tmp_path: Path) -> None:
-    for content in (b"", b"not a cache", b"nextword-code-cache-1\n\x00garbage", b"nextword-code-cache-1\n" + b"\xe9" * 40):
+    for content in (
+        b"",
+        b"not a cache",
+        b"nextword-code-cache-1\n\x00garbage",
+        b"nextword-code-cache-1\n" + b"\xe9" * 40,
+    ):
         path = tmp_path / "code.bin"
         path.write_bytes(content)
         cache = CodeCache(path)

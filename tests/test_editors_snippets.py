@@ -10,9 +10,7 @@ import tomllib
 from typing import Any
 
 import pytest
-
 from editors.support import EDITORS
-
 from nextword.server.settings import Settings, parse_settings, to_json
 
 
@@ -87,5 +85,13 @@ def test_emacs() -> None:
 @pytest.mark.parametrize("editor", ["helix", "sublime", "zed", "kakoune", "emacs", "nvim", "vscode"])
 def test_each_editor_has_a_readme_section(editor: str) -> None:
     readme = (EDITORS / "README.md").read_text(encoding="utf-8")
-    names = {"helix": "Helix", "sublime": "Sublime Text", "zed": "Zed", "kakoune": "Kakoune", "emacs": "Emacs", "nvim": "Neovim", "vscode": "VS Code"}
+    names = {
+        "helix": "Helix",
+        "sublime": "Sublime Text",
+        "zed": "Zed",
+        "kakoune": "Kakoune",
+        "emacs": "Emacs",
+        "nvim": "Neovim",
+        "vscode": "VS Code",
+    }
     assert re.search(rf"^## {names[editor]}\b", readme, re.M), f"editors/README.md has no section for {names[editor]}"

@@ -17,10 +17,8 @@ import zipfile
 from typing import Any
 
 import pytest
-
 from editors.support import EDITORS
 from editors.vscode_build import VSCODE, install_packages, npm, npm_missing, package_vsix
-
 from nextword.server.settings import SECTION, Settings, camel
 
 MANIFEST = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
@@ -64,7 +62,10 @@ def test_manifest_mirrors_server_setting(name: str) -> None:
         assert prop["type"] == "array" and prop["items"]["type"] == "string", key
     else:
         assert prop["type"] == JSON_TYPES[kind], f"{key}: type {prop['type']}, server {kind.__name__}"
-    assert prop["default"] == default and type(prop["default"]) in (type(default), int if kind is float else type(default)), f"{key}: default {prop['default']!r}, server {default!r}"
+    assert prop["default"] == default and type(prop["default"]) in (
+        type(default),
+        int if kind is float else type(default),
+    ), f"{key}: default {prop['default']!r}, server {default!r}"
     if meta.get("min") is not None:
         assert prop.get("minimum") == meta["min"], f"{key}: minimum {prop.get('minimum')}, server {meta['min']}"
     if meta.get("max") is not None:
@@ -81,7 +82,9 @@ def test_manifest_has_no_setting_the_server_lacks() -> None:
     for key, prop in PROPERTIES.items():
         assert key.startswith(SECTION + "."), key
         name = key[len(SECTION) + 1 :]
-        assert name in SERVER or name.split(".")[0] in client_only, f"{key} is neither a server setting nor one of the extension's own ({client_only})"
+        assert name in SERVER or name.split(".")[0] in client_only, (
+            f"{key} is neither a server setting nor one of the extension's own ({client_only})"
+        )
         assert (prop.get("markdownDescription") or prop.get("description") or "").strip(), f"{key} has no description"
     assert PROPERTIES["nextword.serverCommand"]["default"] == "nextword"
     assert PROPERTIES["nextword.serverArgs"]["default"] == ["serve"]
@@ -89,7 +92,9 @@ def test_manifest_has_no_setting_the_server_lacks() -> None:
 
 
 def test_manifest_basics() -> None:
-    assert MANIFEST["engines"]["vscode"] == "^1.91.0"  # vscode-languageclient 11 needs 1.91; code-server 4.100.3 is 1.100.3
+    assert (
+        MANIFEST["engines"]["vscode"] == "^1.91.0"
+    )  # vscode-languageclient 11 needs 1.91; code-server 4.100.3 is 1.100.3
     assert MANIFEST["dependencies"]["vscode-languageclient"].lstrip("^~").split(".")[0] == "11"
     assert MANIFEST["main"] == "./dist/extension.js"
     assert {"onLanguage:markdown", "onLanguage:plaintext"} <= set(MANIFEST["activationEvents"])
@@ -186,7 +191,21 @@ def run_in_node(tmp_path: Any, script: str) -> Any:
     entry, bundle = tmp_path / "entry.ts", tmp_path / "entry.js"
     entry.write_text(script.replace("@src/", (VSCODE / "src").as_posix() + "/"), encoding="utf-8")
     esbuild = VSCODE / "node_modules" / ".bin" / "esbuild"
-    built = subprocess.run([str(esbuild), str(entry), "--bundle", "--platform=node", "--format=cjs", "--external:vscode", f"--outfile={bundle}", "--log-level=error"], capture_output=True, text=True, timeout=120)
+    built = subprocess.run(
+        [
+            str(esbuild),
+            str(entry),
+            "--bundle",
+            "--platform=node",
+            "--format=cjs",
+            "--external:vscode",
+            f"--outfile={bundle}",
+            "--log-level=error",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert built.returncode == 0, built.stderr
     done = subprocess.run(["node", str(bundle)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -207,7 +226,9 @@ def test_server_command_is_relative_to_the_workspace_folder(tmp_path: Any) -> No
     on_path.mkdir()
     (on_path / "nextword").write_text("#!/bin/sh\n", encoding="utf-8")
     (on_path / "nextword").chmod(0o755)
-    found = run_in_node(tmp_path, f"""
+    found = run_in_node(
+        tmp_path,
+        f"""
 import {{ findCommand }} from '@src/findCommand';
 const workspace = {json.dumps(str(workspace))}, elsewhere = {json.dumps(str(elsewhere))};
 process.chdir(workspace);  // the extension host's directory is never the one meant
@@ -221,7 +242,8 @@ console.log(JSON.stringify({{
   onPath: findCommand('nextword', elsewhere, {{ PATH: {json.dumps(str(on_path))} }}),
   notOnPath: findCommand('nextword-not-installed', workspace, {{ PATH: {json.dumps(str(on_path))} }}) ?? null,
 }}));
-""")
+""",
+    )
     assert found == {
         "relative": str(program),
         "dotted": str(program),
@@ -249,7 +271,9 @@ def test_server_log_lines_show_at_every_level_the_server_sends(tmp_path: Any, ch
         "Traceback line",
         "",
     ]
-    out = run_in_node(tmp_path, f"""
+    out = run_in_node(
+        tmp_path,
+        f"""
 import {{ Readable }} from 'stream';
 import {{ pipeServerLog }} from '@src/serverLog';
 const calls: string[][] = [];
@@ -259,11 +283,15 @@ const seen: string[] = [];
 void pipeServerLog(Readable.from([{json.dumps(chr(10).join(lines) + chr(10))}]), channel as any, (line) => seen.push(line)).then(() => {{
   console.log(JSON.stringify({{ calls, last: seen.at(-1) }}));
 }});
-""")
+""",
+    )
     low = (
         [["debug", "nextword.server: opened file:///a.md (12 characters)"], ["trace", "nextword.server: text 'Hello'"]]
         if channel_level == 1
-        else [["info", "[debug] nextword.server: opened file:///a.md (12 characters)"], ["info", "[trace] nextword.server: text 'Hello'"]]
+        else [
+            ["info", "[debug] nextword.server: opened file:///a.md (12 characters)"],
+            ["info", "[trace] nextword.server: text 'Hello'"],
+        ]
     )
     assert out["calls"] == [
         ["info", "nextword.server: started"],
@@ -282,7 +310,9 @@ def test_trigger_characters_that_need_a_restart(tmp_path: Any) -> None:
     character outside them needs a server started with it, and only then a restart."""
     from nextword.server.capabilities import ANNOUNCED_TRIGGERS
 
-    out = run_in_node(tmp_path, """
+    out = run_in_node(
+        tmp_path,
+        """
 import { ANNOUNCED_TRIGGERS, needsNewTriggers } from '@src/settings';
 console.log(JSON.stringify({
   announced: ANNOUNCED_TRIGGERS,
@@ -291,9 +321,16 @@ console.log(JSON.stringify({
   startedWithIt: needsNewTriggers([' ', '»'], ['»']),
   removed: needsNewTriggers([' ', '»', '→'], [' ']),
 }));
-""")
+""",
+    )
     assert out["announced"] == list(ANNOUNCED_TRIGGERS)
-    assert out == {"announced": list(ANNOUNCED_TRIGGERS), "punctuation": False, "newCharacter": True, "startedWithIt": False, "removed": False}
+    assert out == {
+        "announced": list(ANNOUNCED_TRIGGERS),
+        "punctuation": False,
+        "newCharacter": True,
+        "startedWithIt": False,
+        "removed": False,
+    }
 
 
 @needs_npm
@@ -301,7 +338,9 @@ def test_trace_channel_follows_the_trace_setting(tmp_path: Any) -> None:
     """vscode-languageclient traces only while its trace channel's level is Trace: this channel's
     level is nextword.trace.server (off: Off; messages, verbose: Trace), it says when that changes,
     and it writes to its own output channel, "nextword (LSP trace)", made when first written to."""
-    out = run_in_node(tmp_path, """
+    out = run_in_node(
+        tmp_path,
+        """
 import * as vscode from 'vscode';
 import { TraceChannel } from '@src/traceChannel';
 const channel = new TraceChannel();
@@ -315,10 +354,13 @@ const on = channel.logLevel;
 channel.trace("Sending request 'textDocument/completion - (1)'.");
 (vscode.workspace as any).changeSettings({ 'nextword.trace.server': 'off' });
 console.log(JSON.stringify({ before, on, after: channel.logLevel, levels, channelsBefore, channels: (globalThis as any).channels }));
-""")
+""",
+    )
     assert (out["before"], out["on"], out["after"]) == (0, 1, 0)
     assert out["levels"] == [1, 0]  # one event per change of nextword.trace.server, none for others
     assert out["channelsBefore"] == 0
     [channel] = out["channels"]
     assert channel["name"] == "nextword (LSP trace)"
-    assert len(channel["lines"]) == 1 and channel["lines"][0].endswith("[trace] Sending request 'textDocument/completion - (1)'.")
+    assert len(channel["lines"]) == 1 and channel["lines"][0].endswith(
+        "[trace] Sending request 'textDocument/completion - (1)'."
+    )

@@ -28,7 +28,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from editors.support import CORPUS, EDITORS, Expected, build_model, editor_env
 from editors.vscode_build import npm_missing, package_vsix
 
@@ -40,11 +39,28 @@ DRIVER = Path(__file__).parent / "editors" / "vscode_e2e.mjs"
 SCREENSHOT = os.environ.get("NEXTWORD_E2E_SCREENSHOT")
 INSTALL = "bash editors/vscode/scripts/install-e2e.sh"
 MANIFEST = json.loads((EDITORS / "vscode" / "package.json").read_text(encoding="utf-8"))
-MACHINE_SCOPED = {k for k, p in MANIFEST["contributes"]["configuration"]["properties"].items() if p.get("scope", "").startswith("machine")}
+MACHINE_SCOPED = {
+    k
+    for k, p in MANIFEST["contributes"]["configuration"]["properties"].items()
+    if p.get("scope", "").startswith("machine")
+}
 # The real trainer, from scratch and for a few seconds, whether or not a shipped model exists.
 TRAINER = {
     "NEXTWORD_TRAIN_COMMAND": json.dumps(
-        ["{python}", "-m", "nextword.server.cli", "train", "{folder}", "--out", "{out}", "--progress", "json", "--from-scratch", "--max-minutes", "0.25"]
+        [
+            "{python}",
+            "-m",
+            "nextword.server.cli",
+            "train",
+            "{folder}",
+            "--out",
+            "{out}",
+            "--progress",
+            "json",
+            "--from-scratch",
+            "--max-minutes",
+            "0.25",
+        ]
     )
 }
 
@@ -79,12 +95,16 @@ def code_server(home: Path, folder: Path, settings: dict, vsix: Path):
     machine = {key: value for key, value in settings.items() if key in MACHINE_SCOPED}
     for folder, values in (("User", {k: v for k, v in settings.items() if k not in machine}), ("Machine", machine)):
         (user_data / folder).mkdir(parents=True)
-        (user_data / folder / "settings.json").write_text(json.dumps(values, indent=2, ensure_ascii=False), encoding="utf-8")
+        (user_data / folder / "settings.json").write_text(
+            json.dumps(values, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
     config = home / "code-server.yaml"
     config.write_text("auth: none\ncert: false\n", encoding="utf-8")
     tmp = home / "tmp"
     tmp.mkdir()
-    env = editor_env(home, HOME=str(home), TMPDIR=str(tmp), SHELL="/bin/bash", VSCODE_CLI_DISABLE_TELEMETRY="1", **TRAINER)
+    env = editor_env(
+        home, HOME=str(home), TMPDIR=str(tmp), SHELL="/bin/bash", VSCODE_CLI_DISABLE_TELEMETRY="1", **TRAINER
+    )
     # VS Code takes the extension host's environment from a login shell (`$SHELL -ilc env`), so,
     # as for a user who installed nextword with pipx or pip --user, PATH comes from the profile.
     profile = f'export PATH="{env["PATH"].split(os.pathsep)[0]}:$PATH"\n'
@@ -93,13 +113,30 @@ def code_server(home: Path, folder: Path, settings: dict, vsix: Path):
     for name in ("VSCODE_IPC_HOOK_CLI", "VSCODE_CWD", "VSCODE_NLS_CONFIG"):
         env.pop(name, None)
     common = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions), "--config", str(config)]
-    done = subprocess.run([str(CODE_SERVER), *common, "--install-extension", str(vsix)], env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [str(CODE_SERVER), *common, "--install-extension", str(vsix)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0 and "nextword" in (done.stdout + done.stderr), done.stdout + done.stderr
     port = free_port()
     log = open(home / "code-server.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [str(CODE_SERVER), "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry", "--disable-update-check",
-         "--disable-workspace-trust", "--disable-getting-started-override", *common, str(folder)],
+        [
+            str(CODE_SERVER),
+            "--bind-addr",
+            f"127.0.0.1:{port}",
+            "--auth",
+            "none",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+            *common,
+            str(folder),
+        ],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=log,
@@ -115,7 +152,9 @@ def code_server(home: Path, folder: Path, settings: dict, vsix: Path):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"code-server did not answer: {(home / 'code-server.log').read_text(errors='replace')[-3000:]}") from None
+                    raise AssertionError(
+                        f"code-server did not answer: {(home / 'code-server.log').read_text(errors='replace')[-3000:]}"
+                    ) from None
                 time.sleep(0.3)
         yield url
     finally:
@@ -144,9 +183,13 @@ def run_plan(tmp_path: Path, plan: dict, timeout: int, explain=lambda report: js
     plan = {"playwright": str(PLAYWRIGHT), "chromium": CHROMIUM, **plan}
     plan_file, report_file = tmp_path / "plan.json", tmp_path / "report.json"
     plan_file.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
-    done = subprocess.run(["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        ["node", str(DRIVER), str(plan_file), str(report_file)], capture_output=True, text=True, timeout=timeout
+    )
     report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.exists() else {}
-    assert done.returncode == 0 and report.get("ok"), f"{report.get('failure') or done.stderr[-3000:]}\n{explain(report)}"
+    assert done.returncode == 0 and report.get("ok"), (
+        f"{report.get('failure') or done.stderr[-3000:]}\n{explain(report)}"
+    )
     return report
 
 
@@ -203,10 +246,20 @@ def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None
             "train": {"modelName": "model.safetensors"},
             "stopIdle": "no training is running",
             "steps": [
-                {"type": context1 + prefix1, "expectWords": [r.word for r in ranked1], "accept": 1, "screenshot": str(shot)},
+                {
+                    "type": context1 + prefix1,
+                    "expectWords": [r.word for r in ranked1],
+                    "accept": 1,
+                    "screenshot": str(shot),
+                },
                 {"type": " ", "expectWords": [r.word for r in ranked2], "accept": 0, "then": "\n"},
                 {"type": context3 + prefix3, "expectWords": [r.word for r in ranked3], "accept": 2},
-                {"setting": {"key": "nextword.maxItems", "value": 3}, "type": " " + prefix4, "expectWords": [r.word for r in ranked4], "accept": 0},
+                {
+                    "setting": {"key": "nextword.maxItems", "value": 3},
+                    "type": " " + prefix4,
+                    "expectWords": [r.word for r in ranked4],
+                    "accept": 0,
+                },
             ],
         }
         report = run_plan(
@@ -279,7 +332,9 @@ def test_vscode_says_clearly_when_the_server_is_missing(tmp_path: Path) -> None:
         }
         report = run_plan(tmp_path, plan, 300)
     # No server, and so no error, before a Markdown file was open.
-    assert not any("nextword" in text for text in report["beforeOpen"]["notifications"] + report["beforeOpen"]["statusBar"]), report["beforeOpen"]
+    assert not any(
+        "nextword" in text for text in report["beforeOpen"]["notifications"] + report["beforeOpen"]["statusBar"]
+    ), report["beforeOpen"]
     assert '"nextword-not-installed"' in report["error"]
     assert "nextword.serverCommand" in report["error"] and "Install nextword" in report["error"]
     assert "pipx install ./nextword" in report["error"] and "pipx install nextword" not in report["error"]
@@ -327,10 +382,18 @@ def test_vscode_says_once_why_the_server_did_not_start_and_recovers(tmp_path: Pa
         }
         report = run_plan(tmp_path, plan, 300)
     error = report["error"]
-    assert str(broken) in error and "exited as it started" in error and "RuntimeError: nextword: something is broken" in error, error
+    assert (
+        str(broken) in error
+        and "exited as it started" in error
+        and "RuntimeError: nextword: something is broken" in error
+    ), error
     assert "nextword.serverCommand" in error and "nextword.serverArgs" in error, error
     # That error is the only one: no "write EPIPE", no "couldn't create connection", no "crashed 5 times".
-    ours = [text for text in report["notifications"] if any(word in text for word in ("nextword", "EPIPE", "connection", "server"))]
+    ours = [
+        text
+        for text in report["notifications"]
+        if any(word in text for word in ("nextword", "EPIPE", "connection", "server"))
+    ]
     assert ours == [error], report["notifications"]
     assert runs.read_text(encoding="utf-8").count("\n") == 1, runs.read_text(encoding="utf-8")
     assert any(model.name in text for text in report["statusBar"]), report["statusBar"]

@@ -11,15 +11,12 @@ from collections import Counter
 
 import pytest
 import torch
-
+from eval_support import SENTENCE, TEST_NAME, tiny_model, write_corpus
 from nextword.model import LanguageModel, ModelConfig, Vocabulary, tokenize
 from nextword.server.cli import main
 from nextword.training.baselines import BufferWords, UnigramWords
 from nextword.training.evaluate import accepted_after, evaluated_words, perplexity, type_through
 from nextword.training.split import is_test_file
-
-from eval_support import SENTENCE, TEST_NAME, tiny_model, write_corpus
-
 
 
 # ----- split ----------------------------------------------------------------------------------------
@@ -85,7 +82,11 @@ def test_oracle_accepts_every_word_for_one_keystroke():
 def test_each_word_is_reported_with_its_ranks_as_the_typist_meets_it():
     text = "alpha beta"
     seen = []
-    type_through(Oracle(text, after=2, rank=2), [text], on_word=lambda t, start, word, ranks: seen.append((t is text, start, word, ranks)))
+    type_through(
+        Oracle(text, after=2, rank=2),
+        [text],
+        on_word=lambda t, start, word, ranks: seen.append((t is text, start, word, ranks)),
+    )
     # Third from the second character on: ranks None, None, 2, ... and accepted after 2 typed at k=3.
     assert seen == [(True, 0, "alpha", [None, None, 2, 2, 2]), (True, 6, "beta", [None, None, 2, 2])]
     assert [accepted_after(ranks, 3) for *_, ranks in seen] == [2, 2]
@@ -165,7 +166,12 @@ def test_unigram_adds_the_file_to_the_training_counts():
     unigram = UnigramWords(Counter({"the": 5, "then": 2, "apple": 1}))
     assert unigram.suggest("", "", 2) == ["the", "then"]  # from i = 0 on
     assert unigram.suggest("then " * 4, "th", 5) == ["then", "the"]  # 6 > 5
-    assert unigram.suggest("zebra ", "", 5) == ["the", "then", "zebra", "apple"]  # file word more recent than a training word
+    assert unigram.suggest("zebra ", "", 5) == [
+        "the",
+        "then",
+        "zebra",
+        "apple",
+    ]  # file word more recent than a training word
 
 
 def test_unigram_ties_go_to_the_most_recent_then_alphabetical():

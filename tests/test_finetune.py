@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from nextword.model import load_checkpoint, save_checkpoint
 from nextword.server.cli import main
 from nextword.server.cli_info import PRECISION_WORDS
@@ -102,7 +101,10 @@ def test_growing_keeps_old_rows_and_initialises_new_ones(tiny_model_path, tmp_pa
 
 
 def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data_dir, tmp_path, capsys):
-    notes = write_notes(tmp_path / "notes", {name: f"# {name}\n" + JARGON * 4 for name in training_names(3)} | {valid_name(): JARGON * 2})
+    notes = write_notes(
+        tmp_path / "notes",
+        {name: f"# {name}\n" + JARGON * 4 for name in training_names(3)} | {valid_name(): JARGON * 2},
+    )
     assert main(["train", str(notes), "--epochs", "2", "--progress", "json"]) == 0
     captured = capsys.readouterr()
     start = events(captured.out)[0]
@@ -128,13 +130,17 @@ def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data
     assert main(["info", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "notes n-gram" in shown
-    assert re.search(rf"^prediction +{re.escape(PRECISION_WORDS[tuned.model.inference_precision])}, multiplied by ", shown, re.M)
+    assert re.search(
+        rf"^prediction +{re.escape(PRECISION_WORDS[tuned.model.inference_precision])}, multiplied by ", shown, re.M
+    )
 
 
 # ----- the manifest: incremental re-runs -----------------------------------------------------------
 def test_rerun_skips_unchanged_files_and_catches_changed_and_new_ones(shipped, data_dir, tmp_path, capsys):
     names = training_names(4)
-    notes = write_notes(tmp_path / "notes", {name: f"# {name}\n" + JARGON * 3 for name in names} | {valid_name(): JARGON})
+    notes = write_notes(
+        tmp_path / "notes", {name: f"# {name}\n" + JARGON * 3 for name in names} | {valid_name(): JARGON}
+    )
     out = data_dir / "model.safetensors"
     assert main(["train", str(notes), "--epochs", "1", "--progress", "json"]) == 0
     capsys.readouterr()
@@ -149,7 +155,9 @@ def test_rerun_skips_unchanged_files_and_catches_changed_and_new_ones(shipped, d
     assert out.read_bytes() == before
 
     # One file changed, one added: only those two are trained on, from the personal model.
-    (notes / names[1]).write_text(f"# {names[1]}\n" + JARGON * 3 + "A helm release pins the kubectl version. Helm again.\n", encoding="utf-8")
+    (notes / names[1]).write_text(
+        f"# {names[1]}\n" + JARGON * 3 + "A helm release pins the kubectl version. Helm again.\n", encoding="utf-8"
+    )
     added = training_names(1, prefix="new")[0]
     (notes / added).write_text("Terraform plans the cluster; terraform applies the plan.\n" * 3, encoding="utf-8")
     assert main(["train", str(notes), "--epochs", "1", "--progress", "json"]) in (0, 1)
@@ -211,7 +219,9 @@ def test_resume_continues_where_it_stopped(notes_folder, tiny_model_path, tmp_pa
 
     def run(out: Path, progress: Progress | None = None, resume=None):
         base = None if resume is not None else load_checkpoint(tiny_model_path)
-        return train(corpus, out, config, base=base, progress=progress, resume=resume, run={"paths": [str(notes_folder)]})
+        return train(
+            corpus, out, config, base=base, progress=progress, resume=resume, run={"paths": [str(notes_folder)]}
+        )
 
     whole = run(tmp_path / "whole.safetensors")
     assert not whole.interrupted and whole.path is not None
@@ -232,13 +242,35 @@ def test_resume_continues_where_it_stopped(notes_folder, tiny_model_path, tmp_pa
 
 
 def nextword(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "nextword.server.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "nextword.server.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
 
 
 def test_ctrl_c_leaves_a_resumable_state_and_resume_finishes(notes_folder, tiny_model_path, tmp_path):
     out = tmp_path / "model.safetensors"
     common = ["--out", str(out), "--progress", "json"]
-    proc = nextword("train", str(notes_folder), "--from", str(tiny_model_path), "--full", "--epochs", "400", "--batch-size", "2", "--bptt", "5", "--patience", "400", *common)
+    proc = nextword(
+        "train",
+        str(notes_folder),
+        "--from",
+        str(tiny_model_path),
+        "--full",
+        "--epochs",
+        "400",
+        "--batch-size",
+        "2",
+        "--bptt",
+        "5",
+        "--patience",
+        "400",
+        *common,
+    )
     try:
         for line in proc.stdout:
             if '"event": "progress"' in line:
@@ -282,7 +314,11 @@ def test_resume_without_a_state_says_so(tmp_path, capsys):
 def test_eval_compares_the_personal_and_the_default_model(shipped, data_dir, tmp_path, capsys):
     corpus = tmp_path / "corpus"
     test_names = [n for n in (f"t{i}.md" for i in range(300)) if is_test_file(n)][:2]
-    write_notes(corpus, {name: "Each value has an owner. The borrow checker checks the references.\n" for name in test_names} | {"train.md": "Each value has an owner.\n"})
+    write_notes(
+        corpus,
+        {name: "Each value has an owner. The borrow checker checks the references.\n" for name in test_names}
+        | {"train.md": "Each value has an owner.\n"},
+    )
     assert main(["eval", str(corpus), "--json", "--max-words", "30"]) == 0
     assert set(json.loads(capsys.readouterr().out)["systems"]) == {"default", "buffer", "unigram"}
     base = load_checkpoint(shipped)
@@ -339,13 +375,30 @@ def test_bad_corpora_get_clear_messages(shipped, data_dir, tmp_path, capsys, mon
 
 
 # ----- nothing new to learn, options that do not apply -----------------------------------------------
-def test_nothing_new_to_learn_names_the_model_and_copies_it_to_a_new_out(notes_folder, tiny_model_path, tmp_path, capsys):
+def test_nothing_new_to_learn_names_the_model_and_copies_it_to_a_new_out(
+    notes_folder, tiny_model_path, tmp_path, capsys
+):
     base = load_checkpoint(tiny_model_path)
     corpus = load_corpus([notes_folder], include_test_split=True)
     learned = select(corpus, {}).manifest({})
     m1 = save_checkpoint(tmp_path / "m1.safetensors", base.model, base.vocab, info={"learned": learned, "note": "m1"})
     brandnew = tmp_path / "brandnew.safetensors"
-    assert main(["train", str(notes_folder), "--from", str(m1), "--out", str(brandnew), "--include-test-split", "--progress", "json"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(notes_folder),
+                "--from",
+                str(m1),
+                "--out",
+                str(brandnew),
+                "--include-test-split",
+                "--progress",
+                "json",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert f"all learned by {m1} already; copied it unchanged to {brandnew}" in captured.err
     assert events(captured.out)[-1]["path"] == str(brandnew)
@@ -354,7 +407,22 @@ def test_nothing_new_to_learn_names_the_model_and_copies_it_to_a_new_out(notes_f
     assert all(torch.equal(t, copy.model.state_dict()[k]) for k, t in original.model.state_dict().items())
     # Fine-tuning a model into itself: it stays as it is, and the message says so.
     before = m1.read_bytes()
-    assert main(["train", str(notes_folder), "--from", str(m1), "--out", str(m1), "--include-test-split", "--progress", "none"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(notes_folder),
+                "--from",
+                str(m1),
+                "--out",
+                str(m1),
+                "--include-test-split",
+                "--progress",
+                "none",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert f"all learned by {m1} already;" in err and "copied" not in err and m1.read_bytes() == before
 
@@ -362,21 +430,84 @@ def test_nothing_new_to_learn_names_the_model_and_copies_it_to_a_new_out(notes_f
 def test_options_that_do_not_apply_are_named_in_a_warning(notes_folder, tiny_model_path, tmp_path, capsys):
     quick = ["--include-test-split", "--progress", "none", "--epochs", "1"]
     tuned = tmp_path / "tuned.safetensors"
-    assert main(["train", str(notes_folder), "--from", str(tiny_model_path), "--out", str(tuned), "--hidden-dim", "999", "--dropout", "0.5", *quick]) in (0, 1)
-    assert "warning: --hidden-dim, --dropout apply only to a new model (with --from-scratch); ignored when fine-tuning" in capsys.readouterr().err
+    assert main(
+        [
+            "train",
+            str(notes_folder),
+            "--from",
+            str(tiny_model_path),
+            "--out",
+            str(tuned),
+            "--hidden-dim",
+            "999",
+            "--dropout",
+            "0.5",
+            *quick,
+        ]
+    ) in (0, 1)
+    assert (
+        "warning: --hidden-dim, --dropout apply only to a new model (with --from-scratch); ignored when fine-tuning"
+        in capsys.readouterr().err
+    )
     new = tmp_path / "new.safetensors"
-    assert main(["train", str(notes_folder), "--from-scratch", "--out", str(new), "--emb-dim", "8", "--hidden-dim", "8", "--min-count", "1", "--max-new-words", "5", *quick]) == 0
-    assert "warning: --max-new-words applies only when fine-tuning; ignored with --from-scratch" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                str(notes_folder),
+                "--from-scratch",
+                "--out",
+                str(new),
+                "--emb-dim",
+                "8",
+                "--hidden-dim",
+                "8",
+                "--min-count",
+                "1",
+                "--max-new-words",
+                "5",
+                *quick,
+            ]
+        )
+        == 0
+    )
+    assert (
+        "warning: --max-new-words applies only when fine-tuning; ignored with --from-scratch" in capsys.readouterr().err
+    )
 
     # --resume continues with the interrupted run's own settings, and says which options it ignores.
     corpus = load_corpus([notes_folder], include_test_split=True)
     config = TrainConfig(epochs=2, batch_size=4, bptt=10, lr=5e-3, sampled=0, patience=5, warmup_steps=3, seed=3)
     out = tmp_path / "m.safetensors"
-    run = {"paths": [str(notes_folder.resolve())], "exclude": [], "ext": None, "include_test_split": True, "full": False}
+    run = {
+        "paths": [str(notes_folder.resolve())],
+        "exclude": [],
+        "ext": None,
+        "include_test_split": True,
+        "full": False,
+    }
     assert train(corpus, out, config, base=load_checkpoint(tiny_model_path), progress=StopAfter(3), run=run).interrupted
-    assert main(["train", "--resume", "--out", str(out), "--lr", "0.1", "--max-minutes", "5", "--layers", "3", "--progress", "none"]) in (0, 1)
+    assert main(
+        [
+            "train",
+            "--resume",
+            "--out",
+            str(out),
+            "--lr",
+            "0.1",
+            "--max-minutes",
+            "5",
+            "--layers",
+            "3",
+            "--progress",
+            "none",
+        ]
+    ) in (0, 1)
     err = capsys.readouterr().err
-    assert "warning: --resume continues the interrupted run with its own settings; ignoring --max-minutes, --lr, --layers" in err
+    assert (
+        "warning: --resume continues the interrupted run with its own settings; ignoring --max-minutes, --lr, --layers"
+        in err
+    )
     assert "resuming the interrupted run" in err and not resume_path(out).exists()
 
 
@@ -398,7 +529,23 @@ def test_a_damaged_training_state_says_to_start_again(notes_folder, tiny_model_p
     err = capsys.readouterr().err
     assert f"the training state {state} cannot be read" in err and "start the run again without --resume" in err
     # Doing what it says works: a new run discards the damaged state.
-    assert main(["train", str(notes_folder), "--out", str(out), "--include-test-split", "--epochs", "1", "--batch-size", "2", "--bptt", "5", "--progress", "none"]) in (0, 1)
+    assert main(
+        [
+            "train",
+            str(notes_folder),
+            "--out",
+            str(out),
+            "--include-test-split",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--bptt",
+            "5",
+            "--progress",
+            "none",
+        ]
+    ) in (0, 1)
     assert not state.exists()
 
 
@@ -423,7 +570,23 @@ def test_two_runs_cannot_write_the_same_model_at_once(notes_folder, tiny_model_p
     out = tmp_path / "m.safetensors"
     out.write_bytes(tiny_model_path.read_bytes())
     before = out.read_bytes()
-    argv = ["train", str(notes_folder), "--out", str(out), "--full", "--from", str(tiny_model_path), "--epochs", "1", "--batch-size", "2", "--bptt", "5", "--progress", "none"]
+    argv = [
+        "train",
+        str(notes_folder),
+        "--out",
+        str(out),
+        "--full",
+        "--from",
+        str(tiny_model_path),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--bptt",
+        "5",
+        "--progress",
+        "none",
+    ]
     other = TrainingLock(out).acquire()  # another run, holding the operating system's lock
     try:
         assert main(argv) == 2

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from nextword.model import compiled, default_model_path, load_checkpoint
 from nextword.model.packed import InferenceLinear
 
@@ -101,7 +100,9 @@ def test_a_run_is_its_steps_and_each_batch_row_its_own_sequence():
 @needs_kernels
 def test_the_state_passed_in_is_left_as_it_was():
     ours = compiled.CompiledLSTM.build(_lstm(16, 32))
-    state = tuple((torch.randn(1, 32, generator=generator(8)), torch.randn(1, 32, generator=generator(9))) for _ in range(2))
+    state = tuple(
+        (torch.randn(1, 32, generator=generator(8)), torch.randn(1, 32, generator=generator(9))) for _ in range(2)
+    )
     before = [t.clone() for pair in state for t in pair]
     ours(torch.randn(3, 1, 16, generator=generator(10)), state)
     assert all(torch.equal(a, b) for a, b in zip(before, (t for pair in state for t in pair)))
@@ -147,8 +148,17 @@ def test_bad_buffers_are_refused_not_read_past():
     with pytest.raises(TypeError, match="tuple"):
         compiled._kernels.lstm([good, [good[0]]], np.zeros(8, np.float32), state, out, 8, 4)
     with pytest.raises(ValueError, match="scale: expected"):
-        compiled._kernels.lstm([good, (np.zeros(16 * 8, np.int8), np.ones(15, np.float32), good[2])], np.zeros(8, np.float32), state, out, 8, 4)
-    compiled._kernels.lstm([good, (np.zeros(16 * 8, np.int8), good[1], good[2])], np.zeros(8, np.float32), state, out, 8, 4)
+        compiled._kernels.lstm(
+            [good, (np.zeros(16 * 8, np.int8), np.ones(15, np.float32), good[2])],
+            np.zeros(8, np.float32),
+            state,
+            out,
+            8,
+            4,
+        )
+    compiled._kernels.lstm(
+        [good, (np.zeros(16 * 8, np.int8), good[1], good[2])], np.zeros(8, np.float32), state, out, 8, 4
+    )
     assert not out.any()  # zero weights: every gate one half, the cell and its output zero
     with pytest.raises(BufferError, match="not writable"):
         compiled._kernels.softmax(b"\0" * 16, 4)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-
 from nextword.model import Predictor, compiled, default_model_path, load_checkpoint
 from nextword.model.network import InferenceLinear
 from nextword.training.evaluate import load_split
@@ -105,7 +104,12 @@ def test_a_run_reads_as_its_steps_do(precision, length, kernels):
     checkpoint = load_checkpoint(default_model_path())
     model = checkpoint.model
     model.set_inference_precision(precision)
-    ids = (checkpoint.vocab.encode("The borrow checker rejects the program before it runs , and the error says why .".split()) * 3)[:length]
+    ids = (
+        checkpoint.vocab.encode(
+            "The borrow checker rejects the program before it runs , and the error says why .".split()
+        )
+        * 3
+    )[:length]
     outputs, run_state, stepped, step_state = _run_and_steps(model, ids)
     assert outputs.shape == (length, model.config.emb_dim)
     # 8-bit runs quantize the inputs of the whole run with one scale, steps one token at a time.
@@ -114,7 +118,9 @@ def test_a_run_reads_as_its_steps_do(precision, length, kernels):
         tolerance = 0.0
     assert (outputs - stepped).abs().max().item() <= tolerance * stepped.abs().max().item()
     for (h, c), (h2, c2) in zip(run_state, step_state):
-        assert (h - h2).abs().max().item() <= tolerance and (c - c2).abs().max().item() <= tolerance * max(1.0, c2.abs().max().item())
+        assert (h - h2).abs().max().item() <= tolerance and (c - c2).abs().max().item() <= tolerance * max(
+            1.0, c2.abs().max().item()
+        )
 
 
 @pytest.mark.skipif(not FBGEMM, reason="fbgemm is not in this PyTorch")

@@ -10,7 +10,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from nextword.model import CheckpointError, Predictor, PredictorConfig, load_checkpoint, save_checkpoint
 from nextword.model.ngram import NotesNgram
 

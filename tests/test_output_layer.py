@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from nextword.model import compiled, default_model_path, load_checkpoint
-from nextword.model.output_layer import HEAD_ROWS, TAIL_RANK, FactoredOutputLayer, build_output_layer, low_rank_rows, projected_moment
+from nextword.model.output_layer import (
+    HEAD_ROWS,
+    TAIL_RANK,
+    FactoredOutputLayer,
+    build_output_layer,
+    low_rank_rows,
+    projected_moment,
+)
 from nextword.model.packed import InferenceLinear
 from nextword.model.tokenize import tokenize
 from nextword.training.evaluate import load_split
@@ -107,6 +113,12 @@ def test_info_tells_how_the_output_layer_is_kept(shipped, capsys):
     from nextword.server.cli import main
 
     assert main(["info", str(default_model_path()), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["prediction_output_layer"] == {"exact_rows": HEAD_ROWS, "rank": TAIL_RANK}
+    assert json.loads(capsys.readouterr().out)["prediction_output_layer"] == {
+        "exact_rows": HEAD_ROWS,
+        "rank": TAIL_RANK,
+    }
     assert main(["info", str(default_model_path())]) == 0
-    assert f"the {HEAD_ROWS:,} most frequent tokens exact, the other {shipped[0].config.vocab_size - HEAD_ROWS:,} as a rank-{TAIL_RANK} product" in capsys.readouterr().out
+    assert (
+        f"the {HEAD_ROWS:,} most frequent tokens exact, the other {shipped[0].config.vocab_size - HEAD_ROWS:,} as a rank-{TAIL_RANK} product"
+        in capsys.readouterr().out
+    )

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from nextword.model import Predictor, PredictorConfig, load_checkpoint
 from nextword.model.predictor import _top
 from nextword.model.text import SplitText
@@ -93,7 +92,9 @@ def test_only_words_that_save_a_key_are_offered_inside_a_word(predictor, checkpo
         assert all(word in full for word in left_out)  # words of their own in this context
         expected = [w for w in full if w.startswith(prefix) and w not in left_out][:5]
         assert [s.word for s in predictor.predict(context, prefix, 5)] == expected
-    assert [s.word for s in predictor.predict(context, "o", 5)] == [w for w in full if w in ("out", "owner", "ownership")]
+    assert [s.word for s in predictor.predict(context, "o", 5)] == [
+        w for w in full if w in ("out", "owner", "ownership")
+    ]
     assert predictor.predict(context, "value", 5) == []
 
 
@@ -119,7 +120,17 @@ def test_edits_backspaces_and_jumps_match_a_fresh_predictor(predictor, checkpoin
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 12), st.sampled_from(["", "x", "the ", "don't ", "'", "\n", "\n\n", "...", " ", "한국 "])), min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 400),
+            st.integers(0, 12),
+            st.sampled_from(["", "x", "the ", "don't ", "'", "\n", "\n\n", "...", " ", "한국 "]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_any_sequence_of_edits_matches_a_fresh_predictor(checkpoint, sample_text, edits):
     predictor = Predictor(checkpoint.model, checkpoint.vocab)
     text = sample_text[:300]
@@ -144,7 +155,12 @@ _NAMES = [name for i in range(40) for name in [f"Zq{i}x"] * (1 + i % 4)]
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.permutations(_NAMES), st.lists(st.sampled_from(["the", "and", ".", "\n"]), max_size=60), st.sampled_from(["", "Z", "Zq", "Zq1", "Zq2"]), st.integers(1, 6))
+@given(
+    st.permutations(_NAMES),
+    st.lists(st.sampled_from(["the", "and", ".", "\n"]), max_size=60),
+    st.sampled_from(["", "Z", "Zq", "Zq1", "Zq2"]),
+    st.integers(1, 6),
+)
 def test_many_words_outside_the_vocabulary_rank_as_if_all_were_scored(checkpoint, names, filler, prefix, k):
     """Only the most frequent of them and those the continuous cache holds are scored: the
     ranking must be the one scoring every one of them gives (ties broken alphabetically)."""
@@ -163,7 +179,10 @@ def test_long_documents_keep_bounded_state(checkpoint, sample_text):
     predictor = Predictor(checkpoint.model, checkpoint.vocab, config)
     document = sample_text * 400  # about 40,000 words
     first = predictor.predict(document, "", 5)
-    assert len(predictor._entries) <= config.cache_size and len(predictor._states) <= config.keep_states + config.cache_size // config.snapshot_every + 1
+    assert (
+        len(predictor._entries) <= config.cache_size
+        and len(predictor._states) <= config.keep_states + config.cache_size // config.snapshot_every + 1
+    )
     # Typing on keeps state bounded too.
     for i in range(0, 3000, 10):
         predictor.predict(document + sample_text[: i % len(sample_text)], "", 5)
@@ -173,7 +192,13 @@ def test_long_documents_keep_bounded_state(checkpoint, sample_text):
     same(first, Predictor(checkpoint.model, checkpoint.vocab, config).predict(document, "", 5))
 
 
-@pytest.mark.parametrize("piece", ["The owner goes out of scope, and the value is dropped. ", "antidisestablishmentarianism floccinaucinihilipilification "])
+@pytest.mark.parametrize(
+    "piece",
+    [
+        "The owner goes out of scope, and the value is dropped. ",
+        "antidisestablishmentarianism floccinaucinihilipilification ",
+    ],
+)
 def test_a_fresh_start_reads_exactly_the_last_tokens(checkpoint, piece):
     """The window a long document is read from holds the same last tokens as a full scan,
     for prose (short tokens) and for long words (beyond the first guess of the window)."""
@@ -188,7 +213,9 @@ def test_a_fresh_start_reads_exactly_the_last_tokens(checkpoint, piece):
     # As many as the full window (12 characters a token) holds, up to cache_size.
     from nextword.model import iter_tokens
 
-    in_full_window = len(list(iter_tokens(document, predictor._window_start(SplitText(document), predictor._window_chars))))
+    in_full_window = len(
+        list(iter_tokens(document, predictor._window_start(SplitText(document), predictor._window_chars)))
+    )
     assert len(read) == min(config.cache_size, in_full_window)
 
 
@@ -269,7 +296,9 @@ def test_continuous_cache_covers_words_the_vocabulary_lacks(shipped):
     on = Predictor(shipped.model, shipped.vocab).predict(context, "", 5)
     off = Predictor(shipped.model, shipped.vocab, PredictorConfig(neural_cache_weight=0.0)).predict(context, "Q", 5)
     assert "Qwertzu" in [s.word for s in on]
-    assert next(s.probability for s in on if s.word == "Qwertzu") > 1.5 * next(s.probability for s in off if s.word == "Qwertzu")
+    assert next(s.probability for s in on if s.word == "Qwertzu") > 1.5 * next(
+        s.probability for s in off if s.word == "Qwertzu"
+    )
 
 
 def test_continuous_cache_keys_match_a_fresh_predictor_after_edits(checkpoint, sample_text):
@@ -312,7 +341,10 @@ def test_going_back_near_the_start_of_the_window_read_reads_a_full_window(checkp
         predictor = Predictor(checkpoint.model, checkpoint.vocab, SMALL)
         predictor.predict(sample_text, "", 5)
         context = sample_text[: starts[back]]
-        same(predictor.predict(context, "", 8), Predictor(checkpoint.model, checkpoint.vocab, SMALL).predict(context, "", 8))
+        same(
+            predictor.predict(context, "", 8),
+            Predictor(checkpoint.model, checkpoint.vocab, SMALL).predict(context, "", 8),
+        )
 
 
 def test_continuous_cache_holds_exactly_the_words_among_the_newest_entries(checkpoint, sample_text):
@@ -375,7 +407,18 @@ def test_a_bulk_read_keeps_its_last_state_and_typing_keeps_more(checkpoint, samp
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 12), st.sampled_from(["", "x", "the ", "don't ", "'", "\n", "\n\n", " ", "한국 "]), st.booleans()), min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 400),
+            st.integers(0, 12),
+            st.sampled_from(["", "x", "the ", "don't ", "'", "\n", "\n\n", " ", "한국 "]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_contexts_in_pieces_match_the_joined_text(checkpoint, sample_text, edits):
     """As the language server hands them over: the document's head string, kept while the
     typing lands in the tail, and joined now and then."""

@@ -8,7 +8,6 @@ import socket
 from pathlib import Path
 
 import pytest
-
 from nextword.model import NextwordError
 from nextword.server.cli import main
 from nextword.training.corpus import find_files, load_corpus
@@ -120,7 +119,9 @@ def test_a_bad_ignore_file_stops_training_rather_than_leaking(tree, capsys):
 
 
 def test_everything_excluded_says_so(tree, capsys):
-    assert main(["train", str(tree), "--from-scratch", "--exclude", "*", "--out", str(tree.parent / "m.safetensors")]) == 2
+    assert (
+        main(["train", str(tree), "--from-scratch", "--exclude", "*", "--out", str(tree.parent / "m.safetensors")]) == 2
+    )
     assert "excluded by --exclude or .nextwordignore" in capsys.readouterr().err
 
 
@@ -140,7 +141,30 @@ def test_training_reads_only_what_is_named_and_opens_no_connection(tree, tmp_pat
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setenv("NEXTWORD_DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "m.safetensors"
-    code = main(["train", str(tree / "work"), "--from-scratch", "--exclude", "drafts/", "--include-test-split", "--epochs", "1", "--emb-dim", "8", "--hidden-dim", "8", "--layers", "1", "--min-count", "1", "--out", str(out), "--progress", "none"])
+    code = main(
+        [
+            "train",
+            str(tree / "work"),
+            "--from-scratch",
+            "--exclude",
+            "drafts/",
+            "--include-test-split",
+            "--epochs",
+            "1",
+            "--emb-dim",
+            "8",
+            "--hidden-dim",
+            "8",
+            "--layers",
+            "1",
+            "--min-count",
+            "1",
+            "--out",
+            str(out),
+            "--progress",
+            "none",
+        ]
+    )
     assert code in (0, 1)
     notes = [p for p in opened if p.startswith(str(tree))]
     assert sorted(Path(p).relative_to(tree).as_posix() for p in notes) == ["work/plan.md", "work/secret.txt"]

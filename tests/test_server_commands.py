@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from lsprotocol import types
-
 from server_support import (
     SAMPLE,
     build_tiny_model,
@@ -35,7 +34,10 @@ FAKE_TRAINER = Path(__file__).with_name("server_fake_trainer.py")
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("models")
-    return {"a": build_tiny_model(folder / "a.safetensors", seed=0), "b": build_tiny_model(folder / "b.safetensors", seed=1, text=SAMPLE + OTHER_TEXT)}
+    return {
+        "a": build_tiny_model(folder / "a.safetensors", seed=0),
+        "b": build_tiny_model(folder / "b.safetensors", seed=1, text=SAMPLE + OTHER_TEXT),
+    }
 
 
 def predict(model: Path, context: str, prefix: str, k: int = 10) -> list[str]:
@@ -58,7 +60,12 @@ async def test_status_and_reload(models: dict[str, Path], tmp_path: Path) -> Non
         assert status["model"] == str(models["a"]) and status["vocabularySize"] == len(checkpoint.vocab)
         assert status["predictionWeights"] == checkpoint.model.inference_precision
         assert status["predictionKernels"] == checkpoint.model.inference_kernels
-        assert status["loadSeconds"] > 0 and status["loadedAt"] and status["error"] is None and status["modelInfo"]["seed"] == 0
+        assert (
+            status["loadSeconds"] > 0
+            and status["loadedAt"]
+            and status["error"] is None
+            and status["modelInfo"]["seed"] == 0
+        )
         open_doc(client, "file:///one.md", "one")
         open_doc(client, "file:///two.md", "two")
         status = await wait_status(client, lambda s: s["documentsOpen"] == 2)
@@ -74,7 +81,9 @@ async def test_hot_reload_without_dropping_requests(models: dict[str, Path], tmp
         text = SAMPLE + "The z"
         open_doc(client, "file:///hot.md", text)
         position = end_position(text)
-        assert words_of(await complete(client, "file:///hot.md", *position)) == predict(models["a"], SAMPLE + "The ", "z")
+        assert words_of(await complete(client, "file:///hot.md", *position)) == predict(
+            models["a"], SAMPLE + "The ", "z"
+        )
         # Replace the file the way `nextword train` does (write beside it, then rename).
         temp = tmp_path / "live.tmp"
         shutil.copyfile(models["b"], temp)
@@ -89,7 +98,9 @@ async def test_hot_reload_without_dropping_requests(models: dict[str, Path], tmp
                 break
             assert answered < 400, "the changed model was never loaded"
             await asyncio.sleep(0.02)
-        assert words_of(await complete(client, "file:///hot.md", *position)) == predict(models["b"], SAMPLE + "The ", "z")
+        assert words_of(await complete(client, "file:///hot.md", *position)) == predict(
+            models["b"], SAMPLE + "The ", "z"
+        )
 
 
 async def test_missing_model_then_it_appears(models: dict[str, Path], tmp_path: Path) -> None:
@@ -109,7 +120,9 @@ async def test_missing_model_then_it_appears(models: dict[str, Path], tmp_path: 
         assert not (await complete(client, "file:///words.md", 0, 4, trigger=" ")).items
         shutil.copyfile(models["a"], model)
         await wait_ready(client, model)
-        assert words_of(await complete(client, "file:///words.md", 0, len(text))) == predict(models["a"], text[:-1], "t")
+        assert words_of(await complete(client, "file:///words.md", 0, len(text))) == predict(
+            models["a"], text[:-1], "t"
+        )
 
 
 async def test_a_broken_model_file_keeps_the_loaded_model(models: dict[str, Path], tmp_path: Path) -> None:
@@ -118,14 +131,20 @@ async def test_a_broken_model_file_keeps_the_loaded_model(models: dict[str, Path
     async with lsp_client("--model", str(model), data_dir=tmp_path) as client:
         status = await wait_ready(client)
         model.write_bytes(b"this is not a model")
-        await wait_for(lambda: any("fragile.safetensors" in m.message and m.type == types.MessageType.Error for m in client.messages))
+        await wait_for(
+            lambda: any(
+                "fragile.safetensors" in m.message and m.type == types.MessageType.Error for m in client.messages
+            )
+        )
         message = next(m for m in client.messages if "fragile.safetensors" in m.message).message
         assert "Keeping the model already loaded" in message and "Traceback" not in message
         after = await command(client, "nextword.status")
         assert after["state"] == "ready" and after["loads"] == status["loads"] and after["error"]
         text = SAMPLE + "The mo"
         open_doc(client, "file:///f.md", text)
-        assert words_of(await complete(client, "file:///f.md", *end_position(text))) == predict(models["a"], SAMPLE + "The ", "mo")
+        assert words_of(await complete(client, "file:///f.md", *end_position(text))) == predict(
+            models["a"], SAMPLE + "The ", "mo"
+        )
 
 
 async def test_the_users_model_in_the_data_folder_is_found(models: dict[str, Path], tmp_path: Path) -> None:
@@ -141,8 +160,13 @@ async def trainer_client(models: dict[str, Path], tmp_path_factory: pytest.TempP
     data = tmp_path_factory.mktemp("train-data")
     workspace = tmp_path_factory.mktemp("workspace")
     (workspace / "note.md").write_text(SAMPLE)
-    env = {"NEXTWORD_TRAIN_COMMAND": json.dumps(["{python}", str(FAKE_TRAINER), "{folder}", "{out}"]), "FAKE_TRAINER_MODEL": str(models["b"])}
-    async with lsp_client(data_dir=data, root=workspace, env=env, init_options={"modelPath": str(models["a"])}) as client:
+    env = {
+        "NEXTWORD_TRAIN_COMMAND": json.dumps(["{python}", str(FAKE_TRAINER), "{folder}", "{out}"]),
+        "FAKE_TRAINER_MODEL": str(models["b"]),
+    }
+    async with lsp_client(
+        data_dir=data, root=workspace, env=env, init_options={"modelPath": str(models["a"])}
+    ) as client:
         await wait_ready(client)
         client.workspace = workspace  # type: ignore[attr-defined]
         client.data = data  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from lsprotocol import types
-
 from server_support import (
     SAMPLE,
     build_tiny_model,
@@ -48,7 +47,9 @@ def reference(tiny_model: Path):
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def client(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("data")
-    async with lsp_client("--model", str(tiny_model), data_dir=data, caps=capabilities(["utf-16"], rich_items=True)) as c:
+    async with lsp_client(
+        "--model", str(tiny_model), data_dir=data, caps=capabilities(["utf-16"], rich_items=True)
+    ) as c:
         await wait_ready(c)
         yield c
 
@@ -182,7 +183,9 @@ async def test_inline_completion(client, reference) -> None:
         text_document=types.TextDocumentIdentifier(uri),
         position=types.Position(line, character),
     )
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {"inline": {"minProbability": 0.0, "maxWords": 3}}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"nextword": {"inline": {"minProbability": 0.0, "maxWords": 3}}})
+    )
     await wait_status(client, lambda s: s["settings"]["inline"]["maxWords"] == 3)
     result = await client.text_document_inline_completion_async(params)
     rest, _ = reference().complete_phrase(SAMPLE + "The next ", "wo", 3, 0.0)
@@ -190,7 +193,9 @@ async def test_inline_completion(client, reference) -> None:
     item = result.items[0]
     assert item.insert_text == "wo" + rest and len(rest.split()) <= 3
     assert item.range == types.Range(types.Position(line, character - 2), types.Position(line, character))
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {"inline": {"enabled": False}}}))
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"nextword": {"inline": {"enabled": False}}})
+    )
     await wait_status(client, lambda s: not s["settings"]["inline"]["enabled"])
     assert await client.text_document_inline_completion_async(params) is None
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {}}))
@@ -207,7 +212,10 @@ async def test_korean_and_emoji_positions_in_utf16(client, reference) -> None:
     assert words_of(result) == [s.word for s in reference().predict(head, "mo", 10)]
     last_line = text.split("\n")[-1]
     start = len(last_line[:-2].encode("utf-16-le")) // 2
-    assert all(i.text_edit.range == types.Range(types.Position(line, start), types.Position(line, character)) for i in result.items)
+    assert all(
+        i.text_edit.range == types.Range(types.Position(line, start), types.Position(line, character))
+        for i in result.items
+    )
     # Korean words of the document (not in the vocabulary) are offered, ranges in UTF-16.
     korean = "😋 한국어 문서입니다. 한국어는 한글로 씁니다. 한"
     open_doc(client, "file:///ko.md", korean)
@@ -224,14 +232,19 @@ async def test_korean_and_emoji_positions_in_utf16(client, reference) -> None:
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-32"])
 async def test_offered_position_encodings(tmp_path: Path, encoding: str) -> None:
     # No model (the file does not exist): the document's own words come back at once.
-    async with lsp_client("--model", str(tmp_path / "none.safetensors"), data_dir=tmp_path, caps=capabilities([encoding, "utf-16"])) as c:
+    async with lsp_client(
+        "--model", str(tmp_path / "none.safetensors"), data_dir=tmp_path, caps=capabilities([encoding, "utf-16"])
+    ) as c:
         assert c.initialize_result.capabilities.position_encoding == encoding  # type: ignore[attr-defined]
         text = "😋 한국어 monkey mouse moose The mo"
         open_doc(c, "file:///enc.md", text)
         units = len(text.encode(encoding.replace("utf-32", "utf-32-le"))) // (4 if encoding == "utf-32" else 1)
         result = await complete(c, "file:///enc.md", 0, units)
         assert sorted(words_of(result)) == ["monkey", "moose", "mouse"]
-        assert all(i.text_edit.range == types.Range(types.Position(0, units - 2), types.Position(0, units)) for i in result.items)
+        assert all(
+            i.text_edit.range == types.Range(types.Position(0, units - 2), types.Position(0, units))
+            for i in result.items
+        )
         # An edit after the emoji, in the client's units.
         change(c, "file:///enc.md", 2, (0, units), (0, units), "use mon")
         result = await complete(c, "file:///enc.md", 0, units + 7)
@@ -248,7 +261,10 @@ async def test_edits_in_the_middle(client, reference) -> None:
     # Insert a sentence in the middle, then replace a word on line 1.
     change(client, uri, 2, (2, 0), (2, 0), "The dog reads the model.\n")
     change(client, uri, 3, (1, 4), (1, 12), "answer")
-    new_text = "\n".join(lines[:1] + [lines[1][:4] + "answer" + lines[1][12:]] + ["The dog reads the model."] + lines[2:]) + "\nThe "
+    new_text = (
+        "\n".join(lines[:1] + [lines[1][:4] + "answer" + lines[1][12:]] + ["The dog reads the model."] + lines[2:])
+        + "\nThe "
+    )
     line, character = end_position(new_text)
     result = await complete(client, uri, line, character, invoked=True)
     assert words_of(result) == [s.word for s in reference().predict(new_text, "", 10)]
@@ -277,7 +293,9 @@ async def test_many_documents(client, reference) -> None:
     texts = {f"file:///many/{i}.md": SAMPLE[i * 7 :] + f" note {i} the " for i in range(40)}
     for uri, text in texts.items():
         open_doc(client, uri, text)
-    results = await asyncio.gather(*(complete(client, uri, *end_position(text), invoked=True) for uri, text in texts.items()))
+    results = await asyncio.gather(
+        *(complete(client, uri, *end_position(text), invoked=True) for uri, text in texts.items())
+    )
     for (uri, text), result in zip(texts.items(), results):
         assert words_of(result) == [s.word for s in reference().predict(text, "", 10)], uri
     status = await command(client, "nextword.status")

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nextword.server.capabilities import initialize_result
 from nextword.server.early_initialize import EarlyInitialize
 from server_support import RawClient, build_tiny_model, server_command, server_env
@@ -53,23 +52,51 @@ async def stop(proc: asyncio.subprocess.Process, client: RawClient) -> None:
 # answers and the trigger characters.
 CLIENTS: dict[str, dict[str, Any]] = {
     "bare": {"processId": None, "rootUri": None, "capabilities": {}},
-    "utf-8 first": {"processId": 1, "rootUri": None, "capabilities": {"general": {"positionEncodings": ["utf-8", "utf-16"]}}},
+    "utf-8 first": {
+        "processId": 1,
+        "rootUri": None,
+        "capabilities": {"general": {"positionEncodings": ["utf-8", "utf-16"]}},
+    },
     "utf-32 only": {"processId": None, "capabilities": {"general": {"positionEncodings": ["utf-32"]}}},
     "unknown encodings": {"processId": None, "capabilities": {"general": {"positionEncodings": ["latin-1", "ebcdic"]}}},
     "empty general": {"processId": None, "capabilities": {"general": {}}},
-    "will save": {"processId": None, "capabilities": {"textDocument": {"synchronization": {"willSave": True, "willSaveWaitUntil": False, "didSave": True}}}},
-    "will save wait only": {"processId": None, "capabilities": {"textDocument": {"synchronization": {"willSaveWaitUntil": True}}}},
+    "will save": {
+        "processId": None,
+        "capabilities": {
+            "textDocument": {"synchronization": {"willSave": True, "willSaveWaitUntil": False, "didSave": True}}
+        },
+    },
+    "will save wait only": {
+        "processId": None,
+        "capabilities": {"textDocument": {"synchronization": {"willSaveWaitUntil": True}}},
+    },
     "notebooks and file operations": {
         "processId": None,
         "capabilities": {
             "notebookDocument": {"synchronization": {"dynamicRegistration": False}},
-            "workspace": {"fileOperations": {"didCreate": True, "willRename": True}, "configuration": True, "workspaceFolders": True},
+            "workspace": {
+                "fileOperations": {"didCreate": True, "willRename": True},
+                "configuration": True,
+                "workspaceFolders": True,
+            },
         },
         "workspaceFolders": [{"uri": "file:///tmp/notes", "name": "notes"}],
     },
-    "trigger settings": {"processId": None, "capabilities": {}, "initializationOptions": {"nextword": {"triggerCharacters": ["@", " ", "("]}}},
-    "flat settings": {"processId": None, "capabilities": {}, "initializationOptions": {"triggerCharacters": ["%"], "maxItems": 3}},
-    "bad settings": {"processId": None, "capabilities": {}, "initializationOptions": {"nextword": {"triggerCharacters": "not a list", "maxItems": -4}}},
+    "trigger settings": {
+        "processId": None,
+        "capabilities": {},
+        "initializationOptions": {"nextword": {"triggerCharacters": ["@", " ", "("]}},
+    },
+    "flat settings": {
+        "processId": None,
+        "capabilities": {},
+        "initializationOptions": {"triggerCharacters": ["%"], "maxItems": 3},
+    },
+    "bad settings": {
+        "processId": None,
+        "capabilities": {},
+        "initializationOptions": {"nextword": {"triggerCharacters": "not a list", "maxItems": -4}},
+    },
     "options not an object": {"processId": None, "capabilities": {}, "initializationOptions": [1, 2]},
     "root path": {"processId": None, "rootPath": "/tmp", "capabilities": {"window": {"workDoneProgress": True}}},
 }
@@ -96,12 +123,25 @@ async def test_an_answer_and_the_messages_behind_it_in_one_write(tiny_model: Pat
     client.writer.write(
         frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": CLIENTS["bare"]})
         + frame({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        + frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": "file:///a.md", "languageId": "markdown", "version": 1, "text": text}}})
+        + frame(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {"uri": "file:///a.md", "languageId": "markdown", "version": 1, "text": text}
+                },
+            }
+        )
     )
     first = await asyncio.wait_for(client.receive(), 30)
     assert first["id"] == 1 and "capabilities" in first["result"]
     client.next_id = 1
-    items = (await client.request("textDocument/completion", {"textDocument": {"uri": "file:///a.md"}, "position": {"line": 0, "character": len(text)}}))["result"]["items"]
+    items = (
+        await client.request(
+            "textDocument/completion",
+            {"textDocument": {"uri": "file:///a.md"}, "position": {"line": 0, "character": len(text)}},
+        )
+    )["result"]["items"]
     assert "alpha" in [item["label"] for item in items]
     await stop(proc, client)
     assert client.stdout.count(b'"id":1,') + client.stdout.count(b'"id": 1,') == 1  # answered once
@@ -111,12 +151,18 @@ async def test_an_answer_and_the_messages_behind_it_in_one_write(tiny_model: Pat
 async def test_params_the_server_cannot_read_still_start_it(tiny_model: Path, tmp_path: Path) -> None:
     """Params that look sound to the early reader but not to the protocol's schema: the
     client already has its answer, so the server starts from what that answer used."""
-    params = {"processId": None, "capabilities": {"general": {"positionEncodings": ["utf-8"]}}, "workspaceFolders": "not a list"}
+    params = {
+        "processId": None,
+        "capabilities": {"general": {"positionEncodings": ["utf-8"]}},
+        "workspaceFolders": "not a list",
+    }
     proc, client, log = await start(tiny_model, tmp_path)
     answer = await client.request("initialize", params)
     assert answer["result"]["capabilities"]["positionEncoding"] == "utf-8"
     client.notify("initialized", {})
-    status = (await client.request("workspace/executeCommand", {"command": "nextword.status", "arguments": []}))["result"]
+    status = (await client.request("workspace/executeCommand", {"command": "nextword.status", "arguments": []}))[
+        "result"
+    ]
     assert status["positionEncoding"] == "utf-8"
     await stop(proc, client)
     assert "do not fit the protocol" in log.read_text()
@@ -132,7 +178,9 @@ async def test_params_the_server_cannot_read_still_start_it(tiny_model: Path, tm
     ],
     ids=["none", "no capabilities", "process id text", "encodings not a list"],
 )
-async def test_unsound_params_are_left_to_the_server(tiny_model: Path, tmp_path: Path, params: Any, refused: bool) -> None:
+async def test_unsound_params_are_left_to_the_server(
+    tiny_model: Path, tmp_path: Path, params: Any, refused: bool
+) -> None:
     proc, client, log = await start(tiny_model, tmp_path)
     answer = await client.request("initialize", params)
     if refused:
@@ -154,7 +202,13 @@ def test_stdin_from_a_file(tiny_model: Path, tmp_path: Path) -> None:
         + frame({"jsonrpc": "2.0", "method": "exit", "params": None})
     )
     with script.open("rb") as stdin:
-        done = subprocess.run(server_command("--model", str(tiny_model)), stdin=stdin, capture_output=True, env=server_env(tmp_path), timeout=60)
+        done = subprocess.run(
+            server_command("--model", str(tiny_model)),
+            stdin=stdin,
+            capture_output=True,
+            env=server_env(tmp_path),
+            timeout=60,
+        )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     bodies = [json.loads(part[part.index(b"{") :]) for part in done.stdout.split(b"Content-Length")[1:]]
     answers = [b for b in bodies if "id" in b and "method" not in b]

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from nextword.model import Predictor, PredictorConfig, load_checkpoint
 from nextword.server.documents import Snapshot
 from nextword.server.model_host import ModelHost
@@ -134,7 +133,9 @@ async def test_a_word_typed_at_a_persons_pace_is_read_ahead(tiny_model: Path) ->
                 if ask or typed.endswith(" "):
                     prefix = typed.rstrip(" ") if not typed.endswith(" ") else ""
                     context_end = len(snapshot) if typed.endswith(" ") else len(head)
-                    assert await host.suggest(uri, snapshot, context_end, prefix, 5) == fresh.predict(str(snapshot)[:context_end], prefix, 5)
+                    assert await host.suggest(uri, snapshot, context_end, prefix, 5) == fresh.predict(
+                        str(snapshot)[:context_end], prefix, 5
+                    )
                 await asyncio.sleep(pause)
             return host._docs[uri].predictor.read_ahead_hits
 
@@ -186,7 +187,9 @@ async def test_a_document_closed_while_it_is_read_is_not_read_on(tiny_model: Pat
         gc.unfreeze()
 
 
-async def test_a_model_built_only_after_the_swap_and_one_that_fails_there(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_model_built_only_after_the_swap_and_one_that_fails_there(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The compact forms of a new model are built once the old model is gone (so that a
     reload never holds two whole models), on the worker; if that fails (memory, say), the
     host says so and serves no model rather than a half-built one."""
@@ -211,7 +214,9 @@ async def test_a_model_built_only_after_the_swap_and_one_that_fails_there(tiny_m
         monkeypatch.setattr(LanguageModel, "prepare_for_inference", prepare)
         await host.reload()  # reloading tries again
         assert host.state == "ready" and host.loaded is not None and host.loaded.checkpoint.model.prepared
-        found = await host.suggest("file:///a.md", Snapshot("the cat sat on the ", ""), len("the cat sat on the "), "", 3)
+        found = await host.suggest(
+            "file:///a.md", Snapshot("the cat sat on the ", ""), len("the cat sat on the "), "", 3
+        )
         assert found
     finally:
         host.stop()

@@ -13,8 +13,19 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from lsprotocol import types
-
-from server_support import SAMPLE, RawClient, build_tiny_model, command, complete, lsp_client, open_doc, server_command, server_env, wait_ready
+from pygls.exceptions import JsonRpcException
+from server_support import (
+    SAMPLE,
+    RawClient,
+    build_tiny_model,
+    command,
+    complete,
+    lsp_client,
+    open_doc,
+    server_command,
+    server_env,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -30,7 +41,11 @@ INIT = {"processId": None, "rootUri": None, "capabilities": {}}
 async def raw_server(model: Path, data_dir: Path, stderr: int) -> RawClient:
     """A server subprocess on ``model`` and a bare client of it (``client.proc``: the process)."""
     proc = await asyncio.create_subprocess_exec(
-        *server_command("--model", str(model)), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=server_env(data_dir)
+        *server_command("--model", str(model)),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+        env=server_env(data_dir),
     )
     client = RawClient(proc.stdout, proc.stdin)  # type: ignore[arg-type]
     client.proc = proc  # type: ignore[attr-defined]
@@ -53,7 +68,10 @@ async def raw(tiny_model: Path, tmp_path: Path):
 async def test_malformed_params_get_an_error_response(raw: RawClient) -> None:
     bad = [
         ("textDocument/completion", {"textDocument": 5}),
-        ("textDocument/completion", {"textDocument": {"uri": "file:///x.md"}, "position": {"line": "one", "character": 0}}),
+        (
+            "textDocument/completion",
+            {"textDocument": {"uri": "file:///x.md"}, "position": {"line": "one", "character": 0}},
+        ),
         ("textDocument/inlineCompletion", None),
         ("workspace/executeCommand", {"command": 42}),
     ]
@@ -69,14 +87,20 @@ async def test_malformed_params_get_an_error_response(raw: RawClient) -> None:
 
 
 async def test_stdout_carries_only_protocol(raw: RawClient) -> None:
-    raw.notify("textDocument/didOpen", {"textDocument": {"uri": "file:///a.md", "languageId": "markdown", "version": 1, "text": SAMPLE + "The mo"}})
+    raw.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": "file:///a.md", "languageId": "markdown", "version": 1, "text": SAMPLE + "The mo"}},
+    )
     for _ in range(50):
         status = await raw.request("workspace/executeCommand", {"command": "nextword.status"})
         if status["result"]["state"] == "ready":
             break
         await asyncio.sleep(0.1)
     lines = SAMPLE.count("\n")
-    response = await raw.request("textDocument/completion", {"textDocument": {"uri": "file:///a.md"}, "position": {"line": lines, "character": 6}})
+    response = await raw.request(
+        "textDocument/completion",
+        {"textDocument": {"uri": "file:///a.md"}, "position": {"line": lines, "character": 6}},
+    )
     assert response["result"]["items"]
     assert (await raw.request("shutdown", None))["result"] is None
     late = await raw.request("workspace/executeCommand", {"command": "nextword.status"})
@@ -136,7 +160,11 @@ async def test_unknown_document_and_positions_past_the_end(client) -> None:
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri="file:///short.md", version=2),
-            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(types.Position(40, 0), types.Position(41, 3)), text="del")],
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(40, 0), types.Position(41, 3)), text="del"
+                )
+            ],
         )
     )
     # The change past the end was appended: the line reads "The model" now, so inside the word
@@ -146,7 +174,7 @@ async def test_unknown_document_and_positions_past_the_end(client) -> None:
     assert result.items[0].text_edit.range == types.Range(types.Position(1, 4), types.Position(1, 7))
     status = await command(client, "nextword.status")
     assert status["documentsOpen"] == 1
-    with pytest.raises(Exception):
+    with pytest.raises(JsonRpcException):
         await command(client, "nextword.noSuchCommand")
 
 
@@ -168,13 +196,19 @@ async def test_cancelled_and_overtaken_requests(client) -> None:
     open_doc(client, "file:///long.md", long_text)
     future = client.protocol.send_request(
         types.TEXT_DOCUMENT_COMPLETION,
-        types.CompletionParams(text_document=types.TextDocumentIdentifier("file:///long.md"), position=types.Position(long_text.count("\n"), 6)),
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier("file:///long.md"),
+            position=types.Position(long_text.count("\n"), 6),
+        ),
         msg_id="to-cancel",
     )
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="to-cancel"))
     with pytest.raises(Exception) as error:
         await asyncio.wrap_future(future)
-    assert getattr(error.value, "code", None) == types.LSPErrorCodes.RequestCancelled or "cancel" in str(error.value).lower()
+    assert (
+        getattr(error.value, "code", None) == types.LSPErrorCodes.RequestCancelled
+        or "cancel" in str(error.value).lower()
+    )
     await asyncio.gather(*pending)
     assert (await complete(client, "file:///burst.md", line, 6)).items
 
@@ -187,7 +221,14 @@ def _free_port() -> int:
 
 async def test_tcp(tiny_model: Path, tmp_path: Path) -> None:
     port = _free_port()
-    proc = subprocess.Popen([*server_command("--tcp", "--port", str(port), "--model", str(tiny_model)), "--log-file", str(tmp_path / "log")], env=server_env(tmp_path))
+    proc = subprocess.Popen(
+        [
+            *server_command("--tcp", "--port", str(port), "--model", str(tiny_model)),
+            "--log-file",
+            str(tmp_path / "log"),
+        ],
+        env=server_env(tmp_path),
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -201,8 +242,21 @@ async def test_tcp(tiny_model: Path, tmp_path: Path) -> None:
         result = await client.request("initialize", INIT)
         assert "completionProvider" in result["result"]["capabilities"]
         client.notify("initialized", {})
-        client.notify("textDocument/didOpen", {"textDocument": {"uri": "file:///t.md", "languageId": "markdown", "version": 1, "text": "the theory the th"}})
-        response = await client.request("textDocument/completion", {"textDocument": {"uri": "file:///t.md"}, "position": {"line": 0, "character": 17}})
+        client.notify(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": "file:///t.md",
+                    "languageId": "markdown",
+                    "version": 1,
+                    "text": "the theory the th",
+                }
+            },
+        )
+        response = await client.request(
+            "textDocument/completion",
+            {"textDocument": {"uri": "file:///t.md"}, "position": {"line": 0, "character": 17}},
+        )
         assert isinstance(response["result"]["items"], list)
         await client.request("shutdown", None)
         client.notify("exit", None)
@@ -218,7 +272,13 @@ async def test_a_port_in_use_is_named(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([*server_command("--tcp", "--port", str(port))], env=server_env(tmp_path), capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [*server_command("--tcp", "--port", str(port))],
+            env=server_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "choose another --port" in result.stderr
 
@@ -228,6 +288,13 @@ async def test_stdin_that_cannot_be_polled_and_a_log_file_that_cannot_be_written
     server sees the end of its input and exits. A folder given as the log file: said, and
     the logs go to stderr."""
     with open(os.devnull, "rb") as devnull:
-        result = subprocess.run([*server_command("--log-file", str(tmp_path))], stdin=devnull, env=server_env(tmp_path), capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [*server_command("--log-file", str(tmp_path))],
+            stdin=devnull,
+            env=server_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert f"cannot write the log file {tmp_path}" in result.stderr

@@ -11,14 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
-from pygls.protocol import default_converter
-
 from nextword.server.buffer_words import BufferWords
 from nextword.server.completion import ClientSupport, from_suggestions, inline_items, percent, phrase_allowed, site_at
 from nextword.server.documents import Document
 from nextword.server.positions import PositionEncoding
 from nextword.server.settings import Settings, merge, parse_settings, section_of
 from nextword.server.wordsyntax import WORD_RE, typed_word_start
+from pygls.protocol import default_converter
 
 
 # ----- positions ----------------------------------------------------------------------------
@@ -69,7 +68,9 @@ def test_line_starts_all_breaks() -> None:
     assert doc.offset_at(9, 0, clamp=False) is None
 
 
-_pieces = st.lists(st.sampled_from(["a", "b", " ", "\n", "\r", "\r\n", "한", "😋", "e\u0301", "'"]), max_size=12).map("".join)
+_pieces = st.lists(st.sampled_from(["a", "b", " ", "\n", "\r", "\r\n", "한", "😋", "e\u0301", "'"]), max_size=12).map(
+    "".join
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -98,7 +99,13 @@ def test_typing_at_the_end_copies_only_the_tail() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(text=_pieces, a=st.integers(0, 40), b=st.integers(0, 40), new=_pieces, encoding=st.sampled_from(["utf-8", "utf-16", "utf-32"]))
+@given(
+    text=_pieces,
+    a=st.integers(0, 40),
+    b=st.integers(0, 40),
+    new=_pieces,
+    encoding=st.sampled_from(["utf-8", "utf-16", "utf-32"]),
+)
 def test_change_by_position_round_trips(text: str, a: int, b: int, new: str, encoding: str) -> None:
     doc = Document("u", text, encoding=PositionEncoding(encoding))
     a, b = sorted((min(a, len(text)), min(b, len(text))))
@@ -115,7 +122,11 @@ def test_change_by_position_round_trips(text: str, a: int, b: int, new: str, enc
 
 def test_ranged_and_full_changes() -> None:
     doc = Document("u", "one two")
-    doc.apply_change(types.TextDocumentContentChangePartial(range=types.Range(types.Position(0, 4), types.Position(0, 7)), text="three"))
+    doc.apply_change(
+        types.TextDocumentContentChangePartial(
+            range=types.Range(types.Position(0, 4), types.Position(0, 7)), text="three"
+        )
+    )
     assert doc.text == "one three"
     doc.apply_change(types.TextDocumentContentChangeWholeDocument(text="new\ntext"))
     assert doc.line_starts == [0, 4] and doc.text == "new\ntext"
@@ -124,7 +135,17 @@ def test_ranged_and_full_changes() -> None:
 # ----- the word being typed -----------------------------------------------------------------
 @pytest.mark.parametrize(
     "text, prefix",
-    [("the mo", "mo"), ("the ", ""), ("don'", "don'"), ("(hel", "hel"), ("next-wo", "wo"), ("a''", ""), ("", ""), ("한국", "한국"), ("it's", "it's")],
+    [
+        ("the mo", "mo"),
+        ("the ", ""),
+        ("don'", "don'"),
+        ("(hel", "hel"),
+        ("next-wo", "wo"),
+        ("a''", ""),
+        ("", ""),
+        ("한국", "한국"),
+        ("it's", "it's"),
+    ],
 )
 def test_typed_word(text: str, prefix: str) -> None:
     assert text[typed_word_start(text, len(text)) :] == prefix
@@ -149,7 +170,9 @@ def test_items_keep_order_and_replace_prefix() -> None:
     doc = Document("u", "say wo")
     site = site_at(doc, types.Position(0, 6))
     assert site is not None
-    wire = from_suggestions(site, [S("word", 0.5), S("world", 0.02), S("wonder", 0.00001)], ClientSupport(label_details=True))
+    wire = from_suggestions(
+        site, [S("word", 0.5), S("world", 0.02), S("wonder", 0.00001)], ClientSupport(label_details=True)
+    )
     # Built in JSON form: each is what the protocol's own converter makes of a CompletionItem.
     converter = default_converter()
     items = [converter.structure(json.loads(json.dumps(i)), types.CompletionItem) for i in wire]
@@ -192,9 +215,16 @@ def test_phrase_allowed() -> None:
 
 # ----- settings -----------------------------------------------------------------------------
 def test_settings_defaults_and_values() -> None:
-    settings, problems, unknown = parse_settings({"maxItems": 5, "inline": {"maxWords": 2, "enabled": False}, "logLevel": "DEBUG", "trace": {"server": "off"}})
+    settings, problems, unknown = parse_settings(
+        {"maxItems": 5, "inline": {"maxWords": 2, "enabled": False}, "logLevel": "DEBUG", "trace": {"server": "off"}}
+    )
     assert problems == [] and unknown == ["trace"]
-    assert settings.max_items == 5 and settings.inline.max_words == 2 and not settings.inline.enabled and settings.log_level == "debug"
+    assert (
+        settings.max_items == 5
+        and settings.inline.max_words == 2
+        and not settings.inline.enabled
+        and settings.log_level == "debug"
+    )
     assert settings.min_probability == Settings().min_probability
 
 
@@ -233,8 +263,15 @@ def _recount(text: str) -> Counter[str]:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    text=st.lists(st.sampled_from(["the", "then", "cat's", " ", "\n", "'", "-", "한국", "x"]), max_size=15).map("".join),
-    edits=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60), st.sampled_from(["", " ", "the", "s", "'", "'t", "\n", "x y"])), max_size=6),
+    text=st.lists(st.sampled_from(["the", "then", "cat's", " ", "\n", "'", "-", "한국", "x"]), max_size=15).map(
+        "".join
+    ),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 60), st.integers(0, 60), st.sampled_from(["", " ", "the", "s", "'", "'t", "\n", "x y"])
+        ),
+        max_size=6,
+    ),
 )
 def test_buffer_words_follow_edits(text: str, edits: list[tuple[int, int, str]]) -> None:
     doc = Document("u", text)
@@ -275,7 +312,14 @@ def test_warming_the_converters_handles_nothing() -> None:
     server.protocol.warm_converters()  # type: ignore[attr-defined]
     assert written == [] and len(server.documents) == 0
     # The messages it structured read as the protocol's types.
-    message = server.protocol.structure_message({"jsonrpc": "2.0", "id": 7, "method": "textDocument/completion", "params": {"textDocument": {"uri": "file:///x.md"}, "position": {"line": 0, "character": 0}}})
+    message = server.protocol.structure_message(
+        {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "textDocument/completion",
+            "params": {"textDocument": {"uri": "file:///x.md"}, "position": {"line": 0, "character": 0}},
+        }
+    )
     assert isinstance(message, types.CompletionRequest) and message.id == 7
 
 
@@ -310,8 +354,10 @@ def test_an_edit_hands_the_cursor_after_it_to_the_model_host() -> None:
     assert told[-1] == ("file:///k.md", "😋 한국어\ncafé wor", len("😋 한국어\ncafé wor"))
     change((0, 2), (0, 2), "큰 ")  # after the emoji (two UTF-16 units)
     assert told[-1][1].startswith("😋큰  한국어") and told[-1][2] == len("😋큰 ")
-    server.changed(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=3),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text="new text")],
-    ))
+    server.changed(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=doc.uri, version=3),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text="new text")],
+        )
+    )
     assert len(told) == 2  # the whole text replaced: no cursor to speak of

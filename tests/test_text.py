@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from nextword.model.predictor import _tokens_between
 from nextword.model.text import SplitText, common_prefix_length
 from nextword.model.tokenize import iter_tokens
 
-_pieces = st.lists(st.sampled_from(["a", "b", " ", "\n", "\n\n", "'", "don't", "...", "한", "😋", "e\u0301", "\t"]), max_size=14).map("".join)
+_pieces = st.lists(
+    st.sampled_from(["a", "b", " ", "\n", "\n\n", "'", "don't", "...", "한", "😋", "e\u0301", "\t"]), max_size=14
+).map("".join)
 
 
 @given(head=_pieces, tail=_pieces, data=st.data())

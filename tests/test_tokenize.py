@@ -4,13 +4,31 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from nextword.model.tokenize import NEWLINE, PARAGRAPH, WORD_PATTERN, is_word, iter_tokens, join_tokens, tokenize, worth_offering
+from nextword.model.tokenize import (
+    NEWLINE,
+    PARAGRAPH,
+    WORD_PATTERN,
+    is_word,
+    iter_tokens,
+    join_tokens,
+    tokenize,
+    worth_offering,
+)
 
 
 def test_words_punctuation_and_breaks():
     assert tokenize("Hello, world!\nNext line.\n\n# Title") == [
-        "Hello", ",", "world", "!", NEWLINE, "Next", "line", ".", PARAGRAPH, "#", "Title",
+        "Hello",
+        ",",
+        "world",
+        "!",
+        NEWLINE,
+        "Next",
+        "line",
+        ".",
+        PARAGRAPH,
+        "#",
+        "Title",
     ]
 
 
@@ -56,7 +74,12 @@ def test_join_tokens_spaces_like_prose():
 def test_join_tokens_pairs_quotes_and_code_marks():
     """A straight quote, a backtick run or an emphasis mark opens at its first use and closes
     at the next: text generated from such tokens reads as it was written."""
-    for text in ['He said "hi" (twice).', "Use ``repr`` or `str` here.", "It is **very** good, *really*.", "* one\n* two"]:
+    for text in [
+        'He said "hi" (twice).',
+        "Use ``repr`` or `str` here.",
+        "It is **very** good, *really*.",
+        "* one\n* two",
+    ]:
         assert join_tokens(tokenize(text)) == text
     assert join_tokens(['"', "quoted", '"', "text"], after="a ") == '"quoted" text'
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from nextword.model import NextwordError, Predictor, load_checkpoint, save_checkpoint
 from nextword.server.cli import main
 from nextword.training.corpus import load_corpus
@@ -19,7 +18,10 @@ def test_trained_model_has_learned_its_notes(trained_model_path):
     predictor = Predictor(checkpoint.model, checkpoint.vocab)
     best = predictor.predict("# Borrowing\n\nThe borrow checker checks the", "", 3)
     assert best[0].word == "references"
-    assert predictor.predict("Create a virtual environment with python -m venv. Activate the ", "vir", 1)[0].word == "virtual"
+    assert (
+        predictor.predict("Create a virtual environment with python -m venv. Activate the ", "vir", 1)[0].word
+        == "virtual"
+    )
     assert checkpoint.info["valid_perplexity"] < 3
 
 
@@ -44,7 +46,28 @@ def test_training_skips_the_test_split_and_bad_files(tmp_path, capsys):
 
 def test_cli_train_then_eval_on_a_few_files(notes_folder, tmp_path, capsys):
     out = tmp_path / "model.safetensors"
-    code = main(["train", str(notes_folder), "--from-scratch", "--out", str(out), "--epochs", "3", "--emb-dim", "16", "--hidden-dim", "24", "--layers", "1", "--min-count", "1", "--include-test-split", "--progress", "json"])
+    code = main(
+        [
+            "train",
+            str(notes_folder),
+            "--from-scratch",
+            "--out",
+            str(out),
+            "--epochs",
+            "3",
+            "--emb-dim",
+            "16",
+            "--hidden-dim",
+            "24",
+            "--layers",
+            "1",
+            "--min-count",
+            "1",
+            "--include-test-split",
+            "--progress",
+            "json",
+        ]
+    )
     assert code == 0 and out.is_file()
     captured = capsys.readouterr()
     events = [json.loads(line) for line in captured.out.splitlines()]
@@ -58,7 +81,21 @@ def test_cli_train_then_eval_on_a_few_files(notes_folder, tmp_path, capsys):
 
     # Fine-tuning from it keeps its vocabulary and writes a new model.
     tuned = tmp_path / "tuned.safetensors"
-    assert main(["train", str(notes_folder / "python"), "--from", str(out), "--out", str(tuned), "--epochs", "1", "--progress", "none", "--include-test-split"]) in (0, 1)
+    assert main(
+        [
+            "train",
+            str(notes_folder / "python"),
+            "--from",
+            str(out),
+            "--out",
+            str(tuned),
+            "--epochs",
+            "1",
+            "--progress",
+            "none",
+            "--include-test-split",
+        ]
+    ) in (0, 1)
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -74,7 +111,22 @@ def test_cli_train_then_eval_on_a_few_files(notes_folder, tmp_path, capsys):
 
 
 # ----- what `nextword train` refuses, before it trains ----------------------------------------------
-TINY = ["--from-scratch", "--emb-dim", "8", "--hidden-dim", "8", "--layers", "1", "--epochs", "1", "--min-count", "1", "--include-test-split", "--progress", "none"]
+TINY = [
+    "--from-scratch",
+    "--emb-dim",
+    "8",
+    "--hidden-dim",
+    "8",
+    "--layers",
+    "1",
+    "--epochs",
+    "1",
+    "--min-count",
+    "1",
+    "--include-test-split",
+    "--progress",
+    "none",
+]
 
 
 def _refused(argv, capsys) -> str:
@@ -82,7 +134,9 @@ def _refused(argv, capsys) -> str:
     return capsys.readouterr().err
 
 
-def test_train_does_not_write_over_a_file_that_is_not_a_model(notes_folder, tiny_model_path, tmp_path, capsys, monkeypatch):
+def test_train_does_not_write_over_a_file_that_is_not_a_model(
+    notes_folder, tiny_model_path, tmp_path, capsys, monkeypatch
+):
     precious = tmp_path / "precious.md"
     precious.write_text("my notes, not a model\n")
     for flags in ([], ["--full"], TINY):
@@ -93,14 +147,18 @@ def test_train_does_not_write_over_a_file_that_is_not_a_model(notes_folder, tiny
     # Nor over the file where a run writing --out would keep its state for --resume.
     state = tmp_path / "m.resume.safetensors"
     state.write_text("also mine\n")
-    assert "m.resume.safetensors" in _refused(["train", str(notes_folder), "--out", str(tmp_path / "m.safetensors"), *TINY], capsys)
+    assert "m.resume.safetensors" in _refused(
+        ["train", str(notes_folder), "--out", str(tmp_path / "m.safetensors"), *TINY], capsys
+    )
     assert state.read_text() == "also mine\n" and not (tmp_path / "m.safetensors").exists()
     # Nor over the model shipped with nextword (here a copy standing in for it).
     shipped = tmp_path / "default.safetensors"
     shipped.write_bytes(tiny_model_path.read_bytes())
     monkeypatch.setattr("nextword.model.default_model_path", lambda: shipped)
     for flags in (["--full", "--epochs", "1", "--progress", "none"], TINY):
-        assert "is the model shipped with nextword" in _refused(["train", str(notes_folder), "--out", str(shipped), *flags], capsys)
+        assert "is the model shipped with nextword" in _refused(
+            ["train", str(notes_folder), "--out", str(shipped), *flags], capsys
+        )
     assert shipped.read_bytes() == tiny_model_path.read_bytes()
 
 
@@ -108,8 +166,12 @@ def test_train_checks_that_out_can_be_written_before_it_trains(notes_folder, tin
     afile = tmp_path / "afile"
     afile.write_text("x")
     for out in (afile / "m.safetensors", afile / "sub" / "m.safetensors"):
-        assert "afile is a file, not a folder" in _refused(["train", str(notes_folder), "--out", str(out), *TINY], capsys)
-    assert "cannot write the model to /proc/x.safetensors" in _refused(["train", str(notes_folder), "--out", "/proc/x.safetensors", *TINY], capsys)
+        assert "afile is a file, not a folder" in _refused(
+            ["train", str(notes_folder), "--out", str(out), *TINY], capsys
+        )
+    assert "cannot write the model to /proc/x.safetensors" in _refused(
+        ["train", str(notes_folder), "--out", "/proc/x.safetensors", *TINY], capsys
+    )
     assert afile.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
     # The save itself says which file it could not write (and is still an OSError).
     checkpoint = load_checkpoint(tiny_model_path)
@@ -144,7 +206,9 @@ def test_train_on_links_in_a_loop(notes_folder, tmp_path, capsys):
     (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
     (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
     out = tmp_path / "m.safetensors"
-    assert "loop1 is a link that leads nowhere" in _refused(["train", str(tmp_path / "loop1"), "--out", str(out), *TINY], capsys)
+    assert "loop1 is a link that leads nowhere" in _refused(
+        ["train", str(tmp_path / "loop1"), "--out", str(out), *TINY], capsys
+    )
     # Inside a folder of notes, such links are skipped and counted, like other unreadable files.
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -171,8 +235,30 @@ def test_a_model_too_large_for_memory_gets_a_clear_message(notes_folder, tmp_pat
         resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 
     out = tmp_path / "m.safetensors"
-    argv = ["train", str(notes_folder), "--out", str(out), "--from-scratch", "--emb-dim", "4096", "--hidden-dim", "4096", "--layers", "8", "--min-count", "1", "--progress", "none"]
-    result = subprocess.run([sys.executable, "-m", "nextword.server.cli", *argv], capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    argv = [
+        "train",
+        str(notes_folder),
+        "--out",
+        str(out),
+        "--from-scratch",
+        "--emb-dim",
+        "4096",
+        "--hidden-dim",
+        "4096",
+        "--layers",
+        "8",
+        "--min-count",
+        "1",
+        "--progress",
+        "none",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "nextword.server.cli", *argv],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=300,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "not enough memory to train a model this size" in result.stderr and not out.exists()
 
@@ -190,8 +276,34 @@ def test_a_full_disk_while_saving_keeps_the_old_model_and_says_so(notes_folder, 
     def small_disk():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    argv = ["train", str(notes_folder), "--from", str(tiny_model_path), "--full", "--out", str(out), "--epochs", "1", "--batch-size", "2", "--bptt", "5", "--sampled", "0", "--include-test-split", "--progress", "none"]
-    result = subprocess.run([sys.executable, "-m", "nextword.server.cli", *argv], capture_output=True, text=True, preexec_fn=small_disk, timeout=300, check=False)
+    argv = [
+        "train",
+        str(notes_folder),
+        "--from",
+        str(tiny_model_path),
+        "--full",
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--bptt",
+        "5",
+        "--sampled",
+        "0",
+        "--include-test-split",
+        "--progress",
+        "none",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "nextword.server.cli", *argv],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_disk,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert f"cannot write the model {out}" in result.stderr and "is unchanged; free some disk space" in result.stderr

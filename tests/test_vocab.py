@@ -3,7 +3,6 @@
 from collections import Counter
 
 import pytest
-
 from nextword.model import Vocabulary
 from nextword.model.tokenize import NEWLINE, PARAGRAPH
 from nextword.model.vocab import UNK

@@ -10,11 +10,11 @@ prefix by bisection over sorted words rather than a scan of every word they know
 from __future__ import annotations
 
 import bisect
-import re
 import heapq
+import re
 from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from nextword.model.tokenize import WORD_RE
 
@@ -104,7 +104,7 @@ class UnigramWords:
         self._ranked_train = lru_cache(maxsize=8192)(self._rank_train)
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "UnigramWords":
+    def from_texts(cls, texts: Iterable[str]) -> UnigramWords:
         counts: Counter[str] = Counter()
         for text in texts:
             counts.update(m.group() for m in WORD_RE.finditer(text))

@@ -3,10 +3,9 @@ streams, read in windows for truncated backpropagation through time."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
-
 from nextword.model import Vocabulary
 from nextword.model.tokenize import PARAGRAPH, tokenize
 

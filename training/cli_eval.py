@@ -24,10 +24,22 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # argparse fills a required positional before an optional one, so `eval CORPUS` and
     # `eval MODEL CORPUS` both parse as meant.
-    parser.add_argument("model", nargs="?", metavar="MODEL", help="model file (default: your trained model, else the shipped one)")
+    parser.add_argument(
+        "model", nargs="?", metavar="MODEL", help="model file (default: your trained model, else the shipped one)"
+    )
     parser.add_argument("corpus", metavar="CORPUS", help="folder of notes (or one file) whose test split is typed")
-    parser.add_argument("--max-words", type=int, default=400, metavar="N", help="type the first N words of each test file; 0 for all (default 400)")
-    parser.add_argument("--systems", metavar="LIST", help="comma-separated systems to evaluate, among model (MODEL), personal (your trained model), default (the shipped model), buffer, unigram (default: model,buffer,unigram with a MODEL; else personal,default,buffer,unigram, or default,buffer,unigram before you train)")
+    parser.add_argument(
+        "--max-words",
+        type=int,
+        default=400,
+        metavar="N",
+        help="type the first N words of each test file; 0 for all (default 400)",
+    )
+    parser.add_argument(
+        "--systems",
+        metavar="LIST",
+        help="comma-separated systems to evaluate, among model (MODEL), personal (your trained model), default (the shipped model), buffer, unigram (default: model,buffer,unigram with a MODEL; else personal,default,buffer,unigram, or default,buffer,unigram before you train)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -65,7 +77,9 @@ def describe_system(name: str, figures: dict, train_files: int | None = None) ->
     return f"{kind}, {path}: perplexity {figures['perplexity']:.1f} on its own tokens, {figures['oov_rate']:.1%} of them out of its vocabulary"
 
 
-def format_report(report: dict, corpus_files: int | None = None, train_files: int | None = None, note: str | None = None) -> str:
+def format_report(
+    report: dict, corpus_files: int | None = None, train_files: int | None = None, note: str | None = None
+) -> str:
     """The report as a table, one row per system, what KSR means, and what each row is."""
     files = report["files"]
     of = f" of {corpus_files:,}" if corpus_files else ""
@@ -84,7 +98,9 @@ def format_report(report: dict, corpus_files: int | None = None, train_files: in
     for name, figures in report["systems"].items():
         lines.append(f"{name:<{width}}  {describe_system(name, figures, train_files)}")
     if "tokens" in report:
-        lines.append(f"(perplexity over the {report['tokens']:,} tokens of the test files, whole; lower is better, comparable only between models of one vocabulary)")
+        lines.append(
+            f"(perplexity over the {report['tokens']:,} tokens of the test files, whole; lower is better, comparable only between models of one vocabulary)"
+        )
     if note:
         lines += ["", *textwrap.wrap(note, 100)]
     return "\n".join(lines)

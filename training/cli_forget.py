@@ -28,7 +28,11 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="FILE", help="forget this model file instead of your model in the nextword data folder (e.g. one written with --out)")
+    parser.add_argument(
+        "--model",
+        metavar="FILE",
+        help="forget this model file instead of your model in the nextword data folder (e.g. one written with --out)",
+    )
     parser.add_argument("--logs", action="store_true", help="also delete nextword's log files")
     parser.add_argument("-y", "--yes", action="store_true", help="delete without asking")
 
@@ -137,7 +141,9 @@ def _no_training(model: Path) -> Iterator[None]:
     try:
         lock = TrainingLock(model).acquire()
     except TrainingInProgress:
-        raise NextwordError(f"a `nextword train` is writing {model} right now; stop it (or let it finish), then forget") from None
+        raise NextwordError(
+            f"a `nextword train` is writing {model} right now; stop it (or let it finish), then forget"
+        ) from None
     try:
         yield
     finally:
@@ -150,7 +156,9 @@ def _forget(model: Path, args: argparse.Namespace) -> int:
 
     paths = targets(model, args.logs)
     if not paths:
-        print(f"nothing to forget: there is no trained model at {model}, no training state and no cache", file=sys.stderr)
+        print(
+            f"nothing to forget: there is no trained model at {model}, no training state and no cache", file=sys.stderr
+        )
         return 0
     print("nextword forget will delete:", file=sys.stderr)
     for path in paths:

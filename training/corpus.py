@@ -16,12 +16,11 @@ import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import pathspec
-
 from nextword.model import NextwordError
 
 from .split import is_test_file, is_validation_file
@@ -65,7 +64,9 @@ def _spec(lines: Iterable[str], source: str) -> pathspec.PathSpec:
     try:
         return pathspec.GitIgnoreSpec.from_lines(list(lines))
     except (ValueError, TypeError, re.error) as e:
-        raise NextwordError(f"bad exclusion pattern in {source} ({e}); fix it (patterns use .gitignore syntax)") from None
+        raise NextwordError(
+            f"bad exclusion pattern in {source} ({e}); fix it (patterns use .gitignore syntax)"
+        ) from None
 
 
 class Exclusions:
@@ -87,7 +88,9 @@ class Exclusions:
             lines = ignore.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as e:
             # Fail closed: an ignore file we cannot read must not let its files through.
-            raise NextwordError(f"cannot read {ignore} ({e}); fix or remove it so nextword knows what to leave out") from None
+            raise NextwordError(
+                f"cannot read {ignore} ({e}); fix or remove it so nextword knows what to leave out"
+            ) from None
         return _spec(lines, str(ignore))
 
     def excluded(self, relative: str, is_dir: bool, rules: list[tuple[str, pathspec.PathSpec]]) -> bool:
@@ -129,7 +132,9 @@ def find_files(
         root = Path(raw).expanduser()
         if not root.exists():
             if root.is_symlink():
-                raise NextwordError(f"{root} is a link that leads nowhere (its target is missing, or links lead round in a loop); name a folder or file of notes")
+                raise NextwordError(
+                    f"{root} is a link that leads nowhere (its target is missing, or links lead round in a loop); name a folder or file of notes"
+                )
             raise NextwordError(f"{root} does not exist; name a folder or file of notes")
         if root.is_file():
             if exclusions.excluded(root.name, False, []):
@@ -147,7 +152,7 @@ def find_files(
             rules = parent_rules + ([(rel_folder, own)] if own is not None else [])
             rules_at[rel_folder] = rules
 
-            def rel(name: str) -> str:
+            def rel(name: str, rel_folder: str = rel_folder) -> str:
                 return f"{rel_folder}/{name}" if rel_folder else name
 
             kept_dirs = []
@@ -243,8 +248,14 @@ def load_corpus(
     if not corpus.train and not corpus.valid:
         where = ", ".join(str(p) for p in paths)
         if not files:
-            kept_out = f" ({corpus.skipped['excluded']} excluded by --exclude or {IGNORE_FILE})" if corpus.skipped["excluded"] else ""
-            raise NextwordError(f"no text files ({', '.join(extensions)}) found in {where}{kept_out}; point at a folder of notes or use --ext to add extensions")
+            kept_out = (
+                f" ({corpus.skipped['excluded']} excluded by --exclude or {IGNORE_FILE})"
+                if corpus.skipped["excluded"]
+                else ""
+            )
+            raise NextwordError(
+                f"no text files ({', '.join(extensions)}) found in {where}{kept_out}; point at a folder of notes or use --ext to add extensions"
+            )
         raise NextwordError(f"no usable text in {where} ({corpus.describe_skipped()}); training needs UTF-8 text files")
     if not corpus.train:  # everything landed in validation: train on it rather than refuse
         corpus.train, corpus.valid = corpus.valid, []

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-
 from nextword.model import NextwordError
 
 
@@ -73,7 +72,9 @@ def world_from_environment() -> World:
         try:
             dist.init_process_group(backend="nccl" if cuda else "gloo")
         except (RuntimeError, ValueError) as e:
-            raise NextwordError(f"could not join the {size} training processes ({e}); start them with torchrun, e.g. `torchrun --nproc_per_node 2 -m nextword.training NOTES`") from None
+            raise NextwordError(
+                f"could not join the {size} training processes ({e}); start them with torchrun, e.g. `torchrun --nproc_per_node 2 -m nextword.training NOTES`"
+            ) from None
     return World(rank=rank, size=size, local_rank=local_rank, local_size=local_size, device=device)
 
 

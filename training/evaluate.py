@@ -12,15 +12,25 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Protocol
 
 import torch
-from tqdm import tqdm
-
-from nextword.model import Checkpoint, LanguageModel, NextwordError, Predictor, Vocabulary, default_model_path, load_checkpoint, resolve_model_path, user_model_path
+from nextword.model import (
+    Checkpoint,
+    LanguageModel,
+    NextwordError,
+    Predictor,
+    Vocabulary,
+    default_model_path,
+    load_checkpoint,
+    resolve_model_path,
+    user_model_path,
+)
 from nextword.model.tokenize import PARAGRAPH, WORD_RE, tokenize
+from tqdm import tqdm
 
 from .baselines import BufferWords, UnigramWords
 from .corpus import DEFAULT_EXTENSIONS, Document, find_files, read_text
@@ -70,7 +80,9 @@ def load_split(corpus: str | Path, read_train: bool = True) -> Split:
     name), and its training files when ``read_train``; warn on stderr about unreadable files."""
     files = find_files([corpus])
     if not files:
-        raise NextwordError(f"no text files ({', '.join(DEFAULT_EXTENSIONS)}) found in {corpus}; point at a folder of notes")
+        raise NextwordError(
+            f"no text files ({', '.join(DEFAULT_EXTENSIONS)}) found in {corpus}; point at a folder of notes"
+        )
     split = Split(found=len(files))
     tests = [(path, rel) for path, rel in files if is_test_file(rel)]
     if not tests:
@@ -88,9 +100,14 @@ def load_split(corpus: str | Path, read_train: bool = True) -> Split:
             continue
         (split.test if test else split.train).append(Document(path, relative, text))
     if split.skipped:
-        print(f"warning: skipped {', '.join(f'{n} {why}' for why, n in sorted(split.skipped.items()))} file(s) of {corpus}", file=sys.stderr)
+        print(
+            f"warning: skipped {', '.join(f'{n} {why}' for why, n in sorted(split.skipped.items()))} file(s) of {corpus}",
+            file=sys.stderr,
+        )
     if not split.test:
-        raise NextwordError(f"none of the {len(tests)} test file(s) of {corpus} could be read as UTF-8 text; evaluation needs UTF-8 text files")
+        raise NextwordError(
+            f"none of the {len(tests)} test file(s) of {corpus} could be read as UTF-8 text; evaluation needs UTF-8 text files"
+        )
     return split
 
 
@@ -246,7 +263,11 @@ def perplexity(model: LanguageModel, vocab: Vocabulary, texts: Iterable[str], ch
 
 
 # ----- everything at once -----------------------------------------------------------------------------
-MODEL_SYSTEMS = ("model", "personal", "default")  # the MODEL given (else the one the server uses), yours, the shipped one
+MODEL_SYSTEMS = (
+    "model",
+    "personal",
+    "default",
+)  # the MODEL given (else the one the server uses), yours, the shipped one
 SYSTEMS = MODEL_SYSTEMS + ("buffer", "unigram")
 
 
@@ -263,7 +284,9 @@ def default_systems(model_path: str | Path | None = None) -> list[str]:
 def check_model_file(path: Path) -> None:
     """Refuse, before the corpus is read, a model path that is missing or a folder."""
     if not path.exists():
-        raise NextwordError(f"model file {path} does not exist; pass an existing .safetensors file, or train one with `nextword train NOTES`")
+        raise NextwordError(
+            f"model file {path} does not exist; pass an existing .safetensors file, or train one with `nextword train NOTES`"
+        )
     if not path.is_file():
         raise NextwordError(f"model path {path} is not a file; pass the .safetensors file itself")
 
@@ -284,7 +307,9 @@ def model_path_of(system: str, model_path: str | Path | None = None) -> Path:
     if system == "personal":
         path = user_model_path()
         if not path.is_file():
-            raise NextwordError(f"there is no personal model yet ({path} does not exist); train one with `nextword train NOTES`, or leave 'personal' out of --systems")
+            raise NextwordError(
+                f"there is no personal model yet ({path} does not exist); train one with `nextword train NOTES`, or leave 'personal' out of --systems"
+            )
         return path
     if system == "default":
         return default_model_path()
@@ -317,13 +342,26 @@ class Report:
             "systems": {name: r.as_dict() for name, r in self.results.items()},
         }
         for name, ppl in self.perplexities.items():
-            report["systems"][name] |= {"model": self.models[name], "perplexity": ppl.perplexity, "oov_rate": ppl.oov_rate}
+            report["systems"][name] |= {
+                "model": self.models[name],
+                "perplexity": ppl.perplexity,
+                "oov_rate": ppl.oov_rate,
+            }
         if self.perplexity is not None:
-            report |= {"perplexity": self.perplexity.perplexity, "oov_rate": self.perplexity.oov_rate, "tokens": self.perplexity.tokens}
+            report |= {
+                "perplexity": self.perplexity.perplexity,
+                "oov_rate": self.perplexity.oov_rate,
+                "tokens": self.perplexity.tokens,
+            }
         return report
 
 
-def evaluate(corpus: str | Path, systems: Sequence[str] | None = None, model_path: str | Path | None = None, max_words: int = DEFAULT_MAX_WORDS) -> Report:
+def evaluate(
+    corpus: str | Path,
+    systems: Sequence[str] | None = None,
+    model_path: str | Path | None = None,
+    max_words: int = DEFAULT_MAX_WORDS,
+) -> Report:
     """Evaluate ``systems`` (names from ``SYSTEMS``; default: ``default_systems``) on the
     test split of ``corpus``.
 
@@ -348,7 +386,9 @@ def evaluate(corpus: str | Path, systems: Sequence[str] | None = None, model_pat
     texts = [doc.text for doc in split.test]
     total = sum(len(evaluated_words(t, max_words)) for t in texts)
     if not total:
-        raise NextwordError(f"the {len(texts)} test file(s) of {corpus} contain no words to type; evaluate a corpus of prose notes")
+        raise NextwordError(
+            f"the {len(texts)} test file(s) of {corpus} contain no words to type; evaluate a corpus of prose notes"
+        )
     first = next(iter(checkpoints.values()), None)
     report = Report(corpus=str(corpus), max_words=max_words, results={}, model=str(first.path) if first else None)
     report.corpus_files = split.found
@@ -378,11 +418,21 @@ def evaluate(corpus: str | Path, systems: Sequence[str] | None = None, model_pat
             else:
                 system = UnigramWords.from_texts(doc.text for doc in split.train)
             desc = f"{name} ({number}/{len(systems)})"
-            with tqdm(total=total, desc=desc, unit="word", file=sys.stderr, disable=not tty, leave=False, dynamic_ncols=True) as bar:
+            with tqdm(
+                total=total, desc=desc, unit="word", file=sys.stderr, disable=not tty, leave=False, dynamic_ncols=True
+            ) as bar:
                 report.results[name] = type_through(system, texts, max_words, progress=bar)
         for name, checkpoint in checkpoints.items():
             report.models[name] = str(checkpoint.path)
-            files = tqdm(texts, desc=f"{name} perplexity", unit="file", file=sys.stderr, disable=not tty, leave=False, dynamic_ncols=True)
+            files = tqdm(
+                texts,
+                desc=f"{name} perplexity",
+                unit="file",
+                file=sys.stderr,
+                disable=not tty,
+                leave=False,
+                dynamic_ncols=True,
+            )
             report.perplexities[name] = perplexity(checkpoint.model, checkpoint.vocab, files)
         if first is not None:
             report.perplexity = next(iter(report.perplexities.values()))

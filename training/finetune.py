@@ -9,11 +9,10 @@ travels with the file when it is renamed. It holds digests only, never file name
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import torch
-
 from nextword.model import LanguageModel, ModelConfig, Vocabulary
 from nextword.model.tokenize import is_word, tokenize
 
@@ -35,7 +34,9 @@ def new_words(texts: Iterable[str], vocab: Vocabulary, min_count: int = 2, max_n
 
 
 @torch.no_grad()
-def grow_vocabulary(model: LanguageModel, vocab: Vocabulary, words: list[str], seed: int = 0) -> tuple[LanguageModel, Vocabulary]:
+def grow_vocabulary(
+    model: LanguageModel, vocab: Vocabulary, words: list[str], seed: int = 0
+) -> tuple[LanguageModel, Vocabulary]:
     """A copy of ``model`` and ``vocab`` with rows for ``words`` appended.
 
     Old rows are kept exactly (ids unchanged). A new embedding row (also its output row:

@@ -34,7 +34,9 @@ class TrainingLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as e:
-                raise NextwordError(f"cannot create {self.path} to guard {self.out} against another run ({e.strerror or e}); choose an --out in a folder you can write to") from None
+                raise NextwordError(
+                    f"cannot create {self.path} to guard {self.out} against another run ({e.strerror or e}); choose an --out in a folder you can write to"
+                ) from None
             if not _try_lock(fd):
                 try:
                     holder = os.read(fd, 32).decode("ascii", "replace").strip()

@@ -23,15 +23,33 @@ class Progress:
         if self.mode == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total_tokens, desc=f"epoch {epoch}/{epochs}", unit="tok", unit_scale=True, file=sys.stderr, dynamic_ncols=True, leave=True)
+            self._bar = tqdm(
+                total=total_tokens,
+                desc=f"epoch {epoch}/{epochs}",
+                unit="tok",
+                unit_scale=True,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=True,
+            )
 
-    def update(self, tokens: int, fraction: float, loss: float, tokens_per_second: float, eta_seconds: float | None, epoch: int) -> None:
+    def update(
+        self, tokens: int, fraction: float, loss: float, tokens_per_second: float, eta_seconds: float | None, epoch: int
+    ) -> None:
         if self._bar is not None:
             self._bar.update(tokens)
             self._bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_second:,.0f}", refresh=False)
         elif self.mode == "json" and time.monotonic() - self._last_json >= 0.5:
             self._last_json = time.monotonic()
-            self.event("progress", fraction=round(fraction, 4), epoch=epoch, loss=round(loss, 4), tokens_per_second=round(tokens_per_second), eta_seconds=None if eta_seconds is None else round(eta_seconds), message=f"epoch {epoch}, loss {loss:.3f}, {tokens_per_second:,.0f} tokens/s")
+            self.event(
+                "progress",
+                fraction=round(fraction, 4),
+                epoch=epoch,
+                loss=round(loss, 4),
+                tokens_per_second=round(tokens_per_second),
+                eta_seconds=None if eta_seconds is None else round(eta_seconds),
+                message=f"epoch {epoch}, loss {loss:.3f}, {tokens_per_second:,.0f} tokens/s",
+            )
 
     def end_epoch(self) -> None:
         if self._bar is not None:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from nextword.model import LanguageModel, Vocabulary, load_checkpoint, save_checkpoint
 from nextword.model.checkpoint import CheckpointError
 from nextword.model.errors import NextwordError
@@ -64,18 +63,25 @@ def save_state(path: Path, state: TrainingState) -> Path:
 def load_state(path: Path) -> TrainingState:
     """The state saved at ``path``; a clear error when there is none or it is damaged."""
     if not path.is_file():
-        raise NextwordError(f"there is no interrupted training to resume ({path} does not exist); start one with `nextword train NOTES`")
-    again = "start the run again without --resume (it starts from the best model saved so far), e.g. `nextword train NOTES`"
+        raise NextwordError(
+            f"there is no interrupted training to resume ({path} does not exist); start one with `nextword train NOTES`"
+        )
+    again = (
+        "start the run again without --resume (it starts from the best model saved so far), e.g. `nextword train NOTES`"
+    )
     try:
         checkpoint = load_checkpoint(path)
     except CheckpointError as e:
-        raise NextwordError(f"the training state {path} cannot be read, so the run cannot go on where it stopped ({_reason(e, path)}); {again}") from None
+        raise NextwordError(
+            f"the training state {path} cannot be read, so the run cannot go on where it stopped ({_reason(e, path)}); {again}"
+        ) from None
     info = checkpoint.info
     if info.get("kind") != KIND or not isinstance(info.get("position"), dict) or not isinstance(info.get("run"), dict):
         raise NextwordError(f"{path} is not the state of an interrupted training run; {again}")
     position, run = info["position"], info["run"]
     complete = (
-        isinstance(run.get("paths"), list) and isinstance(run.get("train_config"), dict)
+        isinstance(run.get("paths"), list)
+        and isinstance(run.get("train_config"), dict)
         and all(isinstance(position.get(k), (int, float)) for k in ("start_loss", "best_loss"))
     )
     if complete:
@@ -100,11 +106,12 @@ def load_state(path: Path) -> TrainingState:
     hidden = tuple((extra[f"hidden.{i}.h"], extra[f"hidden.{i}.c"]) for i in layers) or None
     model = checkpoint.model
     model.train()
-    return TrainingState(model, checkpoint.vocab, info["position"], info["run"], optimizer, extra.get("rng"), hidden, path)
+    return TrainingState(
+        model, checkpoint.vocab, info["position"], info["run"], optimizer, extra.get("rng"), hidden, path
+    )
 
 
 def _reason(error: Exception, path: Path) -> str:
     """What a CheckpointError says is wrong, without the advice meant for a model."""
     text = str(error).removeprefix(str(path)).strip()
     return text.split("; ")[0] if "; " in text else text
-

@@ -26,14 +26,21 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import torch
-
-from nextword.model import Checkpoint, LanguageModel, ModelConfig, NextwordError, Vocabulary, load_checkpoint, save_checkpoint
+from nextword.model import (
+    Checkpoint,
+    LanguageModel,
+    ModelConfig,
+    NextwordError,
+    Vocabulary,
+    load_checkpoint,
+    save_checkpoint,
+)
 from nextword.model.tokenize import is_word, tokenize
 
 from .batches import batchify, encode_documents, windows
@@ -130,7 +137,7 @@ class _Interrupts:
         self.requested = False
 
     @contextlib.contextmanager
-    def deferred(self) -> Iterator["_Interrupts"]:
+    def deferred(self) -> Iterator[_Interrupts]:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
@@ -218,11 +225,21 @@ def train(
     train_ids = encode_documents([d.text for d in selection.train], vocab)
     run_notes = train_ids  # the notes' n-gram learns all of this run's training files
     if len(train_ids) < 16:
-        raise NextwordError(f"too little text to train on ({len(train_ids)} tokens); give nextword a folder with more notes")
-    valid_ids = encode_documents([d.text for d in selection.valid], vocab) if selection.valid else torch.zeros(0, dtype=torch.long)
+        raise NextwordError(
+            f"too little text to train on ({len(train_ids)} tokens); give nextword a folder with more notes"
+        )
+    valid_ids = (
+        encode_documents([d.text for d in selection.valid], vocab)
+        if selection.valid
+        else torch.zeros(0, dtype=torch.long)
+    )
     fresh_ids = None
     if selection.incremental:
-        fresh_ids = encode_documents([d.text for d in selection.fresh_valid], vocab) if selection.fresh_valid else torch.zeros(0, dtype=torch.long)
+        fresh_ids = (
+            encode_documents([d.text for d in selection.fresh_valid], vocab)
+            if selection.fresh_valid
+            else torch.zeros(0, dtype=torch.long)
+        )
         if len(fresh_ids) < MIN_FRESH_TOKENS:
             cut = min(MAX_VALID_TOKENS, max(8, len(train_ids) // 10))
             fresh_ids, train_ids = torch.cat([fresh_ids, train_ids[-cut - 1 :]]), train_ids[:-cut]
@@ -236,7 +253,9 @@ def train(
 
     train_data = _shard(train_ids, config.batch_size, world)
     if train_data is None:
-        raise NextwordError(f"too little text ({len(train_ids)} tokens) to share among {world.size} training processes; train with fewer processes or more notes")
+        raise NextwordError(
+            f"too little text ({len(train_ids)} tokens) to share among {world.size} training processes; train with fewer processes or more notes"
+        )
     train_data = train_data.to(device)
     counts = torch.bincount(train_ids, minlength=len(vocab)).float()
     unigram = (counts / counts.sum()).to(device)
@@ -262,7 +281,9 @@ def train(
     pos = dict(resume.position) if resume is not None else {}
     if resume is not None:
         if int(pos.get("world", 1)) != world.size:
-            raise NextwordError(f"the interrupted run used {pos.get('world')} process(es), this one {world.size}; resume it with as many")
+            raise NextwordError(
+                f"the interrupted run used {pos.get('world')} process(es), this one {world.size}; resume it with as many"
+            )
         if resume.rng is not None:
             torch.set_rng_state(resume.rng)
         start_loss = float(pos["start_loss"])
@@ -284,12 +305,24 @@ def train(
         hidden = tuple((h.to(device), c.to(device)) for h, c in hidden)
 
     progress.event(
-        "start", tokens=len(train_ids), valid_tokens=sum(s.tokens for s in sets), vocabulary=len(vocab),
-        parameters=sum(p.numel() for p in model.parameters()), steps=total_steps, new_words=added,
-        files=len(selection.train), already_learned=selection.already, processes=world.size, resumed=resume is not None,
+        "start",
+        tokens=len(train_ids),
+        valid_tokens=sum(s.tokens for s in sets),
+        vocabulary=len(vocab),
+        parameters=sum(p.numel() for p in model.parameters()),
+        steps=total_steps,
+        new_words=added,
+        files=len(selection.train),
+        already_learned=selection.already,
+        processes=world.size,
+        resumed=resume is not None,
         start_perplexity=round(math.exp(start_loss), 2) if start_loss < math.inf else None,
     )
-    what = f"{len(selection.train)} new or changed file(s); {selection.already} already learned" if selection.incremental else f"{len(selection.train)} file(s)"
+    what = (
+        f"{len(selection.train)} new or changed file(s); {selection.already} already learned"
+        if selection.incremental
+        else f"{len(selection.train)} file(s)"
+    )
     progress.note(
         f"{'resuming' if resume is not None else 'training'} on {len(train_ids):,} tokens ({what}), validating on "
         f"{' + '.join(f'{s.tokens:,} ({s.name})' for s in sets)}; vocabulary {len(vocab):,}"
@@ -301,7 +334,12 @@ def train(
     started = time.monotonic()
     last_valid = started
     interrupted, stop_reason = False, "finished all epochs"
-    run_info = {**info, "new_words": added, "base_vocab_size": len(vocab) - added, "start_perplexity": round(math.exp(start_loss), 3) if start_loss < math.inf else None}
+    run_info = {
+        **info,
+        "new_words": added,
+        "base_vocab_size": len(vocab) - added,
+        "start_perplexity": round(math.exp(start_loss), 3) if start_loss < math.inf else None,
+    }
     if world.size > 1:
         run_info["processes"] = world.size
 
@@ -310,13 +348,35 @@ def train(
 
     def snapshot(epoch: int, window: int, state) -> TrainingState:  # noqa: ANN001
         position = {
-            "epoch": epoch, "window": window, "step": step, "tokens": tokens_done, "bad_validations": bad_validations,
-            "plateau": plateau, "seconds": seconds(), "best_saved": best_path is not None, "epoch_float": epoch_float,
-            "best_loss": best_loss, "start_loss": start_loss, "new_words": added, "world": world.size,
+            "epoch": epoch,
+            "window": window,
+            "step": step,
+            "tokens": tokens_done,
+            "bad_validations": bad_validations,
+            "plateau": plateau,
+            "seconds": seconds(),
+            "best_saved": best_path is not None,
+            "epoch_float": epoch_float,
+            "best_loss": best_loss,
+            "start_loss": start_loss,
+            "new_words": added,
+            "world": world.size,
         }
-        run_record = {**run, "train_config": config.to_dict(), "manifest": before, "data": data_digest(selection), "info": info}
-        keep_hidden = None if world.distributed or state is None else tuple((h.detach().cpu(), c.detach().cpu()) for h, c in state)
-        return TrainingState(model, vocab, position, run_record, optimizer.state_dict(), torch.get_rng_state(), keep_hidden)
+        run_record = {
+            **run,
+            "train_config": config.to_dict(),
+            "manifest": before,
+            "data": data_digest(selection),
+            "info": info,
+        }
+        keep_hidden = (
+            None
+            if world.distributed or state is None
+            else tuple((h.detach().cpu(), c.detach().cpu()) for h, c in state)
+        )
+        return TrainingState(
+            model, vocab, position, run_record, optimizer.state_dict(), torch.get_rng_state(), keep_hidden
+        )
 
     def save_snapshot(epoch: int, window: int, state) -> None:  # noqa: ANN001
         if world.main:
@@ -329,13 +389,32 @@ def train(
         loss, parts = validation_loss()
         improved = loss < best_loss - 1e-4
         extra = {"parts": {k: round(math.exp(v), 2) for k, v in parts.items()}} if len(parts) > 1 else {}
-        progress.event("validation", epoch=round(epoch_f, 3), loss=round(loss, 4), perplexity=round(math.exp(loss), 2), best=improved, **extra)
+        progress.event(
+            "validation",
+            epoch=round(epoch_f, 3),
+            loss=round(loss, 4),
+            perplexity=round(math.exp(loss), 2),
+            best=improved,
+            **extra,
+        )
         detail = f" ({', '.join(f'{k} {math.exp(v):.1f}' for k, v in parts.items())})" if len(parts) > 1 else ""
-        progress.note(f"validation after {epoch_f:.2f} epochs: perplexity {math.exp(loss):.1f}{detail}{' (best so far, saved)' if improved else ''}")
+        progress.note(
+            f"validation after {epoch_f:.2f} epochs: perplexity {math.exp(loss):.1f}{detail}{' (best so far, saved)' if improved else ''}"
+        )
         if improved:
             best_loss, bad_validations = loss, 0
             if world.main:
-                best_path = _save(model, vocab, out, {**run_info, "learned": before, "complete": False}, config, epoch_f, best_loss, tokens_done, seconds())
+                best_path = _save(
+                    model,
+                    vocab,
+                    out,
+                    {**run_info, "learned": before, "complete": False},
+                    config,
+                    epoch_f,
+                    best_loss,
+                    tokens_done,
+                    seconds(),
+                )
             else:
                 best_path = out
         else:
@@ -364,7 +443,11 @@ def train(
                     if state is not None:
                         state = tuple((h.detach(), c.detach()) for h, c in state)
                     hidden_out, new_state = net(inputs, state)
-                    loss = model.sampled_loss(hidden_out, targets, sampled, unigram) if sampled else model.full_loss(hidden_out, targets)
+                    loss = (
+                        model.sampled_loss(hidden_out, targets, sampled, unigram)
+                        if sampled
+                        else model.full_loss(hidden_out, targets)
+                    )
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
@@ -376,9 +459,22 @@ def train(
                     epoch_float = epoch - 1 + window / steps_per_epoch
                     now = seconds()
                     rate = (tokens_done - int(pos.get("tokens", 0))) / max(time.monotonic() - started, 1e-9)
-                    eta = min((total_steps - step) * (time.monotonic() - started) / max(1, step - int(pos.get("step", 0))), max_seconds - now)
-                    progress.update(step_tokens, min(1.0, max(step / total_steps, now / max_seconds)), loss.item(), rate, max(0.0, eta), epoch)
-                    want_valid = config.valid_every_minutes > 0 and time.monotonic() - last_valid >= config.valid_every_minutes * 60
+                    eta = min(
+                        (total_steps - step) * (time.monotonic() - started) / max(1, step - int(pos.get("step", 0))),
+                        max_seconds - now,
+                    )
+                    progress.update(
+                        step_tokens,
+                        min(1.0, max(step / total_steps, now / max_seconds)),
+                        loss.item(),
+                        rate,
+                        max(0.0, eta),
+                        epoch,
+                    )
+                    want_valid = (
+                        config.valid_every_minutes > 0
+                        and time.monotonic() - last_valid >= config.valid_every_minutes * 60
+                    )
                     time_up, want_valid, stop_asked = world.any([now >= max_seconds, want_valid, interrupts.requested])
                     if stop_asked:
                         raise KeyboardInterrupt
@@ -412,7 +508,17 @@ def train(
         if world.main:
             if best_path is None and base is None and resume is None:
                 # A new model that never validated: what we have is the best so far.
-                best_path = _save(model, vocab, out, {**run_info, "learned": before, "complete": False}, config, epoch_float, math.inf, tokens_done, seconds())
+                best_path = _save(
+                    model,
+                    vocab,
+                    out,
+                    {**run_info, "learned": before, "complete": False},
+                    config,
+                    epoch_float,
+                    math.inf,
+                    tokens_done,
+                    seconds(),
+                )
             try:
                 kept_state = save_state(state_path, snapshot(epoch, window, state))
             except KeyboardInterrupt:
@@ -431,23 +537,35 @@ def train(
 
     elapsed = time.monotonic() - started
     result = TrainResult(
-        best_path, math.exp(best_loss) if best_loss < math.inf else math.inf, epoch_float,
-        (tokens_done - int(pos.get("tokens", 0))) / max(elapsed, 1e-9), interrupted, stop_reason,
-        math.exp(start_loss) if start_loss < math.inf else math.inf, added, kept_state,
+        best_path,
+        math.exp(best_loss) if best_loss < math.inf else math.inf,
+        epoch_float,
+        (tokens_done - int(pos.get("tokens", 0))) / max(elapsed, 1e-9),
+        interrupted,
+        stop_reason,
+        math.exp(start_loss) if start_loss < math.inf else math.inf,
+        added,
+        kept_state,
     )
     progress.event(
-        "done", path=str(best_path) if best_path else None, perplexity=round(result.valid_perplexity, 2),
+        "done",
+        path=str(best_path) if best_path else None,
+        perplexity=round(result.valid_perplexity, 2),
         start_perplexity=round(result.start_perplexity, 2) if result.start_perplexity < math.inf else None,
-        tokens_per_second=round(result.tokens_per_second), interrupted=interrupted, reason=stop_reason,
+        tokens_per_second=round(result.tokens_per_second),
+        interrupted=interrupted,
+        reason=stop_reason,
         resume=str(kept_state) if kept_state else None,
     )
     return result
 
 
-def _save(model, vocab, out: Path, info: dict, config: TrainConfig, epochs: float, loss: float, tokens: int, seconds: float) -> Path:
+def _save(
+    model, vocab, out: Path, info: dict, config: TrainConfig, epochs: float, loss: float, tokens: int, seconds: float
+) -> Path:
     record = {
         **info,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "epochs": round(epochs, 3),
         "valid_perplexity": round(math.exp(loss), 3) if loss < math.inf else None,
         "trained_tokens": tokens,

@@ -30,7 +30,6 @@ def build_model(path: Path, seed: int = 0) -> Path:
     """A small random-weight model on ``CORPUS``'s words; the same weights for the same seed."""
 
     import torch
-
     from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
 
     torch.set_num_threads(1)

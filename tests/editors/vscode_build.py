@@ -19,7 +19,9 @@ def npm_missing() -> str | None:
     """Why the extension cannot be built here, or None."""
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
-            return f"{tool} is not installed (Node.js 20 and npm build the VS Code extension: apt-get install nodejs npm)"
+            return (
+                f"{tool} is not installed (Node.js 20 and npm build the VS Code extension: apt-get install nodejs npm)"
+            )
     return None
 
 
