@@ -229,6 +229,13 @@ class Predictor:
         self._ranked.clear()
 
     @property
+    def window_chars(self) -> int:
+        """How many characters before the end a fresh start reads at most (the tokens of that
+        tail, ``cache_size`` of them at most): a context that changed further back than this is
+        read afresh from its tail rather than token by token from the change."""
+        return self._window_chars
+
+    @property
     def has_distribution(self) -> bool:
         """Whether the distribution for the current context is computed (suggestions for any
         prefix then cost only a filter)."""
@@ -465,7 +472,7 @@ class Predictor:
 
     def _window_tokens(self, text: SplitText) -> list[Token]:
         """The last ``cache_size`` tokens of ``text`` (all of them in a shorter one, and only
-        those within ``_window_chars`` of its end), as the full scan would find them.
+        those within ``window_chars`` of its end), as the full scan would find them.
 
         Scanned backwards in stretches that each start where the full scan starts a token:
         prose averages under 5 characters a token, so the first stretch usually holds enough
