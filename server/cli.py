@@ -1,71 +1,81 @@
-"""The ``nextword`` command: parses arguments and hands each subcommand to its module.
+"""The ``nextword`` command: the one registry of its subcommands, and its entry point.
 
-Subcommand modules expose ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``, and
-import torch only inside ``run`` so that ``--help`` answers at once.
+Each subcommand is named here with its one-line summary and the module that runs it, as
+pip's command registry does. A module is imported only when its command runs (or its own
+``--help`` is asked), so ``nextword --help`` lists every command without importing any of
+them, and so without torch. A subcommand's module has ``add_arguments(parser)`` and
+``run(args) -> int``, and may have a longer ``DESCRIPTION`` for its own ``--help``; it imports
+torch only inside ``run``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-SUBCOMMANDS = {
-    "predict": "nextword.server.cli_predict",
-    "generate": "nextword.server.cli_generate",
-    "info": "nextword.server.cli_info",
-    "train": "nextword.training.cli_train",
-    "eval": "nextword.training.cli_eval",
-    "serve": "nextword.server.cli_serve",
-    "forget": "nextword.training.cli_forget",
+from nextword.training.command import prepare_process, run_subcommand
+
+__all__ = ["COMMANDS", "Subcommand", "build_parser", "main", "run_subcommand"]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One subcommand of ``nextword``."""
+
+    module: str  # the module that adds its arguments and runs it
+    summary: str  # one line, shown by `nextword --help`
+
+
+COMMANDS: dict[str, Subcommand] = {
+    "predict": Subcommand(
+        "nextword.server.cli_predict", "suggest the next word (or complete the word being typed) for some text"
+    ),
+    "generate": Subcommand("nextword.server.cli_generate", "continue a piece of text by sampling from the model"),
+    "info": Subcommand("nextword.server.cli_info", "describe a model file and show where nextword keeps its models"),
+    "train": Subcommand(
+        "nextword.training.cli_train", "train the model on your notes (by default it becomes the model the server uses)"
+    ),
+    "eval": Subcommand(
+        "nextword.training.cli_eval",
+        "measure the keystrokes a model saves on the test split of a corpus (type-through protocol)",
+    ),
+    "serve": Subcommand("nextword.server.cli_serve", "run the language server (stdio by default)"),
+    "forget": Subcommand(
+        "nextword.server.cli_forget", "delete your trained model, its training state and caches (after listing them)"
+    ),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``nextword``, every subcommand listed with its summary; only ``command``'s
+    module is imported, to add its arguments."""
     parser = argparse.ArgumentParser(
         prog="nextword",
-        description="Local next-word autocomplete: a small LSTM language model, trainable on your own notes, served over the Language Server Protocol.",
+        description="Local next-word autocomplete: a small LSTM language model, trainable on your own notes, "
+        "served over the Language Server Protocol.",
         epilog="Run `nextword COMMAND --help` for the options of one command.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_name in SUBCOMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name != module_name:
-                raise
-            continue  # a subcommand not built yet
-        p = sub.add_parser(name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP))
-        module.add_arguments(p)
-        p.set_defaults(_module=module)
+    for name, entry in COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=entry.summary)
+            continue
+        module = importlib.import_module(entry.module)
+        own = sub.add_parser(name, help=entry.summary, description=getattr(module, "DESCRIPTION", entry.summary))
+        module.add_arguments(own)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Idle OpenMP threads that spin starve everything else on a busy laptop (and themselves:
-    # ten times slower training when another program wants a core). Must precede torch's import.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return run_subcommand(args.command, args._module.run, args)
-
-
-def run_subcommand(command: str, run: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
-    """``run(args)``'s exit status, with a problem the user can fix said in one line."""
-    from nextword.model.errors import NextwordError
-
-    try:
-        return int(run(args) or 0)
-    except NextwordError as e:
-        print(f"nextword {command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"nextword {command}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+    prepare_process()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    args = build_parser(command).parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command].module)
+    return run_subcommand(args.command, module.run, args)
 
 
 if __name__ == "__main__":
