@@ -106,7 +106,7 @@ _NO_SPACE_BEFORE = set(".,;:!?)]}%’'")
 _NO_SPACE_AFTER = set("([{$#@/\\“‘")
 # Marks that open a span and close it again: straight double quotes, Markdown and reST code
 # and emphasis. The first of a pair takes a space before it, the second one after it.
-_PAIRED = {'"', "`", "``", "```", "*", "**"}
+PAIRED_MARKS = frozenset({'"', "`", "``", "```", "*", "**"})
 
 
 def join_tokens(tokens: list[str], after: str = "") -> str:
@@ -114,24 +114,28 @@ def join_tokens(tokens: list[str], after: str = "") -> str:
 
     Tokenizing drops spacing, so this puts back the usual English spacing: a space
     between words, none before closing marks or after opening ones (a straight quote or a
-    backtick opens at its first use and closes at its next), breaks as newlines.
+    backtick opens at its first use and closes at its next), breaks as newlines. (A model
+    that learned its text's own spacing joins with ``nextword.model.spacing.Spacing``,
+    which falls back on these rules for tokens it never saw.)
     """
-    out: list[str] = []
+    return "".join(f" {token}" if space else token for token, space in zip(tokens, english_spaces(tokens, after)))
+
+
+def english_spaces(tokens: list[str], after: str = "") -> list[bool]:
+    """Whether ``join_tokens`` puts a space before each of ``tokens`` (appended to text ending in ``after``)."""
+    spaces: list[bool] = []
     prev = after[-1:] if after else ""
     open_spans: set[str] = set()
     opened = False  # whether the previous token opened a span
     for token in tokens:
         spacing = bool(prev) and not prev.isspace() and prev not in _NO_SPACE_AFTER and not opened
-        if token in _PAIRED and not (token == "*" and prev in ("", "\n")):  # a "*" starting a line is a bullet
+        if token in PAIRED_MARKS and not (token == "*" and prev in ("", "\n")):  # a "*" starting a line is a bullet
             closing = token in open_spans
             (open_spans.discard if closing else open_spans.add)(token)
-            needs_space = spacing and not closing
+            spaces.append(spacing and not closing)
             opened = not closing
         else:
-            needs_space = spacing and token[:1] not in _NO_SPACE_BEFORE and token not in (NEWLINE, PARAGRAPH)
+            spaces.append(spacing and token[:1] not in _NO_SPACE_BEFORE and token not in (NEWLINE, PARAGRAPH))
             opened = False
-        if needs_space:
-            out.append(" ")
-        out.append(token)
         prev = token[-1:]
-    return "".join(out)
+    return spaces
