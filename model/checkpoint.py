@@ -19,6 +19,7 @@ from .config import ModelConfig
 from .errors import NextwordError
 from .network import LanguageModel
 from .paths import default_model_path
+from .spacing import Spacing
 from .vocab import Vocabulary
 
 FORMAT = "nextword-lm"
@@ -37,6 +38,7 @@ class CheckpointWriteError(NextwordError, OSError):
         return self.strerror or super().__str__()
 
 
+SPACING = "spacing"  # the metadata entry holding the spacing table (see model/spacing.py), if any
 NOTES_TOKENS = "notes_tokens"  # the extra tensor holding a personal model's notes (see LanguageModel.set_notes)
 
 
@@ -49,6 +51,7 @@ class Checkpoint:
     path: Path
     info: dict[str, Any] = field(default_factory=dict)  # training provenance, free-form JSON
     extra: dict[str, torch.Tensor] = field(default_factory=dict)  # non-model tensors (e.g. training state)
+    spacing: Spacing | None = None  # how the training text spaced its tokens (None in a file written without it)
 
 
 # The temporary file of an atomic write of NAME (``save_checkpoint``): ".NAME.RANDOM.tmp".
@@ -69,8 +72,10 @@ def save_checkpoint(
     info: dict[str, Any] | None = None,
     dtype: torch.dtype = torch.float16,
     extra: dict[str, torch.Tensor] | None = None,
+    spacing: Spacing | None = None,
 ) -> Path:
-    """Write ``model`` and ``vocab`` to ``path`` atomically; weights stored as ``dtype``."""
+    """Write ``model`` and ``vocab`` (and ``spacing``, the training text's) to ``path`` atomically;
+    weights stored as ``dtype``."""
     path = Path(path)
     if len(vocab) != model.config.vocab_size:
         raise ValueError(f"vocabulary has {len(vocab)} tokens but the model expects {model.config.vocab_size}")
@@ -86,6 +91,8 @@ def save_checkpoint(
         "vocab": json.dumps(vocab.tokens, ensure_ascii=False),
         "info": json.dumps(info or {}, ensure_ascii=False),
     }
+    if spacing is not None:
+        metadata[SPACING] = spacing.to_json()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -182,6 +189,28 @@ def load_checkpoint(
     ``model.prepare_for_inference()``): a server swapping models builds them once the old
     model is gone, so that the two are never in memory whole at once."""
     path = Path(path).expanduser() if path is not None else default_model_path()
+    metadata, tensors = _read_file(path)
+    config, vocab, info, spacing = _parse_metadata(path, metadata)
+    extra = {k.removeprefix("extra."): tensors.pop(k).clone() for k in list(tensors) if k.startswith("extra.")}
+    model = _build_model(path, config, tensors, for_prediction)
+    notes = extra.pop(NOTES_TOKENS, None)
+    if notes is not None:
+        if (
+            notes.dtype != torch.int32
+            or notes.dim() != 1
+            or (notes.numel() and not 0 <= int(notes.min()) <= int(notes.max()) < config.vocab_size)
+        ):
+            raise CheckpointError(
+                f"{path} has damaged notes data (token ids that do not fit its vocabulary); retrain it with `nextword train --full`"
+            )
+        model.set_notes(notes)
+    if prepare:
+        model.prepare_for_inference()
+    return Checkpoint(model=model, vocab=vocab, path=path, info=info, extra=extra, spacing=spacing)
+
+
+def _read_file(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """The metadata and tensors of the nextword model file at ``path`` (CheckpointError if it is none)."""
     if not path.exists():
         raise CheckpointError(
             f"model file {path} does not exist; train one with `nextword train NOTES` or pass an existing .safetensors file"
@@ -192,8 +221,8 @@ def load_checkpoint(
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
             # safetensors maps the file into memory: each tensor kept is copied out of the
-            # mapping below, so that a file rewritten in place later cannot pull data from
-            # under the model (and the mapping goes once the tensors read from it do).
+            # mapping later, so that a file rewritten in place cannot pull data from under the
+            # model (and the mapping goes once the tensors read from it do).
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(
@@ -207,6 +236,13 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path} uses model format version {metadata.get('format_version')!r}, which this nextword does not read (it reads {FORMAT_VERSION}); retrain with this version"
         )
+    return metadata, tensors
+
+
+def _parse_metadata(
+    path: Path, metadata: dict[str, str]
+) -> tuple[ModelConfig, Vocabulary, dict[str, Any], Spacing | None]:
+    """The config, vocabulary, training record and spacing table stored in ``metadata``, checked."""
     try:
         config = _parse_config(json.loads(metadata["config"]))
         vocab = _parse_vocab(json.loads(metadata["vocab"]))
@@ -225,14 +261,27 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path} is inconsistent: its vocabulary has {len(vocab)} tokens but its config says {config.vocab_size}; retrain it"
         )
+    spacing = None
+    if SPACING in metadata:
+        try:
+            spacing = Spacing.from_json(metadata[SPACING])
+        except ValueError as e:
+            raise CheckpointError(
+                f"{path} is not a usable nextword model: its spacing table is damaged ({e}); retrain it with `nextword train` or use another model"
+            ) from None
+    return config, vocab, info, spacing
+
+
+def _build_model(
+    path: Path, config: ModelConfig, weights: dict[str, torch.Tensor], for_prediction: bool
+) -> LanguageModel:
+    """The network of ``config`` holding ``weights`` (taken out of the dict as they are used; see ``load_checkpoint``)."""
     try:
         # A shell first: the weights are checked against the config before any is allocated,
         # so a config with absurd sizes cannot ask for more memory than the file holds.
         model = LanguageModel(config, device="meta")
     except ValueError as e:
         raise CheckpointError(f"{path} has an invalid model config ({e}); retrain it") from None
-    extra = {k.removeprefix("extra."): tensors.pop(k).clone() for k in list(tensors) if k.startswith("extra.")}
-    weights = tensors
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
@@ -258,17 +307,4 @@ def load_checkpoint(
             # Converted one tensor at a time into the parameters: no second full copy of the model.
             for name, parameter in expected.items():
                 parameter.copy_(weights.pop(name))
-    notes = extra.pop(NOTES_TOKENS, None)
-    if notes is not None:
-        if (
-            notes.dtype != torch.int32
-            or notes.dim() != 1
-            or (notes.numel() and not 0 <= int(notes.min()) <= int(notes.max()) < config.vocab_size)
-        ):
-            raise CheckpointError(
-                f"{path} has damaged notes data (token ids that do not fit its vocabulary); retrain it with `nextword train --full`"
-            )
-        model.set_notes(notes)
-    if prepare:
-        model.prepare_for_inference()
-    return Checkpoint(model=model, vocab=vocab, path=path, info=info, extra=extra)
+    return model
