@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TypeAlias
 
 from nextword.model.text import SplitText
 
@@ -40,7 +41,7 @@ class Edit:
 
 # A document's text at one moment: two immutable strings, cheap to take, and what the
 # Predictor reads (its head is the same object while typing goes on at the end).
-Snapshot = SplitText
+Snapshot: TypeAlias = SplitText
 
 
 def _line_starts(segment: str, base: int, lo: int, hi: int) -> list[int]:

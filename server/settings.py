@@ -79,7 +79,9 @@ def _describe(value: Any) -> str:
 
 def _check(value: Any, kind: Any, meta: dict[str, Any]) -> tuple[Any, str | None]:
     """``value`` converted to ``kind``, or None and what was expected."""
-    lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices") or ()
+    lo: Any = meta.get("min")  # set for every number setting
+    hi: Any = meta.get("max")
+    choices = meta.get("choices") or ()
     if kind is bool:
         return (value, None) if isinstance(value, bool) else (None, "true or false")
     if kind is int:
@@ -124,7 +126,7 @@ def _fill(cls: type, raw: dict[str, Any], prefix: str, problems: list[str], unkn
         if key not in raw or raw[key] is None:
             continue
         kind, value, name = hints[f.name], raw[key], prefix + key
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             if isinstance(value, dict):
                 values[f.name] = _fill(kind, value, name + ".", problems, unknown)
             else:
