@@ -29,22 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import sys
 
     from . import logs
 
     logs.setup(args.log_level, args.log_file)
-    early = None
-    if not args.tcp:
-        from .early_initialize import EarlyInitialize
-
-        early = EarlyInitialize().start()  # answers initialize while the rest is imported
     from .model_host import use_one_thread
 
     use_one_thread()  # before torch is imported
-
-    from . import code_cache
-
-    code_cache.install()  # before the protocol types are defined: most of their import time
     from .lsp_server import create_server
 
     server = create_server(args.model, args.log_level)
@@ -60,5 +52,8 @@ def run(args: argparse.Namespace) -> int:
             raise NextwordError(
                 f"cannot listen on {args.host}:{args.port}: {e.strerror or e}; choose another --port (another server may be using this one) or a --host of this machine"
             ) from None
-        return 0
-    return server.start_io(early=early)
+        return server.exit_status
+    stdout = sys.stdout.buffer
+    sys.stdout = sys.stderr  # stdout carries the protocol: a stray print must not break it
+    server.start_io(sys.stdin.buffer, stdout)
+    return server.exit_status

@@ -8,20 +8,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams, JsonRpcServerNotInitialized
 from pygls.uris import to_fs_path
-
-from .capabilities import CANCEL_TRAINING, COMMANDS, RELOAD, STATUS, TRAIN  # noqa: F401 - named there, for early_initialize
 
 if TYPE_CHECKING:
     from .lsp_server import NextwordServer
+    from .model_host import ModelHost
+
+STATUS = "nextword.status"
+RELOAD = "nextword.reloadModel"
+TRAIN = "nextword.trainWorkspace"
+CANCEL_TRAINING = "nextword.cancelTraining"
+COMMANDS = (STATUS, RELOAD, TRAIN, CANCEL_TRAINING)
 
 
 @functools.cache
 def package_version() -> str:
     """nextword's version. Asked for only when needed, and read once: reading package
-    metadata costs 30 ms of imports and several ms a time after, which the answer to
-    ``initialize`` should not wait for (so the server's initialize result names no version)."""
+    metadata takes imports and file reads that the answer to ``initialize`` should not wait
+    for (so the server's initialize result names no version)."""
     try:
         from importlib.metadata import version
 
@@ -33,9 +38,15 @@ def package_version() -> str:
 log = logging.getLogger(__name__)
 
 
+def _host(ls: NextwordServer) -> ModelHost:
+    if ls.host is None:
+        raise JsonRpcServerNotInitialized("nextword: the server is not initialized yet; send initialize first")
+    return ls.host
+
+
 def status(ls: NextwordServer) -> dict[str, Any]:
     """Which model, its vocabulary size, load time, documents open, settings, training."""
-    out = ls.host.status()
+    out = _host(ls).status()
     out.update(
         {
             "version": package_version(),
@@ -50,7 +61,7 @@ def status(ls: NextwordServer) -> dict[str, Any]:
 
 async def reload_model(ls: NextwordServer) -> dict[str, Any]:
     """Look for the model again and load it, even if its file did not change."""
-    await ls.host.reload()
+    await _host(ls).reload()
     return status(ls)
 
 

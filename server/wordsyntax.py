@@ -24,5 +24,16 @@ def typed_word_start(text: str, cursor: int, line_start: int = 0) -> int:
     return match.start() if match else cursor
 
 
+def word_goes_on_before(text: str, start: int, cursor: int, line_start: int = 0) -> bool:
+    """Whether the word that ``typed_word_start`` found at ``start`` really starts earlier:
+    it is longer than ``MAX_WORD_LENGTH``, and ``text[start:cursor]`` is only its end."""
+    lo = cursor - MAX_WORD_LENGTH
+    if start != lo or lo <= line_start:
+        return False
+    # Two characters back are enough to tell: a word character, or an apostrophe inside a word.
+    match = TYPED_WORD_RE.search(text, max(line_start, lo - 2), cursor)
+    return match is not None and match.start() < lo
+
+
 def is_word_char(ch: str) -> bool:
     return bool(ch) and WORD_CHAR_RE.match(ch) is not None

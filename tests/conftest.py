@@ -91,19 +91,3 @@ def trained_model_path(notes_folder, tmp_path_factory) -> Path:
     )
     assert result.path == out
     return out
-
-
-def pytest_configure(config) -> None:
-    """Keep what the servers started by the tests cache out of the user's cache folder."""
-    import os
-    import tempfile
-
-    if "NEXTWORD_CACHE_DIR" not in os.environ:
-        os.environ["NEXTWORD_CACHE_DIR"] = config._nextword_cache = tempfile.mkdtemp(prefix="nextword-test-cache-")
-
-
-def pytest_unconfigure(config) -> None:
-    import shutil
-
-    if getattr(config, "_nextword_cache", None):
-        shutil.rmtree(config._nextword_cache, ignore_errors=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from lsprotocol import types
+from nextword.server.wordsyntax import MAX_WORD_LENGTH
 from server_support import (
     SAMPLE,
     build_tiny_model,
@@ -121,6 +122,26 @@ async def test_text_edit_replaces_exactly_the_typed_part(client) -> None:
         assert isinstance(edit, types.InsertReplaceEdit) and edit.new_text == item.label
         assert edit.insert == types.Range(types.Position(0, 4), types.Position(0, 6))
         assert edit.replace == types.Range(types.Position(0, 4), types.Position(0, 9))
+
+
+async def test_a_word_longer_than_the_look_back_is_not_offered(client) -> None:
+    """The typed word is looked for at most MAX_WORD_LENGTH characters back: a longer one is
+    seen only in its end, and an item replacing that end with a whole word of the document
+    would write the word's start twice. Such a word gets nothing; one of that length, its
+    completion, which replaces exactly the typed word."""
+    uri = "file:///long-word.md"
+    long_word, word = "a" * (MAX_WORD_LENGTH + 50), "b" * MAX_WORD_LENGTH
+    text = SAMPLE + f"{long_word}xyz {word}xyz\n"
+    line = text.count("\n")
+    open_doc(client, uri, text + long_word)
+    assert not (await complete(client, uri, line, len(long_word))).items
+    change(client, uri, 2, (line, 0), (line, len(long_word)), word)
+    result = await complete(client, uri, line, len(word))
+    assert f"{word}xyz" in words_of(result)
+    for item in result.items:
+        assert isinstance(item.text_edit, types.TextEdit)
+        assert item.text_edit.range == types.Range(types.Position(line, 0), types.Position(line, len(word)))
+        assert item.text_edit.new_text == item.label
 
 
 async def test_next_word_needs_the_threshold_and_an_active_trigger(client, reference) -> None:

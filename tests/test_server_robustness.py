@@ -36,6 +36,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 INIT = {"processId": None, "rootUri": None, "capabilities": {}}
+# A client that can be asked for its settings: the server asks at once, and waits for the answer.
+INIT_PULLING = {"processId": None, "rootUri": None, "capabilities": {"workspace": {"configuration": True}}}
 
 
 async def raw_server(model: Path, data_dir: Path, stderr: int) -> RawClient:
@@ -112,21 +114,29 @@ async def test_stdout_carries_only_protocol(raw: RawClient) -> None:
     assert rest == b""  # and every byte before was read as a framed message by `receive`
 
 
-async def test_exit_without_shutdown_exits_with_status_1(tiny_model: Path, tmp_path: Path) -> None:
-    client = await raw_server(tiny_model, tmp_path, asyncio.subprocess.PIPE)
+async def stopped_with_settings_asked(model: Path, data_dir: Path, stop) -> tuple[int, str]:
+    """Start a server, let it ask for the settings, leave it unanswered, and ``stop(client)``:
+    the exit status and stderr. (The handler still waiting is cancelled as the server exits.)"""
+    client = await raw_server(model, data_dir, asyncio.subprocess.PIPE)
     proc = client.proc  # type: ignore[attr-defined]
-    assert "result" in await client.request("initialize", INIT)
+    assert "result" in await client.request("initialize", INIT_PULLING)
     client.notify("initialized", {})
-    client.notify("exit", None)
-    assert await asyncio.wait_for(proc.wait(), 20) == 1  # LSP: exit before shutdown is 1
-    stderr = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    asked = await asyncio.wait_for(client.receive(), 20)
+    assert asked["method"] == "workspace/configuration"
+    stop(client)
+    status = await asyncio.wait_for(proc.wait(), 20)
+    return status, (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+
+
+async def test_exit_without_shutdown_exits_with_status_1(tiny_model: Path, tmp_path: Path) -> None:
+    status, stderr = await stopped_with_settings_asked(tiny_model, tmp_path, lambda c: c.notify("exit", None))
+    assert status == 1  # LSP: exit before shutdown is 1
     assert "Traceback" not in stderr, stderr
 
 
-async def test_exits_when_the_client_goes_away(raw: RawClient) -> None:
-    proc = raw.proc  # type: ignore[attr-defined]
-    proc.stdin.close()
-    await asyncio.wait_for(proc.wait(), 10)
+async def test_exits_when_the_client_goes_away(tiny_model: Path, tmp_path: Path) -> None:
+    status, stderr = await stopped_with_settings_asked(tiny_model, tmp_path, lambda c: c.writer.close())
+    assert status == 0 and "Traceback" not in stderr, stderr
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -283,10 +293,9 @@ async def test_a_port_in_use_is_named(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "choose another --port" in result.stderr
 
 
-async def test_stdin_that_cannot_be_polled_and_a_log_file_that_cannot_be_written(tmp_path: Path) -> None:
-    """/dev/null (a character device the event loop cannot wait on) is read like a file: the
-    server sees the end of its input and exits. A folder given as the log file: said, and
-    the logs go to stderr."""
+async def test_stdin_at_its_end_and_a_log_file_that_cannot_be_written(tmp_path: Path) -> None:
+    """/dev/null as stdin: the server sees the end of its input and exits. A folder given as
+    the log file: said, and the logs go to stderr."""
     with open(os.devnull, "rb") as devnull:
         result = subprocess.run(
             [*server_command("--log-file", str(tmp_path))],

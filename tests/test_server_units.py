@@ -3,7 +3,6 @@ documents and their incremental edits, settings parsing, document-word counts.""
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 
@@ -16,8 +15,7 @@ from nextword.server.completion import ClientSupport, from_suggestions, inline_i
 from nextword.server.documents import Document
 from nextword.server.positions import PositionEncoding
 from nextword.server.settings import Settings, merge, parse_settings, section_of
-from nextword.server.wordsyntax import WORD_RE, typed_word_start
-from pygls.protocol import default_converter
+from nextword.server.wordsyntax import MAX_WORD_LENGTH, WORD_RE, typed_word_start, word_goes_on_before
 
 
 # ----- positions ----------------------------------------------------------------------------
@@ -92,9 +90,12 @@ def test_edits_keep_line_starts_right(text: str, edits: list[tuple[int, int, str
 
 def test_typing_at_the_end_copies_only_the_tail() -> None:
     doc = Document("u", "x" * 100_000 + "\n")
+    before = doc.snapshot()
     for ch in "hello world\nnext line":
         doc.replace(len(doc), len(doc), ch)
-    assert len(doc._head) == 100_001 and doc._tail == "hello world\nnext line"
+    # The long head is the very string it was: the Predictor, holding it, compares nothing.
+    after = doc.snapshot()
+    assert after.head is before.head and after.tail == "hello world\nnext line"
     assert doc.line_starts == [0, 100_001, 100_013] and doc.text.endswith("next line")
 
 
@@ -151,6 +152,24 @@ def test_typed_word(text: str, prefix: str) -> None:
     assert text[typed_word_start(text, len(text)) :] == prefix
 
 
+@pytest.mark.parametrize(
+    "text, cut",
+    [
+        ("a" * (MAX_WORD_LENGTH + 50), True),
+        ("x'" + "a" * MAX_WORD_LENGTH, True),  # an apostrophe inside the word
+        ("a" * MAX_WORD_LENGTH, False),  # the line's start
+        (" " + "a" * MAX_WORD_LENGTH, False),
+        (" '" + "a" * MAX_WORD_LENGTH, False),  # a quote, not a word's apostrophe
+        ("b " + "a" * (MAX_WORD_LENGTH - 1), False),
+    ],
+)
+def test_a_word_longer_than_the_look_back_is_known_cut(text: str, cut: bool) -> None:
+    start = typed_word_start(text, len(text))
+    assert word_goes_on_before(text, start, len(text)) is cut
+    site = site_at(Document("u", "first line\n" + text), types.Position(1, len(text)))
+    assert site is not None and site.cut is cut
+
+
 def test_site_ranges_in_utf16() -> None:
     text = "😋 한국어 café wor"
     doc = Document("u", text)
@@ -170,28 +189,25 @@ def test_items_keep_order_and_replace_prefix() -> None:
     doc = Document("u", "say wo")
     site = site_at(doc, types.Position(0, 6))
     assert site is not None
-    wire = from_suggestions(
+    items = from_suggestions(
         site, [S("word", 0.5), S("world", 0.02), S("wonder", 0.00001)], ClientSupport(label_details=True)
     )
-    # Built in JSON form: each is what the protocol's own converter makes of a CompletionItem.
-    converter = default_converter()
-    items = [converter.structure(json.loads(json.dumps(i)), types.CompletionItem) for i in wire]
-    assert [converter.unstructure(i) for i in items] == wire
     assert [i.label for i in items] == ["word", "world", "wonder"]
     assert [i.sort_text for i in items] == sorted(i.sort_text for i in items)
-    assert [i.label_details.description for i in items] == ["50%", "2.0%", "<0.01%"]
-    assert all(i.text_edit.range == types.Range(types.Position(0, 4), types.Position(0, 6)) for i in items)
+    assert [i.label_details.description for i in items] == ["50%", "2.0%", "<0.01%"]  # type: ignore[union-attr]
+    assert [i.data for i in items] == [{"probability": 0.5}, {"probability": 0.02}, {"probability": 0.00001}]
+    for item in items:
+        assert item.text_edit == types.TextEdit(types.Range(types.Position(0, 4), types.Position(0, 6)), item.label)
+    # Without label details, the probability shows in the detail alone.
+    (plain,) = from_suggestions(site, [S("word", 0.5)], ClientSupport())
+    assert plain.label_details is None and plain.detail == "50% · nextword"
 
 
 def test_inline_items_are_an_inline_completion_list() -> None:
     doc = Document("u", "한 😋 say wo")
     site = site_at(doc, types.Position(0, 11))
     assert site is not None and site.prefix == "wo"
-    wire = inline_items(site, "rld is round")
-    converter = default_converter()
-    structured = converter.structure(json.loads(json.dumps(wire)), types.InlineCompletionList)
-    assert converter.unstructure(structured) == wire
-    (item,) = structured.items
+    (item,) = inline_items(site, "rld is round").items
     assert item.insert_text == "world is round"
     assert item.range == types.Range(types.Position(0, 9), types.Position(0, 11))  # UTF-16: the emoji counts two
 
@@ -293,34 +309,6 @@ def test_buffer_words_complete() -> None:
     assert words.complete("th", 10, exclude="thesis") == [("then", 1), ("theory", 1)]
     assert words.complete("t", 10, exclude="the") == [("the", 2), ("then", 1), ("theory", 1), ("thesis", 1)]
     assert words.complete("x", 3) == []
-
-
-def test_warming_the_converters_handles_nothing() -> None:
-    from nextword.server.lsp_server import create_server
-
-    server = create_server()
-    written: list[bytes] = []
-
-    class Writer:
-        def write(self, data: bytes) -> None:
-            written.append(data)
-
-        def close(self) -> None:
-            pass
-
-    server.protocol.set_writer(Writer())
-    server.protocol.warm_converters()  # type: ignore[attr-defined]
-    assert written == [] and len(server.documents) == 0
-    # The messages it structured read as the protocol's types.
-    message = server.protocol.structure_message(
-        {
-            "jsonrpc": "2.0",
-            "id": 7,
-            "method": "textDocument/completion",
-            "params": {"textDocument": {"uri": "file:///x.md"}, "position": {"line": 0, "character": 0}},
-        }
-    )
-    assert isinstance(message, types.CompletionRequest) and message.id == 7
 
 
 def test_an_edit_hands_the_cursor_after_it_to_the_model_host() -> None:
