@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+from collections.abc import Callable
+from typing import BinaryIO
 
-HELP = "run the language server (stdio by default)"
+log = logging.getLogger(__name__)
+
 DESCRIPTION = (
     "Run the nextword language server. Editors start it and speak LSP over its stdin and "
     "stdout; --tcp serves one client on a TCP port instead. Logs go to stderr or --log-file, "
@@ -27,8 +32,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class ClientOutput:
+    """Stdout as pygls's writer writes to it, quiet once the client is gone.
+
+    pygls logs a traceback for each message it cannot send, and raises again in the callback
+    that sends a request's answer: once the client has gone away (a broken pipe) or the
+    server has closed stdout at ``exit``, every answer still under way would print two. Here
+    the first broken pipe points stdout at the null device, and what is left is dropped."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self._closed = False
+
+    def write(self, data: bytes) -> None:
+        if not self._closed:
+            self._unless_gone(self._stream.write, data)
+
+    def flush(self) -> None:
+        if not self._closed:
+            self._unless_gone(self._stream.flush)
+
+    def close(self) -> None:
+        self._closed = True
+        self._unless_gone(self._stream.close)
+
+    def _unless_gone(self, call: Callable[..., object], *args: object) -> None:
+        try:
+            call(*args)
+        except BrokenPipeError:
+            log.info("the client has gone away; nothing more is sent to it")
+            self._closed = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())  # the buffered rest is flushed there at exit
+            os.close(devnull)
+
+
 def run(args: argparse.Namespace) -> int:
-    import logging
     import sys
 
     from . import logs
@@ -43,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tcp:
         if not 0 < args.port < 65536:
             raise SystemExit("nextword serve: --port must be from 1 to 65535")
-        logging.getLogger("nextword.server").info("opening %s:%d for one LSP client", args.host, args.port)
+        log.info("opening %s:%d for one LSP client", args.host, args.port)
         try:
             server.start_tcp(args.host, args.port)
         except OSError as e:  # the port taken, an address this machine does not have
@@ -53,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 f"cannot listen on {args.host}:{args.port}: {e.strerror or e}; choose another --port (another server may be using this one) or a --host of this machine"
             ) from None
         return server.exit_status
-    stdout = sys.stdout.buffer
+    stdout = ClientOutput(sys.stdout.buffer)
     sys.stdout = sys.stderr  # stdout carries the protocol: a stray print must not break it
-    server.start_io(sys.stdin.buffer, stdout)
+    server.start_io(sys.stdin.buffer, stdout)  # type: ignore[arg-type]
     return server.exit_status

@@ -9,7 +9,7 @@ show the probability, and replace exactly the prefix. Nothing here runs the mode
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,11 +133,14 @@ class ClientSupport:
         return cls(bool(item.label_details_support), bool(item.insert_replace_support))
 
 
-def _edit(site: Site, word: str, support: ClientSupport) -> types.TextEdit | types.InsertReplaceEdit:
+def _edit(site: Site, support: ClientSupport) -> Callable[[str], types.TextEdit | types.InsertReplaceEdit]:
+    """The edit that puts a word in place of the typed part (its ranges shared by every item)."""
+    typed = site.range()
     if site.inside_word and support.insert_replace:
         # Inside a word: inserting keeps the rest of it, replacing swaps the whole word.
-        return types.InsertReplaceEdit(word, site.range(), site.range(site.word_end_character))
-    return types.TextEdit(site.range(), word)
+        whole = site.range(site.word_end_character)
+        return lambda word: types.InsertReplaceEdit(word, typed, whole)
+    return lambda word: types.TextEdit(typed, word)
 
 
 def completion_list(items: list[types.CompletionItem], incomplete: bool = True) -> types.CompletionList:
@@ -148,6 +151,7 @@ def items(
     site: Site, ranked: Iterable[tuple[str, float | None, str]], support: ClientSupport
 ) -> list[types.CompletionItem]:
     """``CompletionItem``s in the given order; each entry is (word, probability or None, note)."""
+    edit = _edit(site, support)
     out = []
     for rank, (word, probability, note) in enumerate(ranked):
         shown = percent(probability) if probability is not None else note
@@ -158,7 +162,7 @@ def items(
                 detail=f"{shown} · nextword",
                 sort_text=f"{rank:04d}",
                 filter_text=word,
-                text_edit=_edit(site, word, support),
+                text_edit=edit(word),
                 data={"probability": probability} if probability is not None else None,
                 label_details=types.CompletionItemLabelDetails(description=shown) if support.label_details else None,
             )

@@ -43,9 +43,13 @@ def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict[str, Any
 
 
 class NextwordServer(LanguageServer):
+    """The server's state, and what its handlers do with it."""
+
+    protocol: NextwordProtocol
+
     def __init__(self, model_override: str | None = None, log_level: str = "info"):
         super().__init__("nextword", None, protocol_cls=NextwordProtocol)  # type: ignore[arg-type]
-        self.documents: DocumentStore = self.protocol.documents  # type: ignore[attr-defined]
+        self.documents: DocumentStore = self.protocol.documents
         self.settings = Settings()
         self.configuration = configuration.Configuration()
         self.model_override = model_override  # the --model flag: wins over modelPath

@@ -4,6 +4,7 @@ server; stdout carries nothing but protocol; TCP; exit when the client goes away
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -114,15 +115,25 @@ async def test_stdout_carries_only_protocol(raw: RawClient) -> None:
     assert rest == b""  # and every byte before was read as a framed message by `receive`
 
 
+RELOAD = {
+    "jsonrpc": "2.0",
+    "id": 99,
+    "method": "workspace/executeCommand",
+    "params": {"command": "nextword.reloadModel"},
+}
+
+
 async def stopped_with_settings_asked(model: Path, data_dir: Path, stop) -> tuple[int, str]:
-    """Start a server, let it ask for the settings, leave it unanswered, and ``stop(client)``:
-    the exit status and stderr. (The handler still waiting is cancelled as the server exits.)"""
+    """Start a server, let it ask for the settings, leave it unanswered, ask it to reload its
+    model, and ``stop(client)`` at once: the exit status and stderr. (The handlers still at
+    work are cancelled as the server exits, and their answers cannot be sent.)"""
     client = await raw_server(model, data_dir, asyncio.subprocess.PIPE)
     proc = client.proc  # type: ignore[attr-defined]
     assert "result" in await client.request("initialize", INIT_PULLING)
     client.notify("initialized", {})
     asked = await asyncio.wait_for(client.receive(), 20)
     assert asked["method"] == "workspace/configuration"
+    client.send(RELOAD)
     stop(client)
     status = await asyncio.wait_for(proc.wait(), 20)
     return status, (await proc.stderr.read()).decode()  # type: ignore[union-attr]
@@ -137,6 +148,52 @@ async def test_exit_without_shutdown_exits_with_status_1(tiny_model: Path, tmp_p
 async def test_exits_when_the_client_goes_away(tiny_model: Path, tmp_path: Path) -> None:
     status, stderr = await stopped_with_settings_asked(tiny_model, tmp_path, lambda c: c.writer.close())
     assert status == 0 and "Traceback" not in stderr, stderr
+
+
+async def test_no_traceback_when_the_client_goes_away_owed_answers(tiny_model: Path, tmp_path: Path) -> None:
+    """The client closes both pipes with requests under way: the answers are dropped quietly."""
+    stderr = tmp_path / "stderr"
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen(
+            server_command("--model", str(tiny_model)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=server_env(tmp_path),
+        )
+    assert proc.stdin is not None and proc.stdout is not None
+    text = SAMPLE * 40 + "The mo"
+    messages = [
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {"textDocument": {"uri": "file:///a.md", "languageId": "markdown", "version": 1, "text": text}},
+        },
+        *(
+            {
+                "jsonrpc": "2.0",
+                "id": 10 + i,
+                "method": "textDocument/completion",
+                "params": {
+                    "textDocument": {"uri": "file:///a.md"},
+                    "position": {"line": text.count("\n"), "character": 6},
+                },
+            }
+            for i in range(5)
+        ),
+        RELOAD,
+    ]
+    for message in [{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INIT}, *messages]:
+        body = json.dumps(message).encode()
+        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        proc.stdin.flush()
+        if message["method"] == "initialize":
+            assert proc.stdout.readline().startswith(b"Content-Length")  # started, and answering
+    proc.stdout.close()
+    proc.stdin.close()
+    assert proc.wait(20) == 0
+    assert "Traceback" not in stderr.read_text(), stderr.read_text()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
