@@ -24,7 +24,7 @@ from nextword.training.config import TrainConfig
 from nextword.training.corpus import load_corpus
 from nextword.training.finetune import grow_vocabulary, learned_files, new_words, select
 from nextword.training.progress import Progress
-from nextword.training.resume import load_state, resume_path
+from nextword.training.resume import RunRequest, load_state, resume_path
 from nextword.training.split import is_test_file, is_validation_file
 from nextword.training.train import train
 
@@ -220,7 +220,7 @@ def test_resume_continues_where_it_stopped(notes_folder, tiny_model_path, tmp_pa
     def run(out: Path, progress: Progress | None = None, resume=None):
         base = None if resume is not None else load_checkpoint(tiny_model_path)
         return train(
-            corpus, out, config, base=base, progress=progress, resume=resume, run={"paths": [str(notes_folder)]}
+            corpus, out, config, base=base, progress=progress, resume=resume, run=RunRequest(paths=[str(notes_folder)])
         )
 
     whole = run(tmp_path / "whole.safetensors")
@@ -229,7 +229,7 @@ def test_resume_continues_where_it_stopped(notes_folder, tiny_model_path, tmp_pa
     stopped = run(out, StopAfter(7))  # inside the first epoch
     assert stopped.interrupted and stopped.resume_path == resume_path(out) and resume_path(out).is_file()
     state = load_state(resume_path(out))
-    assert state.position["step"] == 7 and state.position["epoch"] == 1 and state.optimizer["state"]
+    assert state.position.step == 7 and state.position.epoch == 1 and state.optimizer["state"]
     assert state.hidden is not None  # the text streams' state, so the next step sees the same context
     finished = run(out, resume=state)
     assert not finished.interrupted and not resume_path(out).is_file()
@@ -283,8 +283,8 @@ def test_ctrl_c_leaves_a_resumable_state_and_resume_finishes(notes_folder, tiny_
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "--resume" in err
     state = load_state(resume_path(out))
-    assert state.position["step"] > 0
-    stopped_at = state.position["step"]
+    assert state.position.step > 0
+    stopped_at = state.position.step
 
     # The run's own settings (400 epochs) come back with it: check it goes on from where it stopped.
     proc = nextword("train", "--resume", *common)
@@ -302,7 +302,7 @@ def test_ctrl_c_leaves_a_resumable_state_and_resume_finishes(notes_folder, tiny_
         proc.kill()
     assert first is not None and first["resumed"] is True
     assert proc.returncode == 130 and "resuming the interrupted run" in err
-    assert load_state(resume_path(out)).position["step"] > stopped_at
+    assert load_state(resume_path(out)).position.step > stopped_at
 
 
 def test_resume_without_a_state_says_so(tmp_path, capsys):
@@ -479,13 +479,7 @@ def test_options_that_do_not_apply_are_named_in_a_warning(notes_folder, tiny_mod
     corpus = load_corpus([notes_folder], include_test_split=True)
     config = TrainConfig(epochs=2, batch_size=4, bptt=10, lr=5e-3, sampled=0, patience=5, warmup_steps=3, seed=3)
     out = tmp_path / "m.safetensors"
-    run = {
-        "paths": [str(notes_folder.resolve())],
-        "exclude": [],
-        "ext": None,
-        "include_test_split": True,
-        "full": False,
-    }
+    run = RunRequest(paths=[str(notes_folder.resolve())], include_test_split=True)
     assert train(corpus, out, config, base=load_checkpoint(tiny_model_path), progress=StopAfter(3), run=run).interrupted
     assert main(
         [
@@ -515,7 +509,7 @@ def test_options_that_do_not_apply_are_named_in_a_warning(notes_folder, tiny_mod
 def _interrupted_state(notes_folder, tiny_model_path, out: Path) -> None:
     corpus = load_corpus([notes_folder], include_test_split=True)
     config = TrainConfig(epochs=3, batch_size=4, bptt=10, lr=5e-3, sampled=0, patience=5, warmup_steps=3, seed=3)
-    run = {"paths": [str(notes_folder)], "include_test_split": True}
+    run = RunRequest(paths=[str(notes_folder)], include_test_split=True)
     assert train(corpus, out, config, base=load_checkpoint(tiny_model_path), progress=StopAfter(3), run=run).interrupted
     assert resume_path(out).is_file()
 
@@ -547,6 +541,28 @@ def test_a_damaged_training_state_says_to_start_again(notes_folder, tiny_model_p
         ]
     ) in (0, 1)
     assert not state.exists()
+
+
+def test_a_training_state_with_a_field_of_the_wrong_type_is_refused(notes_folder, tiny_model_path, tmp_path, capsys):
+    """The position and the run's record are typed: each field is checked as it is read back."""
+    out = tmp_path / "m.safetensors"
+    _interrupted_state(notes_folder, tiny_model_path, out)
+    path = resume_path(out)
+    state = load_checkpoint(path)
+    record = load_state(path).run
+    assert record.request.include_test_split is True and record.config.bptt == 10 and record.data
+    for field, value, named in (
+        ("position", {**state.info["position"], "step": "seven"}, "position.step is 'seven', not of type int"),
+        ("position", {"epoch": 1}, "position lacks start_loss"),
+        ("run", {**state.info["run"], "train_config": {"epochs": "3"}}, "run.train_config.epochs is '3'"),
+        ("run", {**state.info["run"], "paths": None}, "run.paths is 'None'"),
+    ):
+        info = {**state.info, field: value}
+        save_checkpoint(path, state.model, state.vocab, info=info, dtype=torch.float32, extra=state.extra)
+        assert main(["train", "--resume", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"the training state {path} is incomplete or from another version of nextword ({named}" in err, err
+        assert "start the run again without --resume" in err and "Traceback" not in err
 
 
 def test_resume_after_the_notes_were_moved_says_so(notes_folder, tiny_model_path, tmp_path, capsys):

@@ -309,3 +309,50 @@ def test_a_full_disk_while_saving_keeps_the_old_model_and_says_so(notes_folder, 
     assert f"cannot write the model {out}" in result.stderr and "is unchanged; free some disk space" in result.stderr
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
+
+
+# ----- when a run stops: the time limit, early stopping, validation within an epoch ----------------
+def _train_events(notes_folder, tmp_path, capsys, config, base=None):
+    from nextword.model import ModelConfig
+    from nextword.training.progress import Progress
+    from nextword.training.resume import resume_path
+    from nextword.training.train import train
+
+    corpus = load_corpus([notes_folder], include_test_split=True)
+    out = tmp_path / "m.safetensors"
+    shape = ModelConfig(emb_dim=8, hidden_dim=8, num_layers=1, dropout=0.0)
+    result = train(corpus, out, config, shape, base=base, progress=Progress("json"))
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert not resume_path(out).exists()  # a run that ends by itself leaves no state to resume
+    return result, [e for e in events if e["event"] == "validation"], events[-1]
+
+
+def test_the_time_limit_stops_a_run_and_validates_it(notes_folder, tmp_path, capsys):
+    from nextword.training.config import TrainConfig
+
+    config = TrainConfig(epochs=50, batch_size=4, bptt=10, min_count=1, max_minutes=1e-6, seed=1)
+    result, validations, done = _train_events(notes_folder, tmp_path, capsys, config)
+    assert result.stop_reason == "reached the 1e-06-minute limit" == done["reason"]
+    assert result.epochs < 1 and len(validations) == 1 and validations[0]["epoch"] == round(result.epochs, 3)
+    assert result.path is not None and load_checkpoint(result.path).info["complete"] is True
+
+
+def test_validation_that_stops_improving_stops_the_run(notes_folder, tiny_model_path, tmp_path, capsys):
+    from nextword.training.config import TrainConfig
+
+    config = TrainConfig(epochs=6, batch_size=2, bptt=5, lr=0.3, patience=1, sampled=0, seed=1)
+    result, validations, done = _train_events(notes_folder, tmp_path, capsys, config, load_checkpoint(tiny_model_path))
+    assert result.stop_reason == "validation stopped improving" == done["reason"]
+    assert [v["best"] for v in validations] == [False] and result.epochs == 1.0
+    assert result.path is None and not (tmp_path / "m.safetensors").exists()  # nothing beat the starting model
+
+
+def test_validation_within_epochs(notes_folder, tmp_path, capsys):
+    from nextword.training.config import TrainConfig
+
+    config = TrainConfig(epochs=2, batch_size=4, bptt=10, min_count=1, patience=100, valid_every_minutes=1e-9)
+    result, validations, done = _train_events(notes_folder, tmp_path, capsys, config)
+    assert result.stop_reason == "finished all epochs" and result.epochs == 2.0
+    epochs = [v["epoch"] for v in validations]
+    assert len(epochs) > 4 and any(e != int(e) for e in epochs) and epochs == sorted(epochs) and epochs[-1] == 2.0
+    assert done["path"] == str(result.path)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass
@@ -30,13 +32,20 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def learning_rate(self, progress: float, step: int, total_steps: int, plateau: float) -> float:
+        """Linear warm-up, then a cosine from the peak down to ``min_lr_ratio`` of it as ``progress``
+        (the share of the run done, by steps or by the time limit) goes from 0 to 1, times ``plateau``."""
+        warm = min(1.0, (step + 1) / max(1, min(self.warmup_steps, total_steps // 10)))
+        cosine = self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        return self.lr * warm * cosine * plateau
+
 
 # Fine-tuning a trained model on a person's notes (a few hundred notes, a few hundred thousand
 # words) takes fewer, gentler passes than training a new model; these replace the defaults
 # above for `nextword train` unless --from-scratch is given (measured on simonw-til, see
 # benchmarks/finetune.py). The time limit keeps a run to about ten minutes on a slow laptop
 # (the learning-rate schedule fits itself to it); a fast machine finishes the epochs sooner.
-FINETUNE_DEFAULTS = {
+FINETUNE_DEFAULTS: dict[str, Any] = {
     "epochs": 5,
     "lr": 2e-3,
     "patience": 1,

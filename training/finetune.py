@@ -8,12 +8,14 @@ travels with the file when it is renamed. It holds digests only, never file name
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
-from nextword.model import LanguageModel, ModelConfig, Vocabulary
+from nextword.model import LanguageModel, ModelConfig, Vocabulary, load_checkpoint, save_checkpoint
 from nextword.model.tokenize import is_word, tokenize
 
 from .corpus import Corpus, Document
@@ -88,6 +90,24 @@ class Selection:
         after.update({d.digest: "valid" for d in self.valid})
         after.update({d.digest: "train" for d in self.train})
         return after
+
+    def digest(self) -> str:
+        """A fingerprint of what a run trains and validates on, so --resume can tell the notes changed."""
+        h = hashlib.sha256()
+        for kind, docs in (("t", self.train), ("v", self.valid), ("f", self.fresh_valid)):
+            for d in docs:
+                h.update(f"{kind}\0{d.relative_path}\0{d.digest}\n".encode("utf-8", "surrogatepass"))
+        return h.hexdigest()[:32]
+
+
+def record_learned(path: Path, learned: dict[str, str], notes: torch.Tensor, stop_reason: str) -> None:
+    """A finished run's best model, at ``path``, has now learned the files of ``learned`` (its
+    manifest) and the text of the run's training files (``notes``, token ids) for its notes' n-gram."""
+    final = load_checkpoint(path)
+    info = {**final.info, "learned": learned, "complete": True, "stop_reason": stop_reason}
+    earlier = final.model.notes_tokens
+    final.model.set_notes(notes if earlier is None else torch.cat([earlier.long(), notes]))
+    save_checkpoint(path, final.model, final.vocab, info=info)
 
 
 def select(corpus: Corpus, learned: dict[str, str], full: bool = False) -> Selection:
