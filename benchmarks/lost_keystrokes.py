@@ -26,14 +26,9 @@ from collections import Counter
 from pathlib import Path
 
 from nextword.model import NextwordError, load_checkpoint, resolve_model_path
-from nextword.training.evaluate import (
-    DEFAULT_MAX_WORDS,
-    ModelSystem,
-    accepted_after,
-    evaluated_words,
-    load_split,
-    type_through,
-)
+from nextword.training.eval_corpus import load_split
+from nextword.training.evaluate import ModelSystem
+from nextword.training.typist import DEFAULT_MAX_WORDS, accepted_after, evaluated_words, type_through
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared/corpora/notes/simonw-til"
 CATEGORIES = ("vocabulary", "document", "notes, once", "notes, more often", "unseen")
@@ -53,7 +48,9 @@ def measure(model: Path, corpus: Path, k: int, max_words: int) -> dict:
     checkpoint = load_checkpoint(model, for_prediction=True)
     split = load_split(corpus)
     notes: Counter[str] = Counter(word for doc in split.train for _, word in evaluated_words(doc.text, 0))
-    rows = {(name, digits): Counter() for name in CATEGORIES for digits in (False, True)}
+    rows: dict[tuple[str, bool], Counter[str]] = {
+        (name, digits): Counter() for name in CATEGORIES for digits in (False, True)
+    }
     accepted_at: Counter[str] = Counter()  # vocabulary words: after how many characters
     earlier: set[str] = set()  # the words met so far in the file being typed
     typing = ""  # that file's text

@@ -15,8 +15,9 @@ from eval_support import SENTENCE, TEST_NAME, tiny_model, write_corpus
 from nextword.model import LanguageModel, ModelConfig, Vocabulary, tokenize
 from nextword.server.cli import main
 from nextword.training.baselines import BufferWords, UnigramWords
-from nextword.training.evaluate import accepted_after, evaluated_words, perplexity, type_through
+from nextword.training.perplexity import perplexity
 from nextword.training.split import is_test_file
+from nextword.training.typist import accepted_after, evaluated_words, type_through
 
 
 # ----- split ----------------------------------------------------------------------------------------

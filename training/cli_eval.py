@@ -8,7 +8,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-HELP = "measure the keystrokes a model saves on the test split of a corpus (type-through protocol)"
 DESCRIPTION = (
     "Simulate a person typing the test split of CORPUS (the files whose path hashes into the "
     "held-out tenth) with each system's suggestions, and print the keystroke savings rate "
