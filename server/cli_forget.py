@@ -19,7 +19,6 @@ from pathlib import Path
 
 from nextword.model.paths import cache_dir
 
-HELP = "delete your trained model, its training state and caches (after listing them)"
 DESCRIPTION = (
     "Delete what nextword learned from your notes: your model (with its record of the files it learned), "
     "the state of an interrupted training run, files an interrupted training left behind, and nextword's caches. "
@@ -37,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-y", "--yes", action="store_true", help="delete without asking")
 
 
-# What nextword writes in the cache folder: server/code_cache.py's compiled code, one file per
-# Python version, and the temporary files of its atomic writes.
+# What earlier versions of the server wrote in the cache folder (compiled code, one file per
+# Python version, and the temporary files of its atomic writes): left there, forget still deletes it.
 CACHE_FILE = re.compile(r"generated-code\.[\w.-]+\.bin(?:\w+\.tmp)?")
 # Nothing names the logs in the log folder (the server writes where --log-file says): a log is a
 # ``*.log`` file that starts with a line in server/logs.py's format, or is empty (the server
@@ -102,7 +101,7 @@ def targets(model: Path, logs: bool = False) -> list[Path]:
 
 def _size(path: Path) -> str:
     try:
-        n = path.stat().st_size
+        n = float(path.stat().st_size)
     except OSError:
         return "?"
     for unit in ("bytes", "kB", "MB", "GB"):

@@ -180,8 +180,10 @@ def find_files(
                 found.append((path, path.relative_to(root).as_posix()))
     # A file reached twice (a folder named twice, or inside another named; a link beside its
     # target) is read once: twice would train on it twice.
-    seen: set[Path] = set()
-    return [(path, rel) for path, rel in found if not (path.resolve() in seen or seen.add(path.resolve()))]
+    once: dict[Path, tuple[Path, str]] = {}
+    for path, relative in found:
+        once.setdefault(path.resolve(), (path, relative))
+    return list(once.values())
 
 
 def _loops(path: Path) -> bool:

@@ -10,6 +10,7 @@ with SIGKILL, or a machine that crashed, never leaves a lock that blocks the nex
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from nextword.model import NextwordError
@@ -75,9 +76,7 @@ class TrainingLock:
 
 
 def _try_lock(fd: int) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows
+    if sys.platform == "win32":
         import msvcrt
 
         try:
@@ -85,6 +84,8 @@ def _try_lock(fd: int) -> bool:
         except OSError:
             return False
         return True
+    import fcntl
+
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except (BlockingIOError, PermissionError):
