@@ -55,6 +55,8 @@ def _explain(error: BaseException) -> str:
 
 
 class NextwordProtocol(LanguageServerProtocol):
+    """pygls's protocol, with the changes the module's docstring lists."""
+
     def __init__(self, server: Any, converter: Any):
         self.documents = DocumentStore()  # the open documents, which the server reads
         super().__init__(server, converter)
@@ -80,12 +82,8 @@ class NextwordProtocol(LanguageServerProtocol):
             return
         # `_shutdown` is pygls's own flag, under which it drops every message but `exit`.
         if self._shutdown and hasattr(message, "id") and getattr(message, "method", types.EXIT) != types.EXIT:
-            self._send_response(
-                message.id,
-                error=JsonRpcInvalidRequest(
-                    "the server is shutting down: no requests after shutdown"
-                ).to_response_error(),
-            )
+            error = JsonRpcInvalidRequest("the server is shutting down: no requests after shutdown")
+            self._send_response(message.id, error=error.to_response_error())
             return
         super().handle_message(message)
 
