@@ -1,8 +1,8 @@
 """Open documents: their text, kept in sync by incremental edits, and LSP positions in them.
 
 pygls's own document store re-splits the whole text into lines on every position lookup
-and rebuilds the text line by line on every edit, which costs milliseconds per keystroke
-in a long document. Here a document keeps its text as two strings, a long head and a short
+and rebuilds the text line by line on every edit: work in proportion to the whole document
+on every keystroke. Here a document keeps its text as two strings, a long head and a short
 tail, and the offsets where its lines start: typing near the end copies only the tail and
 touches only the line starts it moved, and the whole text is joined only when someone needs
 it (the model, once per word). Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as the LSP says
@@ -49,8 +49,8 @@ def _line_starts(segment: str, base: int, lo: int, hi: int) -> list[int]:
     offset ``base`` on, up to ``hi + 1`` (or the end of the text)."""
     piece = segment[lo - base : hi - base]
     if "\r" not in piece:
-        # Only "\n" breaks (the usual case): line lengths from one split, summed in C, five
-        # times faster than a match object per line when a long document opens.
+        # Only "\n" breaks (the usual case): line lengths from one split, summed in C, rather
+        # than a match object per line when a long document opens.
         lengths = accumulate(map(len, piece.split("\n")[:-1]))
         return [lo + n + length for n, length in enumerate(lengths, 1)]
     starts = []
