@@ -66,9 +66,17 @@ class Training:
     interrupts: Interrupts = field(default_factory=Interrupts)
     started: float = field(default_factory=time.monotonic)
     last_validation: float = field(default_factory=time.monotonic)
+    # Derived from the above when the run is set up:
+    tokens_before: int = field(init=False)  # the interrupted run's, so this run's rate counts its own
+    steps_before: int = field(init=False)
+    seconds_before: float = field(init=False)
+    steps_per_epoch: int = field(init=False)
+    total_steps: int = field(init=False)
+    max_seconds: float = field(init=False)  # the time limit (inf: none)
+    sampled: int = field(init=False)  # sampled softmax's negatives (0: the full softmax)
 
     def __post_init__(self) -> None:
-        self.tokens_before = self.position.tokens  # those of the interrupted run, for this run's rate
+        self.tokens_before = self.position.tokens
         self.steps_before = self.position.step
         self.seconds_before = self.position.seconds
         self.steps_per_epoch = math.ceil((self.data.train.size(0) - 1) / self.config.bptt)
