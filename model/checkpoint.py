@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,23 @@ def save_checkpoint(
     }
     if spacing is not None:
         metadata[SPACING] = spacing.to_json()
+    return _write_atomically(path, tensors, metadata)
+
+
+def write_spacing(path: str | os.PathLike[str], spacing: Spacing, out: str | os.PathLike[str] | None = None) -> Path:
+    """Write the model file ``path`` again (to ``out``, by default in place, atomically) with
+    ``spacing`` as its spacing table, its tensors, other metadata and permissions as they were."""
+    source = Path(path).expanduser()
+    metadata, tensors = _read_file(source)
+    metadata[SPACING] = spacing.to_json()
+    return _write_atomically(Path(out or source).expanduser(), tensors, metadata, mode=source.stat().st_mode)
+
+
+def _write_atomically(
+    path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str], mode: int | None = None
+) -> Path:
+    """Write a safetensors file to ``path``: a temporary file beside it (given ``mode``'s
+    permissions, else those of a new temporary file), then a rename."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -103,6 +121,8 @@ def save_checkpoint(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        if mode is not None:
+            os.chmod(tmp, stat.S_IMODE(mode))
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
