@@ -15,6 +15,9 @@ from nextword.model import (
     load_checkpoint,
     save_checkpoint,
 )
+from nextword.model.checkpoint import write_spacing
+from nextword.model.spacing import Spacing
+from nextword.model.tokenize import tokenize
 from nextword.model.vocab import UNK
 from safetensors.torch import save_file
 
@@ -169,6 +172,9 @@ ODD_METADATA = {
     "vocab_size a string": {"config": {"vocab_size": "7"}},
     "vocab an object": {"vocab": {"<unk>": 0}},
     "vocab of numbers": {"vocab": ["<unk>", 1, 2]},
+    "spacing a list": {"spacing": [1, 2]},
+    "spacing of another version": {"spacing": {"version": 99, "pairs": {}, "before": {}, "after": {}}},
+    "spacing with a bad count": {"spacing": {"version": 1, "pairs": {"a (": [5, 2]}, "before": {}, "after": {}}},
 }
 
 
@@ -214,3 +220,57 @@ def test_failed_write_keeps_the_old_file(tiny_model_path, tmp_path, monkeypatch)
         save_checkpoint(target, checkpoint.model, checkpoint.vocab)
     assert target.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["model.safetensors"]
+
+
+def test_a_spacing_table_round_trips_and_a_file_without_one_has_none(tiny_model_path, tmp_path):
+    checkpoint = load_checkpoint(tiny_model_path)
+    assert checkpoint.spacing is None
+    spacing = Spacing.learn(["fn f(x: u32) -> u32 {\n"] * 3)
+    path = save_checkpoint(tmp_path / "m.safetensors", checkpoint.model, checkpoint.vocab, spacing=spacing)
+    for for_prediction in (False, True):
+        assert load_checkpoint(path, for_prediction=for_prediction).spacing == spacing
+
+
+@pytest.mark.parametrize("for_prediction", [False, True])
+def test_a_damaged_spacing_table_is_named(tiny_model_path, tmp_path, for_prediction):
+    path = _with_metadata(tiny_model_path, tmp_path / "odd.safetensors", spacing={"version": 1, "pairs": {"(": [1, 2]}})
+    with pytest.raises(
+        CheckpointError, match=f"{path.name} is not a usable nextword model: its spacing table is damaged"
+    ):
+        load_checkpoint(path, for_prediction=for_prediction)
+
+
+def test_writing_a_spacing_table_keeps_the_weights_metadata_and_permissions(tiny_model_path, tmp_path):
+    path = tmp_path / "model.safetensors"
+    checkpoint = load_checkpoint(tiny_model_path)
+    save_checkpoint(path, checkpoint.model, checkpoint.vocab, info={"note": "kept"}, extra={"other": torch.ones(2)})
+    path.chmod(0o644)
+    spacing = Spacing.learn(["call f(x) now.\n"] * 3)
+    assert write_spacing(path, spacing) == path
+    again = load_checkpoint(path)
+    assert again.spacing == spacing and again.info == {"note": "kept"} and again.extra["other"].tolist() == [1, 1]
+    for (name, a), (_, b) in zip(checkpoint.model.state_dict().items(), again.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"], "no temporary file is left behind"
+    other = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(other), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="not a nextword model"):
+        write_spacing(other, spacing)
+
+
+def test_the_shipped_model_spaces_generated_text_as_its_corpus_does(tmp_path):
+    """The shipped model carries the spacing of its training text, and writing a table leaves
+    its weights as they are."""
+    shipped = load_checkpoint(default_model_path())
+    assert shipped.spacing is not None
+    join = shipped.spacing.join
+    assert join(tokenize("fn foo() -> impl Iterator<Item = T> {")) == "fn foo() -> impl Iterator<Item = T> {"
+    assert join(tokenize("use std::collections::HashMap;")) == "use std::collections::HashMap;"
+    assert join(tokenize("def f(x, y) -> int:")) == "def f(x, y) -> int:"
+    assert join(tokenize("if a == b:")) == "if a == b:"
+    assert join(tokenize('He said "hi" (twice).')) == 'He said "hi" (twice).'
+    rewritten = load_checkpoint(write_spacing(default_model_path(), Spacing(), tmp_path / "copy.safetensors"))
+    assert rewritten.spacing == Spacing() and rewritten.info == shipped.info
+    for (name, a), (_, b) in zip(shipped.model.state_dict().items(), rewritten.model.state_dict().items()):
+        assert torch.equal(a, b), name
