@@ -27,7 +27,7 @@ from typing import Any
 from .tokenize import NEWLINE, PAIRED_MARKS, PARAGRAPH, english_spaces, iter_tokens
 
 MIN_COUNT = 3  # a pair or a mark seen fewer times than this in the text learned from is not kept
-WORD = "\\w"  # stands for any word in a pair: what a word's own pair falls back on ("\\w (" is never a token)
+WORD = "\\w"  # backslash-w (never a token) stands for any word in a pair: what a word's own pair falls back on
 LINE_START = "\n"  # before a mark that starts a line: "\n*" is a bullet's star, "\n#" a heading's
 CLOSING = "/"  # before a paired mark that closes a span: '/"' is a closing quote
 FORMAT_VERSION = 1
@@ -222,16 +222,17 @@ class Spacing:
 def _parse_table(data: Any, name: str) -> dict[str, Counts]:
     if not isinstance(data, dict):
         raise ValueError(f"the spacing table's {name} is not an object")
+    spaces = 1 if name == "pairs" else 0
     table: dict[str, Counts] = {}
     for key, counts in data.items():
-        parts = key.split(" ")
         if (
-            len(parts) != (2 if name == "pairs" else 1)
-            or not all(parts)
-            or not isinstance(counts, list)
+            type(counts) is not list  # exactly a list of two ints (a bool is not a count)
             or len(counts) != 2
-            or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts)
+            or type(counts[0]) is not int
+            or type(counts[1]) is not int
             or not 0 <= counts[0] <= counts[1]
+            or key.count(" ") != spaces
+            or not all(key.split(" "))
         ):
             raise ValueError(f"the spacing table's {name} has a malformed entry {json.dumps({key: counts})[:60]}")
         table[key] = (counts[0], counts[1])
