@@ -356,3 +356,32 @@ def test_validation_within_epochs(notes_folder, tmp_path, capsys):
     epochs = [v["epoch"] for v in validations]
     assert len(epochs) > 4 and any(e != int(e) for e in epochs) and epochs == sorted(epochs) and epochs[-1] == 2.0
     assert done["path"] == str(result.path)
+
+
+def test_a_trained_model_keeps_the_spacing_of_its_text_and_fine_tuning_adds_to_it(tmp_path):
+    from nextword.model.tokenize import join_tokens
+
+    code = tmp_path / "code"
+    code.mkdir()
+    for i in range(6):
+        (code / f"note{i}.md").write_text("fn call(x) -> Result<T> {\n    let y = x.len();\n}\n" * 8)
+    out = tmp_path / "model.safetensors"
+    common = ["--epochs", "1", "--min-count", "1", "--include-test-split", "--progress", "none"]
+    small = ["--emb-dim", "16", "--hidden-dim", "24", "--layers", "1"]
+    assert main(["train", str(code), "--from-scratch", "--out", str(out), *small, *common]) == 0
+    tokens = ["fn", "call", "(", "x", ")", "-", ">", "Result", "<", "T", ">", "{"]
+    written = "fn call(x) -> Result<T> {"
+    assert join_tokens(tokens) != written  # the rules alone would not write it so
+    learned = load_checkpoint(out).spacing
+    assert learned is not None and learned.join(tokens) == written
+
+    prose = tmp_path / "prose"
+    prose.mkdir()
+    for i in range(6):
+        (prose / f"note{i}.md").write_text("Each value has an owner. See the notes in path/to/file first.\n" * 8)
+    tuned = tmp_path / "tuned.safetensors"
+    assert main(["train", str(prose), "--from", str(out), "--out", str(tuned), *common]) in (0, 1)
+    merged = load_checkpoint(tuned).spacing
+    assert merged is not None and merged.join(tokens) == written
+    path = ["in", "path", "/", "to", "/", "file"]
+    assert merged.join(path) == "in path/to/file" != join_tokens(path) and learned.join(path) != merged.join(path)

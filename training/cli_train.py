@@ -217,7 +217,7 @@ def _nothing_new(plan: Plan, args: argparse.Namespace, out: Path, world: World, 
     if not same_file(out, base.path):
         if world.main:
             _discard_stale_state(out, say)
-            save_checkpoint(out, base.model, base.vocab, info=base.info, extra=base.extra)
+            save_checkpoint(out, base.model, base.vocab, info=base.info, extra=base.extra, spacing=base.spacing)
         message += f"; copied it unchanged to {out}"
     message += "; add or change notes, or retrain on everything with --full"
     say(message)

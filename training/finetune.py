@@ -107,7 +107,7 @@ def record_learned(path: Path, learned: dict[str, str], notes: torch.Tensor, sto
     info = {**final.info, "learned": learned, "complete": True, "stop_reason": stop_reason}
     earlier = final.model.notes_tokens
     final.model.set_notes(notes if earlier is None else torch.cat([earlier.long(), notes]))
-    save_checkpoint(path, final.model, final.vocab, info=info)
+    save_checkpoint(path, final.model, final.vocab, info=info, spacing=final.spacing)
 
 
 def select(corpus: Corpus, learned: dict[str, str], full: bool = False) -> Selection:

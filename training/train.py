@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from nextword.model import Checkpoint, LanguageModel, ModelConfig, NextwordError, Vocabulary, save_checkpoint
+from nextword.model.spacing import Spacing
 
 from .batches import windows
 from .config import TrainConfig
@@ -37,6 +38,7 @@ from .interrupts import Interrupts
 from .progress import Progress
 from .report import TrainResult, announce, conclude
 from .resume import Hidden, Position, RunRecord, RunRequest, TrainingState, resume_path, save_state
+from .spacing import learn_spacing
 from .validation import estimate_loss
 
 IMPROVEMENT = 1e-4  # the least fall in validation loss that counts as a better model
@@ -60,6 +62,7 @@ class Training:
     selection: Selection
     resumed: bool
     fine_tuning: bool
+    spacing: Spacing | None = None  # how the text trained on spaces its tokens (stored with the model)
     hidden: Hidden | None = None  # the text streams' state after the last step
     best_path: Path | None = None
     stop_reason: str = "finished all epochs"
@@ -142,6 +145,7 @@ class Training:
             selection,
             resumed=resume is not None,
             fine_tuning=base is not None,
+            spacing=learn_spacing(selection.train, base.spacing if base is not None else None),
             hidden=hidden,
         )
         training.best_path = out if position.best_saved else None
@@ -285,7 +289,7 @@ class Training:
             "training_minutes": round(self.seconds() / 60, 2),
             "train_config": self.config.to_dict(),
         }
-        return save_checkpoint(self.out, self.model, self.vocab, info=record)
+        return save_checkpoint(self.out, self.model, self.vocab, info=record, spacing=self.spacing)
 
     def state(self) -> TrainingState:
         """What --resume needs to continue from this step boundary."""
