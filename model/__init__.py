@@ -23,8 +23,10 @@ _EXPORTS = {
     "save_checkpoint": "checkpoint",
     "ModelConfig": "config",
     "PredictorConfig": "config",
+    "InferenceNetwork": "inference",
     "LanguageModel": "network",
     "Predictor": "predictor",
+    "PredictorStats": "predictor",
     "Suggestion": "predictor",
     "default_model_path": "paths",
     "resolve_model_path": "paths",
@@ -35,11 +37,13 @@ _EXPORTS = {
 __all__ = [
     "Checkpoint",
     "CheckpointError",
+    "InferenceNetwork",
     "LanguageModel",
     "ModelConfig",
     "NextwordError",
     "Predictor",
     "PredictorConfig",
+    "PredictorStats",
     "Suggestion",
     "Token",
     "Vocabulary",
@@ -67,7 +71,8 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
     from .config import ModelConfig, PredictorConfig
+    from .inference import InferenceNetwork
     from .network import LanguageModel
     from .paths import default_model_path, resolve_model_path, user_model_path
-    from .predictor import Predictor, Suggestion
+    from .predictor import Predictor, PredictorStats, Suggestion
     from .vocab import Vocabulary

@@ -1,4 +1,4 @@
-"""The output layer as prediction runs it: a score for every vocabulary token.
+"""The output layer as the C kernels run it: a score for every vocabulary token.
 
 Every word boundary reads the whole output layer from memory, and on a shared machine its
 rows rarely stay in the cache from one word to the next, so its size is most of a boundary's
@@ -7,25 +7,22 @@ vocabulary is ordered by frequency, so they come first and take most of the prob
 and the rest as a product of two thin matrices, the best of its rank for the vectors the
 network produces: those are ``P h + p`` (the projection to the embedding's size), so the
 rows are fitted where the projection reaches rather than in every direction alike. It is
-fitted when the model loads (0.1 s), from the weights alone.
+fitted when the network is built for prediction, from the weights alone.
 
-For the shipped model: 4,000 exact rows (8-bit) and rank 96 for the other 24,000. With the
-project's C kernels (``compiled.py``) the thin factor is 8-bit too: 3.3 MB read instead of
-7.2, and the same suggestions as half precision (KSR and next-word accuracy on the notes
-within 0.02 points, shipped and fine-tuned). With fbgemm it stays in half precision (5.6 MB),
-which fbgemm multiplies faster than 8-bit rows this narrow (its 8-bit product costs per row
-too: scales, offsets, rescaling). Either way the suggestions are those of the exact layer to
-a tenth of a point. Training, perplexity and single precision use the exact layer.
+For the shipped model: 4,000 exact rows and rank 96 for the other 24,000, every part 8-bit
+(``compiled.py``), with the suggestions of the exact layer to a tenth of a point (KSR and
+next-word accuracy on the notes). Training, perplexity and the portable path
+(``portable.py``) use the exact layer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 import numpy as np
 import torch
 from torch import Tensor, nn
-
-from .compiled import KERNELS
-from .packed import InferenceLinear
 
 HEAD_ROWS = 4000  # the most frequent tokens, scored exactly
 TAIL_RANK = 96  # the rank of the rest
@@ -33,63 +30,56 @@ MIN_SAVING = 0.25  # factor only when that saves at least this share of the laye
 _FIT_BLOCK_ROWS = 4096  # rows converted to single precision at a time while fitting
 
 
-class FactoredOutputLayer:
-    """``x @ weight.T + bias`` with the first rows exact (``head``, an ``InferenceLinear`` of
-    them) and the rest (``tail_weight``, ``tail_bias``) as the rank-``rank`` product that
-    best fits them for inputs of second moment ``moment`` (``E[x x^T]``; any direction alike
-    when None); the thin factor 8-bit with the C kernels and in half precision with fbgemm,
-    the rest in the head's precision."""
+class Linear(Protocol):
+    """A linear map that writes ``weight @ x + bias`` for a single-precision row into ``out``."""
 
-    def __init__(
-        self, head: InferenceLinear, tail_weight: Tensor, tail_bias: Tensor, rank: int, moment: Tensor | None = None
-    ):
-        thin, wide = low_rank_rows(tail_weight.detach(), rank, moment)
-        self._head = head
-        self.precision, self.kernels = head.precision, head.kernels
-        self.exact_rows, self.rank = head.out_features, rank
-        self._narrow = InferenceLinear(wide, torch.zeros(rank), self.precision)
-        # The C kernels multiply narrow 8-bit rows as fast as half-precision ones, and read half
-        # the bytes; fbgemm's 8-bit product costs per row, so with it the thin factor stays in half.
-        self._tail = InferenceLinear(thin, tail_bias.detach(), "int8" if head.kernels == KERNELS else "fp16")
+    out_features: int
+
+    def into(self, x: np.ndarray, out: np.ndarray) -> None: ...
+
+
+def worth_factoring(rows: int, dim: int) -> bool:
+    """Whether factoring an output layer of ``rows`` rows of ``dim`` saves enough weights."""
+    return max(0, rows - HEAD_ROWS) * max(0, dim - TAIL_RANK) / (rows * dim) >= MIN_SAVING
+
+
+class FactoredOutputLayer:
+    """``x @ weight.T + bias`` with the first ``exact_rows`` rows exact (``head``) and the
+    rest as a rank-``rank`` product (``narrow``, then ``tail``), each part a ``Linear``."""
+
+    def __init__(self, head: Linear, narrow: Linear, tail: Linear):
+        self._head, self._narrow, self._tail = head, narrow, tail
+        self.exact_rows, self.rank = head.out_features, narrow.out_features
+
+    @classmethod
+    def fit(
+        cls, weight: Tensor, bias: Tensor, projection: nn.Linear | None, linear: Callable[[Tensor, Tensor], Linear]
+    ) -> FactoredOutputLayer:
+        """The layer of ``weight`` and ``bias``, its rare rows fitted for the inputs that
+        ``projection`` makes (in every direction alike without one); ``linear(weight, bias)``
+        makes each part."""
+        moment = projected_moment(projection) if projection is not None else None
+        thin, wide = low_rank_rows(weight[HEAD_ROWS:], TAIL_RANK, moment)
+        return cls(
+            linear(weight[:HEAD_ROWS], bias[:HEAD_ROWS]),
+            linear(wide, torch.zeros(TAIL_RANK)),
+            linear(thin, bias[HEAD_ROWS:]),
+        )
 
     def __call__(self, x: Tensor) -> Tensor:
-        head, narrow, tail = self._head.compiled, self._narrow.compiled, self._tail.compiled
-        if head is None or narrow is None or tail is None:
-            return torch.cat([self._head(x), self._tail(self._narrow(x))], dim=-1)
-        # The C kernels write each part straight into its place in the scores, between numpy
-        # arrays: on a busy machine each PyTorch operation costs its dispatch code's trip from memory.
+        # Each part writes straight into its place in the scores, between numpy arrays: on a
+        # busy machine each PyTorch operation costs its dispatch code's trip from memory.
         if x.requires_grad or x.dtype != torch.float32 or not x.is_contiguous():
             x = x.detach().float().contiguous()
         rows = x.numpy().reshape(-1, x.shape[-1])
         scores = np.empty((len(rows), self.exact_rows + self._tail.out_features), dtype=np.float32)
         thin = np.empty(self.rank, dtype=np.float32)
         for row, score in zip(rows, scores):
-            head.into(row, score[: self.exact_rows])
-            narrow.into(row, thin)
-            tail.into(thin, score[self.exact_rows :])
+            self._head.into(row, score[: self.exact_rows])
+            self._narrow.into(row, thin)
+            self._tail.into(thin, score[self.exact_rows :])
         out = torch.from_numpy(scores)
         return out if x.dim() == 2 else out.view(*x.shape[:-1], out.shape[-1])
-
-
-def build_output_layer(
-    weight: Tensor, bias: Tensor, precision: str | None, projection: nn.Linear | None = None
-) -> InferenceLinear | FactoredOutputLayer:
-    """The output layer for prediction, for inputs that ``projection`` makes (where there is
-    one): factored in the compact precisions when that saves enough, else exact (single
-    precision is exact throughout, for tests that compare paths)."""
-    rows, dim = weight.shape
-    saving = max(0, rows - HEAD_ROWS) * max(0, dim - TAIL_RANK) / (rows * dim)
-    if precision != "fp32" and saving >= MIN_SAVING:
-        head = InferenceLinear(weight[:HEAD_ROWS], bias[:HEAD_ROWS], precision)
-        if head.precision != "fp32":  # fbgemm is there: so are its half-precision products
-            return FactoredOutputLayer(
-                head,
-                weight[HEAD_ROWS:],
-                bias[HEAD_ROWS:],
-                TAIL_RANK,
-                projected_moment(projection) if projection is not None else None,
-            )
-    return InferenceLinear(weight, bias, precision)
 
 
 def projected_moment(projection: nn.Linear) -> Tensor:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "continue a piece of text by sampling from the model"
 DESCRIPTION = (
     "Sample tokens after TEXT with a temperature (lower: safer and more repetitive; higher: more "
     "varied) and optional top-k, or with --phrase print the greedy phrase the editor would show as ghost text."
@@ -32,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nextword.model import NextwordError, Predictor, load_checkpoint, resolve_model_path
+    from nextword.model import InferenceNetwork, NextwordError, Predictor, load_checkpoint, resolve_model_path
 
     from .cli_predict import read_text, split_prefix
 
@@ -48,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise NextwordError(f"--seed must be a whole number from 0 to {2**63 - 1}, not {args.seed}")
     text = read_text(args.text)
-    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
-    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True, prepare=False)
+    predictor = Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab)
     if args.phrase:
         context, prefix = split_prefix(text)
         phrase, probability = predictor.complete_phrase(context, prefix, args.max_words, min_probability=0.0)

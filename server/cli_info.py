@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nextword.model.paths import same_file
 
-HELP = "describe a model file and show where nextword keeps its models"
+if TYPE_CHECKING:
+    from nextword.model import InferenceNetwork
 
-PRECISION_WORDS = {
-    "int8": "8-bit weights, a scale per row",
-    "fp16": "half-precision weights (this PyTorch lacks fbgemm's 8-bit kernels)",
-    "fp32": "single-precision weights (this PyTorch lacks fbgemm)",
-}
-KERNEL_WORDS = {"nextword": "nextword's C kernels", "fbgemm": "PyTorch's fbgemm", "torch": "PyTorch"}
+PRECISION_WORDS = {"int8": "8-bit weights, a scale per row", "fp32": "single-precision weights"}
+KERNEL_WORDS = {"nextword": "nextword's C kernels", "torch": "PyTorch"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,8 +55,8 @@ def training_lines(info: dict) -> list[tuple[str, str]]:
             f"{info['epochs']:g} epochs" if isinstance(info.get("epochs"), (int, float)) else None,
             f"{info['trained_tokens']:,} tokens" if isinstance(info.get("trained_tokens"), int) else None,
         ]
-        details = [d for d in details if d]
-        lines.append(("trained", when + (f" ({', '.join(details)})" if details else "")))
+        given = [d for d in details if d]
+        lines.append(("trained", when + (f" ({', '.join(given)})" if given else "")))
     if info.get("stop_reason") or info.get("complete") is False:
         stop = str(info.get("stop_reason") or "")
         if info.get("complete") is False:
@@ -76,8 +74,34 @@ def training_lines(info: dict) -> list[tuple[str, str]]:
     return lines
 
 
+def prediction_lines(network: InferenceNetwork) -> list[tuple[str, str]]:
+    """How prediction runs the network, and the notes' n-gram, as labelled lines, in words."""
+    precision, kernels = network.precision, network.kernels
+    lines = [
+        (
+            "prediction",
+            f"{PRECISION_WORDS.get(precision, precision)}, multiplied by {KERNEL_WORDS.get(kernels, kernels)}",
+        )
+    ]
+    if kernels != "nextword":
+        from nextword.model.compiled import why_not  # imports torch: not at --help
+
+        why = why_not() or "the model is larger than they take"
+        lines.append(("", f"nextword's C kernels (faster at a word's end): {why}"))
+    if factored := network.factored_output:
+        exact, rank = factored
+        rest = network.config.vocab_size - exact
+        lines.append(
+            ("", f"output layer: the {exact:,} most frequent tokens exact, the other {rest:,} as a rank-{rank} product")
+        )
+    if ngram := network.notes_ngram:
+        lines.append(("notes n-gram", f"{ngram.tokens:,} tokens of the notes it learned ({ngram.order}-gram)"))
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     from nextword.model import (
+        InferenceNetwork,
         default_model_path,
         load_checkpoint,
         resolve_model_path,
@@ -85,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     path = resolve_model_path(args.model)
-    checkpoint = load_checkpoint(path, for_prediction=True)
+    checkpoint = load_checkpoint(path, for_prediction=True, prepare=False)
+    network = InferenceNetwork.build(checkpoint.model)
     config = checkpoint.model.config
     params = sum(p.numel() for p in checkpoint.model.parameters())
     notes = checkpoint.model.notes_tokens
@@ -101,10 +126,10 @@ def run(args: argparse.Namespace) -> int:
         "parameters": params,
         "config": config.to_dict(),
         "vocabulary": len(checkpoint.vocab),
-        "prediction_weights": checkpoint.model.inference_precision,
-        "prediction_kernels": checkpoint.model.inference_kernels,
+        "prediction_weights": network.precision,
+        "prediction_kernels": network.kernels,
         "prediction_output_layer": dict(zip(("exact_rows", "rank"), factored))
-        if (factored := checkpoint.model.factored_output)
+        if (factored := network.factored_output)
         else None,
         "notes_tokens": int(notes.numel()) if notes is not None else 0,
         "training": checkpoint.info,
@@ -129,29 +154,8 @@ def run(args: argparse.Namespace) -> int:
             f"{f' projected to {config.proj_dim}' if config.proj_dim else ''}, {config.emb_dim}-dim tied embeddings, {params / 1e6:.1f} M parameters",
         ),
         ("vocabulary", f"{len(checkpoint.vocab):,} tokens (words, marks, line breaks)"),
-        (
-            "prediction",
-            f"{PRECISION_WORDS.get(report['prediction_weights'], str(report['prediction_weights']))}, multiplied by {KERNEL_WORDS.get(report['prediction_kernels'], str(report['prediction_kernels']))}",
-        ),
+        *prediction_lines(network),
     ]
-    if report["prediction_kernels"] != "nextword" and report["prediction_weights"] != "fp32":
-        from nextword.model.compiled import why_not  # imports torch: not at --help
-
-        rows.append(("", f"nextword's C kernels (faster at a word's end): {why_not()}"))
-    if factored:
-        rows.append(
-            (
-                "",
-                f"output layer: the {factored[0]:,} most frequent tokens exact, the other {len(checkpoint.vocab) - factored[0]:,} as a rank-{factored[1]} product",
-            )
-        )
-    if notes is not None:
-        rows.append(
-            (
-                "notes n-gram",
-                f"{notes.numel():,} tokens of the notes it learned ({checkpoint.model.notes_ngram.order}-gram)",
-            )
-        )
     rows += training_lines(info)
     rows.append(("your model", f"{user}{'' if user.is_file() else ' (none yet: run `nextword train NOTES`)'}"))
     rows.append(("shipped model", str(default)))

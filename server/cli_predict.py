@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-HELP = "suggest the next word (or complete the word being typed) for some text"
 DESCRIPTION = (
     "Print the most probable next words after TEXT, each with its probability. If TEXT ends "
     "inside a word, the suggestions complete that word. Reads TEXT from standard input when it is '-' or omitted "
@@ -46,16 +45,17 @@ def read_text(arg: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nextword.model import NextwordError, Predictor, load_checkpoint, resolve_model_path
+    from nextword.model import InferenceNetwork, NextwordError, Predictor, load_checkpoint, resolve_model_path
 
     from .completion import percent
 
     if args.top < 1:
         raise NextwordError(f"--top must be at least 1, not {args.top}")
     text = read_text(args.text)
-    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
+    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True, prepare=False)
     context, prefix = split_prefix(text)
-    suggestions = Predictor(checkpoint.model, checkpoint.vocab).predict(context, prefix, args.top)
+    network = InferenceNetwork.build(checkpoint.model)
+    suggestions = Predictor(network, checkpoint.vocab).predict(context, prefix, args.top)
     if args.json:
         print(json.dumps([{"word": s.word, "probability": s.probability} for s in suggestions], ensure_ascii=False))
     else:

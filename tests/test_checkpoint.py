@@ -73,17 +73,16 @@ def test_a_model_loaded_for_prediction_keeps_its_stored_weights_and_predicts_the
     assert torch.equal(full.model.eval()(ids)[0], compact.model.eval()(ids)[0])
 
 
-def test_single_precision_prediction_converts_a_model_loaded_for_prediction(tiny_model_path, sample_text):
-    """Where prediction runs in single precision (no fbgemm, or asked for), the weights
-    themselves serve: converted once, not copied beside the stored ones."""
+def test_single_precision_prediction_of_a_model_loaded_for_prediction(tiny_model_path, sample_text):
+    """On the portable path (single precision), a model loaded for prediction suggests what
+    the model loaded whole suggests, and its stored weights stay as they are."""
+    from nextword.model import InferenceNetwork
+
     full, compact = load_checkpoint(tiny_model_path), load_checkpoint(tiny_model_path, for_prediction=True)
-    for checkpoint in (full, compact):
-        checkpoint.model.set_inference_precision("fp32")
-    a, b = (Predictor(c.model, c.vocab).predict(sample_text[:300], "", 8) for c in (full, compact))
+    networks = [InferenceNetwork.build(c.model, "torch") for c in (full, compact)]
+    a, b = (Predictor(n, c.vocab).predict(sample_text[:300], "", 8) for n, c in zip(networks, (full, compact)))
     assert a == b
-    weight = compact.model.embedding.weight
-    assert weight.dtype == torch.float32
-    assert compact.model._output_layer._packed[0].data_ptr() == weight.data_ptr()  # the same memory, not a copy
+    assert compact.model.embedding.weight.dtype == torch.float16
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc to see the process's mappings")

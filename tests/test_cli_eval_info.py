@@ -170,7 +170,7 @@ def test_info_tells_whose_kernels_multiply(data_dir, capsys, kernels):
         assert "8-bit weights, a scale per row, multiplied by nextword's C kernels" in out
     else:
         assert (
-            "multiplied by PyTorch's fbgemm" in out
+            "single-precision weights, multiplied by PyTorch" in out
             and "C kernels (faster at a word's end): turned off by NEXTWORD_KERNELS=torch" in out
         )
     assert main(["info", "--json"]) == 0

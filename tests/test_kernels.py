@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from nextword.model import compiled, default_model_path, load_checkpoint
-from nextword.model.packed import InferenceLinear
+from nextword.model import InferenceNetwork, ModelConfig, compiled, default_model_path, load_checkpoint
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
@@ -20,11 +19,12 @@ def generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def test_the_kernels_were_built_where_a_compiler_is():
+def test_the_kernels_were_built_where_a_compiler_is(monkeypatch):
     """``pip install`` builds them optionally; where a C compiler and x86-64 are there, a
     silent fallback would hide a broken build."""
+    monkeypatch.delenv("NEXTWORD_KERNELS", raising=False)
     if X86 and shutil.which("cc"):
-        assert compiled._kernels is not None and compiled._kernels.supported()
+        assert compiled.why_not() is None
 
 
 @needs_kernels
@@ -33,7 +33,7 @@ def test_the_8bit_product_is_the_dequantized_one(rows, cols, batch):
     weight = torch.randn(rows, cols, generator=generator(0)) / 10
     bias = torch.randn(rows, generator=generator(1))
     x = torch.randn(batch, cols, generator=generator(2))
-    layer = compiled.CompiledLinear(weight, bias, "int8")
+    layer = compiled.CompiledLinear(weight, bias)
     quantized, scale = (torch.from_numpy(a) for a in compiled.quantize_rows(weight))
     dequantized = quantized.float() * scale[:, None]
     assert (dequantized - weight).abs().max() <= scale.max() / 2 + 1e-7
@@ -50,8 +50,10 @@ def test_the_half_precision_product_is_exact_to_rounding(rows, cols):
     bias = torch.randn(rows, generator=generator(4))
     x = torch.randn(2, cols, generator=generator(5))
     expected = F.linear(x.double(), weight.half().double(), bias.double())
-    got = compiled.CompiledLinear(weight, bias, "fp16")(x)
-    assert torch.allclose(got.double(), expected, atol=1e-4 * cols**0.5)
+    got = np.empty((2, rows), np.float32)
+    halves = np.ascontiguousarray(weight.half().numpy().view(np.uint16))
+    compiled.extension.linear_f16(halves, bias.numpy(), x.numpy(), got, rows, cols)
+    assert torch.allclose(torch.from_numpy(got).double(), expected, atol=1e-4 * cols**0.5)
 
 
 def _lstm(width: int, hidden: int, layers: int = 2) -> torch.nn.LSTM:
@@ -59,8 +61,8 @@ def _lstm(width: int, hidden: int, layers: int = 2) -> torch.nn.LSTM:
     return torch.nn.LSTM(width, hidden, layers).eval()
 
 
-def _zeros(layers: int, hidden: int, batch: int = 1):
-    return tuple((torch.zeros(batch, hidden), torch.zeros(batch, hidden)) for _ in range(layers))
+def _zeros(layers: int, hidden: int):
+    return tuple((torch.zeros(1, hidden), torch.zeros(1, hidden)) for _ in range(layers))
 
 
 @needs_kernels
@@ -68,33 +70,28 @@ def _zeros(layers: int, hidden: int, batch: int = 1):
 def test_the_lstm_reads_as_nn_lstm_does(width, hidden):
     lstm = _lstm(width, hidden)
     ours = compiled.CompiledLSTM.build(lstm)
-    x = torch.randn(30, 1, width, generator=generator(6))
+    x = torch.randn(30, width, generator=generator(6))
     with torch.no_grad():
-        expected, (h, c) = lstm(x)
-    got, state = ours(x, _zeros(2, hidden))
-    assert got.shape == expected.shape
-    assert (got - expected).abs().max() < 0.02
+        expected, (h, c) = lstm(x[:, None])
+    got, state = ours.read(x.numpy(), _zeros(2, hidden))
+    assert got.shape == (30, hidden)
+    assert (torch.from_numpy(got) - expected[:, 0]).abs().max() < 0.02
     for layer, (h2, c2) in enumerate(state):
         assert (h2 - h[layer]).abs().max() < 0.02 and (c2 - c[layer]).abs().max() < 0.05
 
 
 @needs_kernels
-def test_a_run_is_its_steps_and_each_batch_row_its_own_sequence():
-    lstm = _lstm(16, 32)
-    ours = compiled.CompiledLSTM.build(lstm)
-    x = torch.randn(12, 2, 16, generator=generator(7))
-    run, run_state = ours(x[:, :1], _zeros(2, 32))
+def test_a_run_is_its_steps():
+    ours = compiled.CompiledLSTM.build(_lstm(16, 32))
+    x = torch.randn(12, 16, generator=generator(7)).numpy()
+    run, run_state = ours.read(x, _zeros(2, 32))
     state, steps = _zeros(2, 32), []
     for t in range(12):
-        out, state = ours(x[t : t + 1, :1], state)
+        out, state = ours.read(x[t : t + 1], state)
         steps.append(out)
     # One arithmetic for both: bit for bit the same, as the Predictor's incremental reads need.
-    assert torch.equal(torch.cat(steps), run)
+    assert np.array_equal(np.concatenate(steps), run)
     assert all(torch.equal(a, b) for pair, pair2 in zip(state, run_state) for a, b in zip(pair, pair2))
-    both, both_state = ours(x, _zeros(2, 32, batch=2))
-    second, second_state = ours(x[:, 1:], _zeros(2, 32))
-    assert torch.equal(both[:, :1], run) and torch.equal(both[:, 1:], second)
-    assert torch.equal(both_state[1][0][1:], second_state[1][0]) and torch.equal(both_state[0][1][:1], run_state[0][1])
 
 
 @needs_kernels
@@ -104,18 +101,21 @@ def test_the_state_passed_in_is_left_as_it_was():
         (torch.randn(1, 32, generator=generator(8)), torch.randn(1, 32, generator=generator(9))) for _ in range(2)
     )
     before = [t.clone() for pair in state for t in pair]
-    ours(torch.randn(3, 1, 16, generator=generator(10)), state)
+    ours.read(torch.randn(3, 16, generator=generator(10)).numpy(), state)
     assert all(torch.equal(a, b) for a, b in zip(before, (t for pair in state for t in pair)))
 
 
 @needs_kernels
 def test_what_the_kernels_cannot_take_stays_with_pytorch():
-    assert compiled.CompiledLSTM.build(torch.nn.LSTM(compiled._kernels.MAX_WIDTH, 8)) is None
-    assert compiled.CompiledLSTM.build(torch.nn.LSTM(8, 8, num_layers=compiled._kernels.MAX_LAYERS + 1)) is None
-    wide = torch.randn(4, compiled._kernels.MAX_WIDTH + 1)
-    assert InferenceLinear(wide, torch.zeros(4)).compiled is None
-    assert InferenceLinear(wide, torch.zeros(4), "fp16").compiled is not None  # no bound there
-    assert InferenceLinear(wide[:, :-1], torch.zeros(4)).compiled is not None
+    width, layers = compiled.extension.MAX_WIDTH, compiled.extension.MAX_LAYERS
+    assert compiled.takes(ModelConfig(emb_dim=width - 384, hidden_dim=384, num_layers=layers))
+    for too_large in (
+        ModelConfig(emb_dim=width - 383, hidden_dim=384),  # its input and hidden side by side
+        ModelConfig(num_layers=layers + 1),
+        ModelConfig(hidden_dim=compiled.extension.MAX_HIDDEN + 1, emb_dim=8),
+        ModelConfig(proj_dim=128),  # the kernels' LSTM has no projection
+    ):
+        assert not compiled.takes(too_large)
 
 
 @needs_kernels
@@ -133,22 +133,22 @@ def test_bad_buffers_are_refused_not_read_past():
     weight = np.zeros(4 * 8, dtype=np.int8)
     scale, bias, y = np.ones(4, np.float32), np.zeros(4, np.float32), np.zeros(4, np.float32)
     with pytest.raises(ValueError, match="w: expected"):
-        compiled._kernels.linear_i8(weight[:-1], scale, bias, np.zeros(8, np.float32), y, 4, 8)
+        compiled.extension.linear_i8(weight[:-1], scale, bias, np.zeros(8, np.float32), y, 4, 8)
     with pytest.raises(ValueError, match="whole number"):
-        compiled._kernels.linear_i8(weight, scale, bias, np.zeros(7, np.float32), y, 4, 8)
+        compiled.extension.linear_i8(weight, scale, bias, np.zeros(7, np.float32), y, 4, 8)
     with pytest.raises(ValueError, match="y: expected"):
-        compiled._kernels.linear_i8(weight, scale, bias, np.zeros(16, np.float32), y, 4, 8)
+        compiled.extension.linear_i8(weight, scale, bias, np.zeros(16, np.float32), y, 4, 8)
     with pytest.raises(TypeError):
-        compiled._kernels.linear_f16(weight, bias)
+        compiled.extension.linear_f16(weight, bias)
     with pytest.raises(ValueError, match="bad shape"):
-        compiled._kernels.lstm([], np.zeros(8, np.float32), np.zeros(8, np.float32), np.zeros(8, np.float32), 8, 4)
+        compiled.extension.lstm([], np.zeros(8, np.float32), np.zeros(8, np.float32), np.zeros(8, np.float32), 8, 4)
     # One layer of width 8 and 4 hidden units: w [16, 12], scale and bias [16]; a second that is wrong.
     good = (np.zeros(16 * 12, np.int8), np.ones(16, np.float32), np.zeros(16, np.float32))
     state, out = np.zeros(2 * 2 * 4, np.float32), np.zeros(4, np.float32)
     with pytest.raises(TypeError, match="tuple"):
-        compiled._kernels.lstm([good, [good[0]]], np.zeros(8, np.float32), state, out, 8, 4)
+        compiled.extension.lstm([good, [good[0]]], np.zeros(8, np.float32), state, out, 8, 4)
     with pytest.raises(ValueError, match="scale: expected"):
-        compiled._kernels.lstm(
+        compiled.extension.lstm(
             [good, (np.zeros(16 * 8, np.int8), np.ones(15, np.float32), good[2])],
             np.zeros(8, np.float32),
             state,
@@ -156,19 +156,18 @@ def test_bad_buffers_are_refused_not_read_past():
             8,
             4,
         )
-    compiled._kernels.lstm(
+    compiled.extension.lstm(
         [good, (np.zeros(16 * 8, np.int8), good[1], good[2])], np.zeros(8, np.float32), state, out, 8, 4
     )
     assert not out.any()  # zero weights: every gate one half, the cell and its output zero
     with pytest.raises(BufferError, match="not writable"):
-        compiled._kernels.softmax(b"\0" * 16, 4)
+        compiled.extension.softmax(b"\0" * 16, 4)
 
 
 @needs_kernels
 def test_the_shipped_model_runs_on_the_kernels_unless_told_not_to(monkeypatch):
-    model = load_checkpoint(default_model_path()).model
-    assert model.inference_kernels == compiled.KERNELS and isinstance(model._quantized_lstm, compiled.CompiledLSTM)
+    model = load_checkpoint(default_model_path(), for_prediction=True, prepare=False).model
+    assert compiled.takes(model.config) and InferenceNetwork.build(model).kernels == compiled.KERNELS
     monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
     assert not compiled.available()
-    fallback = load_checkpoint(default_model_path()).model
-    assert fallback.inference_kernels == "fbgemm" and not isinstance(fallback._quantized_lstm, compiled.CompiledLSTM)
+    assert InferenceNetwork.build(model).kernels == "torch"

@@ -1,79 +1,140 @@
-"""The step's weights: 8-bit where they multiply fast (the project's C kernels, or PyTorch's
-fbgemm), the same suggestions as single precision, and a fallback when the 8-bit kernels are
-missing. Tests that take the ``kernels`` fixture run with both kinds of kernels."""
+"""The two ways to run the network: nextword's C kernels (8-bit weights) where they run, and
+the portable path (single precision) elsewhere or when asked. Both compute what the trained
+module computes (to the rounding of their weights), read a run as its steps, and suggest the
+same words."""
 
 import statistics
 from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
-from nextword.model import Predictor, compiled, default_model_path, load_checkpoint
-from nextword.model.network import InferenceLinear
+from nextword.model import (
+    InferenceNetwork,
+    LanguageModel,
+    ModelConfig,
+    Predictor,
+    compiled,
+    default_model_path,
+    load_checkpoint,
+)
+from nextword.model.output_layer import HEAD_ROWS, TAIL_RANK
 from nextword.training.evaluate import load_split
 
 NOTES = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "notes" / "simonw-til"
-
-FBGEMM = "fbgemm" in torch.backends.quantized.supported_engines
-AVAILABLE = ["int8", "fp16", "fp32"] if FBGEMM else ["fp32"]
+needs_kernels = pytest.mark.skipif(not compiled.available(), reason="the C kernels are not built or not supported here")
+SENTENCE = "The borrow checker rejects the program before it runs , and the error says why .".split()
 
 
 @pytest.fixture(scope="module")
-def weights():
-    generator = torch.Generator().manual_seed(0)
-    return torch.randn(3000, 96, generator=generator) / 10, torch.randn(3000, generator=generator) / 10
+def shipped():
+    return load_checkpoint(default_model_path(), prepare=False)
 
 
-def test_the_most_compact_precision_is_the_default(weights, kernels):
-    assert InferenceLinear(*weights).precision == AVAILABLE[0]
-    model = load_checkpoint(default_model_path()).model.prepare_for_inference()
-    assert model._output_layer.precision == AVAILABLE[0]
-    if kernels == "nextword":
-        assert isinstance(model._quantized_lstm, compiled.CompiledLSTM) and model.inference_kernels == compiled.KERNELS
-    elif FBGEMM:  # the LSTM runs as PyTorch's quantized LSTM
-        assert model._quantized_lstm.precision == AVAILABLE[0] and not model._step_layers
-        assert model.inference_kernels == "fbgemm"
-    else:
-        assert {gates.precision for gates, _ in model._step_layers} == {"fp32"}
+@pytest.fixture(params=["nextword", "torch"])
+def kind(request) -> str:
+    if request.param == "nextword" and not compiled.available():
+        pytest.skip("the C kernels are not built or not supported here")
+    return request.param
 
 
-@pytest.mark.parametrize("precision", AVAILABLE)
-def test_each_precision_computes_the_linear_map(weights, precision, kernels):
-    weight, bias = weights
-    x = torch.randn(2, 96, generator=torch.Generator().manual_seed(1))
-    expected = F.linear(x, weight, bias)
-    error = (InferenceLinear(weight, bias, precision)(x) - expected).abs().max().item()
-    assert error <= {"fp32": 1e-5, "fp16": 2e-3, "int8": 3e-2}[precision] * expected.abs().max().item()
+def test_the_c_kernels_run_where_they_can_unless_told_not_to(shipped, monkeypatch):
+    network = InferenceNetwork.build(shipped.model)
+    if compiled.available():
+        assert (network.kernels, network.precision) == (compiled.KERNELS, "int8")
+        assert network.factored_output == (HEAD_ROWS, TAIL_RANK)
+    monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
+    portable = InferenceNetwork.build(shipped.model)
+    assert (portable.kernels, portable.precision, portable.factored_output) == ("torch", "fp32", None)
+    assert portable.config == shipped.model.config
 
 
-def test_without_8bit_kernels_half_precision_is_used(weights, monkeypatch):
-    monkeypatch.setenv("NEXTWORD_KERNELS", "torch")  # the C kernels need none of PyTorch's
-
-    def removed(*args, **kwargs):
-        raise AttributeError("quantize_per_channel was removed")
-
-    monkeypatch.setattr(torch, "quantize_per_channel", removed)
-    assert InferenceLinear(*weights).precision == ("fp16" if FBGEMM else "fp32")
-    with pytest.raises(RuntimeError, match="int8"):
-        InferenceLinear(*weights, precision="int8")
+def test_kernels_asked_for_are_used_or_refused_with_the_reason(tiny_model_path, monkeypatch):
+    model = load_checkpoint(tiny_model_path, prepare=False).model
+    assert InferenceNetwork.build(model, kernels="torch").kernels == "torch"
+    with pytest.raises(ValueError, match="kernels must be one of nextword, torch, not 'fbgemm'"):
+        InferenceNetwork.build(model, kernels="fbgemm")
+    monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
+    with pytest.raises(ValueError, match="cannot run this model: turned off by NEXTWORD_KERNELS=torch"):
+        InferenceNetwork.build(model, kernels="nextword")
 
 
-def test_an_unknown_precision_is_refused():
-    model = load_checkpoint(default_model_path()).model
-    with pytest.raises(ValueError, match="int8, fp16, fp32"):
-        model.set_inference_precision("int4")
+@needs_kernels
+def test_a_model_the_kernels_cannot_take_runs_portable():
+    projected = LanguageModel(ModelConfig(vocab_size=50, emb_dim=16, hidden_dim=32, proj_dim=16, dropout=0.0))
+    assert not compiled.takes(projected.config)
+    assert InferenceNetwork.build(projected).kernels == "torch"
+    with pytest.raises(ValueError, match="larger than they take"):
+        InferenceNetwork.build(projected, kernels="nextword")
 
 
-def test_compact_steps_suggest_what_single_precision_steps_suggest(kernels):
-    """On real notes, the shipped model's top five words with compact weights and with
-    single-precision ones: nearly always the same words, at nearly the same probabilities
-    (KSR and next-word accuracy on the notes agree to a tenth of a point)."""
-    compact, exact = load_checkpoint(default_model_path()), load_checkpoint(default_model_path())
-    exact.model.set_inference_precision("fp32")
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+@pytest.mark.parametrize("proj_dim", [0, 24])
+def test_the_portable_path_computes_what_the_module_computes(proj_dim):
+    """The written-out LSTM and the exact output layer against ``forward`` and ``logits``
+    (``nn.LSTM``), with and without the LSTM's projection and the output projection."""
+    torch.manual_seed(proj_dim)
+    model = LanguageModel(ModelConfig(vocab_size=300, emb_dim=32, hidden_dim=48, proj_dim=proj_dim, dropout=0.0))
+    network = InferenceNetwork.build(model, kernels="torch")
+    ids = torch.randint(0, 300, (30,))
+    with torch.no_grad():
+        hidden, (first, second) = model.eval()(ids[:, None])
+        expected = torch.log_softmax(model.logits(hidden[:, 0]), dim=-1)
+    outputs, state = network.read(ids.tolist(), network.initial_state())
+    assert torch.allclose(outputs, hidden[:, 0], atol=1e-5)
+    assert torch.allclose(state[1][0], second[0], atol=1e-5) and torch.allclose(state[1][1], second[1], atol=1e-5)
+    assert torch.allclose(network.next_log_probs(outputs), expected, atol=1e-5)
+    assert torch.allclose(network.next_probs(outputs).sum(-1), torch.ones(30), atol=1e-5)
+
+
+def _run_and_steps(network, ids):
+    """A run of tokens read in one call, and the same tokens read one step at a time."""
+    state = network.initial_state()
+    outputs, run_state = network.read(ids, state)
+    stepped = []
+    for token_id in ids:
+        output, state = network.step(token_id, state)
+        stepped.append(output)
+    return outputs, run_state, torch.cat(stepped), state
+
+
+@pytest.mark.parametrize("length", [1, 5, 40])
+def test_a_run_reads_as_its_steps_do(shipped, kind, length):
+    """``read`` (one call for a run) gives the outputs and the state that stepping token by
+    token gives: the C kernels bit for bit (one arithmetic for both, as the Predictor's
+    incremental reads need), the portable path to rounding (its input products in one
+    matrix product)."""
+    network = InferenceNetwork.build(shipped.model, kind)
+    ids = (shipped.vocab.encode(SENTENCE) * 3)[:length]
+    outputs, run_state, stepped, step_state = _run_and_steps(network, ids)
+    assert outputs.shape == (length, network.config.emb_dim)
+    tolerance = 0.0 if kind == compiled.KERNELS else 1e-5
+    assert (outputs - stepped).abs().max().item() <= tolerance * stepped.abs().max().item()
+    for (h, c), (h2, c2) in zip(run_state, step_state):
+        assert (h - h2).abs().max().item() <= tolerance
+        assert (c - c2).abs().max().item() <= tolerance * max(1.0, c2.abs().max().item())
+
+
+def test_a_model_loaded_for_prediction_is_read_where_it_lies(kind):
+    """Either way, building the network leaves the module's half-precision weights as the
+    file stores them; the C kernels read its embedding there rather than copy it."""
+    loaded = load_checkpoint(default_model_path(), for_prediction=True, prepare=False)
+    network = InferenceNetwork.build(loaded.model, kind)
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float16}
+    assert Predictor(network, loaded.vocab).predict("The error message says which ", "", 5)
+
+
+@needs_kernels
+def test_both_ways_suggest_the_same_words(shipped):
+    """On real notes, the shipped model's top five words on the C kernels (8-bit weights, a
+    factored output layer) and on the portable path (single precision, exact): nearly
+    always the same words, at nearly the same probabilities (KSR and next-word accuracy on
+    the notes agree to a tenth of a point)."""
+    compact = InferenceNetwork.build(shipped.model, compiled.KERNELS)
+    exact = InferenceNetwork.build(shipped.model, "torch")
     overlaps, differences = [], []
     for document in load_split(NOTES, read_train=False).test[:4]:
         text = document.text
-        ours, theirs = Predictor(compact.model, compact.vocab), Predictor(exact.model, exact.vocab)
+        ours, theirs = Predictor(compact, shipped.vocab), Predictor(exact, shipped.vocab)
         for end in range(100, min(len(text), 1500), 41):
             got = {s.word: s.probability for s in ours.predict(text[:end], "", 5)}
             want = {s.word: s.probability for s in theirs.predict(text[:end], "", 5)}
@@ -82,61 +143,3 @@ def test_compact_steps_suggest_what_single_precision_steps_suggest(kernels):
     assert len(overlaps) > 50
     assert min(overlaps) >= 4 and statistics.mean(overlaps) >= 4.7
     assert statistics.median(differences) < 0.03 and max(differences) < 0.2
-
-
-def _run_and_steps(model, ids):
-    """A run of tokens read in one call, and the same tokens read one step at a time."""
-    state = model.initial_state()
-    outputs, run_state = model.read(torch.tensor(ids), state)
-    stepped = []
-    for token_id in ids:
-        output, state = model.step(torch.tensor([token_id]), state)
-        stepped.append(output)
-    return outputs, run_state, torch.cat(stepped), state
-
-
-@pytest.mark.parametrize("precision", AVAILABLE)
-@pytest.mark.parametrize("length", [1, 5, 40])
-def test_a_run_reads_as_its_steps_do(precision, length, kernels):
-    """``read`` (one call for a run: the C kernels' or PyTorch's quantized LSTM, or
-    ``nn.LSTM`` for a long run in single precision) gives the outputs and the state that
-    stepping token by token gives (the C kernels: bit for bit)."""
-    checkpoint = load_checkpoint(default_model_path())
-    model = checkpoint.model
-    model.set_inference_precision(precision)
-    ids = (
-        checkpoint.vocab.encode(
-            "The borrow checker rejects the program before it runs , and the error says why .".split()
-        )
-        * 3
-    )[:length]
-    outputs, run_state, stepped, step_state = _run_and_steps(model, ids)
-    assert outputs.shape == (length, model.config.emb_dim)
-    # 8-bit runs quantize the inputs of the whole run with one scale, steps one token at a time.
-    tolerance = {"fp32": 1e-4, "fp16": 1e-3, "int8": 0.05}[precision]
-    if kernels == "nextword" and precision == "int8":
-        tolerance = 0.0
-    assert (outputs - stepped).abs().max().item() <= tolerance * stepped.abs().max().item()
-    for (h, c), (h2, c2) in zip(run_state, step_state):
-        assert (h - h2).abs().max().item() <= tolerance and (c - c2).abs().max().item() <= tolerance * max(
-            1.0, c2.abs().max().item()
-        )
-
-
-@pytest.mark.skipif(not FBGEMM, reason="fbgemm is not in this PyTorch")
-def test_without_the_quantized_lstm_8bit_steps_are_written_out(monkeypatch):
-    monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
-
-    def removed(*args, **kwargs):
-        raise AttributeError("make_quantized_cell_params_dynamic was removed")
-
-    monkeypatch.setattr(torch.ops.quantized, "make_quantized_cell_params_dynamic", removed)
-    checkpoint = load_checkpoint(default_model_path())
-    model = checkpoint.model.prepare_for_inference()
-    assert model._quantized_lstm is None
-    assert {gates.precision for gates, _ in model._step_layers} == {"int8"}
-    ids = checkpoint.vocab.encode("fn main ( ) { println ! ( `` hello `` ) ; }".split())
-    outputs, _, stepped, _ = _run_and_steps(model, ids)
-    assert (outputs - stepped).abs().max().item() <= 1e-4 * stepped.abs().max().item()
-    # and the predictions still come
-    assert Predictor(model, checkpoint.vocab).predict("The error message says which ", "", 5)

@@ -10,7 +10,14 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nextword.model import CheckpointError, Predictor, PredictorConfig, load_checkpoint, save_checkpoint
+from nextword.model import (
+    CheckpointError,
+    InferenceNetwork,
+    Predictor,
+    PredictorConfig,
+    load_checkpoint,
+    save_checkpoint,
+)
 from nextword.model.ngram import NotesNgram
 
 
@@ -99,9 +106,10 @@ def test_checkpoint_keeps_the_notes_and_refuses_damaged_ones(checkpoint, tmp_pat
         path = save_checkpoint(tmp_path / "personal.safetensors", model, vocab)
         loaded = load_checkpoint(path)
         assert torch.equal(loaded.model.notes_tokens, ids.to(torch.int32))
-        assert loaded.model.notes_ngram is not None and loaded.model.notes_ngram.tokens == len(ids)
+        ngram = InferenceNetwork.build(loaded.model).notes_ngram
+        assert ngram is not None and ngram.tokens == len(ids)
         context = vocab.encode(["the", "model"])
-        assert loaded.model.notes_ngram.distribution(context).argmax() in vocab.encode(["reads", "keeps"])
+        assert ngram.distribution(context).argmax() in vocab.encode(["reads", "keeps"])
         # Ids past the vocabulary: a damaged file, said so.
         model.notes_tokens = torch.tensor([1, 2, len(vocab) + 5], dtype=torch.int32)
         bad = save_checkpoint(tmp_path / "bad.safetensors", model, vocab)
@@ -125,16 +133,17 @@ def test_predictor_mixes_in_the_notes(checkpoint, tmp_path):
     model, vocab = checkpoint.model, checkpoint.vocab
     phrase = "The borrow checker keeps references".split()
     context = "Each value has an owner. The borrow checker"
-    plain = Predictor(model, vocab).predict(context, "", 5)
+    plain = Predictor(InferenceNetwork.build(model), vocab).predict(context, "", 5)
     model.set_notes(torch.tensor(vocab.encode(phrase * 20)))
     try:
         path = save_checkpoint(tmp_path / "personal.safetensors", model, vocab)
     finally:
         model.set_notes(None)
     personal = load_checkpoint(path)
-    mixed = Predictor(personal.model, personal.vocab).predict(context, "", 5)
+    network = InferenceNetwork.build(personal.model)
+    mixed = Predictor(network, personal.vocab).predict(context, "", 5)
     assert mixed[0].word == "keeps" and mixed[0].probability > 0.1
-    off = Predictor(personal.model, personal.vocab, PredictorConfig(notes_weight=0.0)).predict(context, "", 5)
+    off = Predictor(network, personal.vocab, PredictorConfig(notes_weight=0.0)).predict(context, "", 5)
     assert [(s.word, round(s.probability, 6)) for s in off] == [(s.word, round(s.probability, 6)) for s in plain]
-    total = sum(s.probability for s in Predictor(personal.model, personal.vocab).predict(context, "", len(vocab)))
+    total = sum(s.probability for s in Predictor(network, personal.vocab).predict(context, "", len(vocab)))
     assert total <= 1.0 + 1e-6

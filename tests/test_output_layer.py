@@ -1,27 +1,19 @@
-"""The output layer as prediction runs it: the most frequent tokens' rows exact, the rest a
-thin product fitted to the vectors the network produces; exact wherever that saves little."""
+"""The output layer as the C kernels run it: the most frequent tokens' rows exact, the rest a
+thin product fitted to the vectors the network produces; exact wherever that saves little,
+and on the portable path."""
 
 import json
 from pathlib import Path
 
 import pytest
 import torch
-from nextword.model import compiled, default_model_path, load_checkpoint
-from nextword.model.output_layer import (
-    HEAD_ROWS,
-    TAIL_RANK,
-    FactoredOutputLayer,
-    build_output_layer,
-    low_rank_rows,
-    projected_moment,
-)
-from nextword.model.packed import InferenceLinear
+from nextword.model import InferenceNetwork, compiled, default_model_path, load_checkpoint
+from nextword.model.output_layer import HEAD_ROWS, TAIL_RANK, low_rank_rows, projected_moment, worth_factoring
 from nextword.model.tokenize import tokenize
 from nextword.training.evaluate import load_split
 
 NOTES = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "notes" / "simonw-til"
-FBGEMM = "fbgemm" in torch.backends.quantized.supported_engines
-COMPACT = FBGEMM or compiled.available()  # compact products: the C kernels' or fbgemm's
+needs_kernels = pytest.mark.skipif(not compiled.available(), reason="the C kernels are not built or not supported here")
 
 
 def generator(seed: int) -> torch.Generator:
@@ -58,48 +50,44 @@ def test_the_fit_is_best_where_the_network_outputs_lie():
     assert error(plain, anywhere) < error(weighted, anywhere)
 
 
-def test_small_layers_and_single_precision_stay_exact():
+def test_small_layers_stay_exact(tiny_model_path):
     for rows, dim in [(3000, 16), (HEAD_ROWS + 100, 256), (HEAD_ROWS * 4, TAIL_RANK + 8), (HEAD_ROWS * 4, 64)]:
-        weight, bias = torch.randn(rows, dim, generator=generator(7)), torch.zeros(rows)
-        assert isinstance(build_output_layer(weight, bias, None), InferenceLinear)  # too little to save
-    weight, bias = torch.randn(HEAD_ROWS * 4, 256, generator=generator(8)) / 16, torch.zeros(HEAD_ROWS * 4)
-    assert isinstance(build_output_layer(weight, bias, "fp32"), InferenceLinear)
-    layer = build_output_layer(weight, bias, None)
-    assert isinstance(layer, FactoredOutputLayer) == COMPACT
+        assert not worth_factoring(rows, dim)  # too little to save
+    assert worth_factoring(HEAD_ROWS * 4, 256) and worth_factoring(28000, 256)
+    tiny = load_checkpoint(tiny_model_path, prepare=False).model
+    assert InferenceNetwork.build(tiny).factored_output is None
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    checkpoint = load_checkpoint(default_model_path())
+    checkpoint = load_checkpoint(default_model_path(), prepare=False)
     model = checkpoint.model
     ids = []
     for document in load_split(NOTES, read_train=False).test[:6]:
         ids += checkpoint.vocab.encode(tokenize(document.text))[:400]
-    outputs, _ = model.read(torch.tensor(ids), model.initial_state())
-    return model, outputs
-
-
-@pytest.mark.skipif(not COMPACT, reason="the factored layer needs compact products")
-def test_the_shipped_model_scores_rare_words_through_the_thin_product(shipped):
-    model, outputs = shipped
-    layer = model._output_layer
-    assert isinstance(layer, FactoredOutputLayer) and model.factored_output == (HEAD_ROWS, TAIL_RANK)
-    assert layer.precision == model.inference_precision
-    # The frequent tokens' scores are the exact layer's in the same precision, to the bit.
-    exact_head = InferenceLinear(model.embedding.weight, model.out_bias, layer.precision)(outputs)[:, :HEAD_ROWS]
-    assert torch.equal(layer(outputs)[:, :HEAD_ROWS], exact_head)
-
-
-@pytest.mark.skipif(not COMPACT, reason="the factored layer needs compact products")
-def test_the_distribution_is_that_of_the_exact_layer(shipped, kernels):
-    """On real notes: the same most probable token nearly everywhere and a small divergence
-    from the exact single-precision distribution (most of it is 8-bit rounding)."""
-    model, outputs = shipped
+    portable = InferenceNetwork.build(model, "torch")
+    outputs, _ = portable.read(ids, portable.initial_state())
     with torch.inference_mode():
         exact = torch.log_softmax(model.logits(outputs), dim=-1)
-    layer = build_output_layer(model.embedding.weight, model.out_bias, None, model.out_proj)
-    assert isinstance(layer, FactoredOutputLayer) and (layer.kernels == compiled.KERNELS) == (kernels == "nextword")
-    ours = torch.log_softmax(layer(outputs), dim=-1)
+    return model, outputs, exact
+
+
+@needs_kernels
+def test_the_shipped_model_scores_rare_words_through_the_thin_product(shipped):
+    model, outputs, _ = shipped
+    network = InferenceNetwork.build(model, compiled.KERNELS)
+    assert network.factored_output == (HEAD_ROWS, TAIL_RANK)
+    # The frequent tokens' scores are the exact layer's in 8 bits, to the bit.
+    exact_head = compiled.CompiledLinear(model.embedding.weight[:HEAD_ROWS], model.out_bias[:HEAD_ROWS])
+    assert torch.equal(network.logits(outputs)[:, :HEAD_ROWS], exact_head(outputs))
+
+
+@needs_kernels
+def test_the_distribution_is_that_of_the_exact_layer(shipped):
+    """On real notes: the same most probable token nearly everywhere and a small divergence
+    from the exact single-precision distribution (most of it is 8-bit rounding)."""
+    model, outputs, exact = shipped
+    ours = InferenceNetwork.build(model, compiled.KERNELS).next_log_probs(outputs)
     divergence = (exact.exp() * (exact - ours)).sum(-1)
     assert len(outputs) > 1000
     assert divergence.mean().item() < 0.006 and divergence.max().item() < 0.1
@@ -108,7 +96,12 @@ def test_the_distribution_is_that_of_the_exact_layer(shipped, kernels):
     assert sum(len(top5(a) & top5(b)) for a, b in zip(exact, ours)) / (5 * len(outputs)) > 0.95
 
 
-@pytest.mark.skipif(not COMPACT, reason="the factored layer needs compact products")
+def test_the_portable_path_keeps_the_exact_layer(shipped):
+    model, outputs, exact = shipped
+    assert torch.allclose(InferenceNetwork.build(model, "torch").next_log_probs(outputs), exact, atol=1e-5)
+
+
+@needs_kernels
 def test_info_tells_how_the_output_layer_is_kept(shipped, capsys):
     from nextword.server.cli import main
 

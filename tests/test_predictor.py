@@ -1,36 +1,74 @@
 """The Predictor: prefix filtering, probabilities, incremental state equal to a fresh start,
-document words beyond the vocabulary, bounded state on long documents, sampling."""
+document words beyond the vocabulary, bounded state on long documents, sampling. The tests of
+its bookkeeping run on both ways to run the network (the C kernels where they run, and the
+portable path)."""
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nextword.model import Predictor, PredictorConfig, load_checkpoint
-from nextword.model.predictor import _top
+from nextword.model import (
+    InferenceNetwork,
+    Predictor,
+    PredictorConfig,
+    Vocabulary,
+    compiled,
+    default_model_path,
+    load_checkpoint,
+    tokenize,
+)
+from nextword.model.ranking import top_indices
 from nextword.model.text import SplitText
-from nextword.model.tokenize import iter_tokens
+from nextword.model.tokenize import WORD_RE, is_word, iter_tokens
 from nextword.model.vocab import UNK
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tiny_model_path):
-    checkpoint = load_checkpoint(tiny_model_path)
-    # The bookkeeping tests compare a Predictor that read token by token with one that read a
-    # run in one call: with single-precision steps they agree to rounding (8-bit steps, the
-    # default, are compared with these in their own test).
-    checkpoint.model.set_inference_precision("fp32")
-    return checkpoint
+@dataclass(frozen=True)
+class Model:
+    """A network and its vocabulary: what a Predictor is made of."""
+
+    network: InferenceNetwork
+    vocab: Vocabulary
+
+    def predictor(self, config: PredictorConfig | None = None) -> Predictor:
+        return Predictor(self.network, self.vocab, config)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Prediction on one thread, as the language server runs it (on a busy machine the
+    portable path's products on two threads mostly wait for each other)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _built(path, kernels: str) -> Model:
+    if kernels == "nextword" and not compiled.available():
+        pytest.skip("the C kernels are not built or not supported here")
+    checkpoint = load_checkpoint(path, for_prediction=True, prepare=False)
+    return Model(InferenceNetwork.build(checkpoint.model, kernels), checkpoint.vocab)
+
+
+@pytest.fixture(scope="module", params=["nextword", "torch"])
+def checkpoint(request, tiny_model_path) -> Model:
+    """The tiny model on each way to run it: a Predictor that read token by token and one
+    that read a run in one call agree (the C kernels: to the bit; the portable path: to rounding)."""
+    return _built(tiny_model_path, request.param)
 
 
 @pytest.fixture
 def predictor(checkpoint):
-    return Predictor(checkpoint.model, checkpoint.vocab)
+    return checkpoint.predictor()
 
 
 def fresh(checkpoint, context, prefix="", k=10):
-    return Predictor(checkpoint.model, checkpoint.vocab).predict(context, prefix, k)
+    return checkpoint.predictor().predict(context, prefix, k)
 
 
 def same(a, b):
@@ -132,7 +170,7 @@ def test_edits_backspaces_and_jumps_match_a_fresh_predictor(predictor, checkpoin
     )
 )
 def test_any_sequence_of_edits_matches_a_fresh_predictor(checkpoint, sample_text, edits):
-    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    predictor = checkpoint.predictor()
     text = sample_text[:300]
     for position, delete, insert in edits:
         position = min(position, len(text))
@@ -164,7 +202,7 @@ _NAMES = [name for i in range(40) for name in [f"Zq{i}x"] * (1 + i % 4)]
 def test_many_words_outside_the_vocabulary_rank_as_if_all_were_scored(checkpoint, names, filler, prefix, k):
     """Only the most frequent of them and those the continuous cache holds are scored: the
     ranking must be the one scoring every one of them gives (ties broken alphabetically)."""
-    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    predictor = checkpoint.predictor()
     context = " ".join([*filler, *names]) + " "
     assert predictor.predict(context, prefix, k) == predictor.predict(context, prefix, 100_000)[:k]
 
@@ -176,20 +214,20 @@ def test_cache_forgets_words_that_leave_the_context(predictor, checkpoint):
 
 def test_long_documents_keep_bounded_state(checkpoint, sample_text):
     config = PredictorConfig(context_tokens=64, cache_size=256, max_tokens=1024)
-    predictor = Predictor(checkpoint.model, checkpoint.vocab, config)
+    predictor = checkpoint.predictor(config)
     document = sample_text * 400  # about 40,000 words
     first = predictor.predict(document, "", 5)
-    assert (
-        len(predictor._entries) <= config.cache_size
-        and len(predictor._states) <= config.keep_states + config.cache_size // config.snapshot_every + 1
-    )
+    held = predictor.stats
+    assert held.tokens == config.cache_size and held.tokens_in_state == config.context_tokens
+    assert held.states_kept <= config.keep_states + config.cache_size // config.snapshot_every + 1
     # Typing on keeps state bounded too.
     for i in range(0, 3000, 10):
         predictor.predict(document + sample_text[: i % len(sample_text)], "", 5)
-    assert len(predictor._entries) <= config.max_tokens + 1
-    assert len(predictor._states) <= config.keep_states + config.max_tokens // config.snapshot_every + 2
+    held = predictor.stats
+    assert held.tokens <= config.max_tokens + 1
+    assert held.states_kept <= config.keep_states + config.max_tokens // config.snapshot_every + 2
     # A fresh start on a long document reads only the window at its end.
-    same(first, Predictor(checkpoint.model, checkpoint.vocab, config).predict(document, "", 5))
+    same(first, checkpoint.predictor(config).predict(document, "", 5))
 
 
 @pytest.mark.parametrize(
@@ -201,22 +239,23 @@ def test_long_documents_keep_bounded_state(checkpoint, sample_text):
 )
 def test_a_fresh_start_reads_exactly_the_last_tokens(checkpoint, piece):
     """The window a long document is read from holds the same last tokens as a full scan,
-    for prose (short tokens) and for long words (beyond the first guess of the window)."""
-    from nextword.model import tokenize
-
+    for prose (short tokens) and for long words (beyond the first guess of the window): as
+    many as the last ``window_chars`` characters hold from the first token that starts
+    there, up to ``cache_size``; it suggests what the text of those tokens alone suggests."""
     config = PredictorConfig(context_tokens=32, cache_size=200)
     document = "Start. " + piece * 2000
-    predictor = Predictor(checkpoint.model, checkpoint.vocab, config)
-    predictor.predict(document, "", 5)
-    read = [e.token.text for e in predictor._entries]
-    assert read == tokenize(document)[-len(read) :]
-    # As many as the full window (12 characters a token) holds, up to cache_size.
-    from nextword.model import iter_tokens
-
-    in_full_window = len(
-        list(iter_tokens(document, predictor._window_start(SplitText(document), predictor._window_chars)))
-    )
-    assert len(read) == min(config.cache_size, in_full_window)
+    predictor = checkpoint.predictor(config)
+    got = {prefix: predictor.predict(document, prefix, 5) for prefix in ("", "a", "f", "T", "o")}
+    # Where the full scan surely starts a token: after whitespace, before a visible character.
+    cut = len(document) - predictor.window_chars
+    while not (document[cut - 1].isspace() and not document[cut].isspace()):
+        cut += 1
+    in_window = list(iter_tokens(document, cut))
+    held = predictor.stats.tokens
+    assert held == min(config.cache_size, len(in_window))
+    tail = document[in_window[-held].start :]
+    alone = checkpoint.predictor(config)
+    assert all(alone.predict(tail, prefix, 5) == found for prefix, found in got.items())
 
 
 def test_generate_is_repeatable_and_never_unknown(predictor, sample_text):
@@ -232,7 +271,7 @@ def test_generate_is_repeatable_and_never_unknown(predictor, sample_text):
 
 def test_temperature_sharpens_and_flattens(trained_model_path):
     trained = load_checkpoint(trained_model_path)
-    predictor = Predictor(trained.model, trained.vocab)
+    predictor = Predictor(InferenceNetwork.build(trained.model), trained.vocab)
     context = "# Ownership\n\nEach value has an"
     cold = {predictor.generate(context, 4, temperature=0.05, seed=s) for s in range(10)}
     hot = {predictor.generate(context, 4, temperature=3.0, seed=s) for s in range(10)}
@@ -263,9 +302,9 @@ def test_a_phrase_may_begin_by_ending_the_word_typed(predictor, checkpoint, samp
 
 @pytest.fixture(scope="module")
 def shipped():
-    from nextword.model import default_model_path
-
-    return load_checkpoint(default_model_path())
+    """The shipped model as prediction runs it by default."""
+    checkpoint = load_checkpoint(default_model_path(), for_prediction=True, prepare=False)
+    return Model(InferenceNetwork.build(checkpoint.model), checkpoint.vocab)
 
 
 def test_continuous_cache_favours_the_word_that_followed_a_like_context(shipped):
@@ -275,7 +314,7 @@ def test_continuous_cache_favours_the_word_that_followed_a_like_context(shipped)
     first, second = template.format("zebra", "walrus"), template.format("walrus", "zebra")
 
     def probabilities(config, context):
-        found = Predictor(shipped.model, shipped.vocab, config).predict(context, "", 50)
+        found = shipped.predictor(config).predict(context, "", 50)
         found = {s.word: s.probability for s in found}
         return found.get("zebra", 0.0), found.get("walrus", 0.0)
 
@@ -286,15 +325,15 @@ def test_continuous_cache_favours_the_word_that_followed_a_like_context(shipped)
     assert walrus > 5 * zebra
     zebra_off, walrus_off = probabilities(off, first)
     assert zebra_off < 1.5 * walrus_off
-    top = [s.word for s in Predictor(shipped.model, shipped.vocab, on).predict(first, "", 3)]
+    top = [s.word for s in shipped.predictor(on).predict(first, "", 3)]
     assert "zebra" in top
 
 
 def test_continuous_cache_covers_words_the_vocabulary_lacks(shipped):
     assert "Qwertzu" not in shipped.vocab
     context = "Deploy with Qwertzu today. Later, test with pytest. Deploy with"
-    on = Predictor(shipped.model, shipped.vocab).predict(context, "", 5)
-    off = Predictor(shipped.model, shipped.vocab, PredictorConfig(neural_cache_weight=0.0)).predict(context, "Q", 5)
+    on = shipped.predictor().predict(context, "", 5)
+    off = shipped.predictor(PredictorConfig(neural_cache_weight=0.0)).predict(context, "Q", 5)
     assert "Qwertzu" in [s.word for s in on]
     assert next(s.probability for s in on if s.word == "Qwertzu") > 1.5 * next(
         s.probability for s in off if s.word == "Qwertzu"
@@ -302,15 +341,18 @@ def test_continuous_cache_covers_words_the_vocabulary_lacks(shipped):
 
 
 def test_continuous_cache_keys_match_a_fresh_predictor_after_edits(checkpoint, sample_text):
-    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    predictor = checkpoint.predictor()
     for end in (300, 120, 420, 60, len(sample_text)):
         predictor.predict(sample_text[:end], "", 5)
-    other = Predictor(checkpoint.model, checkpoint.vocab)
+    other = checkpoint.predictor()
     other.predict(sample_text, "", 5)
-    valid = predictor._key_ids >= 0
-    assert np.array_equal(valid, other._key_ids >= 0) and valid.sum() > 20
-    assert np.array_equal(predictor._key_ids[valid], other._key_ids[valid])
-    assert np.allclose(predictor._keys[valid], other._keys[valid], atol=1e-4)
+    held = predictor.stats.continuous_cache_words
+    assert held == other.stats.continuous_cache_words and held > 20
+    assert np.allclose(predictor.distribution(), other.distribution(), rtol=1e-4, atol=1e-9)
+    # The continuous cache's share is in it: without the cache the distribution differs.
+    off = checkpoint.predictor(PredictorConfig(neural_cache_weight=0.0))
+    off.predict(sample_text, "", 5)
+    assert not np.allclose(off.distribution(), other.distribution(), rtol=1e-2, atol=1e-6)
 
 
 SMALL = PredictorConfig(context_tokens=16, cache_size=64, neural_cache_size=32)
@@ -322,13 +364,14 @@ def test_a_paste_longer_than_a_fresh_read_leaves_no_older_word_in_the_continuous
     rows of words from far back, and a word gone from the document's counts raised KeyError)."""
     before = "We named the service Zqxvvy yesterday. "
     pasted = before + "The borrow checker keeps references valid. " * 12 + "Zaaa1 is new. "
-    predictor = Predictor(checkpoint.model, checkpoint.vocab, SMALL)
+    predictor = checkpoint.predictor(SMALL)
     predictor.predict(before, "", 5)
-    other = Predictor(checkpoint.model, checkpoint.vocab, SMALL)
+    other = checkpoint.predictor(SMALL)
     for prefix in ("Z", ""):
         same(predictor.predict(pasted, prefix, 5), other.predict(pasted, prefix, 5))
     assert [s.word for s in predictor.predict(pasted, "Z", 5)] == ["Zaaa1"]
-    assert np.array_equal(predictor._key_ids, other._key_ids)
+    assert predictor.stats.continuous_cache_words == other.stats.continuous_cache_words
+    assert np.array_equal(predictor.distribution(), other.distribution())
 
 
 def test_going_back_near_the_start_of_the_window_read_reads_a_full_window(checkpoint, sample_text):
@@ -338,23 +381,26 @@ def test_going_back_near_the_start_of_the_window_read_reads_a_full_window(checkp
     starts = [t.start for t in iter_tokens(sample_text)]
     assert len(starts) > 3 * SMALL.context_tokens
     for back in (len(starts) - SMALL.context_tokens + 3, len(starts) - SMALL.context_tokens + 6):
-        predictor = Predictor(checkpoint.model, checkpoint.vocab, SMALL)
+        predictor = checkpoint.predictor(SMALL)
         predictor.predict(sample_text, "", 5)
         context = sample_text[: starts[back]]
         same(
             predictor.predict(context, "", 8),
-            Predictor(checkpoint.model, checkpoint.vocab, SMALL).predict(context, "", 8),
+            checkpoint.predictor(SMALL).predict(context, "", 8),
         )
 
 
 def test_continuous_cache_holds_exactly_the_words_among_the_newest_entries(checkpoint, sample_text):
-    predictor = Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig(neural_cache_size=16))
+    config = PredictorConfig(neural_cache_size=16)
+    predictor = checkpoint.predictor(config)
     for end in (200, 500, len(sample_text)):
         predictor.predict(sample_text[:end], "", 5)
-        newest = predictor._entries[-16:]
-        assert any(not entry.word for entry in newest)  # punctuation or breaks among them
-        held = sorted(predictor._key_ids[predictor._key_ids >= 0].tolist())
-        assert held == sorted(entry.id for entry in newest if entry.word)
+        newest = tokenize(sample_text[:end])[-16:]
+        assert not all(is_word(token) for token in newest)  # punctuation or breaks among them
+        assert predictor.stats.continuous_cache_words == sum(is_word(token) for token in newest)
+        other = checkpoint.predictor(config)
+        other.predict(sample_text[:end], "", 5)
+        assert np.allclose(predictor.distribution(), other.distribution(), rtol=1e-4, atol=1e-9)
 
 
 @settings(max_examples=60, deadline=None)
@@ -374,7 +420,7 @@ def test_top_picks_the_largest_allowed_probabilities(size, k, sharpness, masked,
     probs = (probs / probs.sum()).astype(np.float32)
     probs[rng.random(size) < 0.1] = 0.0  # some impossible tokens
     allowed = rng.random(size) < 0.9 if masked else None
-    chosen = _top(probs, k, allowed)
+    chosen = top_indices(probs, k, allowed)
     candidates = probs if allowed is None else np.where(allowed, probs, 0.0)
     assert len(set(chosen.tolist())) == len(chosen) <= min(k, size)
     if allowed is not None:
@@ -389,19 +435,18 @@ def test_a_bulk_read_keeps_its_last_state_and_typing_keeps_more(checkpoint, samp
     """A fresh start reads its window in one run and a step, and keeps only the states after
     them (each run of the batched LSTM has a fixed cost); typing on keeps a state per new
     token again; edits right after the fresh start give what a fresh predictor gives."""
-    predictor = Predictor(checkpoint.model, checkpoint.vocab)
-    calls = []
-    original = predictor._read
-    predictor._read = lambda ids, state: calls.append(len(ids)) or original(ids, state)
+    predictor = checkpoint.predictor()
     text = sample_text[:600]  # shorter than the window: a fresh predictor reads all of it too
     predictor.predict(text, "", 5)
-    newest = len(predictor._entries) - 1
-    assert newest > 64 and calls == [newest, 1] and sorted(predictor._states) == [newest - 1, newest]
-    calls.clear()
+    read = predictor.stats
+    assert read.tokens > 64 and read.tokens_in_state == read.tokens
+    assert read.network_reads == 2 and read.tokens_read == read.tokens and read.states_kept == 2
     typed = text + " and then some more words"
     predictor.predict(typed, "", 5)
-    assert sum(calls) <= len(predictor._entries) - newest + 1  # from the kept state on, not the window
-    assert set(range(newest, len(predictor._entries))) <= set(predictor._states)
+    more = predictor.stats
+    new = more.tokens - read.tokens
+    assert new == 5 and more.tokens_read - read.tokens_read <= new + 1  # from the kept state on, not the window
+    assert more.states_kept == read.states_kept + new  # one for each new token
     for context in (text[:-7], text[:-40] + "changed text ", text[:300]):
         same(predictor.predict(context, "", 5), fresh(checkpoint, context, k=5))
 
@@ -422,7 +467,7 @@ def test_a_bulk_read_keeps_its_last_state_and_typing_keeps_more(checkpoint, samp
 def test_contexts_in_pieces_match_the_joined_text(checkpoint, sample_text, edits):
     """As the language server hands them over: the document's head string, kept while the
     typing lands in the tail, and joined now and then."""
-    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    predictor = checkpoint.predictor()
     head, tail = sample_text[:250], sample_text[250:300]
     for position, delete, insert, join in edits:
         text = head + tail
@@ -437,8 +482,6 @@ def test_contexts_in_pieces_match_the_joined_text(checkpoint, sample_text, edits
 def type_key_by_key(predictor, text, k=8, ahead=False):
     """Every query the type-through protocol makes over ``text``; with ``ahead``, the word
     typed so far is read ahead after each key (as the server does while the typist pauses)."""
-    from nextword.model.tokenize import WORD_RE
-
     found = []
     for match in WORD_RE.finditer(text):
         context, word = text[: match.start()], match.group()
@@ -450,13 +493,13 @@ def type_key_by_key(predictor, text, k=8, ahead=False):
 
 
 @pytest.mark.parametrize("which", ["tiny", "shipped"])
-def test_reading_ahead_changes_no_suggestion_and_spares_the_steps(checkpoint, shipped, sample_text, which):
+def test_reading_ahead_changes_no_suggestion_and_spares_the_steps(checkpoint, sample_text, which):
     """The look-ahead only moves work into the pause between keys: the same suggestions to
-    the last bit (the tiny model in single precision, the shipped one in 8-bit with its
-    factored output layer), with most word boundaries finding their steps done."""
-    model = checkpoint if which == "tiny" else shipped
+    the last bit (the tiny model and the shipped one, on each way to run them), with most
+    word boundaries finding their steps done."""
+    model = checkpoint if which == "tiny" else _built(default_model_path(), checkpoint.network.kernels)
     text = sample_text[:500] + " Zyxwvut, qwertyuiop; the end.\n\n## Next heading (with marks) and more words"
-    plain, ahead = Predictor(model.model, model.vocab), Predictor(model.model, model.vocab)
+    plain, ahead = model.predictor(), model.predictor()
     assert type_key_by_key(ahead, text, ahead=True) == type_key_by_key(plain, text)
     words = sum(1 for _ in __import__("re").finditer(r"\w+", text))
     assert ahead.read_ahead_hits > words // 2
@@ -481,18 +524,12 @@ def test_a_mark_read_again_after_a_space_costs_no_output_layer(checkpoint, sampl
     """A mark may still grow ("," into ",,"), so the space after it makes the Predictor read
     it again: from the same state it is the same state, and the network's distribution there
     is reused (only the caches are mixed in again)."""
-    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    predictor = checkpoint.predictor()
     context = sample_text[:200].rstrip() + ","
     predictor.predict(context, "", 5)
-    passes = []
-    next_probs = checkpoint.model.next_probs
-    checkpoint.model.next_probs = lambda output: (passes.append(1), next_probs(output))[1]
-    try:
-        after_space = predictor.predict(context + " ", "", 5)
-        assert passes == [] and predictor.read_ahead_hits == 1
-        same(after_space, fresh(checkpoint, context + " ", "", 5))
-        passes.clear()
-        predictor.predict(context + " and", "", 5)  # a new token: the output layer runs
-        assert passes == [1]
-    finally:
-        del checkpoint.model.next_probs
+    passes = predictor.stats.output_layer_passes
+    after_space = predictor.predict(context + " ", "", 5)
+    assert predictor.stats.output_layer_passes == passes and predictor.read_ahead_hits == 1
+    same(after_space, fresh(checkpoint, context + " ", "", 5))
+    predictor.predict(context + " and", "", 5)  # a new token: the output layer runs
+    assert predictor.stats.output_layer_passes == passes + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from nextword.model.predictor import _tokens_between
+from nextword.model.context import tokens_between
 from nextword.model.text import SplitText, common_prefix_length
 from nextword.model.tokenize import iter_tokens
 
@@ -45,4 +45,4 @@ def test_tokens_from_a_token_end_match_the_joined_scan(head: str, tail: str, dat
     joined = head + tail
     ends = [0, *(token.end for token in iter_tokens(joined))]
     pos = data.draw(st.sampled_from(ends))
-    assert _tokens_between(SplitText(head, tail), pos, len(joined)) == list(iter_tokens(joined, pos))
+    assert tokens_between(SplitText(head, tail), pos, len(joined)) == list(iter_tokens(joined, pos))

@@ -1,0 +1,176 @@
+"""The document caches: what the words of the context itself say about the next word.
+
+Two caches (Grave et al., 2016, "Improving neural language models with a continuous
+cache"): a plain count of the document's recent words, and the continuous cache proper,
+which gives each earlier word a share by how alike the network's output before it is to its
+output now (the word that followed a similar context is likely again). They are also how
+words the vocabulary lacks (names, jargon) get a probability: those are counted by their
+text. ``ranking.py`` mixes both into the network's distribution.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from torch import Tensor
+
+from .config import PredictorConfig
+from .tokenize import worth_offering
+from .vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from .context import Entry
+
+
+class DocumentCaches:
+    """The word counts of the newest ``cache_size`` tokens of a context, and the continuous
+    cache's keys for its newest ``neural_cache_size`` tokens (the caller adds and removes
+    tokens as they enter and leave those windows)."""
+
+    def __init__(self, vocab: Vocabulary, config: PredictorConfig, width: int):
+        self._unk = vocab.unk_id
+        self.counts = np.zeros(len(vocab), dtype=np.float32)  # of each vocabulary word
+        self.total = 0  # the words counted, in the vocabulary or not
+        self._oov_counts: dict[str, int] = {}
+        self._oov_sorted: list[str] = []
+        self.oov_total = 0  # the words counted that the vocabulary lacks
+        # The continuous cache never reaches further back than the word counts (which also
+        # hold the words the vocabulary lacks).
+        rows = max(1, min(config.neural_cache_size, config.cache_size)) if config.neural_cache_weight > 0 else 0
+        self._rows, self._sharpness = rows, config.neural_cache_sharpness
+        # Entry i's key (the network's output before reading it, unit length) lives in row
+        # i % rows while i is among the newest ``rows`` entries; a row's id is -1 when it holds no word.
+        self._keys = np.zeros((rows, width), dtype=np.float32)
+        self._key_ids = np.full(rows, -1, dtype=np.int64)
+        self._key_oov: list[str | None] = [None] * rows
+
+    # ----- the word counts ----------------------------------------------------------------------
+    def add(self, entry: Entry) -> None:
+        if not entry.word:
+            return
+        self.total += 1
+        if entry.id != self._unk:
+            self.counts[entry.id] += 1
+            return
+        word = entry.token.text
+        count = self._oov_counts.get(word, 0)
+        if count == 0:
+            bisect.insort(self._oov_sorted, word)
+        self._oov_counts[word] = count + 1
+        self.oov_total += 1
+
+    def remove(self, entry: Entry) -> None:
+        if not entry.word:
+            return
+        self.total -= 1
+        if entry.id != self._unk:
+            self.counts[entry.id] -= 1
+            return
+        word = entry.token.text
+        count = self._oov_counts[word] - 1
+        self.oov_total -= 1
+        if count:
+            self._oov_counts[word] = count
+        else:
+            del self._oov_counts[word]
+            del self._oov_sorted[bisect.bisect_left(self._oov_sorted, word)]
+
+    def oov_count(self, word: str) -> int:
+        """How often ``word``, which the vocabulary lacks, is among the counted tokens."""
+        return self._oov_counts.get(word, 0)
+
+    def oov_candidates(self, prefix: str, k: int, typed: bool, continuous: dict[str, float]) -> list[str]:
+        """The counted words the vocabulary lacks that start with ``prefix`` and may be among
+        the ``k`` most probable: every one when there are no more than ``k``, else the ``k``
+        most frequent (the alphabetically first on ties, as the ranking breaks them) and
+        those the continuous cache gives a share (``continuous``); a word's probability grows
+        with its count plus that share, so a note full of names need not score them all. Only
+        words worth offering unless ``typed`` (``tokenize.worth_offering``)."""
+        if not self._oov_counts:
+            return []
+        lo = bisect.bisect_left(self._oov_sorted, prefix)
+        hi = bisect.bisect_left(self._oov_sorted, prefix + "\U0010ffff", lo)
+        if lo == hi:
+            return []
+        counts = self._oov_counts
+        offered = (lambda w: True) if typed or not prefix else (lambda w: worth_offering(w, prefix))  # noqa: E731
+        words = [w for w in self._oov_sorted[lo:hi] if offered(w)]
+        if len(words) > k:
+            frequent = heapq.nlargest(k, words, key=counts.__getitem__)
+            words = list(
+                dict.fromkeys(
+                    [*frequent, *(w for w in continuous if w.startswith(prefix) and w in counts and offered(w))]
+                )
+            )
+        return words
+
+    # ----- the continuous cache -----------------------------------------------------------------
+    @property
+    def keys_held(self) -> int:
+        """How many words the continuous cache holds."""
+        return int(np.count_nonzero(self._key_ids >= 0))
+
+    def store_keys(self, entries: Sequence[Entry], indices: list[int], outputs: Tensor) -> None:
+        """Keep the outputs before the word entries among ``indices`` (of ``entries``, the
+        context's) as their keys; ``outputs`` holds one row per index."""
+        rows = self._rows
+        if not rows:
+            return
+        newest = len(entries) - rows
+        chosen = []
+        for n, index in enumerate(indices):
+            if index < newest:
+                continue
+            if entries[index].word:
+                chosen.append(n)
+            else:  # a punctuation or break token: its row's older word leaves the cache
+                self._key_ids[index % rows] = -1
+        if not chosen:
+            return
+        vectors = outputs.numpy()
+        if len(chosen) < len(indices):
+            vectors = vectors[chosen]
+        # Unit length: the cache compares contexts by their cosine.
+        vectors = vectors / np.maximum(np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None], 1e-9)
+        for n, vector in zip(chosen, vectors):
+            entry = entries[indices[n]]
+            row = indices[n] % rows
+            self._keys[row] = vector
+            self._key_ids[row] = entry.id
+            self._key_oov[row] = entry.token.text if entry.id == self._unk else None
+
+    def forget_key(self, index: int) -> None:
+        """Entry ``index`` left the context: its key goes."""
+        if self._rows:
+            self._key_ids[index % self._rows] = -1
+
+    def forget_keys(self) -> None:
+        if self._rows:
+            self._key_ids[:] = -1
+            self._key_oov = [None] * self._rows
+
+    def continuous(self, output: Tensor) -> tuple[np.ndarray, np.ndarray, dict[str, float]] | None:
+        """The continuous cache's distribution given the network's ``output``, sparse: word ids
+        and their weights, one pair per cached word, and the weights of the words the
+        vocabulary lacks by their text (None when it holds no word)."""
+        rows = np.flatnonzero(self._key_ids >= 0)
+        if not len(rows):
+            return None
+        query = output[0].numpy()
+        query = query / max(float(np.linalg.norm(query)), 1e-9)
+        # Scored over every row (cheaper than gathering the keys); empty rows are then dropped.
+        scores = (self._keys @ query)[rows]
+        scores *= self._sharpness
+        weights = np.exp(scores - scores.max())
+        weights /= weights.sum()
+        ids = self._key_ids[rows]
+        oov: dict[str, float] = {}
+        for n in np.flatnonzero(ids == self._unk).tolist():
+            word = self._key_oov[rows[n]]
+            assert word is not None
+            oov[word] = oov.get(word, 0.0) + float(weights[n])
+        return ids, weights, oov

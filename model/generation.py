@@ -1,0 +1,78 @@
+"""Generation: text after a context, greedy (the phrase shown as ghost text) or sampled
+(``nextword generate``). Both read on from the network state the Predictor keeps for the
+context; states are never changed in place, so the context stays as it was."""
+
+from __future__ import annotations
+
+import torch
+
+from .inference import InferenceNetwork
+from .network import State
+from .tokenize import is_word, join_tokens
+from .vocab import Vocabulary
+
+
+@torch.inference_mode()
+def continue_phrase(
+    network: InferenceNetwork,
+    vocab: Vocabulary,
+    state: State,
+    first: str,
+    probability: float,
+    max_words: int,
+    min_probability: float,
+) -> tuple[list[str], float]:
+    """The phrase that starts with ``first`` (of ``probability``, to be read from ``state``)
+    and goes on with the most probable next token while that is a word of at least
+    ``min_probability``, up to ``max_words`` in all; and the phrase's probability. Stops at
+    punctuation and line breaks."""
+    words = [first]
+    output, state = network.step(vocab.id(first), state)
+    while len(words) < max_words:
+        probs = network.next_log_probs(output)[0].exp()
+        p, token_id = (float(v) for v in probs.max(dim=0))
+        token = vocab.tokens[int(token_id)]
+        if p < min_probability or not is_word(token) or token_id == vocab.unk_id:
+            break
+        words.append(token)
+        probability *= p
+        output, state = network.step(int(token_id), state)
+    return words, probability
+
+
+def phrase_text(words: list[str], prefix: str) -> str:
+    """The text a phrase of ``words`` inserts after ``prefix``, the typed part of its first word."""
+    return words[0][len(prefix) :] + join_tokens(words[1:], after=words[0])
+
+
+@torch.inference_mode()
+def sample(
+    network: InferenceNetwork,
+    vocab: Vocabulary,
+    state: State,
+    output: torch.Tensor,
+    num_tokens: int,
+    temperature: float,
+    top_k: int,
+    seed: int | None,
+) -> list[str]:
+    """``num_tokens`` tokens sampled one after another from ``state`` (whose output is
+    ``output``): ``temperature`` 0 picks the most probable token; ``top_k`` > 0 samples only
+    among the k most probable. The unknown token is never produced."""
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    tokens: list[str] = []
+    for _ in range(num_tokens):
+        # Log-probabilities are the logits shifted by a constant: the same softmax.
+        logits = network.next_log_probs(output)[0]
+        logits[vocab.unk_id] = float("-inf")
+        if temperature == 0:
+            token_id = int(logits.argmax())
+        else:
+            logits = logits / temperature
+            if 0 < top_k < logits.numel():
+                cutoff = torch.topk(logits, top_k).values[-1]
+                logits[logits < cutoff] = float("-inf")
+            token_id = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
+        tokens.append(vocab.tokens[token_id])
+        output, state = network.step(token_id, state)
+    return tokens

@@ -1,0 +1,111 @@
+"""The network as prediction runs it: built once from a trained ``LanguageModel``, then never
+changed.
+
+It runs one of two ways: on nextword's C kernels (``compiled.py``: 8-bit weights, a whole
+LSTM step in one call, a factored output layer) where they are built, the processor has
+what they need and the model fits them; elsewhere on plain PyTorch in single precision
+(``portable.py``), as on a Mac with an ARM processor. ``NEXTWORD_KERNELS=torch`` in the
+environment picks the portable one where the C kernels would run, to compare the two. Both
+give the same suggestions (KSR and next-word accuracy on the notes to a tenth of a point).
+
+Reading is incremental: ``step`` or ``read`` advance a state by one token or a run of them,
+and each returns the output vectors that ``next_probs`` turns into a distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from . import compiled
+from .compiled import CompiledNetwork
+from .config import ModelConfig
+from .network import LanguageModel, State
+from .ngram import NotesNgram
+from .portable import PortableNetwork
+
+KINDS = (compiled.KERNELS, "torch")  # the two ways, as ``InferenceNetwork.kernels`` names them
+
+
+class _Runner(Protocol):
+    kernels: str
+    precision: str
+    factored_output: tuple[int, int] | None
+
+    def read(self, token_ids: Sequence[int], state: State) -> tuple[Tensor, State]: ...
+
+    def logits(self, outputs: Tensor) -> Tensor: ...
+
+    def probs(self, outputs: Tensor) -> Tensor: ...
+
+
+def choose_kernels(config: ModelConfig, kernels: str | None = None) -> str:
+    """Which way to run a network of ``config``: ``kernels`` if given (one of ``KINDS``; a
+    ValueError names why the C kernels cannot run it), else the C kernels where they can."""
+    if kernels is None:
+        return compiled.KERNELS if compiled.available() and compiled.takes(config) else "torch"
+    if kernels not in KINDS:
+        raise ValueError(f"kernels must be one of {', '.join(KINDS)}, not {kernels!r}")
+    if kernels == compiled.KERNELS:
+        reason = compiled.why_not() or (None if compiled.takes(config) else "the model is larger than they take")
+        if reason:
+            raise ValueError(f"nextword's C kernels cannot run this model: {reason}")
+    return kernels
+
+
+@dataclass(frozen=True, eq=False)
+class InferenceNetwork:
+    """The network prediction runs, for one sequence at a time; immutable. Build it with
+    ``InferenceNetwork.build(model)``; build it again after training the module further (it
+    shares the module's weights where it can rather than copying them)."""
+
+    config: ModelConfig
+    kernels: str  # whose arithmetic runs it: "nextword" (the C kernels) or "torch" (portable)
+    precision: str  # of the weights it multiplies: "int8" (C kernels) or "fp32" (portable)
+    # (rows scored exactly, rank of the rest) where the output layer is factored, else None
+    factored_output: tuple[int, int] | None
+    notes_ngram: NotesNgram | None  # the n-gram of the notes a personal model learned, if any
+    _runner: _Runner = field(repr=False)
+
+    @classmethod
+    def build(cls, model: LanguageModel, kernels: str | None = None) -> InferenceNetwork:
+        """The network prediction runs, from ``model``'s weights, on ``kernels`` (``KINDS``;
+        None: the C kernels where they run this model, else the portable path)."""
+        kind = choose_kernels(model.config, kernels)
+        with torch.no_grad():
+            runner: _Runner = CompiledNetwork.build(model) if kind == compiled.KERNELS else PortableNetwork(model)
+        notes = model.notes_tokens
+        ngram = NotesNgram(notes.numpy(), model.config.vocab_size) if notes is not None else None
+        return cls(model.config, runner.kernels, runner.precision, runner.factored_output, ngram, runner)
+
+    def initial_state(self) -> State:
+        """The state before any token: zeros."""
+        out = self.config.proj_dim or self.config.hidden_dim
+        return tuple(
+            (torch.zeros(1, out), torch.zeros(1, self.config.hidden_dim)) for _ in range(self.config.num_layers)
+        )
+
+    def step(self, token_id: int, state: State) -> tuple[Tensor, State]:
+        """Read one token from ``state``: its output vector ``[1, emb_dim]`` and the new state."""
+        return self._runner.read([token_id], state)
+
+    def read(self, token_ids: Sequence[int], state: State) -> tuple[Tensor, State]:
+        """Read a run of tokens from ``state``: the output vector after each ``[T, emb_dim]``,
+        and the new state; the same as a ``step`` for each (the C kernels: bit for bit)."""
+        return self._runner.read(token_ids, state)
+
+    def logits(self, outputs: Tensor) -> Tensor:
+        """Scores over the vocabulary ``[..., vocab_size]`` for output vectors ``[..., emb_dim]``."""
+        return self._runner.logits(outputs)
+
+    def next_probs(self, outputs: Tensor) -> Tensor:
+        """Probabilities over the vocabulary for output vectors ``[N, emb_dim]``, in single precision."""
+        return self._runner.probs(outputs)
+
+    def next_log_probs(self, outputs: Tensor) -> Tensor:
+        """Log-probabilities over the vocabulary for output vectors ``[N, emb_dim]``."""
+        return torch.log_softmax(self._runner.logits(outputs), dim=-1)

@@ -1,0 +1,153 @@
+"""Mixing and ranking: the network's distribution, the notes' n-gram and the document caches
+made one distribution, and the most probable whole words picked out of it by prefix.
+
+The distribution for a context is computed once and then only filtered by prefix, so
+keystrokes inside a word never run the network. A personal model's n-gram of the notes it
+learned (``ngram.py``) is mixed into the network's distribution first, then the document's
+word counts and continuous cache (``doc_cache.py``) each take their share; the words of the
+document that the vocabulary lacks share the unknown token's probability by their counts,
+plus their share of the caches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .config import PredictorConfig
+from .ngram import NotesNgram
+from .vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .read_ahead import Reader
+
+# The most probable words usually stand above this probability; picking them out by a
+# comparison is several times faster than a top-k over the whole vocabulary (see
+# ``top_indices``; on a few thousand words or fewer, top-k is as fast).
+_LIKELY = 1e-3
+# Rankings kept per context (by k and prefix) before they are dropped all at once.
+_MAX_RANKINGS = 256
+
+
+def top_indices(probs: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the ``k`` largest ``probs`` (all of them if there are no more than ``k``),
+    in no particular order; only where ``allowed`` (a boolean mask) is true, if given (then
+    fewer than ``k`` when fewer are allowed and possible)."""
+    if len(probs) > 2048 and k <= 64:
+        # At most 1/_LIKELY entries exceed _LIKELY (the probabilities sum to at most 1): when
+        # k of them are allowed, the k largest are among them.
+        likely = np.flatnonzero(probs > _LIKELY)
+        if allowed is not None:
+            likely = likely[allowed[likely]]
+        if len(likely) >= k:
+            return likely[np.argpartition(probs[likely], -k)[-k:]] if len(likely) > k else likely
+    if len(probs) <= k:
+        chosen = np.arange(len(probs))
+    else:
+        candidates = probs if allowed is None else np.where(allowed, probs, 0.0)
+        # numpy's partition, not torch's top-k: as fast on the whole vocabulary, and on the
+        # few dozen words of a typed prefix it costs half (torch's call overhead dominates).
+        chosen = np.argpartition(candidates, -k)[-k:]
+    return chosen if allowed is None else chosen[allowed[chosen]]
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A suggested word and its probability given the context."""
+
+    word: str
+    probability: float
+
+
+class Ranking:
+    """The mixed distribution of one context and its rankings, computed when first asked
+    for; ``clear`` when the context changes."""
+
+    def __init__(
+        self, vocab: Vocabulary, config: PredictorConfig, notes: NotesNgram | None, context: Context, reader: Reader
+    ):
+        self._vocab, self._config, self._notes = vocab, config, notes if config.notes_weight > 0 else None
+        self._context, self._reader = context, reader
+        self.clear()
+
+    def clear(self) -> None:
+        self._dist: np.ndarray | None = None
+        self._p_unk = 0.0  # the network's (and notes') probability of the unknown token
+        self._shares = (1.0, 0.0, 0.0)  # network, word counts, continuous cache
+        self._continuous_oov: dict[str, float] = {}  # the continuous cache's weights of words the vocabulary lacks
+        self._ranked: dict[str, list[Suggestion]] = {}
+
+    @property
+    def has_distribution(self) -> bool:
+        return self._dist is not None
+
+    def distribution(self) -> np.ndarray:
+        """Probabilities over the vocabulary for the next token, with the notes and the
+        document caches mixed in."""
+        if self._dist is None:
+            config, caches = self._config, self._context.caches
+            state, output = self._context.current()
+            probs = self._reader.probs(state, output).copy()  # mixed below; the network's own is kept as it is
+            if self._notes is not None:
+                probs *= 1.0 - config.notes_weight
+                probs += config.notes_weight * self._notes.distribution(self._context.recent_ids(self._notes.order - 1))
+            self._p_unk = float(probs[self._vocab.unk_id])
+            counts_share = config.cache_weight if caches.total else 0.0
+            continuous = caches.continuous(output)
+            continuous_share = config.neural_cache_weight if continuous is not None else 0.0
+            self._shares = (1.0 - counts_share - continuous_share, counts_share, continuous_share)
+            if counts_share or continuous_share:
+                probs *= self._shares[0]
+            if counts_share:
+                probs += (counts_share / caches.total) * caches.counts
+            self._continuous_oov = {}
+            if continuous is not None:
+                ids, weights, self._continuous_oov = continuous
+                np.add.at(probs, ids, continuous_share * weights)
+            self._dist = probs
+        return self._dist
+
+    def ranked(self, prefix: str, k: int, typed: bool) -> list[Suggestion]:
+        """The ``k`` most probable words starting with ``prefix``: only those worth offering
+        (``tokenize.worth_offering``: not ``prefix`` itself, nor a word one plain key away),
+        unless ``typed``, for a phrase, which may begin by ending the word as typed."""
+        key = f"{k}\0{int(typed)}\0{prefix}"
+        cached = self._ranked.get(key)
+        if cached is not None:
+            return cached
+        vocab, dist = self._vocab, self.distribution()
+        if prefix:
+            lo, hi = vocab.word_range(prefix)
+            ids = vocab.sorted_word_ids[lo:hi]
+            if not typed:
+                lengths, n = vocab.sorted_word_lengths[lo:hi], len(prefix)
+                ids = ids[(lengths > n + 1) | ((lengths == n + 1) & ~vocab.sorted_word_plain_end[lo:hi])]
+            ids = ids[top_indices(dist[ids], k)]
+        else:  # every word: leaving out the rest is cheaper than gathering the words
+            ids = top_indices(dist, k, vocab.word_mask)
+        found = [Suggestion(vocab.tokens[i], float(p)) for i, p in zip(ids.tolist(), dist[ids].tolist()) if p > 0.0]
+        found.extend(self._oov_suggestions(prefix, k, typed))
+        found.sort(key=lambda s: (-s.probability, s.word))
+        result = found[:k]
+        if len(self._ranked) > _MAX_RANKINGS:
+            self._ranked.clear()
+        self._ranked[key] = result
+        return result
+
+    def _oov_suggestions(self, prefix: str, k: int, typed: bool) -> list[Suggestion]:
+        """The ``k`` most probable document words the vocabulary lacks that start with
+        ``prefix`` (more on ties): they share the unknown token's probability by their
+        counts, plus their share of the caches."""
+        caches = self._context.caches
+        words = caches.oov_candidates(prefix, k, typed, self._continuous_oov)
+        network, counts_share, continuous_share = self._shares
+        p_unk, continuous = self._p_unk, self._continuous_oov
+        found = []
+        for word in words:
+            count = caches.oov_count(word)
+            probability = network * p_unk * count / caches.oov_total + counts_share * count / caches.total
+            found.append(Suggestion(word, float(probability + continuous_share * continuous.get(word, 0.0))))
+        return found
