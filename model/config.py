@@ -42,9 +42,8 @@ class PredictorConfig:
     neural_cache_sharpness: float = 10.0  # scale of the cosine similarity of contexts inside the softmax
     notes_weight: float = 0.3  # a personal model's n-gram of its notes: its share beside the network's (0: off)
     # On a fresh or far-away context, the network reads this many tokens back. An LSTM uses
-    # little beyond the last hundred or so: 160 instead of 256 costs 2% in perplexity at a
-    # fresh start (400 spots of notes and PEPs, the same next-word acc@3) and saves 15 ms of
-    # the first completion after opening a document (one LSTM step per token read).
+    # little beyond the last hundred or so, and the first completion after opening a
+    # document waits for one LSTM step per token read (benchmarks/HISTORY.md has the figures).
     context_tokens: int = 160
     keep_states: int = 16  # network states kept for the newest tokens, so small edits roll back cheaply
     snapshot_every: int = 64  # beyond those, one state kept every this many tokens

@@ -37,7 +37,7 @@ class LanguageModel(nn.Module):
         self.config = config
         shell = device == "meta"
         # A shell's embedding is left uninitialised: drawing random numbers on the meta device
-        # would import PyTorch's meta kernels, some 70 MB of memory for nothing.
+        # would import PyTorch's meta kernels, a large import for nothing.
         self.embedding = (
             nn.Embedding.from_pretrained(torch.empty(config.vocab_size, config.emb_dim, device=device), freeze=False)
             if shell

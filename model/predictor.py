@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .config import PredictorConfig
 from .context import Context
 from .generation import continue_phrase, phrase_text, sample
@@ -111,7 +113,7 @@ class Predictor:
         """Suggestions for the current context (see ``predict``)."""
         return self._ranking.ranked(prefix, k, typed=False)
 
-    def distribution(self):  # -> np.ndarray
+    def distribution(self) -> np.ndarray:
         """Probabilities over the vocabulary for the next token, with the document caches mixed in."""
         return self._ranking.distribution()
 
