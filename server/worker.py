@@ -80,7 +80,14 @@ class ModelWorker:
 
     @property
     def pending(self) -> int:
+        """Requests waiting (background work not counted)."""
         return len(self._jobs) + len(self._later)
+
+    @property
+    def settled(self) -> bool:
+        """Whether no job runs and none waits, background work included."""
+        with self._wake:
+            return not (self._busy or self._jobs or self._later or self._idle)
 
     def stop(self) -> None:
         with self._wake:

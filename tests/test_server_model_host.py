@@ -1,7 +1,10 @@
-"""The model worker and host in-process: quick jobs on the caller's thread never overlap the
-worker's; suggestions inside a word (from the distribution already computed) and at word
-boundaries while typing at the end are the same as a fresh Predictor gives, without a trip
-to the worker; a loaded model's objects are frozen out of garbage collections."""
+"""The model worker and host in-process, with a real (tiny) model: quick jobs on the caller's
+thread never overlap the worker's; suggestions inside a word (from the distribution already
+computed) and at word boundaries while typing at the end are the same as a fresh Predictor
+gives, without a trip to the worker; a request overtaken before it runs is not computed; the
+word being typed is read ahead at a person's pace; documents keep state within the limit,
+and a closed one is not read on; a reload builds the network only once the old model is
+gone; a loaded model's objects are frozen out of garbage collections."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nextword.model import Predictor, PredictorConfig, load_checkpoint
+from nextword.model import InferenceNetwork, Predictor, PredictorConfig, load_checkpoint
 from nextword.server.documents import Snapshot
 from nextword.server.model_host import ModelHost
 from nextword.server.worker import ModelWorker
@@ -58,15 +61,40 @@ def test_try_now_never_overlaps_a_job_nor_jumps_the_queue() -> None:
     assert worker.try_now(lambda: "ran") == (False, None)  # stopped
 
 
+def test_settled_counts_background_work() -> None:
+    worker = ModelWorker()
+    release = threading.Event()
+    try:
+        assert worker.settled
+        worker.submit(release.wait, 10)
+        worker.submit_idle("key", lambda: None)
+        assert not worker.settled
+        release.set()
+        deadline = time.monotonic() + 10
+        while not worker.settled:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        release.set()
+        worker.stop()
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
-async def ready_host(model: Path) -> ModelHost:
+@pytest.fixture(scope="module")
+def fresh(tiny_model: Path) -> Predictor:
+    """A Predictor of the tiny model that no host touches: the reference suggestions."""
+    checkpoint = load_checkpoint(tiny_model)
+    return Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab, PredictorConfig())
+
+
+async def ready_host(model: Path, max_live: int = 16) -> ModelHost:
     """A model host with ``model`` loaded and its memory settled."""
     host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
-    host.configure(str(model), None, 16, from_flag=True)
+    host.configure(str(model), None, max_live, from_flag=True)
     host.start()
     deadline = time.monotonic() + 60
     while host.state != "ready":
@@ -75,74 +103,123 @@ async def ready_host(model: Path) -> ModelHost:
     return host
 
 
-async def test_typing_at_the_end_skips_the_worker(tiny_model: Path) -> None:
+async def settled(host: ModelHost) -> None:
+    """Until the host's worker has nothing running or waiting."""
+    deadline = time.monotonic() + 10
+    while not host.worker.settled:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+
+
+async def test_typing_at_the_end_skips_the_worker(tiny_model: Path, fresh: Predictor) -> None:
     host = await ready_host(tiny_model)
     try:
         # The objects alive once the model is in are set aside from garbage collections.
         assert gc.get_freeze_count() > 10_000
         submitted: list[str] = []
         submit = host.worker.submit
-        host.worker.submit = lambda fn, *args: (submitted.append(fn.__name__), submit(fn, *args))[1]  # type: ignore[method-assign]
-        checkpoint = load_checkpoint(tiny_model)
-        fresh = Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig())
+        host.worker.submit = lambda fn, *args: (submitted.append("job"), submit(fn, *args))[1]  # type: ignore[method-assign]
         text = "the theory of the cat and the dog. the cat sat on the th"
         snapshot = Snapshot(text, "")
         start = len(text) - 2
         at_boundary = await host.suggest("file:///a.md", snapshot, start, "", 5)
-        assert submitted == ["_suggest"]  # the network had to run
+        assert len(submitted) == 1  # the network had to run
         assert at_boundary == fresh.predict(text[:start], "", 5)
         for prefix in ("t", "th", "the"):
             found = await host.suggest("file:///a.md", snapshot, start, prefix, 5)
             assert found == fresh.predict(text[:start], prefix, 5)
             assert found and all(s.word.startswith(prefix) for s in found)
-        assert submitted == ["_suggest"]  # the rest were filters of the same distribution
+        assert len(submitted) == 1  # the rest were filters of the same distribution
         # Typing on at the end (the same head string, a longer tail): a few network steps,
         # taken on the caller's thread too, with the same result as from scratch.
         for typed in ("eory ", "eory of ", "eory of the cat, "):
             longer = Snapshot(text, typed)
             found = await host.suggest("file:///a.md", longer, len(longer), "", 5)
             assert found == fresh.predict(text + typed, "", 5)
-        assert submitted == ["_suggest"]
+        assert len(submitted) == 1
         # A context that does not continue the last one (another head: an edit further back,
         # or a document opened again) goes to the worker.
         other = Snapshot("A different document about the dog. The ", "")
         assert await host.suggest("file:///a.md", other, len(other), "", 5) == fresh.predict(str(other), "", 5)
-        assert submitted == ["_suggest", "_suggest"]
+        assert len(submitted) == 2
     finally:
         host.stop()
         gc.unfreeze()
 
 
-async def test_a_word_typed_at_a_persons_pace_is_read_ahead(tiny_model: Path) -> None:
-    """Edits a person's pause apart: after each, the worker catches the document up and reads
-    the word being typed ahead, so the key that ends it finds the steps done (the same
-    suggestions as from scratch), whether the editor asked for completions on the way or not.
-    Edits back to back (a burst): nothing is read ahead, so no request waits behind it."""
+async def test_a_request_overtaken_before_it_runs_is_not_computed(tiny_model: Path, fresh: Predictor) -> None:
+    """Two completions in one document while the worker is busy: the older is answered None
+    (superseded), the newer is computed."""
     host = await ready_host(tiny_model)
     try:
-        checkpoint = load_checkpoint(tiny_model)
-        fresh = Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig())
-        head = "the theory of the cat and the dog. the cat sat on "
+        release = threading.Event()
+        host.worker.submit(release.wait, 10)  # the worker busy with something else
+        text = "the cat sat on the "
+        snapshot = Snapshot(text, "")
+        older = asyncio.ensure_future(host.suggest("file:///o.md", snapshot, len(text), "", 3))
+        await asyncio.sleep(0)
+        newer = asyncio.ensure_future(host.suggest("file:///o.md", snapshot, len(text), "d", 3))
+        await asyncio.sleep(0)
+        release.set()
+        assert await older is None
+        assert await newer == fresh.predict(text, "d", 3)
+    finally:
+        host.stop()
+        gc.unfreeze()
 
-        async def type_word(uri: str, pause: float, ask: bool) -> int:
-            """Type "the " after ``head``; the network reads the boundary's context made."""
-            host.warm(uri, head, len(head))
-            for typed in ("", "t", "th", "the", "the "):
-                snapshot = Snapshot(head, typed)
-                host.prepare(uri, snapshot, len(snapshot))  # as after each didChange
-                if ask or typed.endswith(" "):
-                    prefix = typed.rstrip(" ") if not typed.endswith(" ") else ""
-                    context_end = len(snapshot) if typed.endswith(" ") else len(head)
-                    assert await host.suggest(uri, snapshot, context_end, prefix, 5) == fresh.predict(
-                        str(snapshot)[:context_end], prefix, 5
-                    )
-                await asyncio.sleep(pause)
-            return host._docs[uri].predictor.read_ahead_hits
 
-        assert await type_word("file:///paced.md", 0.06, ask=True) >= 1
-        assert await type_word("file:///quiet-editor.md", 0.06, ask=False) >= 1  # asks only at the space
-        host._key_times.clear()
-        assert await type_word("file:///burst.md", 0.0, ask=True) == 0
+async def type_word(host: ModelHost, fresh: Predictor, uri: str, pause: float, ask: bool) -> int:
+    """Type "the " after a line of text, ``pause`` seconds between keys, asking for completions
+    at each key if ``ask`` (else only at the space); the tokens found read ahead meanwhile."""
+    head = "the theory of the cat and the dog. the cat sat on "
+    hits = host.status()["readAheadHits"]
+    host.warm(uri, head, len(head))
+    for typed in ("", "t", "th", "the", "the "):
+        snapshot = Snapshot(head, typed)
+        host.prepare(uri, snapshot, len(snapshot))  # as after each didChange
+        if ask or typed.endswith(" "):
+            prefix = typed.rstrip(" ") if not typed.endswith(" ") else ""
+            context_end = len(snapshot) if typed.endswith(" ") else len(head)
+            found = await host.suggest(uri, snapshot, context_end, prefix, 5)
+            assert found == fresh.predict(str(snapshot)[:context_end], prefix, 5)
+        await asyncio.sleep(pause)
+    return host.status()["readAheadHits"] - hits
+
+
+async def test_a_word_typed_at_a_persons_pace_is_read_ahead(tiny_model: Path, fresh: Predictor) -> None:
+    """Edits a person's pause apart: after each, the worker catches the document up and reads
+    the word being typed ahead, so the key that ends it finds the steps done (the same
+    suggestions as from scratch), whether the editor asked for completions on the way or not."""
+    host = await ready_host(tiny_model)
+    try:
+        assert await type_word(host, fresh, "file:///paced.md", 0.06, ask=True) >= 1
+        assert await type_word(host, fresh, "file:///quiet-editor.md", 0.06, ask=False) >= 1  # asks only at the space
+    finally:
+        host.stop()
+        gc.unfreeze()
+
+
+async def test_a_word_typed_in_a_burst_is_not_read_ahead(tiny_model: Path, fresh: Predictor) -> None:
+    """Edits back to back (a paste, a macro): nothing is read ahead, so no request waits behind it."""
+    host = await ready_host(tiny_model)
+    try:
+        assert await type_word(host, fresh, "file:///burst.md", 0.0, ask=True) == 0
+    finally:
+        host.stop()
+        gc.unfreeze()
+
+
+async def test_documents_keep_state_within_the_limit(tiny_model: Path) -> None:
+    """Only the most recently used ``max_live`` documents keep a Predictor; closing one frees it."""
+    host = await ready_host(tiny_model, max_live=2)
+    try:
+        snapshot = Snapshot("the cat sat on the ", "")
+        for name in ("a", "b", "c"):
+            assert await host.suggest(f"file:///{name}.md", snapshot, len(snapshot), "", 3)
+        assert host.status()["liveDocuments"] == 2
+        host.forget("file:///c.md")
+        await settled(host)
+        assert host.status()["liveDocuments"] == 1
     finally:
         host.stop()
         gc.unfreeze()
@@ -153,35 +230,16 @@ async def test_a_document_closed_while_it_is_read_is_not_read_on(tiny_model: Pat
     finds the document gone and stops, instead of bringing its state back."""
     host = await ready_host(tiny_model)
     try:
-        loop = asyncio.get_running_loop()
-        closed = threading.Event()
-        guarded = host._guarded
-        slices: list[int] = []
+        uri = "file:///long.md"
+        text = Snapshot("the cat sat on the dog and the dog sat on the cat. " * 200, "")  # several slices
 
-        def first_slice_closes(doc, work):  # runs on the worker, inside a slice
-            slices.append(1)
-            if len(slices) == 1:
-                loop.call_soon_threadsafe(lambda: (host.forget("file:///long.md"), closed.set()))
-                assert closed.wait(10)
-            return guarded(doc, work)
+        def closed_during_the_first_slice() -> None:
+            host.forget(uri)  # the editor's close, come while the worker reads the first slice
+            host.read_ahead.read_slice(uri, text, len(text), opened=True)
 
-        host._guarded = first_slice_closes  # type: ignore[method-assign]
-        text = "the cat sat on the dog and the dog sat on the cat. " * 200  # several slices
-        host.warm("file:///long.md", text, len(text))
-        deadline = time.monotonic() + 10
-        while not closed.is_set():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.01)
-        # Requests go before idle work: this one runs once the first slice (and the closing)
-        # are done; then whatever idle work followed them.
-        await asyncio.wrap_future(host.worker.submit(lambda: None))
-        worker = host.worker
-        while worker._idle or worker._busy or worker.pending:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.01)
-        assert closed.is_set()
-        assert "file:///long.md" not in host._docs
-        assert len(slices) == 1
+        await asyncio.wrap_future(host.worker.submit(closed_during_the_first_slice))
+        await settled(host)  # the close, then whatever reading followed it
+        assert host.status()["liveDocuments"] == 0
     finally:
         host.stop()
         gc.unfreeze()
@@ -190,30 +248,28 @@ async def test_a_document_closed_while_it_is_read_is_not_read_on(tiny_model: Pat
 async def test_a_model_built_only_after_the_swap_and_one_that_fails_there(
     tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The compact forms of a new model are built once the old model is gone (so that a
-    reload never holds two whole models), on the worker; if that fails (memory, say), the
-    host says so and serves no model rather than a half-built one."""
-    from nextword.model.network import LanguageModel
-
+    """The network prediction runs is built from a new model once the old model is gone (so
+    that a reload never holds two whole models), on the worker; if that fails (memory, say),
+    the host says so and serves no model rather than a half-built one."""
     host = await ready_host(tiny_model)
     try:
-        assert host.loaded is not None and host.loaded.checkpoint.model.prepared
-        assert host.status()["predictionWeights"] in ("int8", "fp16", "fp32")
+        status = host.status()
+        assert status["predictionWeights"] in ("int8", "fp32") and status["predictionKernels"] in ("nextword", "torch")
         built_on: list[str] = []
-        prepare = LanguageModel.prepare_for_inference
 
-        def failing(self: LanguageModel) -> LanguageModel:
+        def failing(cls: type[InferenceNetwork], model: object, kernels: str | None = None) -> InferenceNetwork:
             built_on.append(threading.current_thread().name)
             raise MemoryError("no room")
 
-        monkeypatch.setattr(LanguageModel, "prepare_for_inference", failing)
+        monkeypatch.setattr(InferenceNetwork, "build", classmethod(failing))
         await host.reload()
         assert built_on and all(name == "nextword-model" for name in built_on)  # the worker's thread
         assert host.loaded is None and host.state == "failed"
         assert "could not be prepared" in host.error and "MemoryError" in host.error
-        monkeypatch.setattr(LanguageModel, "prepare_for_inference", prepare)
+        assert host.status()["predictionWeights"] is None
+        monkeypatch.undo()
         await host.reload()  # reloading tries again
-        assert host.state == "ready" and host.loaded is not None and host.loaded.checkpoint.model.prepared
+        assert host.state == "ready" and host.status()["predictionWeights"] in ("int8", "fp32")
         found = await host.suggest(
             "file:///a.md", Snapshot("the cat sat on the ", ""), len("the cat sat on the "), "", 3
         )
