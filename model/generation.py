@@ -8,7 +8,8 @@ import torch
 
 from .inference import InferenceNetwork
 from .network import State
-from .tokenize import is_word, join_tokens
+from .spacing import Spacing
+from .tokenize import is_word
 from .vocab import Vocabulary
 
 
@@ -40,9 +41,10 @@ def continue_phrase(
     return words, probability
 
 
-def phrase_text(words: list[str], prefix: str) -> str:
-    """The text a phrase of ``words`` inserts after ``prefix``, the typed part of its first word."""
-    return words[0][len(prefix) :] + join_tokens(words[1:], after=words[0])
+def phrase_text(words: list[str], prefix: str, spacing: Spacing, line: str) -> str:
+    """The text a phrase of ``words`` inserts after ``prefix``, the typed part of its first word,
+    on a ``line`` that reads up to that word, spaced as the model's training text was."""
+    return words[0][len(prefix) :] + spacing.join(words[1:], after=line + words[0])
 
 
 @torch.inference_mode()

@@ -29,7 +29,8 @@ from .network import LanguageModel
 from .ranking import Ranking, Suggestion
 from .read_ahead import LOOK_AHEAD_MARKS, Reader
 from .text import SplitText
-from .tokenize import PARAGRAPH, is_word, iter_tokens, join_tokens
+from .spacing import Spacing
+from .tokenize import PARAGRAPH, is_word, iter_tokens
 from .vocab import Vocabulary
 
 __all__ = ["LOOK_AHEAD_MARKS", "Predictor", "PredictorStats", "Suggestion"]
@@ -53,8 +54,14 @@ class Predictor:
     """Ranked next-word suggestions for one evolving context (one document, say)."""
 
     def __init__(
-        self, network: InferenceNetwork | LanguageModel, vocab: Vocabulary, config: PredictorConfig | None = None
+        self,
+        network: InferenceNetwork | LanguageModel,
+        vocab: Vocabulary,
+        config: PredictorConfig | None = None,
+        spacing: Spacing | None = None,
     ):
+        """``spacing``: how generated tokens are joined into text (the checkpoint's table; by
+        default English rules)."""
         if isinstance(network, LanguageModel):  # transition: removed when the server uses InferenceNetwork
             network = network.inference_network
         if len(vocab) != network.config.vocab_size:
@@ -62,6 +69,7 @@ class Predictor:
         self.network = network
         self.vocab = vocab
         self.config = config or PredictorConfig()
+        self.spacing = spacing or Spacing()
         if self.config.cache_size < self.config.context_tokens:
             raise ValueError("cache_size must be at least context_tokens")
         # Characters that surely hold ``cache_size`` tokens (tokens average under 6 characters).
@@ -156,7 +164,7 @@ class Predictor:
         words, probability = continue_phrase(
             self.network, self.vocab, state, best[0].word, best[0].probability, max_words, min_probability
         )
-        return phrase_text(words, prefix), probability
+        return phrase_text(words, prefix, self.spacing, self._line()), probability
 
     def generate(
         self,
@@ -176,9 +184,14 @@ class Predictor:
         self.sync(context)
         state, output = self._context.current()
         tokens = sample(self.network, self.vocab, state, output, num_tokens, temperature, top_k, seed)
+        return self.spacing.join(tokens, after=self._line())
+
+    def _line(self) -> str:
+        """The context's last line, as far as spacing the text after it looks back."""
         text = self._context.text
         end = len(text)
-        return join_tokens(tokens, after=text.slice(max(0, end - 1), end))
+        tail = text.slice(max(0, end - 200), end)
+        return tail[tail.rfind("\n") + 1 :]
 
     # ----- what it holds and did --------------------------------------------------------------
     @property

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise NextwordError(f"--seed must be a whole number from 0 to {2**63 - 1}, not {args.seed}")
     text = read_text(args.text)
     checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True, prepare=False)
-    predictor = Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab)
+    predictor = Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab, spacing=checkpoint.spacing)
     if args.phrase:
         context, prefix = split_prefix(text)
         phrase, probability = predictor.complete_phrase(context, prefix, args.max_words, min_probability=0.0)

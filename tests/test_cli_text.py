@@ -62,3 +62,18 @@ def test_generate_names_the_option_out_of_range(tiny_model_path, option, value, 
     result = nextword("generate", option, value, "Hello ", model=tiny_model_path)
     assert result.returncode == 2 and b"Traceback" not in result.stderr
     assert phrase in result.stderr.decode()
+
+
+def test_generate_spaces_its_text_as_the_model_file_says(tiny_model_path, tmp_path) -> None:
+    import re
+
+    from nextword.model.checkpoint import write_spacing
+    from nextword.model.spacing import Spacing
+
+    odd = write_spacing(
+        tiny_model_path, Spacing.learn(["one , two . three , four . five\n"] * 5), tmp_path / "odd.safetensors"
+    )
+    args = ("generate", "-n", "200", "--seed", "3", "The borrow checker ")
+    plain, spaced = (nextword(*args, model=m).stdout.decode() for m in (tiny_model_path, odd))
+    assert "".join(plain.split()) == "".join(spaced.split())
+    assert re.search(r"\w[,.]", plain) and not re.search(r"\w[,.]", spaced)

@@ -4,6 +4,7 @@ its bookkeeping run on both ways to run the network (the C kernels where they ru
 portable path)."""
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -533,3 +534,18 @@ def test_a_mark_read_again_after_a_space_costs_no_output_layer(checkpoint, sampl
     same(after_space, fresh(checkpoint, context + " ", "", 5))
     predictor.predict(context + " and", "", 5)  # a new token: the output layer runs
     assert predictor.stats.output_layer_passes == passes + 1
+
+
+def test_generated_text_is_spaced_as_the_spacing_table_says(checkpoint, sample_text):
+    from nextword.model.spacing import Spacing
+
+    # A table learned from text that put a space before every comma and full stop.
+    odd = Spacing.learn(["one , two . three , four . five\n"] * 5)
+    plain = Predictor(checkpoint.network, checkpoint.vocab)
+    spaced = Predictor(checkpoint.network, checkpoint.vocab, spacing=odd)
+    a = plain.generate(sample_text[:100], 200, temperature=1.0, seed=3)
+    b = spaced.generate(sample_text[:100], 200, temperature=1.0, seed=3)
+    assert a.split() != b.split() and "".join(a.split()) == "".join(b.split())  # the same tokens, spaced otherwise
+    assert re.search(r"\w[,.]", a) and not re.search(r"\w[,.]", b)
+    phrase, _ = spaced.complete_phrase(sample_text[:100], "", max_words=4, min_probability=0.0)
+    assert phrase == plain.complete_phrase(sample_text[:100], "", max_words=4, min_probability=0.0)[0]  # words only
