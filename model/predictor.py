@@ -28,8 +28,8 @@ from .inference import InferenceNetwork
 from .network import LanguageModel
 from .ranking import Ranking, Suggestion
 from .read_ahead import LOOK_AHEAD_MARKS, Reader
-from .text import SplitText
 from .spacing import Spacing
+from .text import SplitText
 from .tokenize import PARAGRAPH, is_word, iter_tokens
 from .vocab import Vocabulary
 
