@@ -93,6 +93,7 @@ class LoadedModel:
         self.generation = generation  # models loaded so far, this one included (reloads count)
         self.config = config  # the PredictorConfig of every Predictor of this model
         self.vocab = checkpoint.vocab
+        self.spacing = checkpoint.spacing  # how generated tokens are joined into text (phrases)
         self.info: dict[str, Any] = checkpoint.info  # how the model was trained, as its checkpoint says
         self.seconds = 0.0  # time to read the file and build the network
         self.at = time.time()  # when it was swapped in
@@ -113,7 +114,7 @@ class LoadedModel:
         """A new Predictor of this model (on the worker)."""
         from nextword.model import Predictor
 
-        return Predictor(self.network(), self.vocab, self.config)
+        return Predictor(self.network(), self.vocab, self.config, spacing=self.spacing)
 
     @property
     def precision(self) -> str | None:
