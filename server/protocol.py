@@ -1,4 +1,4 @@
-"""pygls's LSP protocol, with our document store and fixes for two pygls defects.
+"""pygls's LSP protocol, with our document store and fixes for three pygls defects.
 
 - Document sync (didOpen/didChange/didClose) goes to ``documents.DocumentStore``. pygls's
   own document rebuilds the whole text line by line on every edit and splits it into lines
@@ -12,6 +12,10 @@
   drops it unanswered.)
 - ``workspace/executeCommand`` handlers can read the request's ``workDoneToken`` from
   ``work_done_token``. (pygls hands a command only its arguments.)
+- The three sync methods call the server's (synchronous) handlers themselves rather than
+  yield to them as pygls's do: pygls files the future of a notification whose built-in
+  handler is a generator among its pending requests, under an id no answer ever removes,
+  so every keystroke would keep one for as long as the server runs.
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ class NextwordProtocol(LanguageServerProtocol):
         item = params.text_document
         self.documents.open(item.uri, item.text, item.version, item.language_id)
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
-            yield handler, (params,), None
+            handler(params)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
@@ -105,13 +109,13 @@ class NextwordProtocol(LanguageServerProtocol):
             doc.apply_change(change)
         doc.version = params.text_document.version
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
-            yield handler, (params,), None
+            handler(params)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
         self.documents.close(params.text_document.uri)
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
-            yield handler, (params,), None
+            handler(params)
 
     # ----- commands ------------------------------------------------------------------------
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)

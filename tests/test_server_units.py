@@ -349,3 +349,39 @@ def test_an_edit_hands_the_cursor_after_it_to_the_model_host() -> None:
         )
     )
     assert len(told) == 2  # the whole text replaced: no cursor to speak of
+
+
+def test_notifications_leave_no_futures_behind() -> None:
+    """Each didChange (a keystroke) handled leaves nothing behind. pygls 2.1 files the future
+    of a notification whose built-in handler is a generator among its pending requests, under
+    a fresh id that no answer ever removes: a future kept per keystroke, for as long as the
+    server runs (the protocol's sync methods call the handlers instead)."""
+    import gc
+    from concurrent.futures import Future
+
+    from nextword.server.lsp_server import create_server
+
+    protocol = create_server().protocol
+
+    def handle(method: str, params: dict) -> None:
+        protocol.handle_message(protocol.structure_message({"jsonrpc": "2.0", "method": method, "params": params}))
+
+    def futures() -> int:
+        gc.collect()
+        return sum(type(o) is Future for o in gc.get_objects())
+
+    uri = "file:///typed.md"
+    handle("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": ""}})
+    before = futures()
+    for n in range(200):
+        where = {"line": 0, "character": n}
+        handle(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": n + 2},
+                "contentChanges": [{"range": {"start": where, "end": where}, "text": "a"}],
+            },
+        )
+    assert protocol.documents.get(uri).text == "a" * 200
+    handle("textDocument/didClose", {"textDocument": {"uri": uri}})
+    assert futures() - before < 10
