@@ -109,7 +109,12 @@ class TrainingJob:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # at exit: no loop left to wait with
             return
-        loop.call_later(KILL_AFTER, lambda: proc.returncode is None and _signal_group(proc, signal.SIGKILL))
+
+        def kill() -> None:
+            if proc.returncode is None:
+                _signal_group(proc, signal.SIGKILL)
+
+        loop.call_later(KILL_AFTER, kill)
 
     def handle_line(self, raw: bytes) -> bool:
         """Take in one line of the trainer's stdout; True if it changed the progress."""
@@ -237,7 +242,12 @@ class Trainer:
         )
         cancel_future = progress.tokens.get(job.token)
         if cancel_future is not None:
-            cancel_future.add_done_callback(lambda f: f.cancelled() and job.cancel())
+
+            def cancelled(future: Any) -> None:
+                if future.cancelled():
+                    job.cancel()
+
+            cancel_future.add_done_callback(cancelled)
 
     def _report(self, job: TrainingJob) -> None:
         if job.token is not None:
