@@ -12,12 +12,19 @@ and until the model is ready (both from process start), and the server's peak me
 By default the keys go back to back, each as soon as the last answer is in: the server
 never has a pause. ``--pause-ms 50`` waits that long between keys, as a (very fast) typist
 does; the server then reads each word ahead while the typist pauses (see
-``server/model_host.py``), so the key that ends the word finds that work done.
+``server/read_ahead.py``), so the key that ends the word finds that work done; the tokens
+found read ahead are printed per size.
 
     python benchmarks/server_latency.py                     # the shipped model, if present
     python benchmarks/server_latency.py --model FILE.safetensors
     python benchmarks/server_latency.py --untrained         # a default-shaped untrained model
     python benchmarks/server_latency.py --pause-ms 50       # a typist's pause between keys
+    python benchmarks/server_latency.py --documents 200     # memory with 200 notes open at once
+
+``--documents N`` measures memory rather than speed: it opens N small notes (the test split
+of ../shared/corpora/notes/simonw-til, then more of its notes if that holds fewer), each cut
+halfway, types the next sentence or so into each without closing any, and prints the
+server's RSS (peak and now), then its peak across model reloads with all of them open.
 
 Without a shipped model (or with --untrained) it builds a model of the default shape
 (256-dim embeddings, 2-layer LSTM of 512, 30,000 tokens) with random weights: the same
@@ -170,16 +177,53 @@ def untrained_model(folder: Path) -> Path:
     return save_checkpoint(folder / "untrained.safetensors", model, vocab, info={"note": "untrained, for benchmarks"})
 
 
+def type_keys(client: Client, uri: str, body: str, typed: str, pause: float = 0.0) -> list[float]:
+    """Type ``typed`` at the end of the open document ``body`` one character at a time, each
+    key a ``didChange`` and a ``completion`` request in one write; the seconds each answer took."""
+    latencies = []
+    version = 1
+    # The end of the text, kept up to date as an editor does, rather than found again in the
+    # whole text per keystroke: at 100,000 words that search (and a copy of the text per
+    # character) would be the client's own work, crowding the server's cache.
+    end = position_of_end(body)
+    for ch in typed:
+        start = end
+        end = (
+            {"line": end["line"] + 1, "character": 0}
+            if ch == "\n"
+            else {"line": end["line"], "character": end["character"] + len(ch.encode("utf-16-le")) // 2}
+        )
+        version += 1
+        change = {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didChange",
+            "params": {
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{"range": {"start": start, "end": start}, "text": ch}],
+            },
+        }
+        context = {"triggerKind": 2, "triggerCharacter": ch} if ch in TRIGGERS else {"triggerKind": 3}
+        completion = client.request_message(
+            "textDocument/completion", {"textDocument": {"uri": uri}, "position": end, "context": context}
+        )
+        started = time.perf_counter()
+        client.write(change, completion)
+        client.wait_for(completion["id"])
+        latencies.append(time.perf_counter() - started)
+        if pause:
+            time.sleep(pause)
+    return latencies
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 # ----- the measurement --------------------------------------------------------------------------
-def measure(
-    model: Path, sizes: list[int], repeats: int, entry: str, reloads: int = 2, pause: float = 0.0
-) -> dict[str, Any]:
-    text = corpus_text(max(sizes) + 1000)
+def start_server(model: Path, entry: str) -> tuple[Client, dict[str, Any]]:
+    """A server started as an editor starts it, initialized, with its model loaded; and the
+    start-up figures."""
     env = dict(os.environ)
     env["NEXTWORD_DATA_DIR"] = tempfile.mkdtemp(prefix="nextword-bench-")
     command = (
@@ -203,17 +247,25 @@ def measure(
     ready_s = time.perf_counter() - client.started
     if status["state"] != "ready":
         raise SystemExit(f"the model did not load: {status['error']}")
-    results: dict[str, Any] = {
+    return client, {
         "initialize_s": initialize_s,
         "ready_s": ready_s,
         "model": status["model"],
         "vocabulary": status["vocabularySize"],
-        "sizes": {},
     }
+
+
+def measure(
+    model: Path, sizes: list[int], repeats: int, entry: str, reloads: int = 2, pause: float = 0.0
+) -> dict[str, Any]:
+    text = corpus_text(max(sizes) + 1000)
+    client, results = start_server(model, entry)
+    results["sizes"] = {}
     for size in sizes:
         latencies: list[float] = []
         ends: list[float] = []  # the keystrokes that end a word
         firsts: list[float] = []
+        read_ahead = 0  # tokens the server found read ahead (nextword.status, before each close)
         for run in range(repeats):
             uri = f"file:///bench/{size}-{run}.md"
             body = first_words(text, size)
@@ -227,39 +279,12 @@ def measure(
                 {"textDocument": {"uri": uri}, "position": position_of_end(body), "context": {"triggerKind": 1}},
             )
             firsts.append(time.perf_counter() - started)
-            version = 1
-            # The end of the text, kept up to date as an editor does, rather than found again
-            # in the whole text per keystroke: at 100,000 words that search (and a copy of the
-            # text per character) would be the client's own work, crowding the server's cache.
-            end = position_of_end(body)
-            for ch in PARAGRAPH:
-                start = end
-                end = (
-                    {"line": end["line"] + 1, "character": 0}
-                    if ch == "\n"
-                    else {"line": end["line"], "character": end["character"] + len(ch.encode("utf-16-le")) // 2}
-                )
-                version += 1
-                change = {
-                    "jsonrpc": "2.0",
-                    "method": "textDocument/didChange",
-                    "params": {
-                        "textDocument": {"uri": uri, "version": version},
-                        "contentChanges": [{"range": {"start": start, "end": start}, "text": ch}],
-                    },
-                }
-                context = {"triggerKind": 2, "triggerCharacter": ch} if ch in TRIGGERS else {"triggerKind": 3}
-                completion = client.request_message(
-                    "textDocument/completion", {"textDocument": {"uri": uri}, "position": end, "context": context}
-                )
-                started = time.perf_counter()
-                client.write(change, completion)
-                client.wait_for(completion["id"])
-                latencies.append(time.perf_counter() - started)
+            for ch, latency in zip(PARAGRAPH, type_keys(client, uri, body, PARAGRAPH, pause), strict=True):
+                latencies.append(latency)
                 if not WORD_RE.match(ch):
-                    ends.append(latencies[-1])
-                if pause:
-                    time.sleep(pause)
+                    ends.append(latency)
+            status = client.request("workspace/executeCommand", {"command": "nextword.status"})
+            read_ahead += status.get("readAheadHits", 0)
             client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
         results["sizes"][size] = {
             "keystrokes": len(latencies),
@@ -270,6 +295,7 @@ def measure(
             "word_end_p99_ms": 1e3 * percentile(ends, 0.99),
             "first_ms": 1e3 * max(firsts),
             "first_median_ms": 1e3 * statistics.median(firsts),
+            "read_ahead_hits": read_ahead,
             "slowest": sorted(
                 (
                     (round(1e3 * t, 2), i % len(PARAGRAPH), PARAGRAPH[i % len(PARAGRAPH)])
@@ -286,6 +312,79 @@ def measure(
     results["rss_after_reloads_now_mb"] = client.rss_mb()
     client.close()
     return results
+
+
+def small_notes(count: int) -> list[tuple[str, str]]:
+    """``count`` notes of simonw-til as (relative path, text): its test split first, then its
+    other notes of under 8,000 characters, in path order."""
+    from nextword.training.split import is_test_file
+
+    root = CORPORA / "notes" / "simonw-til"
+    files = sorted(p for p in root.rglob("*.md") if p.is_file())
+    relative = {p: p.relative_to(root).as_posix() for p in files}
+    tests = [p for p in files if is_test_file(relative[p])]
+    others = [p for p in files if not is_test_file(relative[p]) and p.stat().st_size < 8000]
+    chosen = (tests + others)[:count]
+    if len(chosen) < count:
+        raise SystemExit(f"{root} holds only {len(chosen)} notes to open")
+    return [(relative[p], p.read_text(encoding="utf-8", errors="replace")) for p in chosen]
+
+
+def measure_documents(
+    model: Path, count: int, entry: str, reloads: int, typed_chars: int, pause: float = 0.0
+) -> dict[str, Any]:
+    """Open ``count`` notes, each cut halfway (at a space), and type the next ``typed_chars``
+    characters of each at that end, asking for completions, closing none; the server's RSS."""
+    client, results = start_server(model, entry)
+    keys = 0
+    for n, (relative, text) in enumerate(small_notes(count)):
+        half = text.rfind(" ", 0, len(text) // 2) + 1
+        body, typed = text[:half], text[half : half + typed_chars]
+        uri = f"file:///notes/{n}/{relative}"
+        client.notify(
+            "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": body}}
+        )
+        client.request(
+            "textDocument/completion",
+            {"textDocument": {"uri": uri}, "position": position_of_end(body), "context": {"triggerKind": 1}},
+        )
+        keys += len(type_keys(client, uri, body, typed, pause))
+    status = client.request("workspace/executeCommand", {"command": "nextword.status"})
+    results.update(
+        documents=count,
+        keystrokes=keys,
+        live_documents=status.get("liveDocuments"),
+        rss_mb=client.peak_rss_mb(),
+        rss_now_mb=client.rss_mb(),
+    )
+    for _ in range(reloads):
+        client.request("workspace/executeCommand", {"command": "nextword.reloadModel"})
+    results["reloads"] = reloads
+    results["rss_after_reloads_peak_mb"] = client.peak_rss_mb()
+    results["rss_after_reloads_now_mb"] = client.rss_mb()
+    client.close()
+    return results
+
+
+def report_documents(results: dict[str, Any]) -> None:
+    def mark(value: float) -> str:
+        return "ok" if value <= TARGETS["rss_mb"] else "MISSED"
+
+    print(f"model: {results['model']} ({results['vocabulary']} tokens)")
+    print(
+        f"{results['documents']} notes open, {results['keystrokes']} keys typed into them "
+        f"({results['live_documents']} keep model state)"
+    )
+    peak = results["rss_mb"]
+    print(
+        f"peak RSS {peak:.0f} MB ({mark(peak)}, target {TARGETS['rss_mb']:.0f} MB), now {results['rss_now_mb']:.0f} MB"
+    )
+    if results["reloads"]:
+        peak = results["rss_after_reloads_peak_mb"]
+        print(
+            f"after {results['reloads']} model reloads with them open: RSS {results['rss_after_reloads_now_mb']:.0f} MB, "
+            f"peak {peak:.0f} MB ({mark(peak)})"
+        )
 
 
 def report(results: dict[str, Any]) -> None:
@@ -307,6 +406,7 @@ def report(results: dict[str, Any]) -> None:
         )
     for size, r in results["sizes"].items():
         print(f"slowest keystrokes at {size} words (ms, index, character): {r['slowest']}")
+        print(f"tokens found read ahead at {size} words: {r['read_ahead_hits']}")
     largest = max(results["sizes"])
     first = results["sizes"][largest]["first_ms"]
     print(
@@ -345,6 +445,10 @@ def main() -> int:
     parser.add_argument(
         "--pause-ms", type=float, default=0.0, help="pause between keys, as a typist's (default 0: back to back)"
     )
+    parser.add_argument(
+        "--documents", type=int, default=0, help="memory mode: open this many notes and type into each, closing none"
+    )
+    parser.add_argument("--typed-chars", type=int, default=120, help="with --documents: characters typed into each")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     model = args.model
@@ -352,11 +456,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if model is None:
             model = shipped if shipped.is_file() and not args.untrained else untrained_model(Path(tmp))
-        before = machine.describe()
-        results = measure(model, args.sizes, args.repeats, args.entry, args.reloads, args.pause_ms / 1000)
-        results["pause_ms"] = args.pause_ms
-        results["machine"] = [before, machine.describe()]
-    report(results)
+        if args.documents:
+            results = measure_documents(
+                model, args.documents, args.entry, args.reloads, args.typed_chars, args.pause_ms / 1000
+            )
+            report_documents(results)
+        else:
+            before = machine.describe()
+            results = measure(model, args.sizes, args.repeats, args.entry, args.reloads, args.pause_ms / 1000)
+            results["pause_ms"] = args.pause_ms
+            results["machine"] = [before, machine.describe()]
+            report(results)
     if args.json:
         print(json.dumps(results, indent=2))
     return 0
