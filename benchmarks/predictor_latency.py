@@ -39,10 +39,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import machine  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from nextword.model import Predictor, load_checkpoint, resolve_model_path  # noqa: E402
-from nextword.model.predictor import LOOK_AHEAD_MARKS  # noqa: E402
+from nextword.model import InferenceNetwork, Predictor, load_checkpoint, resolve_model_path  # noqa: E402
 from nextword.model.text import SplitText  # noqa: E402
 from nextword.model.tokenize import WORD_RE  # noqa: E402
+from nextword.server.read_ahead import LOOK_AHEAD_MARKS  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 
@@ -75,7 +75,10 @@ def measure(
     boundaries that had to run the network (all of them unless ``ahead``), and the time each
     look-ahead took (in the pause, not in any query); ``flush`` is read through before each
     boundary, untimed, to empty the caches."""
-    boundary, inside, stepped, looked = [], [], [], []
+    boundary: list[float] = []
+    inside: list[float] = []
+    stepped: list[float] = []
+    looked: list[float] = []
     start = time.perf_counter()
     predictor.predict(document, "", k)
     first = time.perf_counter() - start
@@ -126,7 +129,8 @@ def run(args: argparse.Namespace) -> None:
     print(machine.describe())
     cold = ", caches emptied before every word boundary" if args.cold else ""
     busy = ", memory streamed on the other core" if args.busy else ""
-    kernels = checkpoint.model.inference_kernels
+    network = InferenceNetwork.build(checkpoint.model)
+    kernels = network.kernels
     print(
         f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s){cold}{busy}, kernels: {kernels}"
     )
@@ -136,7 +140,7 @@ def run(args: argparse.Namespace) -> None:
     for words in (100, 100_000):
         document = take_words(text, words) + "\n\n"
         for ahead in (False, True):
-            predictor = Predictor(checkpoint.model, checkpoint.vocab)
+            predictor = Predictor(network, checkpoint.vocab)
             measure(predictor, document, typed[:2000], args.k, ahead, flush)  # warm up
             predictor.reset()
             boundary, inside, first, stepped, looked = measure(predictor, document, typed, args.k, ahead, flush)

@@ -195,19 +195,13 @@ def _parse_vocab(data: Any) -> Vocabulary:
     return Vocabulary(data)
 
 
-def load_checkpoint(
-    path: str | os.PathLike[str] | None = None, *, for_prediction: bool = False, prepare: bool = True
-) -> Checkpoint:
-    """Read a checkpoint (the shipped default when ``path`` is None), ready for prediction.
+def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_prediction: bool = False) -> Checkpoint:
+    """Read a checkpoint (the shipped default when ``path`` is None).
 
-    ``for_prediction`` keeps the weights as the file stores them (half precision) beside the
-    compact forms prediction reads, instead of in single precision: a loaded model takes
-    about 60 MB instead of 80, and loading it needs no transient single-precision copy, with
-    the same suggestions to the bit. Training and ``forward`` convert such a model to single
-    precision the first time they use it; load without the flag to train or score a model.
-    ``prepare=False`` leaves building those compact forms to the first prediction (or to
-    ``model.prepare_for_inference()``): a server swapping models builds them once the old
-    model is gone, so that the two are never in memory whole at once."""
+    ``for_prediction`` keeps the weights as the file stores them (half precision) instead of
+    in single precision, for ``InferenceNetwork.build`` to read: no transient single-precision
+    copy, and the same suggestions to the bit. Training and ``forward`` convert such a model to
+    single precision the first time they use it; load without the flag to train a model."""
     path = Path(path).expanduser() if path is not None else default_model_path()
     metadata, tensors = _read_file(path)
     config, vocab, info, spacing = _parse_metadata(path, metadata)
@@ -224,8 +218,6 @@ def load_checkpoint(
                 f"{path} has damaged notes data (token ids that do not fit its vocabulary); retrain it with `nextword train --full`"
             )
         model.set_notes(notes)
-    if prepare:
-        model.prepare_for_inference()
     return Checkpoint(model=model, vocab=vocab, path=path, info=info, extra=extra, spacing=spacing)
 
 

@@ -8,7 +8,6 @@ it once (``inference.InferenceNetwork``), which reads one token or a run of them
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -16,10 +15,6 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .ngram import MAX_TOKENS as MAX_NOTES_TOKENS
-from .ngram import NotesNgram
-
-if TYPE_CHECKING:
-    from .inference import InferenceNetwork
 
 # One (h, c) pair per layer, each of shape [batch, size].
 State = tuple[tuple[Tensor, Tensor], ...]
@@ -61,7 +56,6 @@ class LanguageModel(nn.Module):
         # The token ids of the notes a personal model learned (int32, or None): kept with the
         # weights in its checkpoint, they give the Predictor an n-gram of those notes.
         self.notes_tokens: Tensor | None = None
-        self._inference: InferenceNetwork | None = None  # transition: removed when the server uses InferenceNetwork
 
     # ----- training -------------------------------------------------------------------------
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
@@ -104,7 +98,6 @@ class LanguageModel(nn.Module):
 
     def train(self, mode: bool = True) -> LanguageModel:
         if mode:
-            self._inference = None  # transition: removed when the server uses InferenceNetwork
             self._single_precision()
         return super().train(mode)
 
@@ -120,44 +113,3 @@ class LanguageModel(nn.Module):
         if tokens is not None:
             tokens = tokens.detach().reshape(-1)[-MAX_NOTES_TOKENS:].to(torch.int32).cpu()
         self.notes_tokens = tokens if tokens is not None and tokens.numel() else None
-        self._inference = None  # transition: removed when the server uses InferenceNetwork
-
-    # ----- transition: removed when the server uses InferenceNetwork ------------------------------
-    # The server and the model host still ask the module for what prediction runs; each of
-    # these delegates to one InferenceNetwork built from it and kept.
-    def prepare_for_inference(self) -> LanguageModel:  # transition: removed when the server uses InferenceNetwork
-        """Build the network prediction runs (``InferenceNetwork.build``), once; returns self."""
-        if self._inference is None:
-            from .inference import InferenceNetwork
-
-            self.eval()
-            self._inference = InferenceNetwork.build(self)
-        return self
-
-    @property
-    def inference_network(self) -> InferenceNetwork:  # transition: removed when the server uses InferenceNetwork
-        """The network prediction runs, built once (see ``prepare_for_inference``)."""
-        self.prepare_for_inference()
-        assert self._inference is not None
-        return self._inference
-
-    @property
-    def prepared(self) -> bool:  # transition: removed when the server uses InferenceNetwork
-        """Whether ``prepare_for_inference`` has built the network prediction runs."""
-        return self._inference is not None
-
-    @property
-    def inference_precision(self) -> str:  # transition: removed when the server uses InferenceNetwork
-        return self.inference_network.precision
-
-    @property
-    def inference_kernels(self) -> str:  # transition: removed when the server uses InferenceNetwork
-        return self.inference_network.kernels
-
-    @property
-    def factored_output(self) -> tuple[int, int] | None:  # transition: removed when the server uses InferenceNetwork
-        return self.inference_network.factored_output
-
-    @property
-    def notes_ngram(self) -> NotesNgram | None:  # transition: removed when the server uses InferenceNetwork
-        return self.inference_network.notes_ngram

@@ -21,7 +21,7 @@ import numpy as np
 ORDER = 4  # up to three tokens of context
 _BITS = 21
 MAX_VOCAB = 1 << _BITS
-# A person's notes of up to this many tokens are kept whole (20 MB as int32); of more, the newest.
+# A person's notes of up to this many tokens are kept whole (as int32, four bytes a token); of more, the newest.
 MAX_TOKENS = 5_000_000
 
 

@@ -25,7 +25,6 @@ from .config import PredictorConfig
 from .context import Context
 from .generation import continue_phrase, phrase_text, sample
 from .inference import InferenceNetwork
-from .network import LanguageModel
 from .ranking import Ranking, Suggestion
 from .read_ahead import LOOK_AHEAD_MARKS, Reader
 from .spacing import Spacing
@@ -55,15 +54,13 @@ class Predictor:
 
     def __init__(
         self,
-        network: InferenceNetwork | LanguageModel,
+        network: InferenceNetwork,
         vocab: Vocabulary,
         config: PredictorConfig | None = None,
         spacing: Spacing | None = None,
     ):
         """``spacing``: how generated tokens are joined into text (the checkpoint's table; by
         default English rules)."""
-        if isinstance(network, LanguageModel):  # transition: removed when the server uses InferenceNetwork
-            network = network.inference_network
         if len(vocab) != network.config.vocab_size:
             raise ValueError("vocabulary and model disagree on the vocabulary size")
         self.network = network

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise NextwordError(f"--seed must be a whole number from 0 to {2**63 - 1}, not {args.seed}")
     text = read_text(args.text)
-    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True, prepare=False)
+    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
     predictor = Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab, spacing=checkpoint.spacing)
     if args.phrase:
         context, prefix = split_prefix(text)

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     path = resolve_model_path(args.model)
-    checkpoint = load_checkpoint(path, for_prediction=True, prepare=False)
+    checkpoint = load_checkpoint(path, for_prediction=True)
     network = InferenceNetwork.build(checkpoint.model)
     config = checkpoint.model.config
     params = sum(p.numel() for p in checkpoint.model.parameters())

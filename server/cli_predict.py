@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise NextwordError(f"--top must be at least 1, not {args.top}")
     text = read_text(args.text)
-    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True, prepare=False)
+    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
     context, prefix = split_prefix(text)
     network = InferenceNetwork.build(checkpoint.model)
     suggestions = Predictor(network, checkpoint.vocab).predict(context, prefix, args.top)

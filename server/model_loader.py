@@ -336,7 +336,7 @@ class ModelLoader:
         from nextword.model import NextwordError, load_checkpoint
 
         try:
-            return load_checkpoint(path, for_prediction=True, prepare=False)
+            return load_checkpoint(path, for_prediction=True)
         except NextwordError as e:
             self._fail(path, signature, "failed", f"nextword: {e}.{self._keeping()}".replace("..", "."))
         except Exception as e:  # noqa: BLE001 - a file that is not a model must not stop the server

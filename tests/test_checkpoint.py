@@ -7,6 +7,7 @@ import pytest
 import torch
 from nextword.model import (
     CheckpointError,
+    InferenceNetwork,
     LanguageModel,
     ModelConfig,
     Predictor,
@@ -59,7 +60,7 @@ def test_a_model_loaded_for_prediction_keeps_its_stored_weights_and_predicts_the
     full, compact = load_checkpoint(default_model_path()), load_checkpoint(default_model_path(), for_prediction=True)
     assert {p.dtype for p in compact.model.parameters()} == {torch.float16}
     assert {p.dtype for p in full.model.parameters()} == {torch.float32}
-    predictors = [Predictor(c.model, c.vocab) for c in (full, compact)]
+    predictors = [Predictor(InferenceNetwork.build(c.model), c.vocab) for c in (full, compact)]
     words = sample_text.split(" ")
     for end in range(1, len(words), 7):
         context = " ".join(words[:end]) + " "

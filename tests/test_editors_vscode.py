@@ -308,7 +308,7 @@ void pipeServerLog(Readable.from([{json.dumps(chr(10).join(lines) + chr(10))}]),
 def test_trigger_characters_that_need_a_restart(tmp_path: Any) -> None:
     """The extension's copy of the characters the server always announces is the server's; a
     character outside them needs a server started with it, and only then a restart."""
-    from nextword.server.capabilities import ANNOUNCED_TRIGGERS
+    from nextword.server.configuration import ANNOUNCED_TRIGGERS
 
     out = run_in_node(
         tmp_path,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from nextword.model import load_checkpoint, save_checkpoint
+from nextword.model import InferenceNetwork, load_checkpoint, save_checkpoint
 from nextword.server.cli import main
 from nextword.server.cli_info import PRECISION_WORDS
 from nextword.training.batches import encode_documents
@@ -97,7 +97,10 @@ def test_growing_keeps_old_rows_and_initialises_new_ones(tiny_model_path, tmp_pa
     path = save_checkpoint(tmp_path / "grown.safetensors", model, vocab)
     loaded = load_checkpoint(path)
     assert loaded.model.config.vocab_size == len(vocab)
-    assert any(s.word == "kubectl" for s in Predictor(loaded.model, loaded.vocab).predict("Run ", "kub", 5))
+    assert any(
+        s.word == "kubectl"
+        for s in Predictor(InferenceNetwork.build(loaded.model), loaded.vocab).predict("Run ", "kub", 5)
+    )
 
 
 def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data_dir, tmp_path, capsys):
@@ -121,17 +124,19 @@ def test_cli_fine_tunes_the_shipped_model_and_grows_its_vocabulary(shipped, data
     # The notes' n-gram holds exactly the training files, as the grown vocabulary reads them.
     corpus = load_corpus([notes])
     assert torch.equal(tuned.model.notes_tokens.long(), encode_documents([d.text for d in corpus.train], tuned.vocab))
-    assert tuned.model.notes_ngram is not None
+    assert InferenceNetwork.build(tuned.model).notes_ngram is not None
     capsys.readouterr()
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["notes_tokens"] == tuned.model.notes_tokens.numel()
-    assert info["prediction_weights"] == tuned.model.inference_precision
+    assert info["prediction_weights"] == InferenceNetwork.build(tuned.model).precision
     assert main(["info", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "notes n-gram" in shown
     assert re.search(
-        rf"^prediction +{re.escape(PRECISION_WORDS[tuned.model.inference_precision])}, multiplied by ", shown, re.M
+        rf"^prediction +{re.escape(PRECISION_WORDS[InferenceNetwork.build(tuned.model).precision])}, multiplied by ",
+        shown,
+        re.M,
     )
 
 

@@ -166,7 +166,7 @@ def test_bad_buffers_are_refused_not_read_past():
 
 @needs_kernels
 def test_the_shipped_model_runs_on_the_kernels_unless_told_not_to(monkeypatch):
-    model = load_checkpoint(default_model_path(), for_prediction=True, prepare=False).model
+    model = load_checkpoint(default_model_path(), for_prediction=True).model
     assert compiled.takes(model.config) and InferenceNetwork.build(model).kernels == compiled.KERNELS
     monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
     assert not compiled.available()

@@ -27,7 +27,7 @@ SENTENCE = "The borrow checker rejects the program before it runs , and the erro
 
 @pytest.fixture(scope="module")
 def shipped():
-    return load_checkpoint(default_model_path(), prepare=False)
+    return load_checkpoint(default_model_path())
 
 
 @pytest.fixture(params=["nextword", "torch"])
@@ -49,7 +49,7 @@ def test_the_c_kernels_run_where_they_can_unless_told_not_to(shipped, monkeypatc
 
 
 def test_kernels_asked_for_are_used_or_refused_with_the_reason(tiny_model_path, monkeypatch):
-    model = load_checkpoint(tiny_model_path, prepare=False).model
+    model = load_checkpoint(tiny_model_path).model
     assert InferenceNetwork.build(model, kernels="torch").kernels == "torch"
     with pytest.raises(ValueError, match="kernels must be one of nextword, torch, not 'fbgemm'"):
         InferenceNetwork.build(model, kernels="fbgemm")
@@ -117,7 +117,7 @@ def test_a_run_reads_as_its_steps_do(shipped, kind, length):
 def test_a_model_loaded_for_prediction_is_read_where_it_lies(kind):
     """Either way, building the network leaves the module's half-precision weights as the
     file stores them; the C kernels read its embedding there rather than copy it."""
-    loaded = load_checkpoint(default_model_path(), for_prediction=True, prepare=False)
+    loaded = load_checkpoint(default_model_path(), for_prediction=True)
     network = InferenceNetwork.build(loaded.model, kind)
     assert {p.dtype for p in loaded.model.parameters()} == {torch.float16}
     assert Predictor(network, loaded.vocab).predict("The error message says which ", "", 5)

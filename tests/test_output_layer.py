@@ -54,13 +54,13 @@ def test_small_layers_stay_exact(tiny_model_path):
     for rows, dim in [(3000, 16), (HEAD_ROWS + 100, 256), (HEAD_ROWS * 4, TAIL_RANK + 8), (HEAD_ROWS * 4, 64)]:
         assert not worth_factoring(rows, dim)  # too little to save
     assert worth_factoring(HEAD_ROWS * 4, 256) and worth_factoring(28000, 256)
-    tiny = load_checkpoint(tiny_model_path, prepare=False).model
+    tiny = load_checkpoint(tiny_model_path).model
     assert InferenceNetwork.build(tiny).factored_output is None
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    checkpoint = load_checkpoint(default_model_path(), prepare=False)
+    checkpoint = load_checkpoint(default_model_path())
     model = checkpoint.model
     ids = []
     for document in load_split(NOTES, read_train=False).test[:6]:

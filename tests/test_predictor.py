@@ -52,7 +52,7 @@ def one_thread():
 def _built(path, kernels: str) -> Model:
     if kernels == "nextword" and not compiled.available():
         pytest.skip("the C kernels are not built or not supported here")
-    checkpoint = load_checkpoint(path, for_prediction=True, prepare=False)
+    checkpoint = load_checkpoint(path, for_prediction=True)
     return Model(InferenceNetwork.build(checkpoint.model, kernels), checkpoint.vocab)
 
 
@@ -304,7 +304,7 @@ def test_a_phrase_may_begin_by_ending_the_word_typed(predictor, checkpoint, samp
 @pytest.fixture(scope="module")
 def shipped():
     """The shipped model as prediction runs it by default."""
-    checkpoint = load_checkpoint(default_model_path(), for_prediction=True, prepare=False)
+    checkpoint = load_checkpoint(default_model_path(), for_prediction=True)
     return Model(InferenceNetwork.build(checkpoint.model), checkpoint.vocab)
 
 

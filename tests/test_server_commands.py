@@ -41,10 +41,13 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def predict(model: Path, context: str, prefix: str, k: int = 10) -> list[str]:
-    from nextword.model import Predictor, load_checkpoint
+    from nextword.model import InferenceNetwork, Predictor, load_checkpoint
 
     checkpoint = load_checkpoint(model)
-    return [s.word for s in Predictor(checkpoint.model, checkpoint.vocab).predict(context, prefix, k)]
+    return [
+        s.word
+        for s in Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab).predict(context, prefix, k)
+    ]
 
 
 def words_of(result: types.CompletionList) -> list[str]:
@@ -54,12 +57,12 @@ def words_of(result: types.CompletionList) -> list[str]:
 async def test_status_and_reload(models: dict[str, Path], tmp_path: Path) -> None:
     async with lsp_client("--model", str(models["a"]), data_dir=tmp_path) as client:
         status = await wait_ready(client)
-        from nextword.model import load_checkpoint
+        from nextword.model import InferenceNetwork, load_checkpoint
 
         checkpoint = load_checkpoint(models["a"])
         assert status["model"] == str(models["a"]) and status["vocabularySize"] == len(checkpoint.vocab)
-        assert status["predictionWeights"] == checkpoint.model.inference_precision
-        assert status["predictionKernels"] == checkpoint.model.inference_kernels
+        assert status["predictionWeights"] == InferenceNetwork.build(checkpoint.model).precision
+        assert status["predictionKernels"] == InferenceNetwork.build(checkpoint.model).kernels
         assert (
             status["loadSeconds"] > 0
             and status["loadedAt"]

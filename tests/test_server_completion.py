@@ -35,12 +35,12 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def reference(tiny_model: Path):
     """A fresh in-process Predictor per question, on the same model."""
-    from nextword.model import Predictor, PredictorConfig, load_checkpoint
+    from nextword.model import InferenceNetwork, Predictor, PredictorConfig, load_checkpoint
 
     checkpoint = load_checkpoint(tiny_model)
 
     def predictor() -> Predictor:
-        return Predictor(checkpoint.model, checkpoint.vocab, PredictorConfig())
+        return Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab, PredictorConfig())
 
     return predictor
 

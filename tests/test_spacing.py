@@ -200,7 +200,7 @@ def test_the_shipped_table_joins_held_out_lines_of_its_corpus_as_written():
     from nextword.model import default_model_path, load_checkpoint
     from nextword.training.corpus import find_files, read_text
 
-    spacing = load_checkpoint(default_model_path(), prepare=False).spacing
+    spacing = load_checkpoint(default_model_path()).spacing
     assert spacing is not None
     lines = [
         " ".join(line.split())

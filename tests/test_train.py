@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from nextword.model import NextwordError, Predictor, load_checkpoint, save_checkpoint
+from nextword.model import InferenceNetwork, NextwordError, Predictor, load_checkpoint, save_checkpoint
 from nextword.server.cli import main
 from nextword.training.corpus import load_corpus
 from nextword.training.split import is_test_file
@@ -15,7 +15,7 @@ from nextword.training.split import is_test_file
 
 def test_trained_model_has_learned_its_notes(trained_model_path):
     checkpoint = load_checkpoint(trained_model_path)
-    predictor = Predictor(checkpoint.model, checkpoint.vocab)
+    predictor = Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab)
     best = predictor.predict("# Borrowing\n\nThe borrow checker checks the", "", 3)
     assert best[0].word == "references"
     assert (

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from nextword.model import (
     Checkpoint,
+    InferenceNetwork,
     NextwordError,
     Predictor,
     default_model_path,
@@ -41,7 +42,7 @@ class ModelSystem:
     name = "model"
 
     def __init__(self, checkpoint: Checkpoint):
-        self.predictor = Predictor(checkpoint.model, checkpoint.vocab)
+        self.predictor = Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab)
 
     def reset(self) -> None:
         self.predictor.reset()

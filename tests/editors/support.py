@@ -62,9 +62,9 @@ class Expected:
         self.checkpoint = load_checkpoint(model_path)
 
     def ranked(self, context: str, prefix: str, k: int) -> list[Ranked]:
-        from nextword.model import Predictor
+        from nextword.model import InferenceNetwork, Predictor
 
-        predictor = Predictor(self.checkpoint.model, self.checkpoint.vocab)
+        predictor = Predictor(InferenceNetwork.build(self.checkpoint.model), self.checkpoint.vocab)
         return [Ranked(s.word, s.probability) for s in predictor.predict(context, prefix, k)]
 
     def words(self, context: str, prefix: str, k: int) -> list[str]:

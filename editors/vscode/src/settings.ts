@@ -10,7 +10,7 @@ export const CLIENT_ONLY = ['serverCommand', 'serverArgs', 'languages', 'trace']
 export const RESTART_ON = ['serverCommand', 'serverArgs', 'languages'] as const;
 
 /**
- * The completion trigger characters the server always announces (server/capabilities.py,
+ * The completion trigger characters the server always announces (server/configuration.py,
  * ANNOUNCED_TRIGGERS): a space, ASCII punctuation but the underscore, and “‘«„¿¡. VS Code
  * learns the triggers once, when the server starts; any other character in
  * `nextword.triggerCharacters` takes effect only in a server started with it.
