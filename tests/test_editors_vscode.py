@@ -161,6 +161,7 @@ class EventEmitter {
 }
 module.exports = {
   EventEmitter,
+  ConfigurationTarget: { 1: 'Global', 2: 'Workspace', 3: 'WorkspaceFolder', Global: 1, Workspace: 2, WorkspaceFolder: 3 },
   LogLevel: { Off: 0, Trace: 1, Debug: 2, Info: 3, Warning: 4, Error: 5 },
   workspace: {
     getConfiguration: (section) => ({ get: (key, fallback) => (`${section}.${key}` in globalThis.settings ? globalThis.settings[`${section}.${key}`] : fallback) }),
@@ -254,6 +255,77 @@ console.log(JSON.stringify({{
         "onPath": str(on_path / "nextword"),
         "notOnPath": None,
     }
+
+
+@needs_npm
+def test_server_command_found_in_the_workspaces_virtual_environment(tmp_path: Any) -> None:
+    """The default `nextword` is found in a workspace folder's .venv (or venv) before PATH, in
+    the first folder that has one; a path, or a name no environment holds, is looked up as before."""
+    first, second, plain = tmp_path / "first", tmp_path / "second", tmp_path / "plain"
+    programs = {}
+    for folder, venv in ((first, "venv"), (second, ".venv"), (plain, None)):
+        folder.mkdir()
+        if venv:
+            program = folder / venv / "bin" / "nextword"
+            program.parent.mkdir(parents=True)
+            program.write_text("#!/bin/sh\n", encoding="utf-8")
+            program.chmod(0o755)
+            programs[folder.name] = str(program)
+    (second / "venv" / "bin").mkdir(parents=True)
+    not_executable = second / "venv" / "bin" / "nextword"
+    not_executable.write_text("", encoding="utf-8")  # not runnable: passed over
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    (on_path / "nextword").write_text("#!/bin/sh\n", encoding="utf-8")
+    (on_path / "nextword").chmod(0o755)
+    path = json.dumps(str(on_path))
+    found = run_in_node(
+        tmp_path,
+        f"""
+import {{ findCommand, isProgram }} from '@src/findCommand';
+const [first, second, plain] = {json.dumps([str(first), str(second), str(plain)])};
+const env = {{ PATH: {path} }};
+console.log(JSON.stringify({{
+  second: findCommand('nextword', second, env),
+  first: findCommand('nextword', first, env),
+  both: findCommand('nextword', plain, env, [plain, second, first]),
+  plain: findCommand('nextword', plain, env),
+  noFolder: findCommand('nextword', undefined, env),
+  other: findCommand('nextword-not-installed', second, env) ?? null,
+  explicit: findCommand({json.dumps(str(on_path / "nextword"))}, second, env),
+  runnable: [isProgram({json.dumps(programs["second"])}), isProgram({json.dumps(str(not_executable))}), isProgram({json.dumps(str(second))})],
+}}));
+""",
+    )
+    assert found == {
+        "second": programs["second"],
+        "first": programs["first"],
+        "both": programs["second"],
+        "plain": str(on_path / "nextword"),
+        "noFolder": str(on_path / "nextword"),
+        "other": None,
+        "explicit": str(on_path / "nextword"),
+        "runnable": [True, False, False],
+    }
+
+
+@needs_npm
+def test_a_chosen_server_program_is_stored_where_the_setting_applies(tmp_path: Any) -> None:
+    """The user's settings (VS Code sends a machine-scoped one to the Remote settings in a remote
+    window), unless a workspace or folder value is in force and would hide it."""
+    out = run_in_node(
+        tmp_path,
+        """
+import { commandTarget } from '@src/settings';
+console.log(JSON.stringify([
+  commandTarget(undefined),
+  commandTarget({}),
+  commandTarget({ workspaceValue: 'nextword' }),
+  commandTarget({ workspaceValue: 'a', workspaceFolderValue: 'b' }),
+]));
+""",
+    )
+    assert out == [1, 1, 2, 3]  # Global, Global, Workspace, WorkspaceFolder
 
 
 @needs_npm

@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from editors.support import CORPUS, EDITORS, Expected, build_model, editor_env
+from editors.support import CORPUS, EDITORS, Expected, build_model, editor_env, nextword_bin_dir
 from editors.vscode_build import npm_missing, package_vsix
 
 E2E_DIR = Path(os.environ.get("NEXTWORD_E2E_DIR", Path.home() / ".cache" / "nextword-e2e"))
@@ -87,8 +87,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def code_server(home: Path, folder: Path, settings: dict, vsix: Path):
-    """code-server serving ``folder`` with the extension installed; yields its URL."""
+def code_server(home: Path, folder: Path, settings: dict, vsix: Path, nextword_on_path: bool = True):
+    """code-server serving ``folder`` with the extension installed; yields its URL. With
+    ``nextword_on_path`` false, no folder on PATH holds a `nextword` program."""
     user_data, extensions = home / "user-data", home / "extensions"
     # code-server is a remote window: settings of machine scope (nextword.serverCommand,
     # serverArgs, modelPath) apply from the Remote settings (user-data/Machine), the rest from User.
@@ -105,9 +106,13 @@ def code_server(home: Path, folder: Path, settings: dict, vsix: Path):
     env = editor_env(
         home, HOME=str(home), TMPDIR=str(tmp), SHELL="/bin/bash", VSCODE_CLI_DISABLE_TELEMETRY="1", **TRAINER
     )
+    if not nextword_on_path:
+        env["PATH"] = os.pathsep.join(
+            d for d in env["PATH"].split(os.pathsep) if d and not Path(d, "nextword").exists()
+        )
     # VS Code takes the extension host's environment from a login shell (`$SHELL -ilc env`), so,
     # as for a user who installed nextword with pipx or pip --user, PATH comes from the profile.
-    profile = f'export PATH="{env["PATH"].split(os.pathsep)[0]}:$PATH"\n'
+    profile = f'export PATH="{env["PATH"].split(os.pathsep)[0]}:$PATH"\n' if nextword_on_path else ""
     for name in (".profile", ".bashrc"):
         (home / name).write_text(profile, encoding="utf-8")
     for name in ("VSCODE_IPC_HOOK_CLI", "VSCODE_CWD", "VSCODE_NLS_CONFIG"):
@@ -327,7 +332,7 @@ def test_vscode_says_clearly_when_the_server_is_missing(tmp_path: Path) -> None:
             "url": f"{url}?folder={notes}",
             "file": "note.md",
             "screenshotDir": str(screenshot_dir),
-            "missingServer": {"text": "was not found on PATH", "button": "Open README", "tab": "readme"},
+            "missingServer": {"text": "or on PATH", "button": "Open README", "tab": "readme"},
             "quietBeforeOpenMs": 8000,
         }
         report = run_plan(tmp_path, plan, 300)
@@ -398,3 +403,92 @@ def test_vscode_says_once_why_the_server_did_not_start_and_recovers(tmp_path: Pa
     assert runs.read_text(encoding="utf-8").count("\n") == 1, runs.read_text(encoding="utf-8")
     assert any(model.name in text for text in report["statusBar"]), report["statusBar"]
     assert "Settings" in report["openedTab"]
+
+
+def test_vscode_offers_to_choose_the_missing_server(tmp_path: Path) -> None:
+    """No `nextword` on PATH and no setting (the User tab shows none): the error offers a file
+    dialog; the program chosen there is stored where the setting applies in code-server, the
+    Remote (Machine) settings, not the User ones, and the server starts with it."""
+    vsix = package_vsix()
+    model = build_model(tmp_path / "editors.safetensors")
+    program = nextword_bin_dir()
+    assert program is not None
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "note.md").write_text("Some notes.\n", encoding="utf-8")
+    settings = {**QUIET_SETTINGS, "nextword.modelPath": str(model)}
+    screenshot_dir = tmp_path / "screenshots"
+    screenshot_dir.mkdir()
+    home = tmp_path / "home"
+    with code_server(home, notes, settings, vsix, nextword_on_path=False) as url:
+        plan = {
+            "url": f"{url}?folder={notes}",
+            "file": "note.md",
+            "modelName": model.name,
+            "screenshotDir": str(screenshot_dir),
+            "missingServer": {
+                "text": "or on PATH",
+                "button": "Choose the Program…",
+                "choose": str(program / "nextword"),
+            },
+        }
+        report = run_plan(tmp_path, plan, 300)
+    assert '"nextword"' in report["error"] and ".venv" in report["error"], report["error"]
+    machine = json.loads((home / "user-data" / "Machine" / "settings.json").read_text(encoding="utf-8"))
+    user = json.loads((home / "user-data" / "User" / "settings.json").read_text(encoding="utf-8"))
+    assert machine.get("nextword.serverCommand") == str(program / "nextword"), machine
+    assert "nextword.serverCommand" not in user, user
+    assert any(model.name in text for text in report["statusBar"]), report["statusBar"]
+
+
+SHIPPED_MODEL = EDITORS.parent / "model" / "data" / "default.safetensors"
+# Lines a person writes in a note, each ending in a word the shipped model knows longer forms
+# of (debugger_visualizer, notebook, modeling, testing): Enter after each must write a line
+# break and leave the word as typed, whatever list is open.
+PROSE_LINES = ["## Setting up the debugger", "Write a short note", "Train the model", "Run the test"]
+# After these words the shipped model is unsure of the next one: no list may cover the text.
+UNSURE = "It was a quiet "
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason=f"the shipped model {SHIPPED_MODEL} is absent")
+def test_vscode_enter_writes_a_line_break_in_prose(tmp_path: Path) -> None:
+    """A note written with the shipped model and the default settings, as a new user writes it:
+    every Enter is a line break, every word stays as typed, and after a space where the model
+    is unsure no list opens (screenshot: prose.png)."""
+    vsix = package_vsix()
+    expected = Expected(SHIPPED_MODEL)
+    text = "".join(line + "\n" for line in PROSE_LINES)
+    for line in PROSE_LINES:
+        head, _, last = line.rpartition(" ")
+        longer = expected.words(text[: text.index(line)] + head + " ", last, 10)
+        assert any(w != last and w.startswith(last) for w in longer), (last, longer)
+    top = expected.ranked(text + UNSURE, "", 1)[0]
+    assert top.probability < 0.1, top
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    note = notes / "note.md"
+    note.write_text("", encoding="utf-8")
+    settings = {**QUIET_SETTINGS, "editor.minimap.enabled": False, "nextword.modelPath": str(SHIPPED_MODEL)}
+    screenshot_dir = tmp_path / "screenshots"
+    screenshot_dir.mkdir()
+    shot = screenshot_dir / "prose.png"
+    home = tmp_path / "home"
+    with code_server(home, notes, settings, vsix) as url:
+        plan = {
+            "url": f"{url}?folder={notes}",
+            "file": note.name,
+            "modelName": SHIPPED_MODEL.name,
+            "screenshotDir": str(screenshot_dir),
+            "prose": {"lines": PROSE_LINES, "unsure": UNSURE, "screenshot": str(shot)},
+            "steps": [],
+        }
+        report = run_plan(tmp_path, plan, 420, lambda report: json.dumps(report.get("prose"), ensure_ascii=False))
+    prose = report["prose"]
+    # Every line break is there and every word as typed, whatever the list showed at Enter.
+    assert note.read_text(encoding="utf-8") == text + UNSURE, (note.read_text(encoding="utf-8"), prose)
+    assert prose["unsure"]["list"] is None, prose["unsure"]
+    assert shot.stat().st_size > 2000
+    # Escape leaves no ghost text behind.
+    assert prose["unsure"]["ghostAfterEscape"] is None, prose["unsure"]
+    if SCREENSHOT:
+        shutil.copyfile(shot, Path(SCREENSHOT).parent / "prose.png")

@@ -6,7 +6,12 @@
 //   or, instead of the steps, missingServer or failingServer (see below).
 // Each step types `type` at the end of the document, waits for the suggest widget to show
 // `expectWords` (the model's order, computed by the test), records every row, optionally
-// screenshots it, and accepts the item at index `accept` (ArrowDown n times, then Enter).
+// screenshots it, and accepts the item at index `accept` (ArrowDown n times, then Tab: in
+// Markdown the extension leaves Enter to the line break).
+// `prose` (instead of, or before, the steps) writes as a person writes a note: each of its
+// `lines` typed, a pause for a list to open if one will, then Enter, recording what the list
+// and the ghost text showed; then `unsure` typed, a pause, the list and ghost text recorded and
+// screenshot (`screenshot`), and Escape, recording the ghost text after it.
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -59,6 +64,37 @@ async function suggestRows(page) {
       }))
       .sort((a, b) => a.index - b.index);
   });
+}
+
+async function ghostText(page) {
+  return page.evaluate(() => {
+    const parts = [...document.querySelectorAll('.editor-instance .monaco-editor [class*="ghost-text"]')];
+    const text = parts.map((el) => el.textContent).join('').trim();
+    return text || null;
+  });
+}
+
+async function writeProse(page, editor, prose) {
+  const settle = prose.settleMs ?? 1500;
+  report.prose = { lines: [] };
+  for (const line of prose.lines) {
+    await page.keyboard.type(line, { delay: 40 });
+    await sleep(settle); // a list opens now if it will: Enter must write a line break all the same
+    const rows = await suggestRows(page);
+    report.prose.lines.push({ line, listAtEnter: rows ? rows.map((r) => r.label) : null, ghostAtEnter: await ghostText(page) });
+    await page.keyboard.press('Enter');
+  }
+  await page.keyboard.type(prose.unsure, { delay: 40 });
+  await sleep(settle);
+  const rows = await suggestRows(page);
+  report.prose.unsure = { typed: prose.unsure, list: rows ? rows.map((r) => r.label) : null, ghost: await ghostText(page) };
+  const box = await editor.boundingBox();
+  await page.screenshot({ path: prose.screenshot, clip: { x: box.x, y: box.y, width: Math.min(box.width, 760), height: Math.min(box.height, 300) } });
+  await page.keyboard.press('Escape');
+  await sleep(500);
+  report.prose.unsure.ghostAfterEscape = await ghostText(page);
+  report.prose.unsure.listAfterEscape = (await suggestRows(page)) !== null;
+  save();
 }
 
 async function statusBarText(page) {
@@ -144,6 +180,29 @@ try {
       return texts.some((t) => t.includes('no server')) && texts;
     }, 15000);
     await page.locator('.notification-list-item', { hasText: text }).getByRole('button', { name: button }).click();
+    if (plan.missingServer.choose) {
+      // The file dialog (code-server's own, a path in a quick input): the program's path, Enter.
+      const input = page.locator('.quick-input-widget input').first();
+      await input.waitFor({ timeout: 15000 });
+      report.dialogTitle = await page.evaluate(() => document.querySelector('.quick-input-widget .quick-input-title')?.textContent ?? '');
+      await input.fill(plan.missingServer.choose);
+      await sleep(500);
+      await input.press('Enter');
+      report.statusBar = await until(
+        `the status bar to show ${plan.modelName}`,
+        async () => {
+          const texts = await statusBarText(page);
+          return texts.some((t) => t.includes(plan.modelName)) && texts;
+        },
+        120000,
+      );
+      await page.screenshot({ path: `${plan.screenshotDir}/chosen-server.png` });
+      report.error = shown;
+      report.ok = true;
+      save();
+      await browser.close();
+      process.exit(0);
+    }
     report.openedTab = await until(
       `a tab with ${tab}`,
       async () => (await page.evaluate(() => [...document.querySelectorAll('.tab')].map((t) => t.textContent.trim()))).find((t) => t.toLowerCase().includes(tab)),
@@ -210,7 +269,10 @@ try {
   await editor.locator('.view-lines').click();
   await page.keyboard.press('Control+End');
 
-  for (const step of plan.steps) {
+  if (plan.prose) {
+    await writeProse(page, editor, plan.prose);
+  }
+  for (const step of plan.steps ?? []) {
     const record = { typed: step.type, rows: null, accepted: null };
     report.steps.push(record);
     if (step.setting) {
@@ -259,7 +321,7 @@ try {
       }
       await sleep(150);
       record.focusedBeforeAccept = ((await suggestRows(page)) ?? []).find((r) => r.focused)?.label ?? null;
-      await page.keyboard.press('Enter');
+      await page.keyboard.press('Tab');
       await until('the suggest widget to close', async () => (await suggestRows(page)) === null, 10000);
       record.accepted = step.expectWords[step.accept];
     }

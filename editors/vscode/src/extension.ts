@@ -19,9 +19,9 @@ import {
   WorkDoneProgressCancelNotification,
 } from 'vscode-languageclient/node';
 
-import { findCommand } from './findCommand';
+import { findCommand, isProgram, VENV_BIN_DIRS } from './findCommand';
 import { pipeServerLog } from './serverLog';
-import { clientSettings, needsNewTriggers, RESTART_ON, SECTION, serverSettings, triggerCharacters } from './settings';
+import { clientSettings, commandTarget, needsNewTriggers, RESTART_ON, SECTION, serverSettings, triggerCharacters } from './settings';
 import { describe, ServerStatus, StatusItem } from './status';
 import { TraceChannel } from './traceChannel';
 
@@ -50,8 +50,15 @@ function documentSelector(languages: string[]): { language: string; scheme: stri
 
 /** The first workspace folder on disk: `${workspaceFolder}` and relative server commands mean it. */
 function workspaceFolderPath(): string | undefined {
-  return vscode.workspace.workspaceFolders?.find((folder) => folder.uri.scheme === 'file')?.uri.fsPath;
+  return workspaceFolderPaths()[0];
 }
+
+/** Every workspace folder on disk: a `nextword` in one's virtual environment is found by itself. */
+function workspaceFolderPaths(): string[] {
+  return (vscode.workspace.workspaceFolders ?? []).filter((folder) => folder.uri.scheme === 'file').map((folder) => folder.uri.fsPath);
+}
+
+const CHOOSE_PROGRAM = 'Choose the Program…';
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -110,7 +117,7 @@ class Controller implements vscode.Disposable {
   private async startClient(): Promise<void> {
     const settings = clientSettings();
     const folder = workspaceFolderPath();
-    const command = findCommand(settings.command, folder);
+    const command = findCommand(settings.command, folder, process.env, workspaceFolderPaths());
     if (command === undefined) {
       this.reportMissingServer(settings.command, folder);
       return;
@@ -265,7 +272,8 @@ class Controller implements vscode.Disposable {
   }
 
   private reportMissingServer(command: string, folder: string | undefined): void {
-    let where = ' on PATH.';
+    const venvs = VENV_BIN_DIRS.map((dir) => dir.split(path.sep)[0]).join(', ');
+    let where = folder === undefined ? ' on PATH.' : ` in the workspace's virtual environment (${venvs}) or on PATH.`;
     if (command.includes('${workspaceFolder}') && folder === undefined) {
       where = ': it names ${workspaceFolder}, and no folder is open.';
     } else if (command.includes('/') || command.includes(path.sep)) {
@@ -274,16 +282,50 @@ class Controller implements vscode.Disposable {
     }
     const message =
       `nextword: the language server command "${command}" was not found${where}` +
-      ' Install nextword from its source folder (for example `pipx install ./nextword`; it is not on PyPI)' +
-      ' or set "nextword.serverCommand" to the full path of the nextword program.';
+      ' Install nextword from its source folder (for example `pipx install ./nextword`; it is not on PyPI),' +
+      ' or choose the nextword program (it sets "nextword.serverCommand" to its full path).';
     this.output.error(message);
     console.log(`[nextword] ${message}`);
     this.statusItem.show('missing-server', undefined, message);
-    void vscode.window.showErrorMessage(message, 'Open README', 'Open Settings').then((choice) => this.onChoice(choice));
+    void vscode.window.showErrorMessage(message, CHOOSE_PROGRAM, 'Open README', 'Open Settings').then((choice) => this.onChoice(choice));
+  }
+
+  /** The person picks the server program in a file dialog; it is stored as nextword.serverCommand. */
+  async chooseServer(): Promise<void> {
+    const folder = workspaceFolderPath();
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFiles: true,
+      canSelectFolders: false,
+      canSelectMany: false,
+      defaultUri: folder === undefined ? undefined : vscode.Uri.file(folder),
+      openLabel: 'Use This Program',
+      title: 'nextword: the nextword program (the language server), for example in a virtual environment\'s bin folder',
+    });
+    const file = picked?.[0]?.fsPath;
+    if (file === undefined) {
+      return;
+    }
+    if (!isProgram(file)) {
+      void vscode.window
+        .showErrorMessage(`nextword: ${file} is not a program this machine can run; choose the nextword program (in the bin folder where nextword is installed).`, CHOOSE_PROGRAM)
+        .then((choice) => this.onChoice(choice));
+      return;
+    }
+    const config = vscode.workspace.getConfiguration(SECTION);
+    const target = commandTarget(config.inspect('serverCommand'));
+    this.output.info(`nextword.serverCommand set to ${file} (${vscode.ConfigurationTarget[target]} settings)`);
+    const before = clientSettings().command;
+    await config.update('serverCommand', file, target);
+    if (clientSettings().command === before) {
+      // The same value as before: no change event restarts the server, so start it here.
+      await this.restart();
+    }
   }
 
   private onChoice(choice: string | undefined, settingsQuery = 'nextword.serverCommand'): void {
-    if (choice === 'Open README') {
+    if (choice === CHOOSE_PROGRAM) {
+      void this.chooseServer();
+    } else if (choice === 'Open README') {
       // The README ships inside the extension (vsce stores it as readme.md).
       const readme = ['README.md', 'readme.md']
         .map((name) => vscode.Uri.joinPath(this.context.extensionUri, name))

@@ -58,3 +58,28 @@ export function triggerCharacters(): string[] {
   const value = vscode.workspace.getConfiguration(SECTION).get<unknown>('triggerCharacters');
   return Array.isArray(value) ? value.filter((c): c is string => typeof c === 'string') : [];
 }
+
+/** What `WorkspaceConfiguration.inspect` tells of a setting (the fields used here). */
+export interface Inspected {
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+}
+
+/**
+ * Where a server program the person picked is stored. The program belongs to the machine, not
+ * to the notes (the setting is machine-overridable; a path in `.vscode/settings.json` would
+ * travel with the notes to machines that lack it), so it goes to the user's settings: VS Code
+ * writes a machine-scoped setting given ConfigurationTarget.Global to the *Remote* settings in
+ * a remote window such as code-server's, the only place it applies there (the User tab's value
+ * is ignored). Only where a workspace (folder) value is in force, and would hide the user's, is
+ * that value replaced instead.
+ */
+export function commandTarget(inspected: Inspected | undefined): vscode.ConfigurationTarget {
+  if (inspected?.workspaceFolderValue !== undefined) {
+    return vscode.ConfigurationTarget.WorkspaceFolder;
+  }
+  if (inspected?.workspaceValue !== undefined) {
+    return vscode.ConfigurationTarget.Workspace;
+  }
+  return vscode.ConfigurationTarget.Global;
+}
