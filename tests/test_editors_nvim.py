@@ -290,3 +290,58 @@ def test_neovim_user_commands(nvim: Nvim, model: Path) -> None:
     )
     assert str(model) in messages
     assert os.path.basename(str(model)) in messages
+
+
+SHIPPED_MODEL = EDITORS.parent / "model" / "data" / "default.safetensors"
+# Lines ending in words the shipped model knows longer forms of (debugger_visualizer, notebook,
+# modeling, testing): Enter after each writes a line break and leaves the word as typed.
+PROSE_LINES = ["## Setting up the debugger", "Write a short note", "Train the model", "Run the test"]
+ALL_LINES = 'getline(1, "$")'
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason=f"the shipped model {SHIPPED_MODEL} is absent")
+def test_neovim_enter_writes_a_line_break_in_prose(tmp_path: Path) -> None:
+    """The shipped snippet, the shipped model, the default settings: a line typed, a pause for
+    the menu to open (it does, on the longer forms), then Enter: a line break, the word as typed."""
+    nvim_bin = require_011()
+    home = tmp_path / "home"
+    config = home / "xdg_config_home" / "nvim"
+    (config / "lsp").mkdir(parents=True)
+    shutil.copy(NVIM_DIR / "lsp" / "nextword.lua", config / "lsp" / "nextword.lua")
+    shutil.copy(NVIM_DIR / "init-snippet.lua", config / "init.lua")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / ".git").mkdir()
+    file = notes / "note.md"
+    file.write_text("", encoding="utf-8")
+    prelude = f"vim.lsp.config('nextword', {{ settings = {{ nextword = {{ modelPath = {json.dumps(str(SHIPPED_MODEL))} }} }} }})\n"
+    editor = Nvim(nvim_bin, home, file, prelude)
+    try:
+        wait_ready(editor)
+        editor.type("i")
+        menus = []
+        for n, line in enumerate(PROSE_LINES, start=1):
+            editor.type(line)
+            editor.wait_until(lambda line=line: editor.eval(CURRENT_LINE) == line, 20, f"typing {line!r} failed")
+            # A menu of longer forms opens now if it will; Enter must write a line break all the same.
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and editor.eval("pumvisible()") == 0:
+                time.sleep(0.1)
+            mode, visible, _, info = editor.menu()
+            menus.append((line, visible, [i["word"] for i in info["items"]], info["selected"]))
+            editor.type("<CR>")
+            editor.wait_until(
+                lambda n=n: editor.eval('line(".")') == n + 1,
+                20,
+                lambda line=line: (
+                    f"Enter after {line!r} wrote no line break: {editor.eval(ALL_LINES)!r}, menus {menus}"
+                ),
+            )
+        editor.type("<Esc>")
+        lines = editor.wait_until(lambda: editor.eval("mode()") == "n" and editor.eval(ALL_LINES), 20, "Esc")
+        assert lines == [*PROSE_LINES, ""], (lines, menus)
+        # The menu was open at some Enter (the case this test is for), with nothing selected.
+        assert any(visible for _, visible, _, _ in menus), menus
+        assert all(selected == -1 for _, visible, _, selected in menus if visible), menus
+    finally:
+        editor.stop()
