@@ -23,8 +23,10 @@ open at word end and at line end, and the ghost-text figures; each with its coun
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,7 +68,7 @@ class Typed:
 
     def position(self, offset: int) -> dict[str, int]:
         """The LSP position (UTF-16) of ``offset`` in the typed text."""
-        line = max(i for i, start in enumerate(self.line_starts) if start <= offset)
+        line = bisect.bisect_right(self.line_starts, offset) - 1
         return {"line": line, "character": units(self.text[self.line_starts[line] : offset])}
 
     def cursor(self) -> dict[str, int]:
@@ -101,8 +103,8 @@ def completion_words(result: Any, typed: Typed, word_start: int) -> tuple[list[s
     expected = {"start": typed.position(word_start), "end": typed.cursor()}
     for item in items:
         edit = item.get("textEdit")
-        if edit is not None:
-            misplaced |= edit.get("range") != expected
+        if edit is not None:  # a TextEdit, or an InsertReplaceEdit (whose insert range is the typed part)
+            misplaced |= edit.get("range", edit.get("insert")) != expected
             words.append(edit["newText"])
         else:
             words.append(item.get("insertText") or item["label"])
@@ -337,10 +339,29 @@ def report(results: dict[str, Any]) -> None:
     print(f"ghost text beside a list with items: {share(ghost['beside_list'], 'phrases shown')} [target: never]")
     if lists["misplaced_edits"]:
         print(f"WARNING: {lists['misplaced_edits']} answers had an edit range not at the typed word")
-    print(f"measured {results['measured']} in {results['seconds']:.0f} s")
+    print(f"measured {results['measured']} in {results['seconds']:.0f} s, code {results['code']}")
 
 
-def test_documents(corpus: Path, files: int) -> list[tuple[str, str]]:
+def code_state() -> str:
+    """The checkout measured: its commit, and the files of the packages changed since."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "model", "server", "training"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    files = [line[3:] for line in changed if line.strip()]
+    return commit + (f" with uncommitted changes to {', '.join(files)}" if files else "")
+
+
+def corpus_documents(corpus: Path, files: int) -> list[tuple[str, str]]:
     """(relative path, text) of the corpus's test split, in path order; the first ``files`` (0: all)."""
     from nextword.model import NextwordError
     from nextword.training.eval_corpus import load_split
@@ -380,7 +401,7 @@ def main() -> int:
         raise SystemExit(f"error: model file {model} does not exist; pass --model FILE.safetensors")
     if args.limit_words < 0:
         raise SystemExit(f"error: --limit-words must be 0 (every word) or more, not {args.limit_words}")
-    documents = test_documents(args.corpus, args.files)
+    documents = corpus_documents(args.corpus, args.files)
     started = time.perf_counter()
 
     def progress(number: int, total: int, name: str) -> None:
@@ -397,6 +418,7 @@ def main() -> int:
         "max_words": args.limit_words,
         "seconds": time.perf_counter() - started,
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "code": code_state(),
     }
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))

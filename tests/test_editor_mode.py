@@ -168,8 +168,35 @@ def test_settings_reach_the_server(tiny_model_path):
     """With one item a list (maxItems 1) every list length saves the same keys; with no
     threshold for next-word lists (minProbability 0) every request after a trigger opens one."""
     settings = {"maxItems": 1, "minProbability": 0.0}
-    _, results = editor_mode.run_editor_mode(tiny_model_path, NOTES[:2], max_words=0, settings=settings)
+    _, results = editor_mode.run_editor_mode(tiny_model_path, NOTES[:1], max_words=0, settings=settings)
     ksr, popups = results["editor"], results["lists"]["popup_rate"]
     assert ksr["keystrokes_with"]["1"] == ksr["keystrokes_with"]["5"] < ksr["keystrokes_without"]
     assert popups["count"] == popups["n"] > 0
     assert results["settings"] == settings
+
+
+def test_command_prints_json(tiny_model_path, tmp_path):
+    """The command on a corpus folder: its test split typed, both KSRs, as JSON."""
+    import json
+    import subprocess
+
+    from nextword.training.split import is_test_file
+
+    names = [f"note{n}.md" for n in range(100)]
+    tests = [name for name in names if is_test_file(name)][:2]
+    for name, (_, text) in zip(tests, NOTES, strict=False):
+        (tmp_path / name).write_bytes(text.encode())
+    training = next(name for name in names if not is_test_file(name))
+    (tmp_path / training).write_text("Not typed: a training file.", encoding="utf-8")
+    script = Path(editor_mode.__file__)
+    command = [sys.executable, str(script), str(tmp_path), "--model", str(tiny_model_path), "--json"]
+    done = subprocess.run([*command, "--limit-words", "5"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results["editor"]["files"] == results["protocol"]["files"] == 2
+    assert results["editor"]["words"] == results["protocol"]["words"] == 10
+    assert results["editor"]["keystrokes_without"] == results["protocol"]["keystrokes_without"]
+    missing = subprocess.run(
+        [*command[:3], "--model", str(tmp_path / "none.safetensors")], capture_output=True, text=True
+    )
+    assert missing.returncode != 0 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
