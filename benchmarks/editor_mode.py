@@ -227,7 +227,7 @@ def trigger_characters(settings: dict[str, Any] | None) -> list[str]:
 
     parsed, problems, unknown = parse_settings(settings or {})
     if problems or unknown:
-        raise SystemExit("; ".join(problems + [f"unknown setting {key}" for key in unknown]))
+        raise SystemExit("error: " + " ".join(problems + [f"nextword: unknown setting {key}." for key in unknown]))
     return list(parsed.trigger_characters)
 
 
@@ -374,6 +374,19 @@ def corpus_documents(corpus: Path, files: int) -> list[tuple[str, str]]:
     return [(doc.relative_path, doc.text) for doc in chosen]
 
 
+def settings_argument(value: str) -> dict[str, Any]:
+    """``--settings``: a JSON object of server settings."""
+    try:
+        settings = json.loads(value)
+    except json.JSONDecodeError:
+        settings = None
+    if not isinstance(settings, dict):
+        raise argparse.ArgumentTypeError(
+            f"must be a JSON object of settings, like '{{\"maxItems\": 5}}', not {value!r}"
+        )
+    return settings
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -390,7 +403,9 @@ def main() -> int:
     parser.add_argument(
         "--files", type=int, default=0, metavar="N", help="type only the first N test files (default: all)"
     )
-    parser.add_argument("--settings", type=json.loads, help="server settings as JSON, e.g. '{\"minProbability\": 0.2}'")
+    parser.add_argument(
+        "--settings", type=settings_argument, help="server settings as JSON, e.g. '{\"minProbability\": 0.2}'"
+    )
     parser.add_argument("--no-protocol", action="store_true", help="skip the protocol's KSR (every position)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
