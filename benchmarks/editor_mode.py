@@ -5,8 +5,10 @@ their defaults unless ``--settings`` says otherwise), waits for the model, then 
 test file of CORPUS (its test split, as ``nextword eval`` selects it) as an empty Markdown
 document and types its first N words key by key, as shared/eval-protocol.md's editor mode
 says: after each key a ``didChange``; an invoked completion request inside a word as it is
-typed, a trigger-character request right after one of the server's ``triggerCharacters``,
-no completion request otherwise; and after every key an inline-completion (ghost text)
+typed, a trigger-character request right after one of the trigger characters the server
+announced in its answer to ``initialize`` (an editor asks after each; the server opens lists
+only after those of its ``triggerCharacters`` setting, and the popup rate after those alone is
+printed beside), no completion request otherwise; and after every key an inline-completion (ghost text)
 request, as an editor with inline suggestions asks. Positions are UTF-16 (the server's
 default); a ``\\r\\n`` line break is one key press.
 
@@ -195,11 +197,12 @@ def type_file(client: Client, uri: str, name: str, text: str, max_words: int, tr
 
 def start_server(model: Path, settings: dict[str, Any] | None) -> tuple[Client, dict[str, Any]]:
     """A server started as an editor starts it, initialized (with ``settings`` as its
-    initialization options, if any), its model loaded; and its status."""
+    initialization options, if any), its model loaded; and its status, with the trigger
+    characters it announced (``triggerCharacters``): after those an editor asks."""
     env = dict(os.environ)
     env["NEXTWORD_DATA_DIR"] = tempfile.mkdtemp(prefix="nextword-editor-mode-")
     client = Client([sys.executable, "-m", "nextword.server", "--model", str(model)], env)
-    client.request(
+    initialized = client.request(
         "initialize",
         {
             "processId": os.getpid(),
@@ -218,11 +221,13 @@ def start_server(model: Path, settings: dict[str, Any] | None) -> tuple[Client, 
     if status["state"] != "ready":
         client.close()
         raise SystemExit(f"the model did not load: {status.get('error')}")
+    status["triggerCharacters"] = initialized["capabilities"]["completionProvider"]["triggerCharacters"]
     return client, status
 
 
 def trigger_characters(settings: dict[str, Any] | None) -> list[str]:
-    """The server's trigger characters under ``settings`` (its defaults, less what they change)."""
+    """The characters of the triggerCharacters setting under ``settings`` (the server's default
+    unless they change it): after those the server may open a list of next words."""
     from nextword.server.settings import parse_settings
 
     parsed, problems, unknown = parse_settings(settings or {})
@@ -243,8 +248,9 @@ def run_editor_mode(
 ) -> tuple[list[Trace], dict[str, Any]]:
     """Type ``documents`` ((relative path, text) pairs) through a server running ``model``;
     the traces and the editor-mode figures."""
-    triggers = trigger_characters(settings)
+    offered = trigger_characters(settings)
     client, status = start_server(model, settings)
+    triggers = status["triggerCharacters"]
     traces = []
     try:
         for number, (name, text) in enumerate(documents, 1):
@@ -254,8 +260,13 @@ def run_editor_mode(
             traces.append(type_file(client, uri, name, text, max_words, triggers))
     finally:
         client.close()
-    results = figures(traces, max_words, triggers)
-    results |= {"model": status.get("model"), "trigger_characters": triggers, "settings": settings or {}}
+    results = figures(traces, max_words, offered)
+    results |= {
+        "model": status.get("model"),
+        "trigger_characters": triggers,
+        "setting_trigger_characters": offered,
+        "settings": settings or {},
+    }
     return traces, results
 
 
@@ -301,7 +312,11 @@ def report(results: dict[str, Any]) -> None:
     limit = f"the first {results['max_words']} words of each" if results["max_words"] else "every word"
     print(f"corpus: {results['corpus']} (test split: {editor['files']} files, {editor['words']:,} words, {limit})")
     print(f"model: {results['model']}; settings: {json.dumps(results['settings'])}")
-    print(f"trigger characters: {json.dumps(''.join(results['trigger_characters']), ensure_ascii=False)}")
+    announced, offered = ("".join(results[key]) for key in ("trigger_characters", "setting_trigger_characters"))
+    print(
+        f"trigger characters: the server announces {json.dumps(announced, ensure_ascii=False)} (the editor asks after "
+        f"each); its triggerCharacters setting: {json.dumps(offered, ensure_ascii=False)}"
+    )
     keys = f"{editor['keystrokes_without']:,} keys by hand"
     print(
         f"KSR@1/3/5, editor mode (the lists the editor shows): {editor['ksr@1']:.1%} / {editor['ksr@3']:.1%} / "
@@ -314,6 +329,10 @@ def report(results: dict[str, Any]) -> None:
             f"{p['ksr@5']:.1%} ({p['keystrokes_without']:,} keys by hand) {marks.get('protocol ksr@3', '')}"
         )
     print(f"popup rate: {share(lists['popup_rate'], 'requests after a trigger character at a word start')}")
+    print(
+        "  after a character of the triggerCharacters setting: "
+        + share(lists["popup_rate_after_setting_triggers"], "requests")
+    )
     print(f"popup precision@3: {share(lists['popup_precision@3'], 'lists')} {marks.get('popup precision@3', '')}")
     print(f"repeat rate: {share(lists['repeat_rate'], 'lists')} {marks.get('repeat rate', '')}")
     print(f"open at word end: {share(lists['open_at_word_end'], 'words')} {marks.get('open at word end', '')}")

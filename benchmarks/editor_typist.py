@@ -99,6 +99,8 @@ class ListCounts:
 
     trigger_requests: int = 0  # requests after a trigger character at a word's start
     popups: int = 0  # of those, answered with items
+    offered_requests: int = 0  # of the requests, those after a character of the triggerCharacters setting
+    offered_popups: int = 0
     precise: int = 0  # of the popups, the next word among the first three
     repeats: int = 0  # of the popups, first item the word just typed while the next is another
     stray_requests: int = 0  # requests after a trigger character where no word starts
@@ -109,13 +111,16 @@ class ListCounts:
     open_at_line_end: int = 0
     misplaced: int = 0  # answers whose edit ranges were not at the typed word
 
-    def add_word(self, trace: Trace, start: int, word: str, previous: str | None, triggers: Sequence[str]) -> None:
+    def add_word(self, trace: Trace, start: int, word: str, previous: str | None, offered: Sequence[str]) -> None:
         text, answers = trace.text, trace.answers
         opening = answers.get(start)
-        if start > 0 and text[start - 1] in triggers and opening is not None:
+        if opening is not None and opening.asked == TRIGGER:
             self.trigger_requests += 1
+            self.popups += bool(opening.items)
+            if text[start - 1] in offered:
+                self.offered_requests += 1
+                self.offered_popups += bool(opening.items)
             if opening.items:
-                self.popups += 1
                 self.precise += word in opening.items[:3]
                 self.repeats += opening.items[0] == previous and word != previous
         end = start + len(word)
@@ -129,6 +134,7 @@ class ListCounts:
     def figures(self) -> dict[str, Any]:
         return {
             "popup_rate": ratio(self.popups, self.trigger_requests),
+            "popup_rate_after_setting_triggers": ratio(self.offered_popups, self.offered_requests),
             "popup_precision@3": ratio(self.precise, self.popups),
             "repeat_rate": ratio(self.repeats, self.popups),
             "open_at_word_end": ratio(self.open_at_end, self.words),
@@ -138,15 +144,16 @@ class ListCounts:
         }
 
 
-def list_figures(traces: Sequence[Trace], max_words: int, triggers: Sequence[str]) -> dict[str, Any]:
-    """Popup rate, popup precision@3, repeat rate, open at word end and at line end."""
+def list_figures(traces: Sequence[Trace], max_words: int, offered: Sequence[str]) -> dict[str, Any]:
+    """Popup rate, popup precision@3, repeat rate, open at word end and at line end; and the
+    popup rate over the requests after ``offered`` (the triggerCharacters setting's) alone."""
     counts = ListCounts()
     for trace in traces:
         words = evaluated_words(trace.text, max_words)
         starts = {start for start, _ in words}
         previous = None
         for start, word in words:
-            counts.add_word(trace, start, word, previous, triggers)
+            counts.add_word(trace, start, word, previous, offered)
             previous = word
         for offset, answer in trace.answers.items():
             counts.misplaced += answer.misplaced
@@ -217,10 +224,11 @@ def ksr_figures(result: TypeThrough) -> dict[str, Any]:
     }
 
 
-def figures(traces: Sequence[Trace], max_words: int, triggers: Sequence[str]) -> dict[str, Any]:
-    """Every editor-mode figure of ``traces`` (files typed with ``max_words`` words each)."""
+def figures(traces: Sequence[Trace], max_words: int, offered: Sequence[str]) -> dict[str, Any]:
+    """Every editor-mode figure of ``traces`` (files typed with ``max_words`` words each;
+    ``offered``: the characters of the triggerCharacters setting)."""
     return {
         "editor": ksr_figures(editor_ksr(traces, max_words)),
-        "lists": list_figures(traces, max_words, triggers),
+        "lists": list_figures(traces, max_words, offered),
         "ghost": ghost_figures(traces),
     }

@@ -69,6 +69,7 @@ def test_figures_by_hand():
     lists, editor, ghost = result["lists"], result["editor"], result["ghost"]
     # Requests after a trigger at a word's start: before "cat", the second "The", "dog".
     assert lists["popup_rate"] == {"rate": 2 / 3, "count": 2, "n": 3}
+    assert lists["popup_rate_after_setting_triggers"] == lists["popup_rate"]
     assert lists["popup_precision@3"] == {"rate": 1.0, "count": 2, "n": 2}
     assert lists["repeat_rate"] == {"rate": 0.5, "count": 1, "n": 2}  # "The" first before "cat"
     assert lists["open_at_word_end"] == {"rate": 3 / 5, "count": 3, "n": 5}  # The, The, dog
@@ -91,6 +92,16 @@ def test_figures_by_hand():
     assert ghost["tab_typist_ksr"] == {"rate": 1 - 11 / 21, "keys_with": 11, "keys_without": 21}
 
 
+def test_popup_rate_counts_every_trigger_the_editor_asks_after():
+    """An editor asks after every character the server announces; the setting's are counted apart."""
+    span, plan = typing_plan("a.b c", 0, [".", " "])
+    trace = Trace("t.md", "a.b c", span, {o: Answer(o, plan.get(o, ("", 0))[0]) for o in range(1, span + 1)})
+    trace.answers[4].items = ["c"]
+    lists = figures([trace], 0, [" "])["lists"]
+    assert lists["popup_rate"] == {"rate": 0.5, "count": 1, "n": 2}
+    assert lists["popup_rate_after_setting_triggers"] == {"rate": 1.0, "count": 1, "n": 1}
+
+
 NOTES = [
     ("a.md", "# Ownership\r\n\r\nEach value has an owner. The borrow checker checks the references\r\n"),
     ("b/ü.md", "Each value 🦀 has an owner (the borrow checker) — “each value” has a type\nThe compiler checks"),
@@ -106,7 +117,8 @@ def typed(tiny_model_path):
 def test_through_the_server_counts_every_word(typed):
     traces, results = typed
     words = [m for _, text in NOTES for m in WORD_RE.finditer(text)]
-    triggers = editor_mode.trigger_characters(None)
+    triggers = results["trigger_characters"]  # as the server announced them
+    assert set(results["setting_trigger_characters"]) < set(triggers)
     after_trigger = [m for m in words if m.start() > 0 and m.string[m.start() - 1] in triggers]
     before_break = [m for m in words if m.string.startswith(("\n", "\r"), m.end())]
     lists = results["lists"]
@@ -134,7 +146,7 @@ def test_recorded_lists_are_the_servers_answers(typed, tiny_model_path):
     checked = 0
     try:
         for number, trace in enumerate(traces):
-            _, plan = typing_plan(trace.text, 0, editor_mode.trigger_characters(None))
+            _, plan = typing_plan(trace.text, 0, typed[1]["trigger_characters"])
             for offset, answer in trace.answers.items():
                 if not answer.asked or offset % 3:
                     continue
