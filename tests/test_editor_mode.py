@@ -212,3 +212,16 @@ def test_command_prints_json(tiny_model_path, tmp_path):
         [*command[:3], "--model", str(tmp_path / "none.safetensors")], capture_output=True, text=True
     )
     assert missing.returncode != 0 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_ghost_text_read_in_utf16(tiny_model_path):
+    """With every phrase let through (inline.minProbability 0), phrases are shown after text
+    beyond the Basic Multilingual Plane, each read from its range as the editor reads it."""
+    settings = {"inline": {"minProbability": 0.0}}
+    traces, results = editor_mode.run_editor_mode(tiny_model_path, NOTES[1:], max_words=0, settings=settings)
+    ghost = results["ghost"]
+    assert ghost["shown"]["count"] > 0 and results["lists"]["misplaced_edits"] == 0
+    after_emoji = [a for t in traces for o, a in t.answers.items() if a.phrase and t.text.find("🦀") in range(o)]
+    assert after_emoji
+    right = sum(t.text.startswith(a.phrase, o) for t in traces for o, a in t.answers.items() if a.phrase)
+    assert ghost["right"]["count"] == right
