@@ -149,8 +149,11 @@ def exchange(client: Client, messages: list[dict[str, Any]], ids: list[int]) -> 
     return results
 
 
-def type_file(client: Client, uri: str, name: str, text: str, max_words: int, triggers: Sequence[str]) -> Trace:
-    """Open ``uri`` empty, type ``text``'s first ``max_words`` words key by key, close it."""
+def type_file(
+    client: Client, uri: str, name: str, text: str, max_words: int, triggers: Sequence[str], ghost: bool = True
+) -> Trace:
+    """Open ``uri`` empty, type ``text``'s first ``max_words`` words key by key (asking for
+    ghost text after each key when ``ghost``), close it."""
     span, plan = typing_plan(text, max_words, triggers)
     trace = Trace(name, text, span)
     client.notify(
@@ -179,17 +182,16 @@ def type_file(client: Client, uri: str, name: str, text: str, max_words: int, tr
                     "textDocument/completion", {"textDocument": document, "position": position, "context": context}
                 )
             )
-        inline = client.request_message(
-            "textDocument/inlineCompletion",
-            {"textDocument": document, "position": position, "context": {"triggerKind": 2}},
-        )
-        messages.append(inline)
+        if ghost:
+            inline = {"textDocument": document, "position": position, "context": {"triggerKind": 2}}
+            messages.append(client.request_message("textDocument/inlineCompletion", inline))
         results = exchange(client, messages, [m["id"] for m in messages if "id" in m])
         answer = Answer(typed.end, asked)
         if asked:
             answer.items, answer.misplaced = completion_words(results[messages[1]["id"]], typed, word_start)
-        answer.phrase, misplaced = ghost_phrase(results[inline["id"]], typed)
-        answer.misplaced |= misplaced
+        if ghost:
+            answer.phrase, misplaced = ghost_phrase(results[messages[-1]["id"]], typed)
+            answer.misplaced |= misplaced
         trace.answers[typed.end] = answer
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     return trace
@@ -245,9 +247,10 @@ def run_editor_mode(
     max_words: int = DEFAULT_MAX_WORDS,
     settings: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    ghost: bool = True,
 ) -> tuple[list[Trace], dict[str, Any]]:
     """Type ``documents`` ((relative path, text) pairs) through a server running ``model``;
-    the traces and the editor-mode figures."""
+    the traces and the editor-mode figures (without the ghost text's unless ``ghost``)."""
     offered = trigger_characters(settings)
     client, status = start_server(model, settings)
     triggers = status["triggerCharacters"]
@@ -257,10 +260,12 @@ def run_editor_mode(
             if progress is not None:
                 progress(number, len(documents), name)
             uri = (PurePosixPath("/editor-mode") / name).as_uri()
-            traces.append(type_file(client, uri, name, text, max_words, triggers))
+            traces.append(type_file(client, uri, name, text, max_words, triggers, ghost))
     finally:
         client.close()
     results = figures(traces, max_words, offered)
+    if not ghost:
+        del results["ghost"]
     results |= {
         "model": status.get("model"),
         "trigger_characters": triggers,
@@ -308,7 +313,7 @@ def target_marks(results: dict[str, Any]) -> dict[str, str]:
 
 def report(results: dict[str, Any]) -> None:
     marks = target_marks(results)
-    editor, lists, ghost = results["editor"], results["lists"], results["ghost"]
+    editor, lists = results["editor"], results["lists"]
     limit = f"the first {results['max_words']} words of each" if results["max_words"] else "every word"
     print(f"corpus: {results['corpus']} (test split: {editor['files']} files, {editor['words']:,} words, {limit})")
     print(f"model: {results['model']}; settings: {json.dumps(results['settings'])}")
@@ -344,6 +349,14 @@ def report(results: dict[str, Any]) -> None:
         "lists after a trigger character where no word starts: "
         + share(lists["lists_after_trigger_without_word"], "requests")
     )
+    if "ghost" in results:
+        report_ghost(results["ghost"])
+    if lists["misplaced_edits"]:
+        print(f"WARNING: {lists['misplaced_edits']} answers had an edit range not at the typed word")
+    print(f"measured {results['measured']} in {results['seconds']:.0f} s, code {results['code']}")
+
+
+def report_ghost(ghost: dict[str, Any]) -> None:
     saved = ghost["keys_saved"]
     per = "-" if saved["per_right_phrase"] is None else f"{saved['per_right_phrase']:.1f}"
     words = "-" if ghost["words_per_phrase"] is None else f"{ghost['words_per_phrase']:.1f}"
@@ -356,9 +369,6 @@ def report(results: dict[str, Any]) -> None:
         f"ghost text alone, Tab wherever right: KSR {tab_rate} ({tab['keys_with']:,} of {tab['keys_without']:,} keys)"
     )
     print(f"ghost text beside a list with items: {share(ghost['beside_list'], 'phrases shown')} [target: never]")
-    if lists["misplaced_edits"]:
-        print(f"WARNING: {lists['misplaced_edits']} answers had an edit range not at the typed word")
-    print(f"measured {results['measured']} in {results['seconds']:.0f} s, code {results['code']}")
 
 
 def code_state() -> str:
@@ -425,6 +435,9 @@ def main() -> int:
     parser.add_argument(
         "--settings", type=settings_argument, help="server settings as JSON, e.g. '{\"minProbability\": 0.2}'"
     )
+    parser.add_argument(
+        "--no-ghost", action="store_true", help="ask for no ghost text (quicker; no ghost-text figures)"
+    )
     parser.add_argument("--no-protocol", action="store_true", help="skip the protocol's KSR (every position)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
@@ -442,7 +455,7 @@ def main() -> int:
         if sys.stderr.isatty():
             print(f"\r{number}/{total} {name[:60]:<60}", end="", file=sys.stderr, flush=True)
 
-    _, results = run_editor_mode(model, documents, args.limit_words, args.settings, progress)
+    _, results = run_editor_mode(model, documents, args.limit_words, args.settings, progress, not args.no_ghost)
     if not args.no_protocol:
         results["protocol"] = protocol_ksr(model, [text for _, text in documents], args.limit_words)
     if sys.stderr.isatty():
