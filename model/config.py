@@ -40,6 +40,12 @@ class PredictorConfig:
     )
     neural_cache_size: int = 512  # the context-matching cache covers this many most recent tokens
     neural_cache_sharpness: float = 10.0  # scale of the cosine similarity of contexts inside the softmax
+    # The word counts take half their share once they hold this many words, more as they hold
+    # more (0: the whole share from the first word): a new note's first words are not echoed.
+    cache_ramp: int = 50
+    # The network's own vote in the continuous cache's softmax, as a cached context this alike
+    # (cosine): the cache takes its share only as far as its words' contexts are more alike.
+    neural_cache_null: float = 0.6
     notes_weight: float = 0.3  # a personal model's n-gram of its notes: its share beside the network's (0: off)
     # On a fresh or far-away context, the network reads this many tokens back. An LSTM uses
     # little beyond the last hundred or so, and the first completion after opening a

@@ -42,6 +42,7 @@ class DocumentCaches:
         # hold the words the vocabulary lacks).
         rows = max(1, min(config.neural_cache_size, config.cache_size)) if config.neural_cache_weight > 0 else 0
         self._rows, self._sharpness = rows, config.neural_cache_sharpness
+        self._null = config.neural_cache_sharpness * config.neural_cache_null
         # Entry i's key (the network's output before reading it, unit length) lives in row
         # i % rows while i is among the newest ``rows`` entries; a row's id is -1 when it holds no word.
         self._keys = np.zeros((rows, width), dtype=np.float32)
@@ -153,11 +154,22 @@ class DocumentCaches:
             self._key_ids[:] = -1
             self._key_oov = [None] * self._rows
 
-    def continuous(self, output: Tensor) -> tuple[np.ndarray, np.ndarray, dict[str, float]] | None:
+    def continuous(
+        self, output: Tensor, newest: int = -1
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float], float] | None:
         """The continuous cache's distribution given the network's ``output``, sparse: word ids
-        and their weights, one pair per cached word, and the weights of the words the
-        vocabulary lacks by their text (None when it holds no word)."""
-        rows = np.flatnonzero(self._key_ids >= 0)
+        and their weights, one pair per cached word, the weights of the words the vocabulary
+        lacks by their text, and how much the cache has to say (None when it holds no word).
+
+        That last is its words' votes beside one more vote, the network's, of a context
+        ``neural_cache_null`` alike: a few words in unlike contexts (a new note) say little, a
+        word that followed a context much like this one says much. Entry ``newest`` (the word
+        just read, when it is one) has no vote: its context is the one most like the present,
+        so it would echo the word just typed whatever comes next."""
+        held = self._key_ids >= 0
+        if newest >= 0 and self._rows:
+            held[newest % self._rows] = False
+        rows = np.flatnonzero(held)
         if not len(rows):
             return None
         query = output[0].numpy()
@@ -165,12 +177,15 @@ class DocumentCaches:
         # Scored over every row (cheaper than gathering the keys); empty rows are then dropped.
         scores = (self._keys @ query)[rows]
         scores *= self._sharpness
-        weights = np.exp(scores - scores.max())
-        weights /= weights.sum()
+        top = max(float(scores.max()), self._null)
+        weights = np.exp(scores - top)
+        total = float(weights.sum())
+        confidence = total / (total + float(np.exp(self._null - top)))
+        weights /= total
         ids = self._key_ids[rows]
         oov: dict[str, float] = {}
         for n in np.flatnonzero(ids == self._unk).tolist():
             word = self._key_oov[rows[n]]
             assert word is not None
             oov[word] = oov.get(word, 0.0) + float(weights[n])
-        return ids, weights, oov
+        return ids, weights, oov, confidence

@@ -25,14 +25,14 @@ from .config import PredictorConfig
 from .context import Context
 from .generation import continue_phrase, phrase_text, sample
 from .inference import InferenceNetwork
-from .ranking import Ranking, Suggestion
+from .ranking import Ranking, Suggestion, Suggestions
 from .read_ahead import LOOK_AHEAD_MARKS, Reader
 from .spacing import Spacing
 from .text import SplitText
 from .tokenize import PARAGRAPH, is_word, iter_tokens
 from .vocab import Vocabulary
 
-__all__ = ["LOOK_AHEAD_MARKS", "Predictor", "PredictorStats", "Suggestion"]
+__all__ = ["LOOK_AHEAD_MARKS", "Predictor", "PredictorStats", "Suggestion", "Suggestions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,7 @@ class Predictor:
         return self._window_chars
 
     # ----- suggestions ------------------------------------------------------------------------
-    def predict(self, context: str | SplitText, prefix: str = "", k: int = 5) -> list[Suggestion]:
+    def predict(self, context: str | SplitText, prefix: str = "", k: int = 5) -> Suggestions:
         """The ``k`` most probable words that start with ``prefix``, given ``context``.
 
         ``context`` is the text before the word being typed (a ``SplitText`` whose head is
@@ -110,13 +110,20 @@ class Predictor:
         part of that word typed so far. Probabilities are of the whole word, so they sum to
         at most 1. Inside a word, words whose acceptance would save no key are left out
         (``tokenize.worth_offering``): ``prefix`` itself, and a word one plain key longer.
+        The result also tells how likely ``prefix`` is as a finished word, and how likely any
+        word starting with it is (``Suggestions``): whether the word may be typed whole.
         """
         self.sync(context)
         return self.ranked(prefix, k)
 
-    def ranked(self, prefix: str, k: int) -> list[Suggestion]:
+    def ranked(self, prefix: str, k: int) -> Suggestions:
         """Suggestions for the current context (see ``predict``)."""
         return self._ranking.ranked(prefix, k, typed=False)
+
+    def word_probability(self, word: str) -> float:
+        """The probability, for the current context, that the next word is ``word`` as it
+        stands: a typed word finished here, rather than one of its longer forms."""
+        return self._ranking.probability(word)
 
     def distribution(self) -> np.ndarray:
         """Probabilities over the vocabulary for the next token, with the document caches mixed in."""

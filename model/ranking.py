@@ -54,12 +54,31 @@ def top_indices(probs: np.ndarray, k: int, allowed: np.ndarray | None = None) ->
     return chosen if allowed is None else chosen[allowed[chosen]]
 
 
+def _filled(words: int, ramp: int) -> float:
+    """How much of their share the word counts take, holding ``words`` words: half at
+    ``ramp`` words, growing towards all of it."""
+    return words / (words + ramp) if ramp > 0 else float(words > 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Suggestion:
     """A suggested word and its probability given the context."""
 
     word: str
     probability: float
+
+
+class Suggestions(list[Suggestion]):
+    """Ranked suggestions, most probable first, and what the typed part of the word is
+    worth beside them: how likely it is as a finished word, and how likely any word that
+    starts with it is (that word included). Both 0 when nothing is typed."""
+
+    __slots__ = ("prefix_probability", "typed_probability")
+
+    def __init__(self, found: list[Suggestion], typed_probability: float = 0.0, prefix_probability: float = 0.0):
+        super().__init__(found)
+        self.typed_probability = typed_probability
+        self.prefix_probability = prefix_probability
 
 
 class Ranking:
@@ -78,7 +97,7 @@ class Ranking:
         self._p_unk = 0.0  # the network's (and notes') probability of the unknown token
         self._shares = (1.0, 0.0, 0.0)  # network, word counts, continuous cache
         self._continuous_oov: dict[str, float] = {}  # the continuous cache's weights of words the vocabulary lacks
-        self._ranked: dict[str, list[Suggestion]] = {}
+        self._ranked: dict[str, Suggestions] = {}
 
     @property
     def has_distribution(self) -> bool:
@@ -95,9 +114,14 @@ class Ranking:
                 probs *= 1.0 - config.notes_weight
                 probs += config.notes_weight * self._notes.distribution(self._context.recent_ids(self._notes.order - 1))
             self._p_unk = float(probs[self._vocab.unk_id])
-            counts_share = config.cache_weight if caches.total else 0.0
-            continuous = caches.continuous(output)
-            continuous_share = config.neural_cache_weight if continuous is not None else 0.0
+            # The word counts' share grows with the words they hold (``_filled``) and the
+            # continuous cache's with how much its words have to say: a new note's few words
+            # say little about the next one, and with a whole share they would echo them.
+            counts_share = config.cache_weight * _filled(caches.total, config.cache_ramp)
+            entries = self._context.entries
+            newest = len(entries) - 1 if entries and entries[-1].word else -1
+            continuous = caches.continuous(output, newest)
+            continuous_share = config.neural_cache_weight * continuous[3] if continuous is not None else 0.0
             self._shares = (1.0 - counts_share - continuous_share, counts_share, continuous_share)
             if counts_share or continuous_share:
                 probs *= self._shares[0]
@@ -105,12 +129,12 @@ class Ranking:
                 probs += (counts_share / caches.total) * caches.counts
             self._continuous_oov = {}
             if continuous is not None:
-                ids, weights, self._continuous_oov = continuous
+                ids, weights, self._continuous_oov, _ = continuous
                 np.add.at(probs, ids, continuous_share * weights)
             self._dist = probs
         return self._dist
 
-    def ranked(self, prefix: str, k: int, typed: bool) -> list[Suggestion]:
+    def ranked(self, prefix: str, k: int, typed: bool) -> Suggestions:
         """The ``k`` most probable words starting with ``prefix``: only those worth offering
         (``tokenize.worth_offering``: not ``prefix`` itself, nor a word one plain key away),
         unless ``typed``, for a phrase, which may begin by ending the word as typed."""
@@ -119,9 +143,12 @@ class Ranking:
         if cached is not None:
             return cached
         vocab, dist = self._vocab, self.distribution()
+        typed_probability = prefix_probability = 0.0
         if prefix:
             lo, hi = vocab.word_range(prefix)
             ids = vocab.sorted_word_ids[lo:hi]
+            typed_probability = self.probability(prefix)
+            prefix_probability = float(dist[ids].sum()) + (typed_probability if prefix not in vocab.index else 0.0)
             if not typed:
                 lengths, n = vocab.sorted_word_lengths[lo:hi], len(prefix)
                 ids = ids[(lengths > n + 1) | ((lengths == n + 1) & ~vocab.sorted_word_plain_end[lo:hi])]
@@ -131,23 +158,32 @@ class Ranking:
         found = [Suggestion(vocab.tokens[i], float(p)) for i, p in zip(ids.tolist(), dist[ids].tolist()) if p > 0.0]
         found.extend(self._oov_suggestions(prefix, k, typed))
         found.sort(key=lambda s: (-s.probability, s.word))
-        result = found[:k]
+        result = Suggestions(found[:k], typed_probability, prefix_probability)
         if len(self._ranked) > _MAX_RANKINGS:
             self._ranked.clear()
         self._ranked[key] = result
         return result
 
+    def probability(self, word: str) -> float:
+        """The probability that the next word is ``word`` exactly (the word as typed, finished)."""
+        dist, index = self.distribution(), self._vocab.index.get(word)
+        if index is not None and index != self._vocab.unk_id:
+            return float(dist[index])
+        return self._oov_probability(word)
+
+    def _oov_probability(self, word: str) -> float:
+        """A document word the vocabulary lacks: its share of the unknown token's probability
+        by its count, plus its share of the caches."""
+        caches = self._context.caches
+        count = caches.oov_count(word)
+        if not count:
+            return 0.0
+        network, counts_share, continuous_share = self._shares
+        found = network * self._p_unk * count / caches.oov_total + counts_share * count / caches.total
+        return float(found + continuous_share * self._continuous_oov.get(word, 0.0))
+
     def _oov_suggestions(self, prefix: str, k: int, typed: bool) -> list[Suggestion]:
         """The ``k`` most probable document words the vocabulary lacks that start with
-        ``prefix`` (more on ties): they share the unknown token's probability by their
-        counts, plus their share of the caches."""
-        caches = self._context.caches
-        words = caches.oov_candidates(prefix, k, typed, self._continuous_oov)
-        network, counts_share, continuous_share = self._shares
-        p_unk, continuous = self._p_unk, self._continuous_oov
-        found = []
-        for word in words:
-            count = caches.oov_count(word)
-            probability = network * p_unk * count / caches.oov_total + counts_share * count / caches.total
-            found.append(Suggestion(word, float(probability + continuous_share * continuous.get(word, 0.0))))
-        return found
+        ``prefix`` (more on ties)."""
+        words = self._context.caches.oov_candidates(prefix, k, typed, self._continuous_oov)
+        return [Suggestion(word, self._oov_probability(word)) for word in words]

@@ -182,6 +182,33 @@ def from_buffer_words(
     return items(site, ((w, None, "in this document") for w, _ in words), support)
 
 
+# The typed part of a word is taken as the word the person means, and no list is offered,
+# when it is itself at least this share of the probability of every word it starts...
+WORD_END_SHARE = 0.3
+# ...and at least this many times as likely as the likeliest longer word.
+WORD_END_LEAD = 2.0
+
+
+def word_typed_whole(suggestions: Any) -> bool:
+    """Whether the word typed so far is itself a likely word and no longer word is about as
+    likely (``suggestions`` as ``Predictor.ranked`` gives them, which leaves the typed word
+    out): a list of longer words would then only stand in the way of Enter, Tab and the next
+    keys, which should write what was typed."""
+    typed = float(getattr(suggestions, "typed_probability", 0.0))
+    if typed <= 0.0:
+        return False
+    best = suggestions[0].probability if suggestions else 0.0
+    return typed >= WORD_END_LEAD * best and typed >= WORD_END_SHARE * float(
+        getattr(suggestions, "prefix_probability", 0.0)
+    )
+
+
+def list_probability(suggestions: Any) -> float:
+    """The probability that a next-word list holds the next word among its first three items
+    (the ones read at a glance): what the list after a space is worth."""
+    return sum(s.probability for s in suggestions[:3])
+
+
 def after_mark(site: Site) -> bool:
     """Whether the typed word is empty and the character before the cursor is a combining
     mark (Unicode category M): the cursor is then inside a word, not where one starts."""

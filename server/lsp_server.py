@@ -205,12 +205,23 @@ class NextwordServer(LanguageServer):
         suggestions = await host.suggest(doc.uri, site.snapshot, site.start, prefix, settings.max_items)
         if suggestions is None:  # overtaken by a newer request, or the model went away
             return completion.completion_list([])
-        if not prefix and kind != types.CompletionTriggerKind.Invoked:
-            # Next-word suggestions: only when the model is confident enough, so that a
-            # popup does not open on every space. Asked for explicitly, they always show.
-            if not suggestions or suggestions[0].probability < settings.min_probability:
-                return completion.completion_list([])
+        if not self.list_shown(prefix, kind, suggestions):
+            return completion.completion_list([])  # incomplete: asked again at the next key
         return completion.completion_list(completion.from_suggestions(site, suggestions, self.support))
+
+    def list_shown(self, prefix: str, kind: types.CompletionTriggerKind, suggestions: Any) -> bool:
+        """Whether a completion request answers with these suggestions. Inside a word: unless
+        the word is typed whole (``completion.word_typed_whole``). After a trigger character:
+        only when the list likely holds the next word (``minProbability``), so that a popup
+        does not open on every space; asked for explicitly, it always shows."""
+        if not suggestions:
+            return False
+        if prefix:
+            return not completion.word_typed_whole(suggestions)
+        return (
+            kind == types.CompletionTriggerKind.Invoked
+            or completion.list_probability(suggestions) >= self.settings.min_probability
+        )
 
     async def inline_complete(self, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         settings = self.settings.inline

@@ -52,8 +52,8 @@ class Settings:
     )
     max_items: int = field(default=10, metadata=_limits(1, 100))  # most completion items offered at once
     min_probability: float = field(
-        default=0.1, metadata=_limits(0.0, 1.0)
-    )  # next-word suggestions appear after a space or punctuation only when the best word is at least this likely
+        default=0.4, metadata=_limits(0.0, 1.0)
+    )  # a next-word list opens after a space or a trigger character only when its first three words together are at least this likely (the chance it holds the next word)
     trigger_characters: list[str] = field(
         default_factory=lambda: [" ", "(", "[", '"', "“", "/"]
     )  # single characters after which next-word suggestions are offered

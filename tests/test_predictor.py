@@ -315,9 +315,9 @@ def test_continuous_cache_favours_the_word_that_followed_a_like_context(shipped)
     first, second = template.format("zebra", "walrus"), template.format("walrus", "zebra")
 
     def probabilities(config, context):
-        found = shipped.predictor(config).predict(context, "", 50)
-        found = {s.word: s.probability for s in found}
-        return found.get("zebra", 0.0), found.get("walrus", 0.0)
+        predictor = shipped.predictor(config)
+        predictor.sync(context)
+        return predictor.word_probability("zebra"), predictor.word_probability("walrus")
 
     on, off = PredictorConfig(), PredictorConfig(neural_cache_weight=0.0)
     zebra, walrus = probabilities(on, first)
@@ -549,3 +549,36 @@ def test_generated_text_is_spaced_as_the_spacing_table_says(checkpoint, sample_t
     assert re.search(r"\w[,.]", a) and not re.search(r"\w[,.]", b)
     phrase, _ = spaced.complete_phrase(sample_text[:100], "", max_words=4, min_probability=0.0)
     assert phrase == plain.complete_phrase(sample_text[:100], "", max_words=4, min_probability=0.0)[0]  # words only
+
+
+# ----- no echo: the document caches' share grows with what they hold ------------------------------
+@pytest.mark.parametrize("text", ["The ", "The model runs ", "We store information "])
+def test_a_new_note_does_not_echo_the_word_just_typed(shipped, text):
+    """A new note's few words are no evidence that the next word repeats one of them: the
+    word just typed is not the first suggestion (it was, with the caches' whole share on it)."""
+    just_typed = text.split()[-1]
+    found = shipped.predictor().predict(text, "", 5)
+    assert found and found[0].word != just_typed
+    assert all(s.probability < 0.05 for s in found if s.word == just_typed)
+
+
+def test_a_word_the_note_repeats_comes_back_where_the_note_repeats_it(shipped):
+    """The continuous cache still brings back a note's own word in the context it followed
+    before, once the note holds enough words to say so."""
+    sentence = "To run the checks, call frobnicate with the config file. "
+    context = sentence * 6 + "To run the checks, call"
+    found = shipped.predictor().predict(context, "", 3)
+    assert "frobnicate" in [s.word for s in found]
+    fresh = shipped.predictor().predict("To run the checks, call", "", 10)
+    assert "frobnicate" not in [s.word for s in fresh]
+
+
+def test_word_probability_is_the_typed_word_finished(shipped):
+    """``word_probability`` is the distribution's mass on the word itself, which suggestions
+    inside the word leave out (typing it saves nothing)."""
+    predictor = shipped.predictor()
+    predictor.sync("We trained the ")
+    dist = predictor.distribution()
+    assert predictor.word_probability("model") == pytest.approx(float(dist[shipped.vocab.id("model")]))
+    assert "model" not in [s.word for s in predictor.ranked("model", 10)]
+    assert predictor.word_probability("zzqqxx") == 0.0
