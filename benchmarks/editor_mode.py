@@ -197,12 +197,13 @@ def type_file(
     return trace
 
 
-def start_server(model: Path, settings: dict[str, Any] | None) -> tuple[Client, dict[str, Any]]:
-    """A server started as an editor starts it, initialized (with ``settings`` as its
-    initialization options, if any), its model loaded; and its status, with the trigger
+def start_server(model: Path, settings: dict[str, Any] | None, data_dir: Path) -> tuple[Client, dict[str, Any]]:
+    """A server started as an editor starts it, with ``data_dir`` for its data (no trained
+    model, no stores), initialized (with ``settings`` as its initialization options, if any),
+    its model loaded; and its status, with the trigger
     characters it announced (``triggerCharacters``): after those an editor asks."""
     env = dict(os.environ)
-    env["NEXTWORD_DATA_DIR"] = tempfile.mkdtemp(prefix="nextword-editor-mode-")
+    env["NEXTWORD_DATA_DIR"] = str(data_dir)
     client = Client([sys.executable, "-m", "nextword.server", "--model", str(model)], env)
     initialized = client.request(
         "initialize",
@@ -252,17 +253,18 @@ def run_editor_mode(
     """Type ``documents`` ((relative path, text) pairs) through a server running ``model``;
     the traces and the editor-mode figures (without the ghost text's unless ``ghost``)."""
     offered = trigger_characters(settings)
-    client, status = start_server(model, settings)
-    triggers = status["triggerCharacters"]
     traces = []
-    try:
-        for number, (name, text) in enumerate(documents, 1):
-            if progress is not None:
-                progress(number, len(documents), name)
-            uri = (PurePosixPath("/editor-mode") / name).as_uri()
-            traces.append(type_file(client, uri, name, text, max_words, triggers, ghost))
-    finally:
-        client.close()
+    with tempfile.TemporaryDirectory(prefix="nextword-editor-mode-") as data_dir:
+        client, status = start_server(model, settings, Path(data_dir))
+        triggers = status["triggerCharacters"]
+        try:
+            for number, (name, text) in enumerate(documents, 1):
+                if progress is not None:
+                    progress(number, len(documents), name)
+                uri = (PurePosixPath("/editor-mode") / name).as_uri()
+                traces.append(type_file(client, uri, name, text, max_words, triggers, ghost))
+        finally:
+            client.close()
     results = figures(traces, max_words, offered)
     if not ghost:
         del results["ghost"]

@@ -138,11 +138,11 @@ def test_through_the_server_counts_every_word(typed):
     )
 
 
-def test_recorded_lists_are_the_servers_answers(typed, tiny_model_path):
+def test_recorded_lists_are_the_servers_answers(typed, tiny_model_path, tmp_path):
     """The list recorded after a key is the one the server gives for that text opened whole:
     the typing sent the right edits and asked at the right positions."""
     traces, _ = typed
-    client, _ = editor_mode.start_server(tiny_model_path, None)
+    client, _ = editor_mode.start_server(tiny_model_path, None, tmp_path)
     checked = 0
     try:
         for number, trace in enumerate(traces):
