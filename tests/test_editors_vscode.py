@@ -115,6 +115,21 @@ def test_manifest_basics() -> None:
     assert (VSCODE / "README.md").is_file()
 
 
+def test_prose_defaults_leave_enter_to_the_line_break() -> None:
+    """In Markdown and plain text Enter never accepts a suggestion (Tab does), and Escape with
+    the list and ghost text both showing is bound to the command that takes both away."""
+    defaults = MANIFEST["contributes"]["configurationDefaults"]
+    for language in ("[markdown]", "[plaintext]"):
+        assert defaults[language]["editor.acceptSuggestionOnEnter"] == "off", defaults[language]
+    [binding] = [b for b in MANIFEST["contributes"]["keybindings"] if b["key"] == "escape"]
+    assert binding["command"] == "nextword.dismiss"
+    when = binding["when"]
+    assert "suggestWidgetVisible" in when and "inlineSuggestionVisible" in when, when
+    assert "editorLangId in nextword.languages" in when, when
+    source = (VSCODE / "src" / "extension.ts").read_text(encoding="utf-8")
+    assert "'setContext', 'nextword.languages'" in source
+
+
 # ----- building (node and npm) ---------------------------------------------------------------
 needs_npm = pytest.mark.skipif(npm_missing() is not None, reason=npm_missing() or "")
 

@@ -1,5 +1,8 @@
 -- nextword in Neovim 0.11+: add this to your init.lua (with lsp/nextword.lua in your config folder).
 vim.lsp.enable('nextword')
+-- noselect: nothing in the menu is chosen until you choose it, so Enter at the end of a line
+-- writes a line break and keeps the word you typed even while a menu of longer words is open
+-- (Enter inserts a word only after <Up>/<Down> picked it; <C-y> accepts, <C-n>/<C-p> choose).
 vim.opt.completeopt = { 'menuone', 'noselect', 'popup' }
 
 vim.api.nvim_create_autocmd('LspAttach', {

@@ -11,7 +11,8 @@
 // `prose` (instead of, or before, the steps) writes as a person writes a note: each of its
 // `lines` typed, a pause for a list to open if one will, then Enter, recording what the list
 // and the ghost text showed; then `unsure` typed, a pause, the list and ghost text recorded and
-// screenshot (`screenshot`), and Escape, recording the ghost text after it.
+// screenshot (`screenshot`), and Escape, recording the ghost text after it; then the `ghost`
+// lines, each on a new line, until ghost text shows on one, and Escape.
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -94,6 +95,29 @@ async function writeProse(page, editor, prose) {
   await sleep(500);
   report.prose.unsure.ghostAfterEscape = await ghostText(page);
   report.prose.unsure.listAfterEscape = (await suggestRows(page)) !== null;
+  // Lines where the model is sure of a phrase, each on a new line until ghost text shows on
+  // one (with a list beside it or not): Escape must take it away, and it must not come back.
+  report.prose.ghost = [];
+  for (const typed of prose.ghost ?? []) {
+    await page.keyboard.press('Enter');
+    await page.keyboard.type(typed, { delay: 40 });
+    const seen = { typed, ghost: null, list: null };
+    report.prose.ghost.push(seen);
+    const deadline = Date.now() + (prose.ghostWaitMs ?? 5000);
+    while (Date.now() < deadline && !seen.ghost) {
+      await sleep(150);
+      seen.ghost = await ghostText(page);
+    }
+    const rows = await suggestRows(page);
+    seen.list = rows ? rows.map((r) => r.label) : null;
+    await page.keyboard.press('Escape');
+    await sleep(prose.settleMs ?? 1500);
+    seen.ghostAfterEscape = await ghostText(page);
+    seen.listAfterEscape = (await suggestRows(page)) !== null;
+    if (seen.ghost) {
+      break;
+    }
+  }
   save();
 }
 
@@ -185,9 +209,17 @@ try {
       const input = page.locator('.quick-input-widget input').first();
       await input.waitFor({ timeout: 15000 });
       report.dialogTitle = await page.evaluate(() => document.querySelector('.quick-input-widget .quick-input-title')?.textContent ?? '');
-      await input.fill(plan.missingServer.choose);
-      await sleep(500);
-      await input.press('Enter');
+      // The dialog fills in its folder's path and lists that folder once it has read it; a path
+      // typed before then is overwritten, so wait for the list, and type again if it was.
+      await until('the file dialog to list its folder', async () => (await page.locator('.quick-input-list .monaco-list-row').count()) > 0, 15000);
+      const open = async () => page.evaluate(() => !!document.querySelector('.quick-input-widget:not([style*="display: none"]) input'));
+      for (let attempt = 0; attempt < 3 && (await open()); attempt++) {
+        await input.fill(plan.missingServer.choose);
+        await sleep(700);
+        report.dialogValue = await input.inputValue();
+        await input.press('Enter');
+        await sleep(2000);
+      }
       report.statusBar = await until(
         `the status bar to show ${plan.modelName}`,
         async () => {

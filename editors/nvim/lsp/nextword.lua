@@ -18,12 +18,12 @@ return {
     nextword = {
       modelPath = '', -- model file (.safetensors); empty: your trained model if there is one, else the shipped default
       maxItems = 10, -- most completion items offered at once
-      minProbability = 0.1, -- next-word suggestions after a space or punctuation only when the best word is at least this likely
+      minProbability = 0.4, -- a next-word list opens after a space or punctuation only when its first three words together are at least this likely
       triggerCharacters = { ' ', '(', '[', '"', '“', '/' }, -- characters after which next-word suggestions are offered
       inline = {
         enabled = true, -- ghost-text phrases (textDocument/inlineCompletion), for clients that show them
         maxWords = 4, -- longest phrase offered, in words
-        minProbability = 0.25, -- each word of the phrase must be at least this likely
+        minProbability = 0.25, -- the phrase as a whole must be at least this likely
       },
       training = {
         maxMinutes = 30, -- :NextwordTrain (nextword.trainWorkspace) stops after this many minutes (0: no limit)

@@ -534,6 +534,21 @@ class Controller implements vscode.Disposable {
   }
 }
 
+/**
+ * Escape with both the list and ghost text showing: VS Code's own Escape closes only the list
+ * and leaves the ghost text in place. This one (bound to Escape in the languages of
+ * nextword.languages, only while both show) takes both away.
+ */
+async function dismiss(): Promise<void> {
+  await vscode.commands.executeCommand('hideSuggestWidget');
+  await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+}
+
+/** The context key the Escape binding's `editorLangId in nextword.languages` reads. */
+function publishLanguages(): void {
+  void vscode.commands.executeCommand('setContext', 'nextword.languages', clientSettings().languages);
+}
+
 let controller: Controller | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -545,9 +560,16 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('nextword.showStatus', () => c.showStatus()),
     vscode.commands.registerCommand('nextword.restartServer', () => c.restart()),
     vscode.commands.registerCommand('nextword.showLog', () => c.showLog()),
-    vscode.workspace.onDidChangeConfiguration((event) => c.onConfigurationChanged(event)),
+    vscode.commands.registerCommand('nextword.dismiss', dismiss),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration(`${SECTION}.languages`)) {
+        publishLanguages();
+      }
+      return c.onConfigurationChanged(event);
+    }),
     vscode.workspace.onDidOpenTextDocument((document) => c.startFor([document])),
   );
+  publishLanguages();
   c.startFor(vscode.workspace.textDocuments);
 }
 
