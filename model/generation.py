@@ -24,16 +24,16 @@ def continue_phrase(
     min_probability: float,
 ) -> tuple[list[str], float]:
     """The phrase that starts with ``first`` (of ``probability``, to be read from ``state``)
-    and goes on with the most probable next token while that is a word of at least
-    ``min_probability``, up to ``max_words`` in all; and the phrase's probability. Stops at
-    punctuation and line breaks."""
+    and goes on with the most probable next token while that is a word and the phrase as a
+    whole stays at least ``min_probability`` likely, up to ``max_words`` in all; and the
+    phrase's probability. Stops at punctuation and line breaks."""
     words = [first]
     output, state = network.step(vocab.id(first), state)
     while len(words) < max_words:
         probs = network.next_log_probs(output)[0].exp()
         p, token_id = (float(v) for v in probs.max(dim=0))
         token = vocab.tokens[int(token_id)]
-        if p < min_probability or not is_word(token) or token_id == vocab.unk_id:
+        if probability * p < min_probability or not is_word(token) or token_id == vocab.unk_id:
             break
         words.append(token)
         probability *= p

@@ -157,16 +157,23 @@ class Predictor:
         self, context: str | SplitText, prefix: str = "", max_words: int = 4, min_probability: float = 0.2
     ) -> tuple[str, float]:
         """A greedy phrase continuing the word being typed: the rest of the current word
-        (or the next word) and then following words while each is at least
-        ``min_probability`` likely. Returns the text to insert after ``prefix`` and the
-        phrase's probability. Stops at punctuation and line breaks."""
+        (or the next word) and then following words while the phrase as a whole is at least
+        ``min_probability`` likely, given what is typed of its first word. Returns the text
+        to insert after ``prefix`` and the phrase's probability. Stops at punctuation and
+        line breaks."""
         self.sync(context)
         best = self._ranking.ranked(prefix, 1, typed=True)
-        if not best or best[0].probability < min_probability:
+        if not best:
+            return "", 0.0
+        # The first word's probability given its typed part: among the words it may become.
+        first = best[0].probability
+        if prefix and best.prefix_probability > 0:
+            first = min(1.0, first / best.prefix_probability)
+        if first < min_probability:
             return "", 0.0
         state, _ = self._context.current()
         words, probability = continue_phrase(
-            self.network, self.vocab, state, best[0].word, best[0].probability, max_words, min_probability
+            self.network, self.vocab, state, best[0].word, first, max_words, min_probability
         )
         return phrase_text(words, prefix, self.spacing, self._line()), probability
 

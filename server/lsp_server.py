@@ -223,6 +223,20 @@ class NextwordServer(LanguageServer):
             or completion.list_probability(suggestions) >= self.settings.min_probability
         )
 
+    async def _list_would_show(self, doc: Document, site: completion.Site) -> bool:
+        """Whether the editor, asking for completions here as it does while typing, gets a list:
+        inside a word it asks at every key; at a word's start only after a trigger character."""
+        prefix, kind = site.prefix, types.CompletionTriggerKind.Invoked
+        if not prefix:
+            if site.char_before not in self.settings.trigger_characters or completion.after_mark(site):
+                return False
+            kind = types.CompletionTriggerKind.TriggerCharacter
+        assert self.host is not None
+        found = await self.host.suggest(
+            doc.uri, site.snapshot, site.start, prefix, self.settings.max_items, kind="phrase"
+        )
+        return found is None or self.list_shown(prefix, kind, found)
+
     async def inline_complete(self, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         settings = self.settings.inline
         host = self.host
@@ -231,6 +245,13 @@ class NextwordServer(LanguageServer):
             return None
         site = completion.site_at(doc, params.position)
         if site is None or site.cut or not completion.phrase_allowed(site):
+            return None
+        # One or the other: ghost text only where no list shows (the list, of several words,
+        # is the surer help where there is one; ghost text speaks where it is silent: at a line's
+        # start, after a word typed whole, after a space where no list pays).
+        if params.context is not None and params.context.selected_completion_info is not None:
+            return None  # the editor has a list open here
+        if await self._list_would_show(doc, site):
             return None
         result = await host.phrase(
             doc.uri, site.snapshot, site.start, site.prefix, settings.max_words, settings.min_probability

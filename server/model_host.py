@@ -113,14 +113,17 @@ class ModelHost:
         await self.loader.reload()
 
     # ----- requests (event loop) -----------------------------------------------------------
-    async def suggest(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int) -> list[Any] | None:
+    async def suggest(
+        self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, kind: str = "suggest"
+    ) -> list[Any] | None:
         """The Predictor's ``k`` best words after ``text[:context_end]`` starting with
-        ``prefix``; None if not ready or overtaken by a newer request."""
-        ticket = self._ticket("suggest", uri)
+        ``prefix``; None if not ready or overtaken by a newer request of the same ``kind``
+        (a ghost-text request asks as "phrase", so that it never overtakes a completion)."""
+        ticket = self._ticket(kind, uri)
         done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k))
         if done and found is not None:
             return found
-        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket)
+        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket, kind)
         return await asyncio.wrap_future(future)
 
     async def phrase(
@@ -156,11 +159,11 @@ class ModelHost:
 
     # ----- worker thread -------------------------------------------------------------------
     def _suggest(
-        self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, ticket: int
+        self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, ticket: int, kind: str
     ) -> list[Any] | None:
         loaded = self.loader.loaded
         session = self.sessions.use(uri)
-        if loaded is None or self._latest.get(("suggest", uri)) != ticket:
+        if loaded is None or self._latest.get((kind, uri)) != ticket:
             return None
         return guarded(session, lambda: session.sync(loaded, text, context_end)[0].ranked(prefix, k))
 

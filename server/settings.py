@@ -31,7 +31,7 @@ class InlineSettings:
     max_words: int = field(default=4, metadata=_limits(1, 16))  # longest phrase offered, in words
     min_probability: float = field(
         default=0.25, metadata=_limits(0.0, 1.0)
-    )  # each word of the phrase must be at least this likely
+    )  # the phrase as a whole must be at least this likely
 
 
 @dataclass

@@ -582,3 +582,18 @@ def test_word_probability_is_the_typed_word_finished(shipped):
     assert predictor.word_probability("model") == pytest.approx(float(dist[shipped.vocab.id("model")]))
     assert "model" not in [s.word for s in predictor.ranked("model", 10)]
     assert predictor.word_probability("zzqqxx") == 0.0
+
+
+def test_a_phrase_is_offered_only_as_likely_as_a_whole(shipped):
+    """A phrase goes on only while the phrase as a whole (not each word) stays at least
+    ``min_probability`` likely; a higher bar gives a shorter phrase, or none."""
+    context = "It is a good idea to "
+    long, p_long = shipped.predictor().complete_phrase(context, "", max_words=6, min_probability=0.0)
+    assert len(long.split()) == 6 and p_long > 0
+    for bar in (0.01, 0.05, 0.2):
+        text, probability = shipped.predictor().complete_phrase(context, "", max_words=6, min_probability=bar)
+        assert text == "" or (probability >= bar and long.startswith(text))
+    first, p_first = shipped.predictor().complete_phrase(context, "", max_words=1, min_probability=0.0)
+    shorter, _ = shipped.predictor().complete_phrase(context, "", max_words=6, min_probability=p_first * 0.999)
+    assert shorter == first  # a second word would take the whole under the bar, whatever its own odds
+    assert shipped.predictor().complete_phrase(context, "", max_words=6, min_probability=p_first * 1.001) == ("", 0.0)

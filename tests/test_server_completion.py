@@ -199,31 +199,57 @@ async def test_no_next_word_inside_a_word_after_a_combining_mark(client) -> None
     assert (await complete(client, "file:///marks-spaced.md", *end_position(spaced), invoked=True)).items
 
 
-async def test_inline_completion(client, reference) -> None:
-    uri = "file:///inline.md"
-    text = SAMPLE + "The next wo"
-    open_doc(client, uri, text)
-    line, character = end_position(text)
-    params = types.InlineCompletionParams(
-        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+def inline_params(uri: str, line: int, character: int, selected: bool = False) -> types.InlineCompletionParams:
+    info = types.SelectedCompletionInfo(types.Range(types.Position(line, 0), types.Position(line, 0)), "x")
+    return types.InlineCompletionParams(
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Automatic,
+            selected_completion_info=info if selected else None,
+        ),
         text_document=types.TextDocumentIdentifier(uri),
         position=types.Position(line, character),
     )
+
+
+async def test_inline_completion_only_where_no_list_shows(client, reference) -> None:
+    """Ghost text or a list, never both: at a line's start (no list is asked for there) a
+    phrase; inside a word being typed, where the list shows, none; none either while the
+    editor reports a list open."""
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"nextword": {"inline": {"minProbability": 0.0, "maxWords": 3}}})
     )
     await wait_status(client, lambda s: s["settings"]["inline"]["maxWords"] == 3)
-    result = await client.text_document_inline_completion_async(params)
-    rest, _ = reference().complete_phrase(SAMPLE + "The next ", "wo", 3, 0.0)
-    assert isinstance(result, types.InlineCompletionList) and len(result.items) == 1
+    uri = "file:///inline.md"
+    text = SAMPLE + "The next word.\n"
+    open_doc(client, uri, text)
+    line, character = end_position(text)
+    result = await client.text_document_inline_completion_async(inline_params(uri, line, character))
+    rest, _ = reference().complete_phrase(text, "", 3, 0.0)
+    assert rest and isinstance(result, types.InlineCompletionList) and len(result.items) == 1
     item = result.items[0]
-    assert item.insert_text == "wo" + rest and len(rest.split()) <= 3
-    assert item.range == types.Range(types.Position(line, character - 2), types.Position(line, character))
+    assert item.insert_text == rest and len(rest.split()) <= 3
+    assert item.range == types.Range(types.Position(line, character), types.Position(line, character))
+    selected = inline_params(uri, line, character, selected=True)
+    assert await client.text_document_inline_completion_async(selected) is None
+    typing = SAMPLE + "The next wo"
+    open_doc(client, "file:///inline-word.md", typing)
+    assert (await complete(client, "file:///inline-word.md", *end_position(typing))).items
+    word_params = inline_params("file:///inline-word.md", *end_position(typing))
+    assert await client.text_document_inline_completion_async(word_params) is None
+    # A word typed whole closes the list: what follows it comes as ghost text.
+    whole = SAMPLE + "The model is the"
+    open_doc(client, "file:///inline-whole.md", whole)
+    assert not (await complete(client, "file:///inline-whole.md", *end_position(whole))).items
+    found = await client.text_document_inline_completion_async(
+        inline_params("file:///inline-whole.md", *end_position(whole))
+    )
+    rest, _ = reference().complete_phrase(SAMPLE + "The model is ", "the", 3, 0.0)
+    assert rest.startswith(" ") and found is not None and found.items[0].insert_text == "the" + rest
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"nextword": {"inline": {"enabled": False}}})
     )
     await wait_status(client, lambda s: not s["settings"]["inline"]["enabled"])
-    assert await client.text_document_inline_completion_async(params) is None
+    assert await client.text_document_inline_completion_async(inline_params(uri, line, character)) is None
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"nextword": {}}))
     await wait_status(client, lambda s: s["settings"]["inline"]["enabled"])
 
