@@ -315,7 +315,13 @@ class Controller implements vscode.Disposable {
     const target = commandTarget(config.inspect('serverCommand'));
     this.output.info(`nextword.serverCommand set to ${file} (${vscode.ConfigurationTarget[target]} settings)`);
     const before = clientSettings().command;
-    await config.update('serverCommand', file, target);
+    try {
+      await config.update('serverCommand', file, target);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      void vscode.window.showErrorMessage(`nextword: could not store "nextword.serverCommand" (${reason}); set it to ${file} in the Settings editor.`, 'Open Settings').then((choice) => this.onChoice(choice));
+      return;
+    }
     if (clientSettings().command === before) {
       // The same value as before: no change event restarts the server, so start it here.
       await this.restart();
