@@ -123,6 +123,10 @@ class Ranking:
             continuous = caches.continuous(output, newest)
             continuous_share = config.neural_cache_weight * continuous[3] if continuous is not None else 0.0
             self._shares = (1.0 - counts_share - continuous_share, counts_share, continuous_share)
+            # The word just read takes nothing from the caches (what they would give it goes to
+            # the rest): whether it comes again at once is the network's call, not an echo.
+            echo = entries[newest].id if newest >= 0 else self._vocab.unk_id
+            own = float(probs[echo])
             if counts_share or continuous_share:
                 probs *= self._shares[0]
             if counts_share:
@@ -131,6 +135,10 @@ class Ranking:
             if continuous is not None:
                 ids, weights, self._continuous_oov, _ = continuous
                 np.add.at(probs, ids, continuous_share * weights)
+            if echo != self._vocab.unk_id and probs[echo] > own * self._shares[0]:
+                taken = float(probs[echo]) - own * self._shares[0]
+                probs[echo] = own * self._shares[0]
+                probs /= 1.0 - taken  # the rest, in proportion
             self._dist = probs
         return self._dist
 

@@ -560,6 +560,20 @@ def test_a_new_note_does_not_echo_the_word_just_typed(shipped, text):
     found = shipped.predictor().predict(text, "", 5)
     assert found and found[0].word != just_typed
     assert all(s.probability < 0.05 for s in found if s.word == just_typed)
+    phrase, _ = shipped.predictor().complete_phrase(text, "", max_words=4, min_probability=0.0)
+    assert phrase.split()[0] != just_typed  # nor does ghost text or ``generate --phrase``
+
+
+def test_the_word_just_typed_takes_nothing_from_the_caches(shipped):
+    """Even where the note has used a word often, right after it the caches give it nothing:
+    the network alone says whether it comes again at once."""
+    note = "The dataset holds rows. " * 8 + "We load the dataset"
+    with_caches = shipped.predictor()
+    with_caches.sync(note + " ")
+    network_only = shipped.predictor(PredictorConfig(cache_weight=0.0, neural_cache_weight=0.0))
+    network_only.sync(note + " ")
+    assert with_caches.word_probability("dataset") <= network_only.word_probability("dataset") * 1.01
+    assert math.isclose(float(with_caches.distribution().sum()), 1.0, rel_tol=1e-5)
 
 
 def test_a_word_the_note_repeats_comes_back_where_the_note_repeats_it(shipped):
