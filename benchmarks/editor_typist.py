@@ -13,11 +13,15 @@ Keys are counted as ``nextword eval`` counts them: one per character (code point
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from nextword.training.typist import DEFAULT_MAX_WORDS, KS, TypeThrough, evaluated_words, type_through
+
+_WORD_AND_APOSTROPHE = re.compile(r"\w+(?:['’]\w+)*['’]\Z")
+MAX_LOOK_BACK = 100  # characters looked back for such a word
 
 INVOKED = "invoked"  # asked inside a word as it is typed (CompletionTriggerKind.Invoked)
 TRIGGER = "trigger"  # asked right after a trigger character (CompletionTriggerKind.TriggerCharacter)
@@ -63,7 +67,10 @@ def typing_plan(text: str, max_words: int, triggers: Sequence[str]) -> tuple[int
     asked: dict[int, tuple[str, int]] = {}
     for offset in range(1, span + 1):
         if text[offset - 1] in triggers:
-            asked[offset] = (TRIGGER, offset)
+            # After an apostrophe that follows a word ("b'"), the word may go on: the items
+            # replace it from its start.
+            going_on = _WORD_AND_APOSTROPHE.search(text, max(0, offset - MAX_LOOK_BACK), offset)
+            asked[offset] = (TRIGGER, going_on.start() if going_on else offset)
     for start, word in words:
         for i in range(1, len(word) + 1):
             asked[start + i] = (INVOKED, start)

@@ -62,6 +62,7 @@ def test_plan_asks_as_an_editor_asks():
     assert at("ran") not in plan  # after a line break: no request at the word's start
     assert at("cat") + 4 not in plan  # after ".": none either
     assert typing_plan(TEXT, 2, [" "])[0] == at("cat") + 3  # two words: typed up to the end of the second
+    assert typing_plan("(b' c", 0, ["'", " "])[1][3] == (TRIGGER, 1)  # "b'" may go on: items replace it
 
 
 def test_figures_by_hand():
