@@ -97,6 +97,7 @@ class Ranking:
         self._p_unk = 0.0  # the network's (and notes') probability of the unknown token
         self._shares = (1.0, 0.0, 0.0)  # network, word counts, continuous cache
         self._continuous_oov: dict[str, float] = {}  # the continuous cache's weights of words the vocabulary lacks
+        self._echo_oov: str | None = None  # the word just read, when the vocabulary lacks it
         self._ranked: dict[str, Suggestions] = {}
 
     @property
@@ -126,6 +127,7 @@ class Ranking:
             # The word just read takes nothing from the caches (what they would give it goes to
             # the rest): whether it comes again at once is the network's call, not an echo.
             echo = entries[newest].id if newest >= 0 else self._vocab.unk_id
+            self._echo_oov = entries[newest].token.text if newest >= 0 and echo == self._vocab.unk_id else None
             own = float(probs[echo])
             if counts_share or continuous_share:
                 probs *= self._shares[0]
@@ -184,6 +186,11 @@ class Ranking:
         by its count, plus its share of the caches."""
         caches = self._context.caches
         count = caches.oov_count(word)
+        if word == self._echo_oov:
+            # The word just read: its own occurrence is no evidence that it comes again at once,
+            # and the caches give it nothing (as a vocabulary word, ``distribution``).
+            count, others = count - 1, caches.oov_total - 1
+            return self._shares[0] * self._p_unk * count / others if count > 0 else 0.0
         if not count:
             return 0.0
         network, counts_share, continuous_share = self._shares
@@ -194,4 +201,5 @@ class Ranking:
         """The ``k`` most probable document words the vocabulary lacks that start with
         ``prefix`` (more on ties)."""
         words = self._context.caches.oov_candidates(prefix, k, typed, self._continuous_oov)
-        return [Suggestion(word, self._oov_probability(word)) for word in words]
+        found = [Suggestion(word, self._oov_probability(word)) for word in words]
+        return [s for s in found if s.probability > 0.0]
