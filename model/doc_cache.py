@@ -164,8 +164,8 @@ class DocumentCaches:
         That last is its words' votes beside one more vote, the network's, of a context
         ``neural_cache_null`` alike: a few words in unlike contexts (a new note) say little, a
         word that followed a context much like this one says much. Entry ``newest`` (the word
-        just read, when it is one) has no vote: its context is the one most like the present,
-        so it would echo the word just typed whatever comes next."""
+        just read, or the one the last few marks follow) has no vote: its context is the one
+        most like the present, so it would echo the word just typed whatever comes next."""
         held = self._key_ids >= 0
         if newest >= 0 and self._rows:
             held[newest % self._rows] = False

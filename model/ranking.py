@@ -21,7 +21,7 @@ from .ngram import NotesNgram
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .context import Context, Entry
     from .read_ahead import Reader
 
 # The most probable words usually stand above this probability; picking them out by a
@@ -58,6 +58,17 @@ def _filled(words: int, ramp: int) -> float:
     """How much of their share the word counts take, holding ``words`` words: half at
     ``ramp`` words, growing towards all of it."""
     return words / (words + ramp) if ramp > 0 else float(words > 0)
+
+
+def _newest_word(entries: list[Entry]) -> int:
+    """The index of the word just read: the last entry, or the word the last few marks follow
+    on its line (``simonw/``, ``model,``); -1 if none."""
+    for index in range(len(entries) - 1, max(-1, len(entries) - 4), -1):
+        if entries[index].word:
+            return index
+        if entries[index].token.text.startswith("\n"):
+            break
+    return -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +131,7 @@ class Ranking:
             # say little about the next one, and with a whole share they would echo them.
             counts_share = config.cache_weight * _filled(caches.total, config.cache_ramp)
             entries = self._context.entries
-            newest = len(entries) - 1 if entries and entries[-1].word else -1
+            newest = _newest_word(entries)
             continuous = caches.continuous(output, newest)
             continuous_share = config.neural_cache_weight * continuous[3] if continuous is not None else 0.0
             self._shares = (1.0 - counts_share - continuous_share, counts_share, continuous_share)
@@ -186,12 +197,10 @@ class Ranking:
         by its count, plus its share of the caches."""
         caches = self._context.caches
         count = caches.oov_count(word)
-        if word == self._echo_oov:
-            # The word just read: its own occurrence is no evidence that it comes again at once,
-            # and the caches give it nothing (as a vocabulary word, ``distribution``).
-            count, others = count - 1, caches.oov_total - 1
-            return self._shares[0] * self._p_unk * count / others if count > 0 else 0.0
-        if not count:
+        if not count or word == self._echo_oov:
+            # The word just read: the network cannot tell it from other unknown words, and
+            # the note's counts and caches would only echo it (a vocabulary word keeps the
+            # network's own probability, ``distribution``).
             return 0.0
         network, counts_share, continuous_share = self._shares
         found = network * self._p_unk * count / caches.oov_total + counts_share * count / caches.total

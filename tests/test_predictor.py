@@ -613,3 +613,10 @@ def test_a_phrase_is_offered_only_as_likely_as_a_whole(shipped):
     shorter, _ = shipped.predictor().complete_phrase(context, "", max_words=6, min_probability=p_first * 0.999)
     assert shorter == first  # a second word would take the whole under the bar, whatever its own odds
     assert shipped.predictor().complete_phrase(context, "", max_words=6, min_probability=p_first * 1.001) == ("", 0.0)
+
+
+def test_the_word_before_a_mark_is_not_echoed(shipped):
+    """``simonw/`` is still the word just typed: the caches give it nothing after the slash."""
+    note = "Thanks to [Tony](https://twitter.com/psychemedia/status/1) for this. See https://twitter.com/psychemedia/"
+    found = shipped.predictor().predict(note, "", 5)
+    assert "psychemedia" not in [s.word for s in found]
