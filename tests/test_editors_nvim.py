@@ -154,13 +154,13 @@ def model(tmp_path_factory) -> Path:
     return build_model(tmp_path_factory.mktemp("nvim-model") / "editors.safetensors")
 
 
-@pytest.fixture()
-def nvim(tmp_path: Path, model: Path):
+def start_nvim(tmp_path: Path, prelude: str) -> Nvim:
+    """Neovim set up as the README tells a user (exactly the files it says to copy), editing an
+    empty note in a notes folder, with ``prelude`` (the user's own Lua) run first."""
     nvim_bin = require_011()
     home = tmp_path / "home"
     config = home / "xdg_config_home" / "nvim"
     (config / "lsp").mkdir(parents=True)
-    # Exactly the files the README tells a user to copy.
     shutil.copy(NVIM_DIR / "lsp" / "nextword.lua", config / "lsp" / "nextword.lua")
     shutil.copy(NVIM_DIR / "init-snippet.lua", config / "init.lua")
     notes = tmp_path / "notes"
@@ -168,12 +168,17 @@ def nvim(tmp_path: Path, model: Path):
     (notes / ".git").mkdir()  # a root marker: the notes folder is the workspace
     file = notes / "note.md"
     file.write_text("", encoding="utf-8")
+    return Nvim(nvim_bin, home, file, prelude)
+
+
+@pytest.fixture()
+def nvim(tmp_path: Path, model: Path):
     # The user's own override of a setting (what a user writes in init.lua); minProbability 0
     # makes the next-word menu open after every space, whatever this random model thinks.
     # A trigger character beyond the punctuation the server always announces: it reaches the
     # server's initialize (see test_neovim_completes_in_the_models_order_and_accepts).
     prelude = f"vim.lsp.config('nextword', {{ settings = {{ nextword = {{ modelPath = {json.dumps(str(model))}, minProbability = 0, triggerCharacters = {{ ' ', '§' }} }} }} }})\n"
-    editor = Nvim(nvim_bin, home, file, prelude)
+    editor = start_nvim(tmp_path, prelude)
     try:
         yield editor
     finally:
@@ -325,19 +330,8 @@ PROSE_LINES = ["## Setting up the debugger", "Write a short note", "Train the mo
 def test_neovim_enter_writes_a_line_break_in_prose(tmp_path: Path) -> None:
     """The shipped snippet, the shipped model, the default settings: a line typed, a pause for
     a menu of longer forms to open if one will, then Enter: a line break, the word as typed."""
-    nvim_bin = require_011()
-    home = tmp_path / "home"
-    config = home / "xdg_config_home" / "nvim"
-    (config / "lsp").mkdir(parents=True)
-    shutil.copy(NVIM_DIR / "lsp" / "nextword.lua", config / "lsp" / "nextword.lua")
-    shutil.copy(NVIM_DIR / "init-snippet.lua", config / "init.lua")
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    (notes / ".git").mkdir()
-    file = notes / "note.md"
-    file.write_text("", encoding="utf-8")
     prelude = f"vim.lsp.config('nextword', {{ settings = {{ nextword = {{ modelPath = {json.dumps(str(SHIPPED_MODEL))} }} }} }})\n"
-    editor = Nvim(nvim_bin, home, file, prelude)
+    editor = start_nvim(tmp_path, prelude)
     try:
         wait_ready(editor)
         editor.type("i")
