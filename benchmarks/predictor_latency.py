@@ -98,7 +98,7 @@ def measure(
                 stepped.append(boundary[-1])
             if ahead:  # the pause after the typist's next key
                 t = time.perf_counter()
-                predictor.look_ahead(word[: i + 1])
+                predictor.look_ahead(word[: i + 1], LOOK_AHEAD_MARKS)
                 looked.append(time.perf_counter() - t)
     return boundary, inside, first, stepped, looked
 

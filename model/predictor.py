@@ -26,13 +26,13 @@ from .context import Context
 from .generation import continue_phrase, phrase_text, sample
 from .inference import InferenceNetwork
 from .ranking import Ranking, Suggestion, Suggestions
-from .read_ahead import LOOK_AHEAD_MARKS, Reader
+from .read_ahead import Reader
 from .spacing import Spacing
 from .text import SplitText
 from .tokenize import PARAGRAPH, is_word, iter_tokens
 from .vocab import Vocabulary
 
-__all__ = ["LOOK_AHEAD_MARKS", "Predictor", "PredictorStats", "Suggestion", "Suggestions"]
+__all__ = ["Predictor", "PredictorStats", "Suggestion", "Suggestions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +135,9 @@ class Predictor:
         prefix then cost only a filter)."""
         return self._ranking.has_distribution
 
-    def look_ahead(self, word: str, marks: int = LOOK_AHEAD_MARKS) -> bool:
+    def look_ahead(self, word: str, marks: int) -> bool:
         """Read ``word`` (the part of a word typed so far) as if it were finished, and then
-        each of the ``marks`` punctuation marks or breaks the network finds likeliest after
+        each of the ``marks`` punctuation marks (how many is the caller's policy) or breaks the network finds likeliest after
         it (those of at least 1%), so that the next query, after the word ends, finds those
         steps done. For the pause between keystrokes; the suggestions stay exactly the same.
         What was read ahead already is not read again (``marks=2`` after ``marks=1`` reads one

@@ -22,10 +22,6 @@ from .network import State
 from .ranking import top_indices
 from .vocab import Vocabulary
 
-# Marks read ahead after a word, at most, by default: the three likeliest catch most of the
-# single marks that end a word (``benchmarks/predictor_latency.py`` counts the word ends found
-# read ahead). The server's read-ahead policy passes its own.
-LOOK_AHEAD_MARKS = 3
 # A mark the network gives less than this after the word is not read ahead: it seldom comes,
 # and leaving such marks out spares a fifth of the look-ahead's steps at the same hit rate.
 _MARK_WORTH_READING = 0.01

@@ -26,6 +26,7 @@ from nextword.model.ranking import top_indices
 from nextword.model.text import SplitText
 from nextword.model.tokenize import WORD_RE, is_word, iter_tokens
 from nextword.model.vocab import UNK
+from nextword.server.read_ahead import LOOK_AHEAD_MARKS
 
 
 @dataclass(frozen=True)
@@ -489,7 +490,7 @@ def type_key_by_key(predictor, text, k=8, ahead=False):
         for i in range(len(word)):
             found.append(predictor.predict(context, word[:i], k))
             if ahead:
-                assert predictor.look_ahead(word[: i + 1])
+                assert predictor.look_ahead(word[: i + 1], LOOK_AHEAD_MARKS)
     return found
 
 
@@ -506,7 +507,7 @@ def test_reading_ahead_changes_no_suggestion_and_spares_the_steps(checkpoint, sa
     assert ahead.read_ahead_hits > words // 2
     assert ahead.network_reads < plain.network_reads - words // 2
     # A word read ahead and then changed (a backspace, another ending) is read afresh.
-    ahead.look_ahead("mor")
+    ahead.look_ahead("mor", LOOK_AHEAD_MARKS)
     context = text + " mor"
     assert ahead.predict(context + "e ", "", 8) == plain.predict(context + "e ", "", 8)
     assert ahead.predict(context[:-1] + "an, ", "", 8) == plain.predict(context[:-1] + "an, ", "", 8)
@@ -515,10 +516,10 @@ def test_reading_ahead_changes_no_suggestion_and_spares_the_steps(checkpoint, sa
 def test_only_one_word_is_read_ahead(predictor, sample_text):
     predictor.predict(sample_text[:100], "", 5)
     for not_one_word in ["", ",", "don'", "two words", "a-b", " x"]:
-        assert not predictor.look_ahead(not_one_word)
+        assert not predictor.look_ahead(not_one_word, LOOK_AHEAD_MARKS)
     assert predictor.network_reads and predictor.read_ahead_hits == 0
     for word in ["the", "don't", "한국", "Zyxwvut"]:
-        assert predictor.look_ahead(word)
+        assert predictor.look_ahead(word, LOOK_AHEAD_MARKS)
 
 
 def test_a_mark_read_again_after_a_space_costs_no_output_layer(checkpoint, sample_text):
