@@ -20,6 +20,7 @@ from .config import ModelConfig
 from .errors import NextwordError
 from .network import LanguageModel
 from .paths import default_model_path
+from .pieces import has_hangul, segmentation_id
 from .spacing import Spacing
 from .vocab import Vocabulary
 
@@ -40,6 +41,9 @@ class CheckpointWriteError(NextwordError, OSError):
 
 
 SPACING = "spacing"  # the metadata entry holding the spacing table (see model/spacing.py), if any
+SEGMENTATION = (
+    "segmentation"  # the Hangul segmentation the vocabulary was made with (see model/pieces.py), if it has Hangul
+)
 NOTES_TOKENS = "notes_tokens"  # the extra tensor holding a personal model's notes (see LanguageModel.set_notes)
 
 
@@ -94,6 +98,8 @@ def save_checkpoint(
     }
     if spacing is not None:
         metadata[SPACING] = spacing.to_json()
+    if any(has_hangul(token) for token in vocab.tokens):
+        metadata[SEGMENTATION] = segmentation_id()
     return _write_atomically(path, tensors, metadata)
 
 
@@ -205,6 +211,12 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
     path = Path(path).expanduser() if path is not None else default_model_path()
     metadata, tensors = _read_file(path)
     config, vocab, info, spacing = _parse_metadata(path, metadata)
+    trained_with = metadata.get(SEGMENTATION)
+    if trained_with is not None and trained_with != segmentation_id():
+        raise CheckpointError(
+            f"{path} was trained with another Hangul segmentation than this version of nextword's; "
+            "retrain it with `nextword train --full`, or use the nextword version that trained it"
+        )
     extra = {k.removeprefix("extra."): tensors.pop(k).clone() for k in list(tensors) if k.startswith("extra.")}
     model = _build_model(path, config, tensors, for_prediction)
     notes = extra.pop(NOTES_TOKENS, None)

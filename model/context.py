@@ -10,6 +10,7 @@ and leave the document caches (``doc_cache.py``) as they enter and leave the win
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -17,10 +18,13 @@ import torch
 from .config import PredictorConfig
 from .doc_cache import DocumentCaches
 from .network import State
+from .pieces import is_continuation
 from .read_ahead import Reader
 from .text import SplitText
 from .tokenize import PARAGRAPH, Token, is_word, iter_tokens
 from .vocab import Vocabulary
+
+_WORD_CHAR_RE = re.compile(r"\w")
 
 
 @dataclass(slots=True)
@@ -38,9 +42,12 @@ def _settled(entry: Entry, text: SplitText, unchanged: int) -> bool:
     if end >= unchanged:
         return False
     tok = entry.token.text
-    if entry.word:
+    if entry.word or is_continuation(tok):
+        following = text.char(end)
+        if _WORD_CHAR_RE.match(following):
+            return False  # a part of a word: its word may still be split otherwise
         # A word continues only through an apostrophe followed by a word character.
-        return text.char(end) not in "'’" or end + 2 <= unchanged
+        return following not in "'’" or end + 2 <= unchanged
     if tok[0] == "\n":
         # A break absorbs following spaces and breaks until something visible arrives.
         return not text.slice(end, unchanged).isspace()

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .pieces import is_continuation, surface
 from .tokenize import NEWLINE, PAIRED_MARKS, PARAGRAPH, english_spaces, iter_tokens
 
 MIN_COUNT = 3  # a pair or a mark seen fewer times than this in the text learned from is not kept
@@ -72,6 +73,9 @@ def _boundaries(text: str) -> Iterator[tuple[str, str, bool]]:
     prev = ""
     prev_end = 0
     for token in iter_tokens(text):
+        if is_continuation(token.text):  # a word's part: never spaced, the word's key stands
+            prev_end = token.end
+            continue
         if token.text in (NEWLINE, PARAGRAPH):
             prev, keys = "", _Keys()
             continue
@@ -179,6 +183,9 @@ class Spacing:
             if token in (NEWLINE, PARAGRAPH):
                 out.append(token)
                 prev, line_start, keys = "", True, _Keys()
+                continue
+            if is_continuation(token):  # joins the word before it
+                out.append(surface(token))
                 continue
             key = keys.key(token, line_start)
             if prev and self._space_between(prev, key, english):

@@ -1,15 +1,19 @@
 """The one tokenizer: text to model tokens, used by training, prediction and evaluation alike.
 
-Tokens are of four kinds:
+Tokens are of five kinds:
 - words: the matches of ``WORD_PATTERN`` (the evaluation protocol's definition), case kept;
+  a word holding Hangul is split into parts (``pieces.py``): its first part is a word token,
+  the others are
+- continuations: ``"##을"`` in ``RNN`` ``##을``, ``모델`` ``##로``;
 - line breaks: ``"\\n"`` for a single break, ``PARAGRAPH`` for a blank line or more;
 - punctuation: any other visible character; a run of one repeated mark (``...``, ``**``,
   `````` ``` ``````) is one token, and runs longer than ``MAX_RUN`` are shortened so rule
   lines of any length share a token;
 - spaces and tabs separate tokens and are not tokens themselves.
 
-Tokenizing resumes exactly: scanning from the end of any token gives the same tokens as
-scanning the whole text, which is what lets the Predictor re-read only what changed.
+Tokenizing resumes exactly: scanning from the end of any token that ends a word, break or
+mark gives the same tokens as scanning the whole text, which is what lets the Predictor
+re-read only what changed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import NamedTuple
+
+from .pieces import CONTINUATION, has_hangul, is_continuation, surface, word_tokens
 
 WORD_PATTERN = r"\w+(?:['’]\w+)*"
 WORD_RE = re.compile(WORD_PATTERN)
@@ -50,7 +56,8 @@ def iter_tokens(text: str, pos: int = 0, end: int | None = None) -> Iterator[Tok
     """Yield the tokens of ``text`` from character offset ``pos`` on (up to ``end``, as if the
     text ended there).
 
-    ``pos`` must be 0 or the end of a token of a previous scan of the same text.
+    ``pos`` must be 0 or the end of a whole word, break or mark of a previous scan of the
+    same text (not of a word's part).
     """
     for match in _TOKEN_RE.finditer(text, pos, len(text) if end is None else end):
         kind = match.lastgroup
@@ -58,7 +65,14 @@ def iter_tokens(text: str, pos: int = 0, end: int | None = None) -> Iterator[Tok
             continue
         start, end = match.span()
         if kind == "word":
-            yield Token(match.group(), start, end)
+            word = match.group()
+            if not has_hangul(word):
+                yield Token(word, start, end)
+                continue
+            for token in word_tokens(word):
+                stop = start + len(token) - (len(CONTINUATION) if is_continuation(token) else 0)
+                yield Token(token, start, stop)
+                start = stop
         elif kind == "para":
             yield Token(PARAGRAPH, start, end)
         elif kind == "newline":
@@ -118,7 +132,9 @@ def join_tokens(tokens: list[str], after: str = "") -> str:
     that learned its text's own spacing joins with ``nextword.model.spacing.Spacing``,
     which falls back on these rules for tokens it never saw.)
     """
-    return "".join(f" {token}" if space else token for token, space in zip(tokens, english_spaces(tokens, after)))
+    return "".join(
+        f" {surface(token)}" if space else surface(token) for token, space in zip(tokens, english_spaces(tokens, after))
+    )
 
 
 def english_spaces(tokens: list[str], after: str = "") -> list[bool]:
@@ -128,6 +144,9 @@ def english_spaces(tokens: list[str], after: str = "") -> list[bool]:
     open_spans: set[str] = set()
     opened = False  # whether the previous token opened a span
     for token in tokens:
+        if is_continuation(token):  # joins the word before it
+            spaces.append(False)
+            continue
         spacing = bool(prev) and not prev.isspace() and prev not in _NO_SPACE_AFTER and not opened
         if token in PAIRED_MARKS and not (token == "*" and prev in ("", "\n")):  # a "*" starting a line is a bullet
             closing = token in open_spans

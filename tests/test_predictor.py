@@ -518,7 +518,7 @@ def test_only_one_word_is_read_ahead(predictor, sample_text):
     for not_one_word in ["", ",", "don'", "two words", "a-b", " x"]:
         assert not predictor.look_ahead(not_one_word, LOOK_AHEAD_MARKS)
     assert predictor.network_reads and predictor.read_ahead_hits == 0
-    for word in ["the", "don't", "한국", "Zyxwvut"]:
+    for word in ["the", "don't", "한국어", "Zyxwvut"]:  # 한국어: one part (a word in parts is not read ahead)
         assert predictor.look_ahead(word, LOOK_AHEAD_MARKS)
 
 

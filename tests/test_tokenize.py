@@ -4,6 +4,7 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nextword.model.pieces import is_continuation
 from nextword.model.tokenize import (
     NEWLINE,
     PARAGRAPH,
@@ -46,7 +47,8 @@ def test_blank_lines_with_spaces_and_crlf_are_paragraph_breaks():
 
 
 def test_korean_emoji_and_control_characters():
-    assert tokenize("한국어 문장입니다. 😀 a\x00b") == ["한국어", "문장입니다", ".", "😀", "a", "\x00", "b"]
+    # A Hangul word the segmentation does not keep whole comes in parts (see test_pieces.py).
+    assert tokenize("한국어 문장입니다. 😀 a\x00b") == ["한국어", "문장", "##입니다", ".", "😀", "a", "\x00", "b"]
 
 
 def test_is_word():
@@ -104,8 +106,17 @@ def test_any_text_tokenizes_and_words_match_the_protocol(text):
         assert text[position : token.start].isspace() or position == token.start
         position = token.end
     assert text[position:].isspace() or position == len(text)
-    # Word tokens are exactly the protocol's target words.
-    assert [t.text for t in tokens if is_word(t.text)] == re.findall(WORD_PATTERN, text)
+    # Word tokens, each with the continuations after it, are exactly the protocol's target words.
+    words: list[str] = []
+    last_end = -1
+    for token in tokens:
+        if is_continuation(token.text):
+            assert words and words[-1] and token.start == last_end
+            words[-1] += text[token.start : token.end]
+        elif is_word(token.text):
+            words.append(token.text)
+        last_end = token.end
+    assert words == re.findall(WORD_PATTERN, text)
 
 
 @settings(max_examples=300, deadline=None)
@@ -114,9 +125,11 @@ def test_scanning_resumes_exactly_from_any_token_end(text, pick):
     tokens = list(iter_tokens(text))
     if not tokens:
         return
-    cut = tokens[pick % len(tokens)]
-    index = tokens.index(cut)
-    assert list(iter_tokens(text, cut.end)) == tokens[index + 1 :]
+    index = pick % len(tokens)
+    # From the end of a whole word, break or mark: not from inside a word split into parts.
+    while index + 1 < len(tokens) and is_continuation(tokens[index + 1].text):
+        index += 1
+    assert list(iter_tokens(text, tokens[index].end)) == tokens[index + 1 :]
 
 
 def test_a_very_long_line_is_fine():

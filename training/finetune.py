@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from nextword.model import LanguageModel, ModelConfig, Vocabulary, load_checkpoint, save_checkpoint
+from nextword.model.pieces import is_continuation
 from nextword.model.tokenize import is_word, tokenize
 
 from .corpus import Corpus, Document
@@ -31,7 +32,10 @@ def new_words(texts: Iterable[str], vocab: Vocabulary, min_count: int = 2, max_n
     counts: Counter[str] = Counter()
     for text in texts:
         counts.update(t for t in tokenize(text) if t not in vocab.index)
-    ranked = sorted((w for w, c in counts.items() if c >= min_count and is_word(w)), key=lambda w: (-counts[w], w))
+    ranked = sorted(
+        (w for w, c in counts.items() if c >= min_count and (is_word(w) or is_continuation(w))),
+        key=lambda w: (-counts[w], w),
+    )
     return ranked[: max(0, max_new)]
 
 
