@@ -10,7 +10,8 @@ announced in its answer to ``initialize`` (an editor asks after each; the server
 only after those of its ``triggerCharacters`` setting, and the popup rate after those alone is
 printed beside), no completion request otherwise; and after every key an inline-completion (ghost text)
 request, as an editor with inline suggestions asks. Positions are UTF-16 (the server's
-default); a ``\\r\\n`` line break is one key press.
+default); a ``\\r\\n`` line break is one key press. Keys are counted as the protocol counts
+them (a Hangul syllable costs its 2-set keys), but each character is sent whole, once typed.
 
 Prints KSR@1/3/5 from the lists the editor shows, the protocol's KSR (every position; run
 in this process through ``nextword.training.evaluate.ModelSystem``, as ``nextword eval``
@@ -363,7 +364,7 @@ def report_ghost(ghost: dict[str, Any]) -> None:
     per = "-" if saved["per_right_phrase"] is None else f"{saved['per_right_phrase']:.1f}"
     words = "-" if ghost["words_per_phrase"] is None else f"{ghost['words_per_phrase']:.1f}"
     tab = ghost["tab_typist_ksr"]
-    print(f"ghost text shown: {share(ghost['shown'], 'keys')}, {words} words a phrase")
+    print(f"ghost text shown: {share(ghost['shown'], 'characters typed')}, {words} words a phrase")
     print(f"ghost text right (the text goes on with the whole phrase): {share(ghost['right'], 'phrases shown')}")
     print(f"ghost text keys saved by Tab where right: {saved['count']:,} ({per} a right phrase, n={saved['n']:,})")
     tab_rate = "-" if tab["rate"] is None else f"{tab['rate']:.1%}"

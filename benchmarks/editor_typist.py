@@ -8,7 +8,9 @@ depends only on the document's text (not on how it got there), so one pass typin
 key serves the typist of every list length, as in ``nextword.training.typist``, whose
 accounting (``type_through``) is reused here through a system that replays the lists.
 
-Keys are counted as ``nextword eval`` counts them: one per character (code point).
+Keys are counted as ``nextword eval`` counts them (``nextword.model.hangul.key_count``): one
+per character, a Hangul syllable the keys a 2-set typist presses for it. The server is still
+sent whole characters, one ``didChange`` each: a syllable appears once all its keys are typed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nextword.model.hangul import key_count
 from nextword.training.typist import DEFAULT_MAX_WORDS, KS, TypeThrough, evaluated_words, type_through
 
 _WORD_AND_APOSTROPHE = re.compile(r"\w+(?:['’]\w+)*['’]\Z")
@@ -50,8 +53,8 @@ class Trace:
 
 
 def key_at(text: str, offset: int) -> str:
-    """The key pressed at ``offset``: a line break ``\\r\\n`` is one press (one edit), any
-    other character one."""
+    """The edit typed at ``offset``: a line break ``\\r\\n`` is one (one press), any other
+    character one (``key_count`` says how many keys it costs)."""
     return "\r\n" if text.startswith("\r\n", offset) else text[offset]
 
 
@@ -188,9 +191,9 @@ def ghost_figures(traces: Sequence[Trace]) -> dict[str, Any]:
             beside += bool(answer.items)
             if text.startswith(answer.phrase, offset):
                 right += 1
-                saved += len(answer.phrase) - 1
+                saved += key_count(answer.phrase) - 1
         offset = 0
-        keys_without += trace.span
+        keys_without += key_count(text[: trace.span])
         while offset < trace.span:
             at = trace.answers.get(offset)
             phrase = at.phrase if at is not None else ""
@@ -199,7 +202,7 @@ def ghost_figures(traces: Sequence[Trace]) -> dict[str, Any]:
                 offset += len(phrase)
             else:
                 key = key_at(text, offset)
-                keys_with += len(key)
+                keys_with += key_count(key)
                 offset += len(key)
     return {
         "requests": asked,

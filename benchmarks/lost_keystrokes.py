@@ -4,8 +4,9 @@
 
 The type-through protocol (`../shared/eval-protocol.md`) on the corpus's test split, as
 `nextword eval` runs it: a target word accepted after typing ``i`` of its characters costs
-``i + 1`` keystrokes, one never accepted costs its length. What a word costs beyond the one
-keystroke that accepts it is lost, and each word is counted under one of:
+their keys and one more, one never accepted the keys of all its characters (keys as the
+protocol counts them: one a character, a Hangul syllable its 2-set keys). What a word costs
+beyond the one keystroke that accepts it is lost, and each word is counted under one of:
 
 - vocabulary: a word of the model's vocabulary;
 - document: not in it, but earlier in the same file (the document caches can offer it);
@@ -26,9 +27,16 @@ from collections import Counter
 from pathlib import Path
 
 from nextword.model import NextwordError, load_checkpoint, resolve_model_path
+from nextword.model.hangul import key_count
 from nextword.training.eval_corpus import load_split
 from nextword.training.evaluate import ModelSystem
-from nextword.training.typist import DEFAULT_MAX_WORDS, accepted_after, evaluated_words, type_through
+from nextword.training.typist import (
+    DEFAULT_MAX_WORDS,
+    accepted_after,
+    evaluated_words,
+    type_through,
+    word_keystrokes,
+)
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared/corpora/notes/simonw-til"
 CATEGORIES = ("vocabulary", "document", "notes, once", "notes, more often", "unseen")
@@ -64,8 +72,8 @@ def measure(model: Path, corpus: Path, k: int, max_words: int) -> dict:
         name = category(word, checkpoint.vocab.index.get(word) is not None, earlier, notes)
         row = rows[(name, word.isdigit())]
         row["words"] += 1
-        row["characters"] += len(word)
-        row["lost"] += (len(word) if accepted is None else accepted + 1) - 1
+        row["keys"] += key_count(word)
+        row["lost"] += word_keystrokes(word, accepted) - 1
         if name == "vocabulary":
             accepted_at["never" if accepted is None else str(min(accepted, 3))] += 1
         earlier.add(word)
@@ -88,15 +96,15 @@ def report(result: dict) -> str:
     lines = [
         f"{result['model']} on {result['corpus']}, k={result['k']}: KSR@{result['k']} {100 * result['ksr']:.2f}% "
         f"({result['keystrokes_with']:,} of {result['keystrokes_without']:,} keystrokes)",
-        f"{'category':<30} {'words':>7} {'chars':>8} {'lost':>8} {'share':>7}",
+        f"{'category':<30} {'words':>7} {'keys':>8} {'lost':>8} {'share':>7}",
     ]
     for row in result["rows"]:
         name = row["category"] + (" (digits)" if row["digits"] else "")
         lines.append(
-            f"{name:<30} {row['words']:>7,} {row['characters']:>8,} {row['lost']:>8,} {100 * row['lost'] / max(1, lost):>6.1f}%"
+            f"{name:<30} {row['words']:>7,} {row['keys']:>8,} {row['lost']:>8,} {100 * row['lost'] / max(1, lost):>6.1f}%"
         )
     lines.append(
-        f"{'all':<30} {sum(r['words'] for r in result['rows']):>7,} {sum(r['characters'] for r in result['rows']):>8,} {lost:>8,}"
+        f"{'all':<30} {sum(r['words'] for r in result['rows']):>7,} {sum(r['keys'] for r in result['rows']):>8,} {lost:>8,}"
     )
     after = result["vocabulary_accepted_after"]
     order = ["0", "1", "2", "3", "never"]

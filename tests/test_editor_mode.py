@@ -93,6 +93,23 @@ def test_figures_by_hand():
     assert ghost["tab_typist_ksr"] == {"rate": 1 - 11 / 21, "keys_with": 11, "keys_without": 21}
 
 
+def test_korean_keys_by_hand():
+    text = "모델을 봐"
+    span, plan = typing_plan(text, 0, [" "])
+    trace = Trace("ko.md", text, span, {o: Answer(o, plan.get(o, ("", 0))[0]) for o in range(1, span + 1)})
+    trace.answers[1].items = ["모델을"]  # offered once 모 is typed
+    trace.answers[4].phrase = "봐"  # ghost text after the space, right
+    result = figures([trace], 0, [" "])
+    editor, ghost = result["editor"], result["ghost"]
+    # By hand: 모델을 ㅁㅗ ㄷㅔㄹ ㅇㅡㄹ 8, a space, 봐 ㅂㅗㅏ 3. With the list: 모 (2 keys) and
+    # one to accept, the space, 봐 typed (no list after the space).
+    assert editor["keystrokes_without"] == 12
+    assert editor["keystrokes_with"] == dict.fromkeys(("1", "3", "5"), 2 + 1 + 1 + 3)
+    # Tab on 봐's ghost text saves its 3 keys less the Tab; the rest is typed: 8 + 1 + Tab.
+    assert ghost["keys_saved"] == {"count": 2, "per_right_phrase": 2.0, "n": 1}
+    assert ghost["tab_typist_ksr"] == {"rate": 1 - 10 / 12, "keys_with": 10, "keys_without": 12}
+
+
 def test_popup_rate_counts_every_trigger_the_editor_asks_after():
     """An editor asks after every character the server announces; the setting's are counted apart."""
     span, plan = typing_plan("a.b c", 0, [".", " "])

@@ -111,6 +111,21 @@ def test_rank_and_delay_give_the_keystrokes_of_each_k():
     assert r.found_first == {1: 0, 3: 0, 5: 0}
 
 
+def test_korean_is_counted_in_the_keys_a_2_set_typist_presses():
+    text = "모델을 봐, 값"
+    # Without suggestions: 모델을 ㅁㅗ ㄷㅔㄹ ㅇㅡㄹ 8, a space, 봐 ㅂㅗㅏ 3, ", " 2, 값 ㄱㅏㅂㅅ 4.
+    # Offered once a character is typed: 모델을 costs 모's 2 keys and 1 to accept; 봐 and 값,
+    # one syllable each, are never offered before they are typed whole.
+    r = type_through(Oracle(text, after=1), [text])
+    assert r.keystrokes_without == 8 + 1 + 3 + 2 + 4
+    assert r.with_suggestions == dict.fromkeys((1, 3, 5), (2 + 1) + 1 + 3 + 2 + 4)
+    assert r.ksr(3) == pytest.approx(1 - 13 / 18)
+    # Accepted before a key of it is typed: one key a word, whatever its script.
+    mixed = "RNN을 봐"
+    r = type_through(Oracle(mixed), [mixed])
+    assert (r.keystrokes_without, r.with_suggestions[3]) == (3 + 3 + 1 + 3, 1 + 1 + 1)
+
+
 def test_one_query_per_step_and_stop_once_first():
     text = "word"
     oracle = Oracle(text, after=1, rank=0)

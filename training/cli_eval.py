@@ -11,7 +11,8 @@ from pathlib import Path
 DESCRIPTION = (
     "Simulate a person typing the test split of CORPUS (the files whose path hashes into the "
     "held-out tenth) with each system's suggestions, and print the keystroke savings rate "
-    "(KSR@k: the share of keystrokes saved with k suggestions shown) and next-word accuracy "
+    "(KSR@k: the share of keystrokes saved with k suggestions shown; a character is one key, a Hangul "
+    "syllable the keys a Korean 2-set typist presses for it) and next-word accuracy "
     "(acc@k) for k = 1, 3, 5, beside two baselines: 'buffer' (words earlier in the file, like "
     "an editor's default completion) and 'unigram' (word frequencies of the training split). "
     "Also prints the model's perplexity on the test split and its out-of-vocabulary rate. "

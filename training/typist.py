@@ -2,6 +2,11 @@
 each file word by word with a system's suggestions, accepts a word as soon as it is shown, and
 counts the keystrokes that costs against typing everything by hand.
 
+Keystrokes are counted as the protocol counts them (``nextword.model.hangul.key_count``): a
+character is one key, but a Hangul syllable is the keys a Korean 2-set typist presses for
+it (``모델을`` is 8), so text without Hangul costs its length. The typist still types whole
+characters: a syllable appears in the prefix once all its keys are pressed.
+
 A system is any object with ``name``, ``reset()`` (a new file begins) and
 ``suggest(context, prefix, k) -> list[str]`` (ranked words for the text before the word and
 the part of the word typed so far).
@@ -13,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from nextword.model.hangul import key_count
 from nextword.model.tokenize import WORD_RE
 from tqdm import tqdm
 
@@ -90,6 +96,12 @@ def accepted_after(ranks: list[int | None], k: int) -> int | None:
     return next((i for i, r in enumerate(ranks) if r is not None and r < k), None)
 
 
+def word_keystrokes(word: str, accepted: int | None) -> int:
+    """What typing ``word`` costs when the typist accepts it after typing ``accepted`` of its
+    characters (their keys, and one to accept), or never (None: the keys of the whole word)."""
+    return key_count(word) if accepted is None else key_count(word[:accepted]) + 1
+
+
 # Told of each target word as the typist meets it: the file's text, where the word starts,
 # the word, and its ranks (``word_ranks``).
 WordObserver = Callable[[str, int, str, list[int | None]], None]
@@ -109,8 +121,9 @@ def type_through(
     evaluated word (the Nth, or the file's last in a shorter file): text before the first
     word counts, text after the last is typed in neither condition (this reading reproduces
     the protocol's reference baseline figures). Without
-    suggestions every character of the span costs a keystroke; with them, a word accepted
-    after typing ``i`` characters costs ``i + 1``, and a word never accepted ``len(word)``.
+    suggestions the span costs the keys of every character; with them, a word accepted
+    after typing ``i`` characters costs their keys and one more, and a word never accepted
+    the keys of all its characters (``word_keystrokes``).
     The suggestions at ``(s, i)`` do not depend on ``k``, so one query per step serves every ``k``.
     """
     result = TypeThrough(with_suggestions=dict.fromkeys(ks, 0), found_first=dict.fromkeys(ks, 0))
@@ -121,16 +134,16 @@ def type_through(
         if not words:
             continue
         start, last = words[-1]
-        span = start + len(last)
-        typed_by_hand = span - sum(len(w) for _, w in words)
-        result.keystrokes_without += span
+        span_keys = key_count(text[: start + len(last)])
+        result.keystrokes_without += span_keys
+        between_words = span_keys - sum(key_count(w) for _, w in words)  # typed by hand either way
         for k in ks:
-            result.with_suggestions[k] += typed_by_hand
+            result.with_suggestions[k] += between_words
         for start, word in words:
             ranks = word_ranks(system, text[:start], word, max(ks))
             for k in ks:
                 accepted = accepted_after(ranks, k)
-                result.with_suggestions[k] += len(word) if accepted is None else accepted + 1
+                result.with_suggestions[k] += word_keystrokes(word, accepted)
                 result.found_first[k] += ranks[0] is not None and ranks[0] < k
             if on_word is not None:
                 on_word(text, start, word, ranks)
