@@ -23,6 +23,7 @@ from .paths import default_model_path
 from .pieces import has_hangul, segmentation_id
 from .spacing import Spacing
 from .vocab import Vocabulary
+from .word_parts import LATIN
 
 FORMAT = "nextword-lm"
 FORMAT_VERSION = "1"
@@ -44,6 +45,7 @@ SPACING = "spacing"  # the metadata entry holding the spacing table (see model/s
 SEGMENTATION = (
     "segmentation"  # the Hangul segmentation the vocabulary was made with (see model/pieces.py), if it has Hangul
 )
+WORD_PARTS = "word_parts"  # the extra tensor holding how words in parts go on (see LanguageModel.set_word_parts)
 NOTES_TOKENS = "notes_tokens"  # the extra tensor holding a personal model's notes (see LanguageModel.set_notes)
 
 
@@ -87,6 +89,8 @@ def save_checkpoint(
     tensors = {name: t.detach().to(dtype).contiguous().cpu() for name, t in model.state_dict().items()}
     if model.notes_tokens is not None:
         tensors[f"extra.{NOTES_TOKENS}"] = model.notes_tokens.to(torch.int32).contiguous()
+    if model.word_parts is not None:
+        tensors[f"extra.{WORD_PARTS}"] = model.word_parts.to(torch.int64).contiguous()
     for name, t in (extra or {}).items():
         tensors[f"extra.{name}"] = t.detach().contiguous().cpu()
     metadata = {
@@ -230,7 +234,22 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
                 f"{path} has damaged notes data (token ids that do not fit its vocabulary); retrain it with `nextword train --full`"
             )
         model.set_notes(notes)
+    parts = extra.pop(WORD_PARTS, None)
+    if parts is not None:
+        if parts.dtype != torch.int64 or parts.dim() != 2 or parts.shape[1] != 3 or not _fits(parts, config.vocab_size):
+            raise CheckpointError(
+                f"{path} has a damaged table of word parts (token ids that do not fit its vocabulary); retrain it with `nextword train --full`"
+            )
+        model.set_word_parts(parts)
     return Checkpoint(model=model, vocab=vocab, path=path, info=info, extra=extra, spacing=spacing)
+
+
+def _fits(parts: torch.Tensor, vocab_size: int) -> bool:
+    """Whether a table of word parts names only ids of the vocabulary (and END / LATIN) and positive counts."""
+    if not parts.numel():
+        return True
+    ids = parts[:, :2]
+    return bool(int(ids.min()) >= LATIN and int(ids.max()) < vocab_size and int(parts[:, 2].min()) > 0)
 
 
 def _read_file(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:

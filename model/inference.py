@@ -27,6 +27,7 @@ from .config import ModelConfig
 from .network import LanguageModel, State
 from .ngram import NotesNgram
 from .portable import PortableNetwork
+from .word_parts import WordParts
 
 KINDS = (compiled.KERNELS, "torch")  # the two ways, as ``InferenceNetwork.kernels`` names them
 
@@ -69,6 +70,7 @@ class InferenceNetwork:
     # (rows scored exactly, rank of the rest) where the output layer is factored, else None
     factored_output: tuple[int, int] | None
     notes_ngram: NotesNgram | None  # the n-gram of the notes a personal model learned, if any
+    word_parts: WordParts | None  # how words in parts go on, if the model has words in parts
     _runner: _Runner = field(repr=False)
 
     @classmethod
@@ -80,7 +82,8 @@ class InferenceNetwork:
             runner: _Runner = CompiledNetwork.build(model) if kind == compiled.KERNELS else PortableNetwork(model)
         notes = model.notes_tokens
         ngram = NotesNgram(notes.numpy(), model.config.vocab_size) if notes is not None else None
-        return cls(model.config, runner.kernels, runner.precision, runner.factored_output, ngram, runner)
+        parts = WordParts(model.word_parts.numpy()) if model.word_parts is not None else None
+        return cls(model.config, runner.kernels, runner.precision, runner.factored_output, ngram, parts, runner)
 
     def initial_state(self) -> State:
         """The state before any token: zeros."""

@@ -56,6 +56,9 @@ class LanguageModel(nn.Module):
         # The token ids of the notes a personal model learned (int32, or None): kept with the
         # weights in its checkpoint, they give the Predictor an n-gram of those notes.
         self.notes_tokens: Tensor | None = None
+        # How words in parts go on (``word_parts.py``: rows of token, next part, count), or None:
+        # counted from the text the model trained on, kept with the weights.
+        self.word_parts: Tensor | None = None
 
     # ----- training -------------------------------------------------------------------------
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
@@ -106,6 +109,12 @@ class LanguageModel(nn.Module):
         (its weights kept as the checkpoint stores them) is converted the first time."""
         if self.embedding.weight.dtype != torch.float32:
             self.float()
+
+    def set_word_parts(self, counts: Tensor | None) -> None:
+        """Record the counts of how words in parts go on (``word_parts.count_parts``); None forgets them."""
+        self.word_parts = (
+            counts.detach().reshape(-1, 3).to(torch.int64).cpu() if counts is not None and counts.numel() else None
+        )
 
     def set_notes(self, tokens: Tensor | None) -> None:
         """Record the token ids of the notes this model has learned (the newest

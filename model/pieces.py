@@ -22,10 +22,12 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-CONTINUATION = "##"  # never starts a word or a run of one mark, so no token is ambiguous
+CONTINUATION = "##"  # never starts a word; a run of "#" marks is told apart by its third character
 HANGUL_CHARS = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff"
 HANGUL_RE = re.compile(f"[{HANGUL_CHARS}]")
-_RUNS_RE = re.compile(f"[{HANGUL_CHARS}]+|[^{HANGUL_CHARS}]+")
+# Runs of one script; an apostrophe is a part of its own, so a word's first part is a word
+# (``data'를``: ``data``, ``'``, ``를``).
+_RUNS_RE = re.compile(f"[{HANGUL_CHARS}]+|[^{HANGUL_CHARS}'’]+|['’]")
 
 
 def model_file() -> Path:
@@ -53,7 +55,8 @@ def has_hangul(text: str) -> bool:
 
 def is_continuation(token: str) -> bool:
     """Whether ``token`` continues the word before it (a part after a word's first)."""
-    return token.startswith(CONTINUATION) and len(token) > len(CONTINUATION)
+    # A run of "#" marks ("###") is a mark: a continuation's part is a word's, never "#".
+    return token.startswith(CONTINUATION) and len(token) > len(CONTINUATION) and token[len(CONTINUATION)] != "#"
 
 
 def surface(token: str) -> str:

@@ -83,7 +83,9 @@ class Predictor:
         self._context = Context(
             self.vocab, self.config, self._reader, self._start, self._window_chars, self.network.config.emb_dim
         )
-        self._ranking = Ranking(self.vocab, self.config, self.network.notes_ngram, self._context, self._reader)
+        self._ranking = Ranking(
+            self.vocab, self.config, self.network.notes_ngram, self._context, self._reader, self.network.word_parts
+        )
 
     def sync(self, context: str | SplitText) -> None:
         """Bring the network state up to ``context``, re-reading only what changed."""
@@ -102,7 +104,7 @@ class Predictor:
         return self._window_chars
 
     # ----- suggestions ------------------------------------------------------------------------
-    def predict(self, context: str | SplitText, prefix: str = "", k: int = 5) -> Suggestions:
+    def predict(self, context: str | SplitText, prefix: str = "", k: int = 5, composing: bool = False) -> Suggestions:
         """The ``k`` most probable words that start with ``prefix``, given ``context``.
 
         ``context`` is the text before the word being typed (a ``SplitText`` whose head is
@@ -112,13 +114,15 @@ class Predictor:
         (``tokenize.worth_offering``): ``prefix`` itself, and a word one plain key longer.
         The result also tells how likely ``prefix`` is as a finished word, and how likely any
         word starting with it is (``Suggestions``): whether the word may be typed whole.
+        ``composing``: an editor's text, whose last character may be a Hangul syllable an input
+        method is still composing (a typed ``몯`` still offers ``모델을``).
         """
         self.sync(context)
-        return self.ranked(prefix, k)
+        return self.ranked(prefix, k, composing)
 
-    def ranked(self, prefix: str, k: int) -> Suggestions:
+    def ranked(self, prefix: str, k: int, composing: bool = False) -> Suggestions:
         """Suggestions for the current context (see ``predict``)."""
-        return self._ranking.ranked(prefix, k, typed=False)
+        return self._ranking.ranked(prefix, k, typed=False, composing=composing)
 
     def word_probability(self, word: str) -> float:
         """The probability, for the current context, that the next word is ``word`` as it

@@ -11,14 +11,20 @@ plus their share of the caches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import PredictorConfig
+from .hangul import keys, matches_typed, typed_ranges
 from .ngram import NotesNgram
+from .pieces import has_hangul, word_tokens
+from .tokenize import worth_offering
 from .vocab import Vocabulary
+from .whole_words import Parts, search, word_probability
+from .word_parts import NEAR, WordParts, token_kinds
 
 if TYPE_CHECKING:
     from .context import Context, Entry
@@ -52,6 +58,11 @@ def top_indices(probs: np.ndarray, k: int, allowed: np.ndarray | None = None) ->
         # few dozen words of a typed prefix it costs half (torch's call overhead dominates).
         chosen = np.argpartition(candidates, -k)[-k:]
     return chosen if allowed is None else chosen[allowed[chosen]]
+
+
+def is_hangul(char: str) -> bool:
+    """Whether ``char`` (one character, or none) is Hangul an input method may be composing."""
+    return bool(char) and has_hangul(char)
 
 
 def _filled(words: int, ramp: int) -> float:
@@ -97,10 +108,24 @@ class Ranking:
     for; ``clear`` when the context changes."""
 
     def __init__(
-        self, vocab: Vocabulary, config: PredictorConfig, notes: NotesNgram | None, context: Context, reader: Reader
+        self,
+        vocab: Vocabulary,
+        config: PredictorConfig,
+        notes: NotesNgram | None,
+        context: Context,
+        reader: Reader,
+        parts: WordParts | None = None,
     ):
+        """``parts``: how the model's words in parts go on, if it has any (then every word is
+        ranked as a whole, ``whole_words.py``)."""
         self._vocab, self._config, self._notes = vocab, config, notes if config.notes_weight > 0 else None
         self._context, self._reader = context, reader
+        self._parts: Parts | None = None
+        self._continuation: np.ndarray | None = None
+        if parts is not None:
+            continuation, hangul, _ = token_kinds(vocab)
+            self._parts = Parts(parts, vocab.tokens, hangul)
+            self._continuation = continuation
         self.clear()
 
     def clear(self) -> None:
@@ -110,6 +135,7 @@ class Ranking:
         self._continuous_oov: dict[str, float] = {}  # the continuous cache's weights of words the vocabulary lacks
         self._echo_oov: str | None = None  # the word just read, when the vocabulary lacks it
         self._ranked: dict[str, Suggestions] = {}
+        self._korean = False  # whether the text just before is Korean (words may take particles)
 
     @property
     def has_distribution(self) -> bool:
@@ -152,18 +178,32 @@ class Ranking:
                 taken = float(probs[echo]) - own * self._shares[0]
                 probs[echo] = own * self._shares[0]
                 probs /= 1.0 - taken  # the rest, in proportion
+            if self._continuation is not None and self._parts is not None:
+                # The next token starts a word (the text before it ends in a space or a mark),
+                # so no continuation can come: their share goes to the rest.
+                taken = float(probs[self._continuation].sum())
+                probs[self._continuation] = 0.0
+                if taken < 1.0:
+                    probs /= 1.0 - taken
+                self._korean = any(self._parts.hangul[entry.id] for entry in entries[-NEAR:])
             self._dist = probs
         return self._dist
 
-    def ranked(self, prefix: str, k: int, typed: bool) -> Suggestions:
+    def ranked(self, prefix: str, k: int, typed: bool, composing: bool = False) -> Suggestions:
         """The ``k`` most probable words starting with ``prefix``: only those worth offering
         (``tokenize.worth_offering``: not ``prefix`` itself, nor a word one plain key away),
-        unless ``typed``, for a phrase, which may begin by ending the word as typed."""
-        key = f"{k}\0{int(typed)}\0{prefix}"
+        unless ``typed``, for a phrase, which may begin by ending the word as typed.
+        ``composing``: ``prefix``'s last character may be a Hangul syllable an input method is
+        still composing (``몯`` on the way to ``모델``): words are matched by their keys there."""
+        key = f"{k}\0{int(typed)}\0{int(composing)}\0{prefix}"
         cached = self._ranked.get(key)
         if cached is not None:
             return cached
         vocab, dist = self._vocab, self.distribution()
+        if self._parts is not None and (self._korean or has_hangul(prefix)):
+            result = self._ranked_in_parts(prefix, k, typed, composing and is_hangul(prefix[-1:]))
+            self._ranked[key] = result
+            return result
         typed_probability = prefix_probability = 0.0
         if prefix:
             lo, hi = vocab.word_range(prefix)
@@ -185,9 +225,45 @@ class Ranking:
         self._ranked[key] = result
         return result
 
+    def _ranked_in_parts(self, prefix: str, k: int, typed: bool, composing: bool) -> Suggestions:
+        """``ranked`` where words may come in parts: each a whole word from a short search."""
+        assert self._parts is not None
+        vocab, dist = self._vocab, self.distribution()
+        matches: Callable[[str], bool]
+        fits: Callable[[str], bool]
+        if composing:
+            pressed = keys(prefix)
+            matches = lambda w: matches_typed(w, prefix)  # noqa: E731
+            fits = lambda w: matches_typed(w, prefix) or pressed.startswith(keys(w))  # noqa: E731
+            bounds = [vocab.word_range_between(lo, hi) for lo, hi in typed_ranges(prefix)]
+        else:
+            matches = lambda w: w.startswith(prefix)  # noqa: E731
+            fits = lambda w: w.startswith(prefix) or prefix.startswith(w)  # noqa: E731
+            bounds = [vocab.word_range(prefix)]
+        if prefix:
+            ids = np.concatenate([vocab.sorted_word_ids[lo:hi] for lo, hi in bounds])
+            prefix_probability = float(dist[ids].sum())
+            starts = ids[top_indices(dist[ids], 2 * k + 32)].tolist()
+            # First parts the typed part already goes past (``모델`` for a typed ``모델으``).
+            starts += [i for n in range(1, len(prefix)) if (i := vocab.index.get(prefix[:n])) and vocab.word_flags[i]]
+        else:
+            prefix_probability = 0.0
+            starts = top_indices(dist, 2 * k + 32, vocab.word_mask).tolist()
+        offered = (lambda w: True) if typed or not prefix else (lambda w: worth_offering(w, prefix))  # noqa: E731
+        found = search(self._parts, dist, starts, prefix, k, self._korean, offered, matches, fits)
+        suggestions = [Suggestion(w, p) for w, p in found.items() if p > 0.0]
+        suggestions.extend(s for s in self._oov_suggestions(prefix, k, typed) if s.word not in found)
+        suggestions.sort(key=lambda s: (-s.probability, s.word))
+        typed_probability = self.probability(prefix) if prefix else 0.0
+        return Suggestions(suggestions[:k], typed_probability, max(prefix_probability, typed_probability))
+
     def probability(self, word: str) -> float:
         """The probability that the next word is ``word`` exactly (the word as typed, finished)."""
         dist, index = self.distribution(), self._vocab.index.get(word)
+        if self._parts is not None and (self._korean or has_hangul(word)):
+            ids = self._vocab.encode(word_tokens(word))
+            if self._vocab.unk_id not in ids:
+                return word_probability(self._parts, dist, ids, self._korean)
         if index is not None and index != self._vocab.unk_id:
             return float(dist[index])
         return self._oov_probability(word)

@@ -65,6 +65,11 @@ class Vocabulary:
         get = self.index.get
         return [get(t, 0) for t in tokens]
 
+    def word_range_between(self, lo: str, hi: str) -> tuple[int, int]:
+        """The slice of ``sorted_words`` from ``lo`` up to, not including, ``hi``."""
+        start = bisect.bisect_left(self.sorted_words, lo)
+        return start, bisect.bisect_left(self.sorted_words, hi, start)
+
     def word_range(self, prefix: str) -> tuple[int, int]:
         """The slice of ``sorted_words`` whose words start with ``prefix``."""
         lo = bisect.bisect_left(self.sorted_words, prefix)

@@ -165,7 +165,7 @@ class ModelHost:
         session = self.sessions.use(uri)
         if loaded is None or self._latest.get((kind, uri)) != ticket:
             return None
-        return guarded(session, lambda: session.sync(loaded, text, context_end)[0].ranked(prefix, k))
+        return guarded(session, lambda: session.sync(loaded, text, context_end)[0].ranked(prefix, k, composing=True))
 
     def _suggest_here(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int) -> list[Any] | None:
         """Suggestions computed on the calling thread when that is quick: from the distribution
@@ -179,7 +179,8 @@ class ModelHost:
             if predictor is None:
                 return None
             self.sessions.touch(uri)
-            return predictor.ranked(prefix, k)
+            # An editor's last Hangul character may still be composing: matched by its keys.
+            return predictor.ranked(prefix, k, composing=True)
         except Exception as e:  # noqa: BLE001 - the worker reads the document afresh
             log.warning("the Predictor failed (%s: %s); recomputing this document's state", type(e).__name__, e)
             session.free()

@@ -145,15 +145,10 @@ def test_adversarial_unicode_tiles_and_keeps_the_words(text):
     assert_words_recovered(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect reported to the lead: the part before Hangul keeps the apostrophe",
-)
 @pytest.mark.parametrize("text", ["data'를", "GPU’를 'RNN'을"])
 def test_a_quoted_term_with_a_particle_starts_with_a_word(text):
-    # The part before the Hangul ("data'") is no word, so a reader of the tokens attaches
-    # "##를" to the word before it; the parts still tile the word.
+    # An apostrophe before Hangul is a part of its own, so the word's first part is a word
+    # ("data", not "data'") and "##를" stays with it.
     word_parts(text)
     assert_words_recovered(text)
 

@@ -18,6 +18,7 @@ import torch
 from nextword.model import LanguageModel, ModelConfig, Vocabulary, load_checkpoint, save_checkpoint
 from nextword.model.pieces import is_continuation
 from nextword.model.tokenize import is_word, tokenize
+from nextword.model.word_parts import count_parts, merge_counts
 
 from .corpus import Corpus, Document
 
@@ -67,8 +68,16 @@ def grow_vocabulary(
     state["out_bias"] = torch.cat([old_bias, torch.full((added,), float(rare.median()))])
     grown.load_state_dict(state)
     grown.set_notes(model.notes_tokens)  # ids of old tokens are unchanged
+    grown.set_word_parts(model.word_parts)
     grown.train(model.training)
     return grown, grown_vocab
+
+
+def learn_word_parts(ids: torch.Tensor, vocab: Vocabulary, base: torch.Tensor | None) -> torch.Tensor:
+    """The counts of how words in parts go on (``model.word_parts``) in the token ids ``ids``,
+    added to ``base``'s (the model fine-tuned from) if given."""
+    counts = count_parts(ids.numpy(), vocab)
+    return torch.from_numpy(merge_counts(counts, base.numpy()) if base is not None else counts)
 
 
 # ----- the manifest of learned files -------------------------------------------------------------

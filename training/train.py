@@ -33,7 +33,7 @@ from .config import TrainConfig
 from .corpus import Corpus
 from .data import TrainingData, prepare_data, starting_model
 from .distributed import World
-from .finetune import Selection, record_learned
+from .finetune import Selection, learn_word_parts, record_learned
 from .interrupts import Interrupts
 from .progress import Progress
 from .report import TrainResult, announce, conclude
@@ -130,6 +130,8 @@ class Training:
         else:
             start = estimate_loss(model, data.validation, world)[0] if base is not None else math.inf
             position = Position(start_loss=start, best_loss=start, new_words=added, world=world.size)
+            # How words in parts go on in this run's text, added to what the base model counted.
+            model.set_word_parts(learn_word_parts(data.notes, vocab, model.word_parts))
         training = cls(
             out,
             config,

@@ -1,0 +1,111 @@
+"""Whole words from their parts: a short search from the network's first part of a word
+through the table of how words go on (``word_parts.py``).
+
+A suggestion is always a whole word, ranked by its probability as a whole word: the first
+part's probability in the mixed distribution, times each next part's and the word's ending
+there. The search starts from the most probable first parts that fit the typed part of the
+word and stops going down a path once it cannot beat the ``k``-th best word found (each part
+only lowers a path's probability).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .pieces import surface
+from .word_parts import END, WordParts
+
+MAX_PARTS = 4  # parts of a word after its first, at most: longer words are typed
+_STARTS = 48  # first parts searched from, the most probable that fit the typed part
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the search reads: the table, and for each id whether the text is Korean-ish."""
+
+    table: WordParts
+    tokens: list[str]
+    hangul: np.ndarray  # per id: the token holds Hangul
+
+
+def end_and_next(parts: Parts, token_id: int, korean: bool) -> tuple[list[int], list[float]] | None:
+    """The parts that may follow ``token_id`` inside a word, with END, or None if the word
+    surely ends there: a word without Hangul takes a particle only in Korean text."""
+    row = parts.table.follows(token_id)
+    if parts.hangul[token_id]:
+        return row
+    if not korean:
+        return None
+    return row if row is not None else parts.table.pooled()
+
+
+def search(
+    parts: Parts,
+    dist: np.ndarray,
+    starts: Iterable[int],
+    prefix: str,
+    k: int,
+    korean: bool,
+    offered: Callable[[str], bool],
+    matches: Callable[[str], bool],
+    fits: Callable[[str], bool],
+) -> dict[str, float]:
+    """The ``k`` most probable whole words (at least) built from the first parts ``starts``
+    (ids), that ``matches`` (the typed part of the word) and ``offered`` accept; word ->
+    probability. ``fits``: whether a word's beginning may still grow into a match."""
+    found: dict[str, float] = {}
+    best: list[float] = []  # the k best probabilities found, a min-heap
+
+    def bound() -> float:
+        return best[0] if len(best) >= k else 0.0
+
+    def emit(word: str, p: float) -> None:
+        if not matches(word) or not offered(word):
+            return
+        found[word] = found.get(word, 0.0) + p
+        if len(best) < k:
+            heapq.heappush(best, found[word])
+        elif found[word] > best[0]:
+            heapq.heapreplace(best, found[word])
+
+    for start in sorted(starts, key=lambda i: -dist[i])[:_STARTS]:
+        p0 = float(dist[start])
+        if p0 <= bound() or p0 <= 0.0:
+            break
+        stack = [(parts.tokens[start], start, p0, 0)]
+        while stack:
+            text, last, p, depth = stack.pop()
+            row = end_and_next(parts, last, korean) if depth < MAX_PARTS else None
+            if row is None:
+                emit(text, p)
+                continue
+            for next_id, q in zip(*row):
+                pq = p * q
+                if pq <= bound():
+                    break  # the row is most probable first
+                if next_id == END:
+                    emit(text, pq)
+                    continue
+                longer = text + surface(parts.tokens[next_id])
+                if fits(longer):
+                    stack.append((longer, next_id, pq, depth + 1))
+    return found
+
+
+def word_probability(parts: Parts, dist: np.ndarray, ids: list[int], korean: bool) -> float:
+    """The probability of the whole word whose parts are ``ids`` (its first part's
+    probability in ``dist``, each next part's, and its ending after the last)."""
+    p = float(dist[ids[0]])
+    for last, next_id in zip(ids, [*ids[1:], END]):
+        row = end_and_next(parts, last, korean)
+        if row is None:
+            return p if next_id == END else 0.0
+        try:
+            p *= row[1][row[0].index(next_id)]
+        except ValueError:
+            return 0.0
+    return p
