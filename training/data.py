@@ -90,6 +90,13 @@ def _encode(documents: list[Document], vocab: Vocabulary) -> torch.Tensor:
     return encode_documents([d.text for d in documents], vocab) if documents else torch.zeros(0, dtype=torch.long)
 
 
+def _mixed(documents: list[Document]) -> list[Document]:
+    """``documents`` in an order unrelated to their folders (by content digest), so the
+    validation tokens kept (``MAX_VALID_TOKENS``) sample every folder of a corpus, not its first
+    one: notes in two languages are judged on both."""
+    return sorted(documents, key=lambda d: d.digest)
+
+
 def prepare_data(selection: Selection, vocab: Vocabulary, config: TrainConfig, world: World) -> TrainingData:
     """The selection's text as this process's training streams and the validation sets."""
     train_ids = encode_documents([d.text for d in selection.train], vocab)
@@ -98,10 +105,10 @@ def prepare_data(selection: Selection, vocab: Vocabulary, config: TrainConfig, w
         raise NextwordError(
             f"too little text to train on ({len(train_ids)} tokens); give nextword a folder with more notes"
         )
-    valid_ids = _encode(selection.valid, vocab)
+    valid_ids = _encode(_mixed(selection.valid), vocab)
     fresh_ids = None
     if selection.incremental:
-        fresh_ids = _encode(selection.fresh_valid, vocab)
+        fresh_ids = _encode(_mixed(selection.fresh_valid), vocab)
         if len(fresh_ids) < MIN_FRESH_TOKENS:
             cut = min(MAX_VALID_TOKENS, max(8, len(train_ids) // 10))
             fresh_ids, train_ids = torch.cat([fresh_ids, train_ids[-cut - 1 :]]), train_ids[:-cut]
