@@ -18,7 +18,7 @@ import torch
 from .config import PredictorConfig
 from .doc_cache import DocumentCaches
 from .network import State
-from .pieces import is_continuation
+from .pieces import CONTINUATION, is_continuation, surface
 from .read_ahead import Reader
 from .text import SplitText
 from .tokenize import PARAGRAPH, Token, is_word, iter_tokens
@@ -34,6 +34,7 @@ class Entry:
     token: Token
     id: int
     word: bool
+    completes: str | None = None  # the whole word in parts that this token is the last part of, so far
 
 
 def _settled(entry: Entry, text: SplitText, unchanged: int) -> bool:
@@ -258,6 +259,19 @@ class Context:
         for index in [i for i in self._states if not kept(i)]:
             del self._states[index]
 
+    def _complete(self, entry: Entry) -> None:
+        """Record the word in parts that ``entry``, a continuation, ends so far (the word it
+        ended before, one part shorter, is no longer counted)."""
+        entries, start = self.entries, len(self.entries) - 1
+        while start > 0 and is_continuation(entries[start].token.text):
+            start -= 1
+        before = entries[-1]
+        if before.completes is not None:  # the newest entry: surely among those counted
+            self.caches.remove_part_word(before.completes)
+            before.completes = None
+        parts = [entries[i].token.text for i in range(start, len(entries))] + [entry.token.text]
+        entry.completes = "".join(surface(part) for part in parts)
+
     def _file(self, tokens: list[Token]) -> list[int]:
         """Add ``tokens`` as entries (and to the caches, dropping those that leave the
         caches' window); the indices of the entries the network has yet to read: those after
@@ -278,6 +292,8 @@ class Context:
         for token in tokens:
             token_id = lookup(token.text, unk)
             entry = Entry(token, token_id, word_flags[token_id] if token_id != unk else is_word(token.text))
+            if token.text.startswith(CONTINUATION) and entries and is_continuation(token.text):
+                self._complete(entry)
             entries.append(entry)
             index = len(entries) - 1
             back = index - cache_size

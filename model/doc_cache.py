@@ -19,6 +19,7 @@ import numpy as np
 from torch import Tensor
 
 from .config import PredictorConfig
+from .pieces import word_tokens
 from .tokenize import worth_offering
 from .vocab import Vocabulary
 
@@ -38,6 +39,10 @@ class DocumentCaches:
         self._oov_counts: dict[str, int] = {}
         self._oov_sorted: list[str] = []
         self.oov_total = 0  # the words counted that the vocabulary lacks
+        # Words in parts (``pieces.py``) by their whole text: the vocabulary holds only their parts.
+        self._part_words: dict[str, int] = {}
+        self._part_sorted: list[str] = []
+        self._continued: dict[str, int] = {}  # first part -> the words in parts it began
         # The continuous cache never reaches further back than the word counts (which also
         # hold the words the vocabulary lacks).
         rows = max(1, min(config.neural_cache_size, config.cache_size)) if config.neural_cache_weight > 0 else 0
@@ -51,6 +56,8 @@ class DocumentCaches:
 
     # ----- the word counts ----------------------------------------------------------------------
     def add(self, entry: Entry) -> None:
+        if entry.completes is not None:
+            self.add_part_word(entry.completes)
         if not entry.word:
             return
         self.total += 1
@@ -65,6 +72,8 @@ class DocumentCaches:
         self.oov_total += 1
 
     def remove(self, entry: Entry) -> None:
+        if entry.completes is not None:
+            self.remove_part_word(entry.completes)
         if not entry.word:
             return
         self.total -= 1
@@ -79,6 +88,41 @@ class DocumentCaches:
         else:
             del self._oov_counts[word]
             del self._oov_sorted[bisect.bisect_left(self._oov_sorted, word)]
+
+    def add_part_word(self, word: str) -> None:
+        """Count ``word``, a word in parts the context holds."""
+        count = self._part_words.get(word, 0)
+        if count == 0:
+            bisect.insort(self._part_sorted, word)
+        self._part_words[word] = count + 1
+        first = word_tokens(word)[0]
+        self._continued[first] = self._continued.get(first, 0) + 1
+
+    def remove_part_word(self, word: str) -> None:
+        first = word_tokens(word)[0]
+        if self._continued[first] > 1:
+            self._continued[first] -= 1
+        else:
+            del self._continued[first]
+        count = self._part_words[word] - 1
+        if count:
+            self._part_words[word] = count
+        else:
+            del self._part_words[word]
+            del self._part_sorted[bisect.bisect_left(self._part_sorted, word)]
+
+    def part_word_count(self, word: str) -> int:
+        """How often ``word``, a word in parts, is among the counted words."""
+        return self._part_words.get(word, 0)
+
+    def continued(self, first: str) -> int:
+        """How many of the counted words in parts begin with the part ``first``."""
+        return self._continued.get(first, 0)
+
+    def part_words_between(self, lo: str, hi: str) -> list[str]:
+        """The counted words in parts from ``lo`` up to, not including, ``hi``."""
+        start = bisect.bisect_left(self._part_sorted, lo)
+        return self._part_sorted[start : bisect.bisect_left(self._part_sorted, hi, start)]
 
     def oov_count(self, word: str) -> int:
         """How often ``word``, which the vocabulary lacks, is among the counted tokens."""

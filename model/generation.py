@@ -8,6 +8,7 @@ import torch
 
 from .inference import InferenceNetwork
 from .network import State
+from .pieces import is_continuation, word_tokens
 from .spacing import Spacing
 from .tokenize import is_word
 from .vocab import Vocabulary
@@ -26,14 +27,18 @@ def continue_phrase(
     """The phrase that starts with ``first`` (of ``probability``, to be read from ``state``)
     and goes on with the most probable next token while that is a word and the phrase as a
     whole stays at least ``min_probability`` likely, up to ``max_words`` in all; and the
-    phrase's probability. Stops at punctuation and line breaks."""
+    phrase's probability. Stops at punctuation and line breaks; a word's parts are tokens of
+    their own (``pieces.py``), joined to it when the phrase is written."""
     words = [first]
-    output, state = network.step(vocab.id(first), state)
+    output, state = network.read(vocab.encode(word_tokens(first)), state)  # a word in parts: each part
+    output = output[-1:]
     while len(words) < max_words:
         probs = network.next_log_probs(output)[0].exp()
         p, token_id = (float(v) for v in probs.max(dim=0))
         token = vocab.tokens[int(token_id)]
-        if probability * p < min_probability or not is_word(token) or token_id == vocab.unk_id:
+        if probability * p < min_probability or token_id == vocab.unk_id:
+            break
+        if not is_word(token) and not is_continuation(token):
             break
         words.append(token)
         probability *= p

@@ -11,6 +11,7 @@ plus their share of the caches.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 # comparison is several times faster than a top-k over the whole vocabulary (see
 # ``top_indices``; on a few thousand words or fewer, top-k is as fast).
 _LIKELY = 1e-3
+# How a first part went on in the note weighs as much as the table's word once the note has it this often.
+NOTE_PARTS_RAMP = 1
 # Rankings kept per context (by k and prefix) before they are dropped all at once.
 _MAX_RANKINGS = 256
 
@@ -235,24 +238,29 @@ class Ranking:
             pressed = keys(prefix)
             matches = lambda w: matches_typed(w, prefix)  # noqa: E731
             fits = lambda w: matches_typed(w, prefix) or pressed.startswith(keys(w))  # noqa: E731
-            bounds = [vocab.word_range_between(lo, hi) for lo, hi in typed_ranges(prefix)]
+            spans = typed_ranges(prefix)
         else:
             matches = lambda w: w.startswith(prefix)  # noqa: E731
             fits = lambda w: w.startswith(prefix) or prefix.startswith(w)  # noqa: E731
-            bounds = [vocab.word_range(prefix)]
+            spans = ((prefix, prefix + "\U0010ffff"),)
+        prefix_probability = 0.0
         if prefix:
-            ids = np.concatenate([vocab.sorted_word_ids[lo:hi] for lo, hi in bounds])
+            ids = np.concatenate([vocab.sorted_word_ids[slice(*vocab.word_range_between(lo, hi))] for lo, hi in spans])
             prefix_probability = float(dist[ids].sum())
             starts = ids[top_indices(dist[ids], 2 * k + 32)].tolist()
             # First parts the typed part already goes past (``모델`` for a typed ``모델으``).
             starts += [i for n in range(1, len(prefix)) if (i := vocab.index.get(prefix[:n])) and vocab.word_flags[i]]
         else:
-            prefix_probability = 0.0
             starts = top_indices(dist, 2 * k + 32, vocab.word_mask).tolist()
         offered = (lambda w: True) if typed or not prefix else (lambda w: worth_offering(w, prefix))  # noqa: E731
         found = search(self._parts, dist, starts, prefix, k, self._korean, offered, matches, fits)
-        suggestions = [Suggestion(w, p) for w, p in found.items() if p > 0.0]
-        suggestions.extend(s for s in self._oov_suggestions(prefix, k, typed) if s.word not in found)
+        # The note's own words: the most frequent of its words in parts, and those the vocabulary lacks.
+        caches = self._context.caches
+        noted = [w for lo, hi in spans for w in caches.part_words_between(lo, hi) if matches(w) and offered(w)]
+        words = {*found, *heapq.nlargest(k, noted, key=caches.part_word_count)}
+        words.update(s.word for s in self._oov_suggestions(prefix, k, typed))
+        # Each as likely as the table and the note together make it (the search used the table alone).
+        suggestions = [Suggestion(w, p) for w in words if (p := self.probability(w)) > 0.0]
         suggestions.sort(key=lambda s: (-s.probability, s.word))
         typed_probability = self.probability(prefix) if prefix else 0.0
         return Suggestions(suggestions[:k], typed_probability, max(prefix_probability, typed_probability))
@@ -261,12 +269,30 @@ class Ranking:
         """The probability that the next word is ``word`` exactly (the word as typed, finished)."""
         dist, index = self.distribution(), self._vocab.index.get(word)
         if self._parts is not None and (self._korean or has_hangul(word)):
-            ids = self._vocab.encode(word_tokens(word))
-            if self._vocab.unk_id not in ids:
-                return word_probability(self._parts, dist, ids, self._korean)
+            tokens = word_tokens(word)
+            ids = self._vocab.encode(tokens)
+            if self._vocab.unk_id not in ids[1:]:
+                return self._word_in_parts(word, tokens, ids)
         if index is not None and index != self._vocab.unk_id:
             return float(dist[index])
         return self._oov_probability(word)
+
+    def _word_in_parts(self, word: str, tokens: list[str], ids: list[int]) -> float:
+        """``probability`` of a word by its parts: its first part's probability (the note's
+        unknown words share the unknown token's), times how the word goes on from there, by
+        the table mixed with how that first part went on in the note itself (which weighs
+        more the more often the note has it)."""
+        assert self._parts is not None
+        unknown = ids[0] == self._vocab.unk_id
+        first = self._oov_probability(tokens[0]) if unknown else float(self._dist[ids[0]])  # type: ignore[index]
+        rest = word_probability(self._parts, self._dist, ids, self._korean, 1.0)  # type: ignore[arg-type]
+        caches = self._context.caches
+        seen = caches.oov_count(tokens[0]) if unknown else int(caches.counts[ids[0]])
+        if seen:
+            went_on = caches.part_word_count(word) if len(tokens) > 1 else seen - caches.continued(tokens[0])
+            share = seen / (seen + NOTE_PARTS_RAMP)
+            rest = (1.0 - share) * rest + share * max(0, went_on) / seen
+        return first * rest
 
     def _oov_probability(self, word: str) -> float:
         """A document word the vocabulary lacks: its share of the unknown token's probability
