@@ -60,7 +60,9 @@ def count_parts(ids: np.ndarray, vocab: Vocabulary) -> np.ndarray:
     ends = continued[prev] & ~goes_on
     rows.append(np.stack([prev[ends], np.full(int(ends.sum()), END)], axis=1))
     # The pooled row: words without Hangul (not continuations) with Hangul near them.
-    near = np.convolve(hangul[ids].astype(np.int64), np.ones(2 * NEAR + 1, dtype=np.int64), mode="same")[:-1] > 0
+    # "full", not "same": "same" is as long as the longer input, the window on a short text.
+    window = np.convolve(hangul[ids].astype(np.int64), np.ones(2 * NEAR + 1, dtype=np.int64), mode="full")
+    near = window[NEAR : NEAR + len(ids) - 1] > 0
     latin = near & word[prev] & ~hangul[prev]
     rows.append(np.stack([np.full(int(latin.sum()), LATIN), np.where(goes_on[latin], nxt[latin], END)], axis=1))
     return merge_counts(np.concatenate([np.concatenate([r, np.ones((len(r), 1), dtype=np.int64)], 1) for r in rows]))
