@@ -320,6 +320,15 @@ def test_neovim_user_commands(nvim: Nvim, model: Path) -> None:
     assert os.path.basename(str(model)) in messages
 
 
+def pause_for_menu(editor: Nvim, seconds: float = 3) -> dict[str, Any]:
+    """The menu (mode, visible, line, info) once one opens, or as things stand after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and editor.eval("pumvisible()") == 0:
+        time.sleep(0.1)
+    mode, visible, line, info = editor.menu()
+    return {"mode": mode, "visible": visible, "line": line, "info": info}
+
+
 SHIPPED_MODEL = EDITORS.parent / "model" / "data" / "default.safetensors"
 # Lines ending in words the shipped model knows longer forms of (debugger_visualizer, notebook,
 # modeling, testing): Enter after each writes a line break and leaves the word as typed.
@@ -340,11 +349,9 @@ def test_neovim_enter_writes_a_line_break_in_prose(tmp_path: Path) -> None:
             editor.type(line)
             editor.wait_until(lambda line=line: editor.eval(CURRENT_LINE) == line, 20, f"typing {line!r} failed")
             # A menu of longer forms opens now if it will; Enter must write a line break all the same.
-            deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and editor.eval("pumvisible()") == 0:
-                time.sleep(0.1)
-            mode, visible, _, info = editor.menu()
-            menus.append((line, visible, [i["word"] for i in info["items"]], info["selected"]))
+            menu = pause_for_menu(editor)
+            info = menu["info"]
+            menus.append((line, menu["visible"], [i["word"] for i in info["items"]], info["selected"]))
             editor.type("<CR>")
             editor.wait_until(
                 lambda n=n: editor.eval('line(".")') == n + 1,
@@ -358,5 +365,82 @@ def test_neovim_enter_writes_a_line_break_in_prose(tmp_path: Path) -> None:
         assert lines == [*PROSE_LINES, ""], (lines, menus)
         # Where a menu was open at Enter, nothing in it was selected (noselect).
         assert all(selected == -1 for _, visible, _, selected in menus if visible), menus
+    finally:
+        editor.stop()
+
+
+# A note in Korean as a person writes it: particles on Korean and English words, and a word
+# (모델을) the note holds twice, so its document caches offer it whatever the model knows.
+KOREAN_NOTE = ["RNN을 통해 text generation을 하는 것", "모델을 학습시키고 모델을 평가한다"]
+# A heading ending in a word whose longer form the note holds (학습시키고): Enter after it.
+KOREAN_HEADING = "## 모델 학습"
+
+
+def start_shipped_nvim(tmp_path: Path) -> Nvim:
+    """Neovim with the shipped snippet and no settings of the user's: the server picks its
+    model as for a new user (no trained model in this home), the shipped default."""
+    editor = start_nvim(tmp_path, "")
+    status = wait_ready(editor)
+    assert Path(status["model"]).resolve() == SHIPPED_MODEL.resolve(), status["model"]
+    return editor
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason=f"the shipped model {SHIPPED_MODEL} is absent")
+def test_neovim_korean_note_with_particles_accepts_a_whole_word(tmp_path: Path) -> None:
+    """Korean typed as whole syllables (an input method composes them before Neovim sees them):
+    Enter after a Korean line is a line break with the word as typed; inside 모, the word the
+    note already holds twice is offered whole and accepting it puts exactly that word in place."""
+    from nextword.model import hangul
+
+    editor = start_shipped_nvim(tmp_path)
+    try:
+        editor.type("i" + "<CR>".join(KOREAN_NOTE) + "<CR>" + KOREAN_HEADING)
+        typed = [*KOREAN_NOTE, KOREAN_HEADING]
+        editor.wait_until(
+            lambda: editor.eval(ALL_LINES) == typed, 20, lambda: f"typing gave {editor.eval(ALL_LINES)!r}"
+        )
+        # A menu of longer forms of 학습 may be open now; Enter writes a line break all the same.
+        at_enter = pause_for_menu(editor)
+        editor.type("<CR>")
+        editor.wait_until(
+            lambda: editor.eval(ALL_LINES) == [*typed, ""],
+            20,
+            lambda: f"Enter after {KOREAN_HEADING!r} gave {editor.eval(ALL_LINES)!r} (menu at Enter: {at_enter})",
+        )
+        assert at_enter["info"]["selected"] == -1 or not at_enter["visible"], at_enter
+
+        # Inside a word: the menu offers whole words that go on from what was typed.
+        line = "다음에는 모"
+        editor.type(line)
+        menu: dict[str, Any] = {}
+
+        def offered() -> bool:
+            menu.update(pause_for_menu(editor, 0))
+            words = [i["word"] for i in menu["info"]["items"]]
+            return menu["visible"] == 1 and menu["line"] == line and "모델을" in words
+
+        editor.wait_until(offered, 40, lambda: f"no menu offering 모델을 after typing {line!r}: {menu}")
+        items = menu["info"]["items"]
+        assert menu["info"]["selected"] == -1
+        # Whole words (no continuation parts) that typing on from 모 reaches: the server takes
+        # the last syllable as one an input method may still be composing, so 모 may grow into 목.
+        for item in items:
+            assert "##" not in item["word"] and "##" not in item["abbr"], items
+            assert hangul.keys(item["word"]).startswith(hangul.keys("모")), items
+
+        # Accepting it as the snippet says (<C-n> to choose, <C-y> to accept): exactly that word.
+        index = [i["word"] for i in items].index("모델을")
+        editor.type("<C-n>" * (index + 1) + "<C-y>")
+        want = [*typed, "다음에는 모델을"]
+        editor.wait_until(
+            lambda: editor.eval(ALL_LINES) == want, 20, lambda: f"accepting 모델을 gave {editor.eval(ALL_LINES)!r}"
+        )
+        assert editor.eval("mode()") == "i"
+        editor.type(" 평가한다<Esc>")
+        editor.wait_until(
+            lambda: editor.eval(ALL_LINES) == [*typed, "다음에는 모델을 평가한다"],
+            20,
+            lambda: f"typing after the accepted word gave {editor.eval(ALL_LINES)!r}",
+        )
     finally:
         editor.stop()
