@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pieces import surface
+from .pieces import surface, word_tokens
 from .word_parts import END, WordParts
 
 MAX_PARTS = 4  # parts of a word after its first, at most: longer words are typed
@@ -43,6 +43,12 @@ def end_and_next(parts: Parts, token_id: int, korean: bool) -> tuple[list[int], 
     return row if row is not None else parts.table.pooled()
 
 
+def own_parts(parts: Parts, word: str, path: tuple[int, ...]) -> bool:
+    """Whether the ids ``path`` are ``word``'s tokens, as the tokenizer splits it."""
+    tokens = word_tokens(word)
+    return len(tokens) == len(path) and all(parts.tokens[i] == t for i, t in zip(path, tokens))
+
+
 def search(
     parts: Parts,
     dist: np.ndarray,
@@ -63,36 +69,38 @@ def search(
     def bound() -> float:
         return best[0] if len(best) >= k else 0.0
 
-    def emit(word: str, p: float) -> None:
-        if not matches(word) or not offered(word):
+    def emit(word: str, path: tuple[int, ...], p: float) -> None:
+        # Only along the word's own parts: another path to the same text is not how the
+        # tokenizer writes it, and counting it too would make the bound no bound.
+        if word in found or not matches(word) or not offered(word) or not own_parts(parts, word, path):
             return
-        found[word] = found.get(word, 0.0) + p
+        found[word] = p
         if len(best) < k:
-            heapq.heappush(best, found[word])
-        elif found[word] > best[0]:
-            heapq.heapreplace(best, found[word])
+            heapq.heappush(best, p)
+        elif p > best[0]:
+            heapq.heapreplace(best, p)
 
     for start in sorted(starts, key=lambda i: -dist[i])[:_STARTS]:
         p0 = float(dist[start])
         if p0 <= bound() or p0 <= 0.0:
             break
-        stack = [(parts.tokens[start], start, p0, 0)]
+        stack: list[tuple[str, tuple[int, ...], float]] = [(parts.tokens[start], (start,), p0)]
         while stack:
-            text, last, p, depth = stack.pop()
-            row = end_and_next(parts, last, korean) if depth < MAX_PARTS else None
+            text, path, p = stack.pop()
+            row = end_and_next(parts, path[-1], korean)
             if row is None:
-                emit(text, p)
+                emit(text, path, p)
                 continue
             for next_id, q in zip(*row):
                 pq = p * q
                 if pq <= bound():
                     break  # the row is most probable first
                 if next_id == END:
-                    emit(text, pq)
-                    continue
-                longer = text + surface(parts.tokens[next_id])
-                if fits(longer):
-                    stack.append((longer, next_id, pq, depth + 1))
+                    emit(text, path, pq)
+                elif len(path) <= MAX_PARTS:  # a longer word is not offered, nor this one unended
+                    longer = text + surface(parts.tokens[next_id])
+                    if fits(longer):
+                        stack.append((longer, (*path, next_id), pq))
     return found
 
 

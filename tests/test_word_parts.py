@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nextword.model import Vocabulary
-from nextword.model.word_parts import END, LATIN, NEAR, WordParts, count_parts, merge_counts
+from nextword.model.pieces import has_hangul, surface, word_tokens
+from nextword.model.whole_words import MAX_PARTS, Parts, search, word_probability
+from nextword.model.word_parts import END, LATIN, NEAR, WordParts, count_parts, merge_counts, token_kinds
 
 # A hand-made vocabulary: first parts, continuations (``##``), English words and marks.
 TOKENS = [
     "<unk>",
     "\n",
     ".",
-    "나는",
-    "쓴다",
+    "통해",
+    "하는",
     "토크나이저",
     "##의",
     "##로",
@@ -48,7 +52,7 @@ def rows(counts: np.ndarray) -> dict[tuple[str, str], int]:
 # ----- counting the table ---------------------------------------------------------------------------
 def test_count_parts_counts_continuations_endings_and_the_pooled_row():
     text = ids(
-        *("나는", "토크나이저", "##의", "RNN", "##을", "쓴다", "토크나이저", "##로", "토크나이저", "."),
+        *("통해", "토크나이저", "##의", "RNN", "##을", "하는", "토크나이저", "##로", "토크나이저", "."),
         "GRU",  # an English word two tokens after Hangul: in Korean text, never continued
         ".",
         *["\n"] * 8,
@@ -61,7 +65,7 @@ def test_count_parts_counts_continuations_endings_and_the_pooled_row():
     assert rows(count_parts(text, VOCAB)) == {
         ("토크나이저", "##의"): 1,
         ("토크나이저", "##로"): 1,
-        ("토크나이저", "END"): 1,  # before "."; never continued tokens (나는, 쓴다, ##의) get no row
+        ("토크나이저", "END"): 1,  # before "."; never continued tokens (통해, 하는, ##의) get no row
         ("RNN", "##을"): 1,
         ("RNN", "END"): 2,  # every ending of a token ever continued, far from Hangul too
         ("LATIN", "##을"): 1,  # RNN을, in Korean text
@@ -73,7 +77,7 @@ def test_count_parts_counts_continuations_endings_and_the_pooled_row():
 @pytest.mark.parametrize("after", [True, False])
 def test_the_pooled_row_counts_words_within_near_tokens_of_hangul(distance, after):
     gap = ["\n"] * (distance - 1)
-    text = ids("쓴다", *gap, "GRU", ".") if after else ids("GRU", *gap, "쓴다", ".")
+    text = ids("하는", *gap, "GRU", ".") if after else ids("GRU", *gap, "하는", ".")
     expected = {("LATIN", "END"): 1} if distance <= NEAR else {}
     assert rows(count_parts(text, VOCAB)) == expected
 
@@ -89,7 +93,7 @@ def test_short_texts_are_counted_too():
     assert count_parts(ids("RNN"), VOCAB).shape == (0, 3)
     assert count_parts(ids(), VOCAB).shape == (0, 3)
     # Every length up to past the window: the end of a sentence after line breaks.
-    sentence = ["나는", "RNN", "##을", "쓴다", "."]
+    sentence = ["통해", "RNN", "##을", "하는", "."]
     for n in range(2, 2 * NEAR + 4):
         short = (["\n"] * n + sentence)[-n:]
         expected = {("RNN", "##을"): 1, ("LATIN", "##을"): 1} if n >= 4 else {}
@@ -118,3 +122,196 @@ def test_word_parts_rows_are_probabilities_most_probable_first():
     for token in (5, 9, LATIN):
         row = table.follows(token)
         assert row is not None and sum(row[1]) == pytest.approx(1.0) and row[1] == sorted(row[1], reverse=True)
+
+
+# ----- whole words from first parts -----------------------------------------------------------------
+# The table of a hand-made training text, one sentence a line (counted as the tables above are):
+TEXT = [
+    ("통해", "토크나이저", "##의", "RNN", "##을", "하는", "."),  # 토크나이저의, RNN을 (a pooled ##을)
+    ("토크나이저", "##의", "GRU", "하는", "."),  # GRU ends in Korean text (a pooled END)
+    ("하는", "GRU", "."),  # and again
+    ("토크나이저", "##의", "데이터셋", "##로", "하는", "."),  # 데이터셋로
+    ("토크나이저", "##로", "하는", "."),  # 토크나이저로: the only word 토크나이저 goes on to ##로 in
+    ("데이터셋", "##로", "##는", "하는", "."),  # 데이터셋로는: the only word ##로 goes on to ##는 in
+]
+# By hand: 토크나이저 goes on to ##의 3 times in 4 and to ##로 once, never ends there; RNN always
+# goes on to ##을, 데이터셋 to ##로; ##로 ends twice in 3 and goes on to ##는 once; words without
+# Hangul in Korean text end twice in 3 (GRU) and take ##을 once (RNN).
+# The network's distribution of the next word's first part, in a context (hand-made too):
+FIRST = {"토크나이저": 0.4, "데이터셋": 0.18, "model": 0.14, "RNN": 0.1, "GRU": 0.08, "통해": 0.05, "하는": 0.05}
+# The words and their probabilities as whole words, by hand:
+WORDS = {
+    "토크나이저의": 0.4 * 3 / 4,
+    "데이터셋로": 0.18 * 2 / 3,
+    "RNN을": 0.1,
+    "model": 0.14 * 2 / 3,  # a word without Hangul in Korean text ends as GRU did
+    "토크나이저로": 0.4 * 1 / 4 * 2 / 3,  # p(토크나이저) p(로 | 토크나이저) p(END | 로)
+    "데이터셋로는": 0.18 * 1 / 3,
+    "GRU": 0.08 * 2 / 3,
+    "통해": 0.05,
+    "하는": 0.05,
+    "model을": 0.14 * 1 / 3,  # never seen: the pooled row's ##을
+    "토크나이저로는": 0.4 * 1 / 4 * 1 / 3,  # never seen whole: 토크나이저로 goes on as 데이터셋로 did
+    "GRU을": 0.08 * 1 / 3,
+}
+ALWAYS = lambda word: True  # noqa: E731
+
+
+def text_parts() -> Parts:
+    table = WordParts(count_parts(np.concatenate([ids(*sentence) for sentence in TEXT]), VOCAB))
+    return Parts(table, VOCAB.tokens, token_kinds(VOCAB)[1])
+
+
+def first_parts(probabilities: dict[str, float]) -> np.ndarray:
+    dist = np.zeros(len(VOCAB))
+    for token, p in probabilities.items():
+        dist[VOCAB.index[token]] = p
+    return dist
+
+
+def find(parts: Parts, dist: np.ndarray, k: int, korean: bool = True, prefix: str = "") -> dict[str, float]:
+    """``search`` from every word of the vocabulary, for words starting with ``prefix``."""
+    starts = np.flatnonzero(VOCAB.word_mask).tolist()
+    matches = lambda w: w.startswith(prefix)  # noqa: E731
+    fits = lambda w: w.startswith(prefix) or prefix.startswith(w)  # noqa: E731
+    return search(parts, dist, starts, prefix, k, korean, ALWAYS, matches, fits)
+
+
+def top(found: dict[str, float], k: int) -> list[str]:
+    return sorted(found, key=lambda w: (-found[w], w))[:k]
+
+
+def test_whole_words_come_from_their_parts_as_the_table_chains_them():
+    parts, dist = text_parts(), first_parts(FIRST)
+    found = find(parts, dist, k=len(WORDS))
+    assert found == pytest.approx(WORDS)
+    # A first part the table says always goes on is never a word of its own.
+    assert not {"토크나이저", "데이터셋", "RNN"} & set(found)
+    for word, p in WORDS.items():
+        assert word_probability(parts, dist, VOCAB.encode(word_tokens(word)), korean=True) == pytest.approx(p)
+    assert word_probability(parts, dist, ids("토크나이저").tolist(), korean=True) == 0.0
+    assert word_probability(parts, dist, ids("토크나이저", "##을").tolist(), korean=True) == 0.0  # never so
+
+
+def test_whole_words_are_ranked_among_single_token_words():
+    parts, dist = text_parts(), first_parts(FIRST)
+    ranked = sorted(WORDS, key=lambda w: (-WORDS[w], w))
+    assert ranked[:4] == ["토크나이저의", "데이터셋로", "RNN을", "model"]
+    for k in range(1, len(WORDS) + 1):
+        found = find(parts, dist, k)
+        assert len(found) >= k and top(found, k) == ranked[:k]
+        assert all(found[w] == pytest.approx(WORDS[w]) for w in found)  # the bound cuts, never lowers
+
+
+def test_the_typed_part_of_a_word_narrows_the_search():
+    parts, dist = text_parts(), first_parts(FIRST)
+    assert find(parts, dist, 3, prefix="토크나이저로") == pytest.approx(
+        {"토크나이저로": WORDS["토크나이저로"], "토크나이저로는": WORDS["토크나이저로는"]}
+    )
+    assert find(parts, dist, 5, prefix="GRU") == pytest.approx({"GRU": WORDS["GRU"], "GRU을": WORDS["GRU을"]})
+    assert find(parts, dist, 5, prefix="토크나이저 ") == {}
+
+
+def test_a_word_without_hangul_takes_particles_only_in_korean_text():
+    parts, dist = text_parts(), first_parts(FIRST)
+    english = find(parts, dist, k=len(WORDS), korean=False)
+    # RNN went on to ##을 in every word seen, yet in English text it is a word as it stands.
+    assert {w: p for w, p in english.items() if not has_hangul(w)} == pytest.approx(
+        {"model": 0.14, "RNN": 0.1, "GRU": 0.08}
+    )
+    assert {w: p for w, p in english.items() if has_hangul(w)} == pytest.approx(
+        {w: p for w, p in WORDS.items() if not any(c.isascii() for c in w)}
+    )
+    assert word_probability(parts, dist, ids("RNN").tolist(), korean=False) == pytest.approx(0.1)
+    assert word_probability(parts, dist, ids("RNN", "##을").tolist(), korean=False) == 0.0
+    assert word_probability(parts, dist, ids("RNN").tolist(), korean=True) == 0.0
+
+
+def test_a_word_is_counted_once_along_its_own_parts():
+    # ``모델을`` is one token as the tokenizer splits it; the table's 모델 + ##을 spells it too.
+    vocab = Vocabulary(["<unk>", "모델", "모델을", "데이터셋", "##을"])
+    assert word_tokens("모델을") == ["모델을"]
+    table = WordParts(np.array([[1, 4, 3], [1, END, 2]]))  # 모델 goes on to ##을 3 times in 5
+    parts = Parts(table, vocab.tokens, token_kinds(vocab)[1])
+    dist = np.array([0.0, 0.5, 0.25, 0.25, 0.0])
+    found = search(parts, dist, [1, 2, 3], "", 2, True, ALWAYS, ALWAYS, ALWAYS)
+    # Not 모델을 at 0.25 + 0.3 with 데이터셋 (0.25) cut by a bound that counted 모델을 twice.
+    assert found == pytest.approx({"모델을": 0.25, "데이터셋": 0.25, "모델": 0.2})
+
+
+def test_a_word_of_more_parts_than_the_search_goes_is_not_offered_unended():
+    syllables = ["가", "나", "다", "라", "마", "바"]
+    assert word_tokens("".join(syllables)) == ["가", *("##" + s for s in syllables[1:])]
+    vocab = Vocabulary(["<unk>", "가", *("##" + s for s in syllables[1:])])
+    # Each part goes on to the next; after 마 the word ends half the time.
+    counts = [[i, i + 1, 2] for i in range(1, 6)] + [[5, END, 2], [6, END, 1]]
+    parts = Parts(WordParts(np.array(counts)), vocab.tokens, token_kinds(vocab)[1])
+    dist = np.array([0.0, 1.0] + [0.0] * 5)
+    assert MAX_PARTS == 4
+    found = search(parts, dist, [1], "", 3, True, ALWAYS, ALWAYS, ALWAYS)
+    assert found == pytest.approx({"가나다라마": 0.5})  # its ending counted; 가나다라마바 is a part too many
+    assert word_probability(parts, dist, [1, 2, 3, 4, 5], korean=True) == pytest.approx(0.5)
+
+
+# Small random tables over first parts and continuations whose texts chain into words, some
+# spelled by more than one path (모델 + ##을 and 모델을; 가 + ##나 + ##다).
+FIRSTS = ["토크나이저", "데이터셋", "RNN", "GRU", "model", "모델", "모델을", "가", "통해"]
+CONTINUATIONS = ["##의", "##로", "##는", "##을", "##으로", "##나", "##다", "##'"]
+SMALL = Vocabulary(["<unk>", *FIRSTS, *CONTINUATIONS])
+FIRST_IDS = [SMALL.index[t] for t in FIRSTS]
+NEXT_IDS = [SMALL.index[t] for t in CONTINUATIONS]
+
+
+def every_word(parts: Parts, dist: np.ndarray, korean: bool, prefix: str) -> dict[str, float]:
+    """Every word the table spells from the first parts, along its own parts, with no bound:
+    word -> probability."""
+    words: dict[str, float] = {}
+
+    def goes_on(token_id: int) -> tuple[list[int], list[float]] | None:
+        row = parts.table.follows(token_id)
+        if has_hangul(parts.tokens[token_id]):
+            return row
+        return (row or parts.table.pooled()) if korean else None
+
+    def walk(path: tuple[int, ...], p: float) -> None:
+        word = "".join(surface(parts.tokens[i]) for i in path)
+        row = goes_on(path[-1]) or ([END], [1.0])
+        for next_id, q in zip(*row):
+            if next_id != END:
+                if len(path) <= MAX_PARTS:
+                    walk((*path, next_id), p * q)
+            elif p * q > 0 and word.startswith(prefix) and word_tokens(word) == [parts.tokens[i] for i in path]:
+                words[word] = p * q
+
+    for start in FIRST_IDS:
+        walk((start,), float(dist[start]))
+    return words
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    counts=st.lists(
+        st.tuples(
+            st.sampled_from([*FIRST_IDS, *NEXT_IDS, LATIN]), st.sampled_from([*NEXT_IDS, END]), st.integers(1, 5)
+        ),
+        max_size=30,
+    ),
+    weights=st.lists(st.floats(0.0, 1.0), min_size=len(FIRSTS), max_size=len(FIRSTS)),
+    k=st.integers(1, 8),
+    korean=st.booleans(),
+    prefix=st.sampled_from(["", "토", "모델", "데이터셋로", "R", "가나", "GRU'"]),
+)
+def test_the_bound_never_changes_the_k_best_words(counts, weights, k, korean, prefix):
+    table = WordParts(merge_counts(np.array(counts, dtype=np.int64).reshape(-1, 3)))
+    parts = Parts(table, SMALL.tokens, token_kinds(SMALL)[1])
+    dist = np.zeros(len(SMALL))
+    dist[FIRST_IDS] = weights
+    dist /= max(1.0, dist.sum())
+    matches = lambda w: w.startswith(prefix)  # noqa: E731
+    fits = lambda w: w.startswith(prefix) or prefix.startswith(w)  # noqa: E731
+    found = search(parts, dist, FIRST_IDS, prefix, k, korean, ALWAYS, matches, fits)
+    expected = every_word(parts, dist, korean, prefix)
+    assert set(found) <= set(expected)
+    assert all(found[w] == pytest.approx(expected[w]) for w in found)
+    best = sorted(expected.values(), reverse=True)[:k]
+    assert sorted(found.values(), reverse=True)[:k] == pytest.approx(best)
