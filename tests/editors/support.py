@@ -31,11 +31,15 @@ def build_model(path: Path, seed: int = 0) -> Path:
 
     import torch
     from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
+    from nextword.model.word_parts import count_parts
 
     torch.set_num_threads(1)
-    vocab = Vocabulary.build(Counter(tokenize(CORPUS)), min_count=1, max_size=2000)
+    tokens = tokenize(CORPUS)
+    vocab = Vocabulary.build(Counter(tokens), min_count=1, max_size=2000)
     torch.manual_seed(seed)
     model = LanguageModel(ModelConfig(vocab_size=len(vocab), emb_dim=32, hidden_dim=64, num_layers=2, proj_dim=0))
+    # How the corpus's Korean words in parts go on, as training counts it.
+    model.set_word_parts(torch.from_numpy(count_parts(vocab.encode(tokens), vocab)))
     save_checkpoint(path, model, vocab, info={"seed": seed, "corpus": "tests/editors"})
     return path
 
@@ -65,7 +69,8 @@ class Expected:
         from nextword.model import InferenceNetwork, Predictor
 
         predictor = Predictor(InferenceNetwork.build(self.checkpoint.model), self.checkpoint.vocab)
-        return [Ranked(s.word, s.probability) for s in predictor.predict(context, prefix, k)]
+        # As an editor's server asks: the last Hangul syllable may be one being composed.
+        return [Ranked(s.word, s.probability) for s in predictor.predict(context, prefix, k, composing=True)]
 
     def words(self, context: str, prefix: str, k: int) -> list[str]:
         return [r.word for r in self.ranked(context, prefix, k)]
