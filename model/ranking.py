@@ -203,7 +203,14 @@ class Ranking:
         if cached is not None:
             return cached
         vocab, dist = self._vocab, self.distribution()
-        if self._parts is not None and (self._korean or has_hangul(prefix)):
+        likeliest = None
+        if self._parts is not None and not self._korean and not prefix:
+            # Before a word's first key: should a Hangul first part be among the likeliest, it
+            # may be a word in parts, so every word is ranked whole (it cannot beat them else).
+            likeliest = top_indices(dist, k, vocab.word_mask)
+        if self._parts is not None and (
+            self._korean or has_hangul(prefix) or (likeliest is not None and self._parts.hangul[likeliest].any())
+        ):
             result = self._ranked_in_parts(prefix, k, typed, composing and is_hangul(prefix[-1:]))
             self._ranked[key] = result
             return result
@@ -218,7 +225,7 @@ class Ranking:
                 ids = ids[(lengths > n + 1) | ((lengths == n + 1) & ~vocab.sorted_word_plain_end[lo:hi])]
             ids = ids[top_indices(dist[ids], k)]
         else:  # every word: leaving out the rest is cheaper than gathering the words
-            ids = top_indices(dist, k, vocab.word_mask)
+            ids = likeliest if likeliest is not None else top_indices(dist, k, vocab.word_mask)
         found = [Suggestion(vocab.tokens[i], float(p)) for i, p in zip(ids.tolist(), dist[ids].tolist()) if p > 0.0]
         found.extend(self._oov_suggestions(prefix, k, typed))
         found.sort(key=lambda s: (-s.probability, s.word))

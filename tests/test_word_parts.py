@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nextword.model import Vocabulary
-from nextword.model.pieces import has_hangul, surface, word_tokens
+from nextword.model import InferenceNetwork, ModelConfig, Predictor, Vocabulary, load_checkpoint
+from nextword.model.checkpoint import Checkpoint
+from nextword.model.pieces import has_hangul, is_continuation, surface, word_tokens
 from nextword.model.whole_words import MAX_PARTS, Parts, search, word_probability
 from nextword.model.word_parts import END, LATIN, NEAR, WordParts, count_parts, merge_counts, token_kinds
+from nextword.training.batches import encode_documents
+from nextword.training.config import TrainConfig
+from nextword.training.corpus import load_corpus
+from nextword.training.finetune import grow_vocabulary
+from nextword.training.train import train
 
 # A hand-made vocabulary: first parts, continuations (``##``), English words and marks.
 TOKENS = [
@@ -315,3 +322,151 @@ def test_the_bound_never_changes_the_k_best_words(counts, weights, k, korean, pr
     assert all(found[w] == pytest.approx(expected[w]) for w in found)
     best = sorted(expected.values(), reverse=True)[:k]
     assert sorted(found.values(), reverse=True)[:k] == pytest.approx(best)
+
+
+# ----- through the Predictor, on a tiny model trained on Korean notes --------------------------------
+KOREAN_NOTES = {
+    "ko/tokenizer.md": (
+        "# 토크나이저\n\n"
+        "토크나이저의 역할은 문장을 나누는 것이다. 토크나이저로 문장을 나누고 모델에 넣는다.\n"
+        "데이터셋을 먼저 준비한다. 데이터셋으로 모델을 학습시킨다. 데이터셋의 크기가 중요하다.\n"
+    ),
+    "ko/rnn.md": (
+        "# RNN\n\n"
+        "RNN을 통해 text generation을 하는 것이다. RNN으로 문장을 만든다. LSTM은 RNN의 한 종류다.\n"
+        "모델을 학습시킨다. 모델로 문장을 만든다. 모델들의 성능을 비교했다.\n"
+    ),
+    "ko/transformer.md": (
+        "# Transformer\n\n"
+        "Transformer로 구현했다. Transformer를 쓰면 모델이 좋아진다. 위치에 넣으면 구현된다.\n"
+        "Transformer로는 어렵다.\n"
+        "예제들을 보면 토크나이저는 문장을 나눈다. 예제들의 코드를 보면 된다.\n"
+    ),
+}
+CONTEXTS = [
+    ("", ""),
+    ("토크나이저로 문장을 ", ""),
+    ("데이터셋으로 ", ""),
+    ("데이터셋으로 ", "모"),
+    ("Transformer를 쓰면 ", ""),
+    ("RNN을 통해 text ", ""),
+    ("RNN을 통해 text ", "gen"),
+    ("# 토크나이저\n\n", "토크"),
+    ("text generation with Transformer and LSTM and a tokenizer ", ""),  # English text: no particles
+]
+
+
+@pytest.fixture(scope="module")
+def korean_model(tmp_path_factory) -> Checkpoint:
+    """A tiny model trained for a few seconds on ``KOREAN_NOTES``."""
+    root = tmp_path_factory.mktemp("korean")
+    for name, text in KOREAN_NOTES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text * 4, encoding="utf-8")
+    corpus = load_corpus([root], include_test_split=True)
+    corpus.train += corpus.valid  # every file trained on (the point is a model that has seen them)
+    corpus.valid = list(corpus.train)
+    out = root / "model.safetensors"
+    config = TrainConfig(epochs=2, batch_size=4, bptt=20, lr=1e-2, min_count=1, warmup_steps=5, seed=0)
+    train(corpus, out, config, ModelConfig(emb_dim=32, hidden_dim=64, num_layers=1, dropout=0.0))
+    checkpoint = load_checkpoint(out, for_prediction=True)
+    ids = encode_documents([d.text for d in corpus.train], checkpoint.vocab)
+    # The run counted the table from the token ids it trained on.
+    assert checkpoint.model.word_parts is not None
+    assert checkpoint.model.word_parts.tolist() == count_parts(ids.numpy(), checkpoint.vocab).tolist()
+    return checkpoint
+
+
+@pytest.fixture
+def predictor(korean_model) -> Predictor:
+    return Predictor(InferenceNetwork.build(korean_model.model), korean_model.vocab, spacing=korean_model.spacing)
+
+
+def always_going_on(checkpoint: Checkpoint) -> set[str]:
+    """The Hangul words of the vocabulary that, as the table has it, always go on into more
+    parts (a word without Hangul takes parts only in Korean text)."""
+    assert checkpoint.model.word_parts is not None
+    table, vocab = WordParts(checkpoint.model.word_parts.numpy()), checkpoint.vocab
+    return {
+        token
+        for i, token in enumerate(vocab.tokens)
+        if vocab.word_flags[i] and has_hangul(token) and END not in (table.follows(i) or ([END], [1.0]))[0]
+    }
+
+
+def test_suggestions_are_whole_words_as_likely_as_the_predictor_says(korean_model, predictor):
+    lone = always_going_on(korean_model)
+    assert {"학습", "준비", "비교"} <= lone  # 학습시킨다, 준비한다, 비교했다: never a word before their ending
+    for context, prefix in CONTEXTS:
+        suggestions = predictor.predict(context, prefix, k=20)
+        assert suggestions, (context, prefix)
+        for s in suggestions:
+            assert s.word.startswith(prefix) and not s.word.startswith("#"), (context, s.word)
+            assert s.word not in lone, (context, s.word)
+            assert s.probability == pytest.approx(predictor.word_probability(s.word)), (context, s.word)
+
+
+def test_a_word_never_seen_whole_is_offered_from_its_parts(predictor):
+    # The notes have 토크나이저로 and Transformer로는, never 토크나이저로는.
+    assert "토크나이저로는" not in "".join(KOREAN_NOTES.values())
+    assert word_tokens("토크나이저로는") == ["토크나이저", "##로", "##는"]
+    suggestions = predictor.predict("RNN으로 문장을 나누고 ", "토크나이저로", k=5)
+    offered = {s.word: s.probability for s in suggestions}
+    assert "토크나이저로는" in offered
+    assert (
+        offered["토크나이저로는"] == pytest.approx(predictor.word_probability("토크나이저로는"))
+        and offered["토크나이저로는"] > 0
+    )
+
+
+def test_a_syllable_being_composed_matches_by_its_keys(predictor):
+    composed = predictor.predict("데이터셋으로 ", "몯", k=5, composing=True)
+    assert composed and all(s.word.startswith("모델") for s in composed)
+    assert "모델을" in [s.word for s in composed]
+    assert not predictor.predict("데이터셋으로 ", "몯", k=5, composing=False)
+    # As typed so far, 모 covers 모델 and every other word starting with the syllable.
+    assert [s.word for s in predictor.predict("데이터셋으로 ", "모델", k=5)] == [s.word for s in composed]
+
+
+def test_after_a_space_no_continuation_comes(korean_model, predictor):
+    continuation = np.array([is_continuation(t) for t in korean_model.vocab.tokens])
+    for context in ("RNN", "토크나이저", "데이터셋으로 모델"):
+        # The network, after the word, expects a part of it (RNN을), but the word has ended.
+        predictor.predict(context + " ", "", k=5)
+        dist = predictor.distribution()
+        assert dist[continuation].sum() == 0.0 and dist.sum() == pytest.approx(1.0)
+        assert all(not s.word.startswith("#") for s in predictor.predict(context + " ", "", k=20))
+
+
+ENGLISH = [
+    ("", ""),
+    ("The borrow checker keeps references ", ""),
+    ("I installed the package with ", "p"),
+    ("Run the tests with pytest. Then commit the ", ""),
+    ("Run the tests with pytest. Then commit the ", "ch"),
+    ("def main():\n    return ", ""),
+]
+
+
+def test_english_text_is_suggested_as_without_a_table():
+    checkpoint = load_checkpoint(None, for_prediction=True)  # the shipped model
+    vocab, model, table = checkpoint.vocab, checkpoint.model, checkpoint.model.word_parts
+    if table is None:
+        # An English model: given a particle and a table such as a model of both languages holds
+        # (model goes on to ##을 in Korean text a third of the time).
+        model, vocab = grow_vocabulary(model, vocab, ["##을"])
+        particle, word = vocab.id("##을"), vocab.id("model")
+        table = torch.tensor([[word, particle, 1], [word, END, 2], [LATIN, particle, 1], [LATIN, END, 3]])
+    predictors = []
+    for parts in (None, table):
+        model.set_word_parts(parts)
+        predictors.append(Predictor(InferenceNetwork.build(model), vocab, spacing=checkpoint.spacing))
+    without, with_table = predictors
+    for context, prefix in ENGLISH:
+        before, after = without.predict(context, prefix, k=8), with_table.predict(context, prefix, k=8)
+        assert [s.word for s in after] == [s.word for s in before], context
+        # The same, or all scaled alike where the table took the continuations' share.
+        scale = after[0].probability / before[0].probability
+        assert scale >= 1.0 - 1e-9
+        assert [s.probability for s in after] == pytest.approx([s.probability * scale for s in before], rel=1e-6)
+        assert after.typed_probability == pytest.approx(before.typed_probability * scale, rel=1e-6)
