@@ -19,10 +19,16 @@ those tenants leave; how fast the memory itself runs still changes by the hour. 
 neighbour: the memory bus shared and the cache evicted, a slow spell on demand); the two
 together are the worst case.
 
+``--language ko`` types Korean into Korean documents (../shared/corpora/base-ko/python-docs-ko
+rather than base/python-peps), a whole syllable per character as an editor receives it from an
+input method; ``--corpus DIR`` takes another folder's text. Queries ask as the language server
+does, with the last syllable possibly still being composed.
+
 ``NEXTWORD_KERNELS=torch`` in the environment measures PyTorch's kernels instead of the
 project's C kernels.
 
     python benchmarks/predictor_latency.py [--model FILE] [--words 200] [--threads 1] [--cold] [--busy]
+        [--language en|ko] [--corpus DIR]
 """
 
 from __future__ import annotations
@@ -39,23 +45,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import machine  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from latency_documents import LANGUAGES, PREDICTOR_CORPUS, corpus_text  # noqa: E402
 from nextword.model import InferenceNetwork, Predictor, load_checkpoint, resolve_model_path  # noqa: E402
 from nextword.model.text import SplitText  # noqa: E402
 from nextword.model.tokenize import WORD_RE  # noqa: E402
 from nextword.server.read_ahead import LOOK_AHEAD_MARKS  # noqa: E402
-
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
-
-
-def corpus_text(min_words: int) -> str:
-    parts, words = [], 0
-    for path in sorted((CORPORA / "base" / "python-peps").glob("*")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        parts.append(text)
-        words += len(WORD_RE.findall(text))
-        if words >= min_words:
-            break
-    return "\n\n".join(parts)
 
 
 def take_words(text: str, n: int) -> str:
@@ -92,7 +86,7 @@ def measure(
             if i == 0 and flush is not None:
                 flush.sum()
             t = time.perf_counter()
-            predictor.predict(context, word[:i], k)
+            predictor.predict(context, word[:i], k, composing=True)
             (boundary if i == 0 else inside).append(time.perf_counter() - t)
             if i == 0 and predictor.network_reads > reads:
                 stepped.append(boundary[-1])
@@ -115,6 +109,8 @@ def main() -> None:
     parser.add_argument(
         "--busy", action="store_true", help="stream memory on the other core the whole time (a noisy neighbour)"
     )
+    parser.add_argument("--language", choices=LANGUAGES, default="en", help="the documents' and typed text's language")
+    parser.add_argument("--corpus", type=Path, help="folder the documents and typed text come from")
     args = parser.parse_args()
     with machine.noisy_neighbour() if args.busy else contextlib.nullcontext():
         run(args)
@@ -124,8 +120,9 @@ def run(args: argparse.Namespace) -> None:
     flush = np.ones(64 * 2**20 // 8) if args.cold else None
     torch.set_num_threads(args.threads)
     checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
-    text = corpus_text(110_000)
-    typed = take_words(corpus_text(2_000)[-40_000:], args.words)
+    corpus = args.corpus or PREDICTOR_CORPUS[args.language]
+    text = corpus_text(corpus, 110_000, WORD_RE)
+    typed = take_words(corpus_text(corpus, 2_000, WORD_RE)[-40_000:], args.words)
     print(machine.describe())
     cold = ", caches emptied before every word boundary" if args.cold else ""
     busy = ", memory streamed on the other core" if args.busy else ""
@@ -134,6 +131,8 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s){cold}{busy}, kernels: {kernels}"
     )
+    if args.language != "en" or args.corpus:
+        print(f"text: {args.language}, from {corpus}")
     print(
         f"{'document':>16} {'typing':>16} {'boundary p50':>13} {'p99':>8} {'in-word p50':>12} {'p99':>8} {'first query':>12}"
     )

@@ -9,6 +9,11 @@ paragraph at the end one character at a time: each keystroke sends ``didChange``
 the network reads the word), the first completion, the time to the ``initialize`` answer
 and until the model is ready (both from process start), and the server's peak memory.
 
+``--language ko`` opens Korean text instead (../shared/corpora/base-ko) and types a Korean
+paragraph as an editor receives it from an input method, one whole syllable per change; the
+keys column counts the keys the protocol counts (a syllable its 2-set keys), the latencies
+are per change. ``--corpus DIR`` opens another folder's text.
+
 By default the keys go back to back, each as soon as the last answer is in: the server
 never has a pause. ``--pause-ms 50`` waits that long between keys, as a (very fast) typist
 does; the server then reads each word ahead while the typist pauses (see
@@ -20,10 +25,11 @@ found read ahead are printed per size.
     python benchmarks/server_latency.py --untrained         # a default-shaped untrained model
     python benchmarks/server_latency.py --pause-ms 50       # a typist's pause between keys
     python benchmarks/server_latency.py --documents 200     # memory with 200 notes open at once
+    python benchmarks/server_latency.py --language ko       # Korean documents, Korean typed
 
 ``--documents N`` measures memory rather than speed: it opens N small notes (the test split
-of ../shared/corpora/notes/simonw-til, then more of its notes if that holds fewer), each cut
-halfway, types the next sentence or so into each without closing any, and prints the
+of ../shared/corpora/notes/simonw-til, then more of its notes if that holds fewer; with
+``--language ko`` the small files of ../shared/corpora/base-ko), each cut halfway, types the next sentence or so into each without closing any, and prints the
 server's RSS (peak and now), then its peak across model reloads with all of them open.
 
 Without a shipped model (or with --untrained) it builds a model of the default shape
@@ -46,18 +52,19 @@ from pathlib import Path
 from typing import Any
 
 import machine
+from latency_documents import (
+    LANGUAGES,
+    PARAGRAPH,
+    SERVER_CORPUS,
+    WORD_RE,
+    corpus_text,
+    first_words,
+    protocol_keys,
+    small_notes,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-CORPORA = REPO.parent / "shared" / "corpora"
-WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
 TRIGGERS = set(' (["“/')
-
-PARAGRAPH = (
-    "When the compiler cannot infer the type of a value, the programmer writes it out, "
-    "and the error message usually says which annotation is missing. The same rule holds "
-    "for functions that return references: the lifetime of the result must be tied to one "
-    "of the arguments, or the borrow checker rejects the program before it runs."
-)
 TARGETS = {"p50_ms": 2.0, "p99_ms": 8.0, "first_ms": 100.0, "initialize_s": 1.0, "ready_s": 5.0, "rss_mb": 400.0}
 
 
@@ -137,26 +144,6 @@ class Client:
 
 
 # ----- text -------------------------------------------------------------------------------------
-def corpus_text(min_words: int) -> str:
-    parts, words = [], 0
-    for path in sorted((CORPORA / "base").rglob("*")):
-        if path.is_file() and path.suffix in (".md", ".rst", ".txt"):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            parts.append(text)
-            words += len(WORD_RE.findall(text))
-            if words >= min_words:
-                break
-    return "\n\n".join(parts)
-
-
-def first_words(text: str, n: int) -> str:
-    """``text`` cut after its ``n``-th word, ending with a blank line to type after."""
-    for i, m in enumerate(WORD_RE.finditer(text), 1):
-        if i == n:
-            return text[: m.end()] + ".\n\n"
-    raise ValueError(f"the corpus has fewer than {n} words")
-
-
 def position_of_end(text: str) -> dict[str, int]:
     line = text.count("\n")
     last = text[text.rfind("\n") + 1 :]
@@ -170,7 +157,7 @@ def untrained_model(folder: Path) -> Path:
     import torch
     from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
 
-    counts = Counter(tokenize(corpus_text(2_000_000)))
+    counts = Counter(tokenize(corpus_text(SERVER_CORPUS["en"], 2_000_000)))
     vocab = Vocabulary.build(counts, min_count=1, max_size=30000)
     torch.manual_seed(0)
     model = LanguageModel(ModelConfig(vocab_size=len(vocab)))
@@ -255,10 +242,30 @@ def start_server(model: Path, entry: str) -> tuple[Client, dict[str, Any]]:
     }
 
 
+def reload_and_close(client: Client, results: dict[str, Any], reloads: int) -> dict[str, Any]:
+    """Swap the model in again ``reloads`` times, as after `nextword train`, note the server's
+    RSS across the reloads in ``results``, close the server; ``results``."""
+    for _ in range(reloads):
+        client.request("workspace/executeCommand", {"command": "nextword.reloadModel"})
+    results["reloads"] = reloads
+    results["rss_after_reloads_peak_mb"] = client.peak_rss_mb()
+    results["rss_after_reloads_now_mb"] = client.rss_mb()
+    client.close()
+    return results
+
+
 def measure(
-    model: Path, sizes: list[int], repeats: int, entry: str, reloads: int = 2, pause: float = 0.0
+    model: Path,
+    sizes: list[int],
+    repeats: int,
+    entry: str,
+    reloads: int = 2,
+    pause: float = 0.0,
+    corpus: Path = SERVER_CORPUS["en"],
+    paragraph: str = PARAGRAPH["en"],
 ) -> dict[str, Any]:
-    text = corpus_text(max(sizes) + 1000)
+    """Open a document of each size cut from ``corpus``'s text and type ``paragraph`` at its end."""
+    text = corpus_text(corpus, max(sizes) + 1000)
     client, results = start_server(model, entry)
     results["sizes"] = {}
     for size in sizes:
@@ -279,7 +286,7 @@ def measure(
                 {"textDocument": {"uri": uri}, "position": position_of_end(body), "context": {"triggerKind": 1}},
             )
             firsts.append(time.perf_counter() - started)
-            for ch, latency in zip(PARAGRAPH, type_keys(client, uri, body, PARAGRAPH, pause), strict=True):
+            for ch, latency in zip(paragraph, type_keys(client, uri, body, paragraph, pause), strict=True):
                 latencies.append(latency)
                 if not WORD_RE.match(ch):
                     ends.append(latency)
@@ -287,7 +294,8 @@ def measure(
             read_ahead += status.get("readAheadHits", 0)
             client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
         results["sizes"][size] = {
-            "keystrokes": len(latencies),
+            "keystrokes": repeats * protocol_keys(paragraph),
+            "changes": len(latencies),
             "p50_ms": 1e3 * statistics.median(latencies),
             "p99_ms": 1e3 * percentile(latencies, 0.99),
             "max_ms": 1e3 * max(latencies),
@@ -298,46 +306,24 @@ def measure(
             "read_ahead_hits": read_ahead,
             "slowest": sorted(
                 (
-                    (round(1e3 * t, 2), i % len(PARAGRAPH), PARAGRAPH[i % len(PARAGRAPH)])
+                    (round(1e3 * t, 2), i % len(paragraph), paragraph[i % len(paragraph)])
                     for i, t in enumerate(latencies)
                 ),
                 reverse=True,
             )[:5],
         }
     results["rss_mb"] = client.peak_rss_mb()
-    for _ in range(reloads):  # swap the model in again, as after `nextword train`
-        client.request("workspace/executeCommand", {"command": "nextword.reloadModel"})
-    results["reloads"] = reloads
-    results["rss_after_reloads_peak_mb"] = client.peak_rss_mb()
-    results["rss_after_reloads_now_mb"] = client.rss_mb()
-    client.close()
-    return results
-
-
-def small_notes(count: int) -> list[tuple[str, str]]:
-    """``count`` notes of simonw-til as (relative path, text): its test split first, then its
-    other notes of under 8,000 characters, in path order."""
-    from nextword.training.split import is_test_file
-
-    root = CORPORA / "notes" / "simonw-til"
-    files = sorted(p for p in root.rglob("*.md") if p.is_file())
-    relative = {p: p.relative_to(root).as_posix() for p in files}
-    tests = [p for p in files if is_test_file(relative[p])]
-    others = [p for p in files if not is_test_file(relative[p]) and p.stat().st_size < 8000]
-    chosen = (tests + others)[:count]
-    if len(chosen) < count:
-        raise SystemExit(f"{root} holds only {len(chosen)} notes to open")
-    return [(relative[p], p.read_text(encoding="utf-8", errors="replace")) for p in chosen]
+    return reload_and_close(client, results, reloads)
 
 
 def measure_documents(
-    model: Path, count: int, entry: str, reloads: int, typed_chars: int, pause: float = 0.0
+    model: Path, count: int, entry: str, reloads: int, typed_chars: int, pause: float = 0.0, language: str = "en"
 ) -> dict[str, Any]:
     """Open ``count`` notes, each cut halfway (at a space), and type the next ``typed_chars``
     characters of each at that end, asking for completions, closing none; the server's RSS."""
     client, results = start_server(model, entry)
-    keys = 0
-    for n, (relative, text) in enumerate(small_notes(count)):
+    keys = changes = 0
+    for n, (relative, text) in enumerate(small_notes(language, count)):
         half = text.rfind(" ", 0, len(text) // 2) + 1
         body, typed = text[:half], text[half : half + typed_chars]
         uri = f"file:///notes/{n}/{relative}"
@@ -348,22 +334,18 @@ def measure_documents(
             "textDocument/completion",
             {"textDocument": {"uri": uri}, "position": position_of_end(body), "context": {"triggerKind": 1}},
         )
-        keys += len(type_keys(client, uri, body, typed, pause))
+        changes += len(type_keys(client, uri, body, typed, pause))
+        keys += protocol_keys(typed)
     status = client.request("workspace/executeCommand", {"command": "nextword.status"})
     results.update(
         documents=count,
         keystrokes=keys,
+        changes=changes,
         live_documents=status.get("liveDocuments"),
         rss_mb=client.peak_rss_mb(),
         rss_now_mb=client.rss_mb(),
     )
-    for _ in range(reloads):
-        client.request("workspace/executeCommand", {"command": "nextword.reloadModel"})
-    results["reloads"] = reloads
-    results["rss_after_reloads_peak_mb"] = client.peak_rss_mb()
-    results["rss_after_reloads_now_mb"] = client.rss_mb()
-    client.close()
-    return results
+    return reload_and_close(client, results, reloads)
 
 
 def report_documents(results: dict[str, Any]) -> None:
@@ -396,6 +378,11 @@ def report(results: dict[str, Any]) -> None:
     print("after:  " + results["machine"][1])
     pace = f"{results['pause_ms']:g} ms between keys" if results["pause_ms"] else "keys back to back"
     print(f"typing: {pace}")
+    if results["text"]:
+        r = next(iter(results["sizes"].values()))
+        print(
+            f"text: {results['text']}; {r['changes']} changes timed per size (one character each), {r['keystrokes']} keys"
+        )
     print(
         f"{'words':>8} {'keys':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'word end p50':>13} {'p99':>6} {'first ms':>9}"
     )
@@ -449,21 +436,36 @@ def main() -> int:
         "--documents", type=int, default=0, help="memory mode: open this many notes and type into each, closing none"
     )
     parser.add_argument("--typed-chars", type=int, default=120, help="with --documents: characters typed into each")
+    parser.add_argument(
+        "--language", choices=LANGUAGES, default="en", help="the documents' and the typed text's language (en, ko)"
+    )
+    parser.add_argument("--corpus", type=Path, help="folder whose text the documents are cut from (default: base[-ko])")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     model = args.model
     shipped = REPO / "model" / "data" / "default.safetensors"
     with tempfile.TemporaryDirectory() as tmp:
         if model is None:
-            model = shipped if shipped.is_file() and not args.untrained else untrained_model(Path(tmp))
+            if args.untrained or not shipped.is_file():
+                if args.language != "en":
+                    raise SystemExit("an untrained model holds English tokens only; pass --model with a Korean model")
+                model = untrained_model(Path(tmp))
+            else:
+                model = shipped
         if args.documents:
             results = measure_documents(
-                model, args.documents, args.entry, args.reloads, args.typed_chars, args.pause_ms / 1000
+                model, args.documents, args.entry, args.reloads, args.typed_chars, args.pause_ms / 1000, args.language
             )
             report_documents(results)
         else:
+            corpus = args.corpus or SERVER_CORPUS[args.language]
+            paragraph = PARAGRAPH[args.language]
             before = machine.describe()
-            results = measure(model, args.sizes, args.repeats, args.entry, args.reloads, args.pause_ms / 1000)
+            results = measure(
+                model, args.sizes, args.repeats, args.entry, args.reloads, args.pause_ms / 1000, corpus, paragraph
+            )
+            default = args.language == "en" and args.corpus is None
+            results["text"] = "" if default else f"{args.language} typed into documents of {corpus}"
             results["pause_ms"] = args.pause_ms
             results["machine"] = [before, machine.describe()]
             report(results)
