@@ -204,9 +204,16 @@ def word_typed_whole(suggestions: Any) -> bool:
 
 
 def list_probability(suggestions: Any) -> float:
-    """The probability that a next-word list holds the next word among its first three items
-    (the ones read at a glance): what the list after a space is worth."""
-    return sum(s.probability for s in suggestions[:3])
+    """What a next-word list is worth where the person did not ask for it: the share of the
+    list's probability that its first three items (the ones read at a glance) hold, that is,
+    the chance that the next word, if the list holds it, is among those three; 0 for no list.
+
+    Not their probability outright: that is spread over what may come other than a word
+    (a mark, a number, a line break) and thinned by the document caches, so a list whose
+    first three stand out from the rest holds the next word more often than one whose first
+    three are as likely but one among many."""
+    total = sum(s.probability for s in suggestions)
+    return sum(s.probability for s in suggestions[:3]) / total if total > 0.0 else 0.0
 
 
 def after_mark(site: Site) -> bool:

@@ -52,10 +52,10 @@ class Settings:
     )
     max_items: int = field(default=10, metadata=_limits(1, 100))  # most completion items offered at once
     min_probability: float = field(
-        default=0.4, metadata=_limits(0.0, 1.0)
-    )  # a next-word list opens after a space or a trigger character only when its first three words together are at least this likely (the chance it holds the next word)
+        default=0.75, metadata=_limits(0.0, 1.0)
+    )  # a next-word list opens after a space or a trigger character only when its first three words hold at least this share of the list's probability (the chance that the next word, if the list holds it, is among them)
     trigger_characters: list[str] = field(
-        default_factory=lambda: [" ", "(", "[", '"', "“", "/"]
+        default_factory=lambda: [" ", "(", "[", '"', "“", "/", ".", "-"]
     )  # single characters after which next-word suggestions are offered
     inline: InlineSettings = field(default_factory=InlineSettings)  # ghost-text phrases
     training: TrainingSettings = field(default_factory=TrainingSettings)  # training on the workspace

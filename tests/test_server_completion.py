@@ -153,24 +153,33 @@ async def test_next_word_needs_the_threshold_and_an_active_trigger(client, refer
     text = SAMPLE + "The dog "
     open_doc(client, uri, text)
     line, character = end_position(text)
-    # The gate: the probability that the first three items hold the next word.
-    best = sum(s.probability for s in reference().predict(text, "", 3))
-    await set_settings(client, minProbability=round(best + 0.001, 6))
+    # The gate: the share of the list's probability (its ten items, maxItems) that its first
+    # three hold.
+    ranked = [s.probability for s in reference().predict(text, "", 10)]
+    share = sum(ranked[:3]) / sum(ranked)
+    await set_settings(client, minProbability=round(min(share + 0.001, 1.0), 6))
     assert not (await complete(client, uri, line, character, trigger=" ")).items
     # Asked for explicitly, next-word suggestions show whatever the threshold.
     invoked = await complete(client, uri, line, character, invoked=True)
     assert words_of(invoked) == [s.word for s in reference().predict(text, "", 10)]
-    await set_settings(client, minProbability=round(max(best - 0.001, 0.0), 6))
+    await set_settings(client, minProbability=round(max(share - 0.001, 0.0), 6))
     shown = await complete(client, uri, line, character, trigger=" ")
     assert words_of(shown) == words_of(invoked)
     assert all(i.text_edit.range.start == i.text_edit.range.end == types.Position(line, character) for i in shown.items)
+    # A period and a hyphen are among the default triggers (a file name's extension, a
+    # hyphenated word's next part): with the gate open, a list.
+    await set_settings(client, minProbability=0.0)
+    for mark in ".-":
+        marked = SAMPLE + "The dog" + mark
+        open_doc(client, f"file:///mark{ord(mark)}.md", marked)
+        assert (await complete(client, f"file:///mark{ord(mark)}.md", *end_position(marked), trigger=mark)).items
     # A character that is not among the triggerCharacters setting: no popup.
-    dot_text = SAMPLE + "The dog."
-    open_doc(client, "file:///dot.md", dot_text)
-    assert not (await complete(client, "file:///dot.md", *end_position(dot_text), trigger=".")).items
-    await set_settings(client, triggerCharacters=[" ", "."], minProbability=0.0)
-    assert (await complete(client, "file:///dot.md", *end_position(dot_text), trigger=".")).items
-    await set_settings(client, triggerCharacters=[" "], minProbability=0.4)
+    colon_text = SAMPLE + "The dog:"
+    open_doc(client, "file:///colon.md", colon_text)
+    assert not (await complete(client, "file:///colon.md", *end_position(colon_text), trigger=":")).items
+    await set_settings(client, triggerCharacters=[" ", ":"], minProbability=0.0)
+    assert (await complete(client, "file:///colon.md", *end_position(colon_text), trigger=":")).items
+    await set_settings(client, triggerCharacters=[" ", "(", "[", '"', "“", "/", ".", "-"], minProbability=0.75)
 
 
 async def test_a_trigger_character_inside_a_word_completes_the_word(client, reference) -> None:

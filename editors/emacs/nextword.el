@@ -12,7 +12,7 @@
 ;; nextword's settings (all optional; these are the defaults). If you configure other servers
 ;; here too, add the :nextword section to your own value instead.
 (setq-default eglot-workspace-configuration
-              '(:nextword (:modelPath "" :maxItems 10 :minProbability 0.4)))
+              '(:nextword (:modelPath "" :maxItems 10 :minProbability 0.75)))
 
 (defun nextword-eglot-ensure ()
   "Start nextword in Markdown and plain-text buffers that visit a file."

@@ -13,7 +13,7 @@ hook -group lsp-filetype-nextword global BufSetOption filetype=markdown %{
         # Settings (all optional; these are the defaults).
         modelPath = ""
         maxItems = 10
-        minProbability = 0.4
+        minProbability = 0.75
     }
 }
 
