@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -622,3 +623,54 @@ def test_two_runs_cannot_write_the_same_model_at_once(notes_folder, tiny_model_p
         path.write_bytes(b"half a model")
     assert main(argv) in (0, 1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+# ----- words in parts ----------------------------------------------------------------------------------
+KOREAN_BASE = "RNN을 통해 토크나이저로 문장을 나눈다. 토크나이저의 역할은 RNN의 입력을 만드는 것이다.\n"
+KOREAN_NOTES = "RNN을 쓰고 데이터셋으로 모델을 학습시킨다. 데이터셋의 크기가 중요하다. 토크나이저로 나눈다.\n"
+
+
+def korean_base(path: Path) -> Path:
+    """A small untrained model of ``KOREAN_BASE``'s tokens, with that text's table of word parts."""
+    from nextword.model import LanguageModel, ModelConfig, Vocabulary, tokenize
+    from nextword.model.word_parts import count_parts
+
+    torch.manual_seed(0)
+    tokens = tokenize(KOREAN_BASE * 3)
+    vocab = Vocabulary.build(Counter(tokens), min_count=1)
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), emb_dim=16, hidden_dim=24, num_layers=1, dropout=0.0))
+    model.set_word_parts(torch.from_numpy(count_parts(encode_documents([KOREAN_BASE * 3], vocab).numpy(), vocab)))
+    return save_checkpoint(path, model, vocab)
+
+
+def test_growing_keeps_the_table_of_word_parts(tmp_path):
+    base = load_checkpoint(korean_base(tmp_path / "base.safetensors"))
+    table = base.model.word_parts
+    assert table is not None and len(table) > 0
+    words = new_words([KOREAN_NOTES, KOREAN_NOTES], base.vocab)
+    assert "데이터셋" in words and "##으로" in words  # new first parts and continuations alike
+    model, vocab = grow_vocabulary(base.model, base.vocab, words)
+    assert model.word_parts is not None and torch.equal(model.word_parts, table)  # old ids are unchanged
+    assert InferenceNetwork.build(model).word_parts is not None
+
+
+def test_fine_tuning_adds_the_notes_word_parts_to_the_base_models(tmp_path, capsys):
+    from nextword.model.word_parts import count_parts, merge_counts
+
+    base_path = korean_base(tmp_path / "base.safetensors")
+    notes = write_notes(
+        tmp_path / "notes", {name: KOREAN_NOTES * 4 for name in training_names(3)} | {valid_name(): KOREAN_NOTES}
+    )
+    out = tmp_path / "tuned.safetensors"
+    args = ["train", str(notes), "--from", str(base_path), "--out", str(out), "--epochs", "1", "--progress", "none"]
+    assert main(args) == 0
+    base, tuned = load_checkpoint(base_path), load_checkpoint(out)
+    assert base.model.word_parts is not None and tuned.model.word_parts is not None
+    # The notes' table, counted from the ids the run trained on, added to the base model's.
+    notes_ids = tuned.model.notes_tokens.long().numpy()
+    expected = merge_counts(count_parts(notes_ids, tuned.vocab), base.model.word_parts.numpy())
+    assert tuned.model.word_parts.tolist() == expected.tolist()
+    counts = {(a, b): c for a, b, c in tuned.model.word_parts.tolist()}
+    rnn, particle = tuned.vocab.id("RNN"), tuned.vocab.id("##을")
+    assert counts[(rnn, particle)] == 3 + 3 * 4  # RNN을 three times in the base text, four in each note
+    assert counts[(tuned.vocab.id("데이터셋"), tuned.vocab.id("##으로"))] == 3 * 4  # a new word's
