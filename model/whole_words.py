@@ -21,6 +21,11 @@ from .word_parts import END, WordParts
 
 MAX_PARTS = 4  # parts of a word after its first, at most: longer words are typed
 _STARTS = 48  # first parts searched from, the most probable that fit the typed part
+# The search's reach: the most probable ways on from each part, and the parts looked at in all.
+# Where probabilities are flat (a one-letter English prefix in Korean text, every English word
+# taking any particle) the bound alone would let it wander through hundreds of thousands.
+FANOUT = 16
+MAX_NODES = 600
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ def search(
 ) -> dict[str, float]:
     """The ``k`` most probable whole words (at least) built from the first parts ``starts``
     (ids), that ``matches`` (the typed part of the word) and ``offered`` accept; word ->
-    probability. ``fits``: whether a word's beginning may still grow into a match."""
+    probability. ``fits``: whether a word's beginning may still grow into a match. Each part
+    goes on only its ``FANOUT`` likeliest ways, and at most ``MAX_NODES`` parts are looked at."""
     found: dict[str, float] = {}
     best: list[float] = []  # the k best probabilities found, a min-heap
 
@@ -80,34 +86,40 @@ def search(
         elif p > best[0]:
             heapq.heapreplace(best, p)
 
-    for start in sorted(starts, key=lambda i: -dist[i])[:_STARTS]:
-        p0 = float(dist[start])
-        if p0 <= bound() or p0 <= 0.0:
-            break
-        stack: list[tuple[str, tuple[int, ...], float]] = [(parts.tokens[start], (start,), p0)]
-        while stack:
-            text, path, p = stack.pop()
-            row = end_and_next(parts, path[-1], korean)
-            if row is None:
-                emit(text, path, p)
-                continue
-            for next_id, q in zip(*row):
-                pq = p * q
-                if pq <= bound():
-                    break  # the row is most probable first
-                if next_id == END:
-                    emit(text, path, pq)
-                elif len(path) <= MAX_PARTS:  # a longer word is not offered, nor this one unended
-                    longer = text + surface(parts.tokens[next_id])
-                    if fits(longer):
-                        stack.append((longer, (*path, next_id), pq))
+    # Best first: the likeliest part-way word next, so the k best are found early and the
+    # bound cuts the rest.
+    heap: list[tuple[float, str, tuple[int, ...]]] = [
+        (-float(dist[i]), parts.tokens[i], (i,)) for i in sorted(starts, key=lambda i: -dist[i])[:_STARTS]
+    ]
+    heapq.heapify(heap)
+    nodes = 0
+    while heap and nodes < MAX_NODES:
+        negative, text, path = heapq.heappop(heap)
+        p = -negative
+        if p <= bound() or p <= 0.0:
+            break  # nothing left can beat the k-th best
+        nodes += 1
+        row = end_and_next(parts, path[-1], korean)
+        if row is None:
+            emit(text, path, p)
+            continue
+        for next_id, q in zip(row[0][:FANOUT], row[1][:FANOUT]):
+            pq = p * q
+            if pq <= bound():
+                break  # the row is most probable first
+            if next_id == END:
+                emit(text, path, pq)
+            elif len(path) <= MAX_PARTS:  # a longer word is not offered, nor this one unended
+                longer = text + surface(parts.tokens[next_id])
+                if fits(longer):
+                    heapq.heappush(heap, (-pq, longer, (*path, next_id)))
     return found
 
 
-def word_probability(parts: Parts, dist: np.ndarray, ids: list[int], korean: bool) -> float:
+def word_probability(parts: Parts, dist: np.ndarray, ids: list[int], korean: bool, first: float | None = None) -> float:
     """The probability of the whole word whose parts are ``ids`` (its first part's
-    probability in ``dist``, each next part's, and its ending after the last)."""
-    p = float(dist[ids[0]])
+    probability in ``dist``, or ``first``, each next part's, and its ending after the last)."""
+    p = float(dist[ids[0]]) if first is None else first
     for last, next_id in zip(ids, [*ids[1:], END]):
         row = end_and_next(parts, last, korean)
         if row is None:
