@@ -23,7 +23,7 @@ from .paths import default_model_path
 from .pieces import has_hangul, segmentation_id
 from .spacing import Spacing
 from .vocab import Vocabulary
-from .word_parts import LATIN
+from .word_parts import END, LATIN
 
 FORMAT = "nextword-lm"
 FORMAT_VERSION = "1"
@@ -245,11 +245,18 @@ def load_checkpoint(path: str | os.PathLike[str] | None = None, *, for_predictio
 
 
 def _fits(parts: torch.Tensor, vocab_size: int) -> bool:
-    """Whether a table of word parts names only ids of the vocabulary (and END / LATIN) and positive counts."""
+    """Whether a table of word parts names only ids of the vocabulary (and LATIN as a token, END
+    as a next part), each pair once, with positive counts."""
     if not parts.numel():
         return True
-    ids = parts[:, :2]
-    return bool(int(ids.min()) >= LATIN and int(ids.max()) < vocab_size and int(parts[:, 2].min()) > 0)
+    tokens, following = parts[:, 0], parts[:, 1]
+    return bool(
+        ((tokens >= 0) | (tokens == LATIN)).all()
+        and ((following >= 0) | (following == END)).all()
+        and int(parts[:, :2].max()) < vocab_size
+        and int(parts[:, 2].min()) > 0
+        and len(torch.unique(parts[:, :2], dim=0)) == len(parts)
+    )
 
 
 def _read_file(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:

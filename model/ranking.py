@@ -119,16 +119,13 @@ class Ranking:
         reader: Reader,
         parts: WordParts | None = None,
     ):
-        """``parts``: how the model's words in parts go on, if it has any (then every word is
-        ranked as a whole, ``whole_words.py``)."""
+        """``parts``: how the model's words in parts go on (``whole_words.py``); a model without
+        the table still offers the note's own words in parts whole."""
         self._vocab, self._config, self._notes = vocab, config, notes if config.notes_weight > 0 else None
         self._context, self._reader = context, reader
-        self._parts: Parts | None = None
-        self._continuation: np.ndarray | None = None
-        if parts is not None:
-            continuation, hangul, _ = token_kinds(vocab)
-            self._parts = Parts(parts, vocab.tokens, hangul)
-            self._continuation = continuation
+        continuation, hangul, _ = token_kinds(vocab)
+        self._parts = Parts(parts if parts is not None else WordParts(np.zeros((0, 3), np.int64)), vocab.tokens, hangul)
+        self._continuation = continuation
         self.clear()
 
     def clear(self) -> None:
@@ -181,14 +178,13 @@ class Ranking:
                 taken = float(probs[echo]) - own * self._shares[0]
                 probs[echo] = own * self._shares[0]
                 probs /= 1.0 - taken  # the rest, in proportion
-            if self._continuation is not None and self._parts is not None:
-                # The next token starts a word (the text before it ends in a space or a mark),
-                # so no continuation can come: their share goes to the rest.
-                taken = float(probs[self._continuation].sum())
-                probs[self._continuation] = 0.0
-                if taken < 1.0:
-                    probs /= 1.0 - taken
-                self._korean = any(self._parts.hangul[entry.id] for entry in entries[-NEAR:])
+            # The next token starts a word (the text before it ends in a space or a mark), so
+            # no continuation can come: their share goes to the rest.
+            taken = float(probs[self._continuation].sum())
+            probs[self._continuation] = 0.0
+            if 0.0 < taken < 1.0:
+                probs /= 1.0 - taken
+            self._korean = any(has_hangul(entry.token.text) for entry in entries[-NEAR:])
             self._dist = probs
         return self._dist
 
@@ -204,15 +200,13 @@ class Ranking:
             return cached
         vocab, dist = self._vocab, self.distribution()
         likeliest = None
-        if self._parts is not None and not self._korean and not prefix:
+        if not self._korean and not prefix:
             # Before a word's first key: should a Hangul first part be among the likeliest, it
             # may be a word in parts, so every word is ranked whole (it cannot beat them else).
             likeliest = top_indices(dist, k, vocab.word_mask)
-        if self._parts is not None and (
-            self._korean or has_hangul(prefix) or (likeliest is not None and self._parts.hangul[likeliest].any())
-        ):
+        if self._korean or has_hangul(prefix) or (likeliest is not None and self._parts.hangul[likeliest].any()):
             result = self._ranked_in_parts(prefix, k, typed, composing and is_hangul(prefix[-1:]))
-            self._ranked[key] = result
+            self._keep(key, result)
             return result
         typed_probability = prefix_probability = 0.0
         if prefix:
@@ -230,14 +224,16 @@ class Ranking:
         found.extend(self._oov_suggestions(prefix, k, typed))
         found.sort(key=lambda s: (-s.probability, s.word))
         result = Suggestions(found[:k], typed_probability, prefix_probability)
+        self._keep(key, result)
+        return result
+
+    def _keep(self, key: str, result: Suggestions) -> None:
         if len(self._ranked) > _MAX_RANKINGS:
             self._ranked.clear()
         self._ranked[key] = result
-        return result
 
     def _ranked_in_parts(self, prefix: str, k: int, typed: bool, composing: bool) -> Suggestions:
         """``ranked`` where words may come in parts: each a whole word from a short search."""
-        assert self._parts is not None
         vocab, dist = self._vocab, self.distribution()
         matches: Callable[[str], bool]
         fits: Callable[[str], bool]
@@ -275,10 +271,10 @@ class Ranking:
     def probability(self, word: str) -> float:
         """The probability that the next word is ``word`` exactly (the word as typed, finished)."""
         dist, index = self.distribution(), self._vocab.index.get(word)
-        if self._parts is not None and (self._korean or has_hangul(word)):
+        if self._korean or has_hangul(word):
             tokens = word_tokens(word)
             ids = self._vocab.encode(tokens)
-            if self._vocab.unk_id not in ids[1:]:
+            if len(tokens) > 1 or ids[0] != self._vocab.unk_id:
                 return self._word_in_parts(word, tokens, ids)
         if index is not None and index != self._vocab.unk_id:
             return float(dist[index])
@@ -289,7 +285,6 @@ class Ranking:
         unknown words share the unknown token's), times how the word goes on from there, by
         the table mixed with how that first part went on in the note itself (which weighs
         more the more often the note has it)."""
-        assert self._parts is not None
         unknown = ids[0] == self._vocab.unk_id
         first = self._oov_probability(tokens[0]) if unknown else float(self._dist[ids[0]])  # type: ignore[index]
         rest = word_probability(self._parts, self._dist, ids, self._korean, 1.0)  # type: ignore[arg-type]

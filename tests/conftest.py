@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from nextword.model import LanguageModel, ModelConfig, Vocabulary, compiled, save_checkpoint, tokenize
+from nextword.model.word_parts import count_parts
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -45,8 +46,10 @@ def sample_text() -> str:
 def tiny_model_path(tmp_path_factory) -> Path:
     """An untrained but deterministic two-layer model over the sample text's tokens."""
     torch.manual_seed(0)
-    vocab = Vocabulary.build(Counter(tokenize(SAMPLE_TEXT)), min_count=1, max_size=500)
+    tokens = tokenize(SAMPLE_TEXT)
+    vocab = Vocabulary.build(Counter(tokens), min_count=1, max_size=500)
     model = LanguageModel(ModelConfig(vocab_size=len(vocab), emb_dim=16, hidden_dim=32, num_layers=2, dropout=0.0))
+    model.set_word_parts(torch.from_numpy(count_parts(vocab.encode(tokens), vocab)))  # as training counts it
     return save_checkpoint(tmp_path_factory.mktemp("models") / "tiny.safetensors", model, vocab)
 
 

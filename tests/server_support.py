@@ -33,10 +33,13 @@ def build_tiny_model(path: Path, seed: int = 0, text: str = SAMPLE) -> Path:
 
     torch.set_num_threads(1)  # reference predictions here must not fight the server for the cores
     from nextword.model import LanguageModel, ModelConfig, Vocabulary, save_checkpoint, tokenize
+    from nextword.model.word_parts import count_parts
 
-    vocab = Vocabulary.build(Counter(tokenize(text)), min_count=1, max_size=2000)
+    tokens = tokenize(text)
+    vocab = Vocabulary.build(Counter(tokens), min_count=1, max_size=2000)
     torch.manual_seed(seed)
     model = LanguageModel(ModelConfig(vocab_size=len(vocab), emb_dim=32, hidden_dim=64, num_layers=2, proj_dim=0))
+    model.set_word_parts(torch.from_numpy(count_parts(vocab.encode(tokens), vocab)))  # as training counts it
     save_checkpoint(path, model, vocab, info={"seed": seed, "corpus": "tests"})
     return path
 
