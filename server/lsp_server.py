@@ -212,7 +212,8 @@ class NextwordServer(LanguageServer):
     def list_shown(self, prefix: str, kind: types.CompletionTriggerKind, suggestions: Any) -> bool:
         """Whether a completion request answers with these suggestions. Inside a word: unless
         the word is typed whole (``completion.word_typed_whole``). After a trigger character:
-        only when the list likely holds the next word (``minProbability``), so that a popup
+        only when the next word, if the list holds it, is likely among its first three
+        (``minProbability``, ``completion.list_probability``), so that a popup
         does not open on every space; asked for explicitly, it always shows."""
         if not suggestions:
             return False

@@ -90,8 +90,8 @@ async def test_pushed_and_pulled_settings(models: dict[str, Path], tmp_path: Pat
                 settings={"nextword": {"minProbability": "high", "modelPath": str(models["b"])}}
             )
         )
-        await wait_for(lambda: any("minProbability" in m and "default 0.4" in m for m in warnings_of(client)))
-        assert (await command(client, "nextword.status"))["settings"]["minProbability"] == 0.4
+        await wait_for(lambda: any("minProbability" in m and "default 0.75" in m for m in warnings_of(client)))
+        assert (await command(client, "nextword.status"))["settings"]["minProbability"] == 0.75
         # A folder where the model file should be: said, and the loaded model stays.
         client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings={"nextword": {"modelPath": str(tmp_path)}})

@@ -5,7 +5,7 @@ first three words likely hold the next one."""
 import pytest
 from nextword.model import InferenceNetwork, Predictor, default_model_path, load_checkpoint
 from nextword.model.ranking import Suggestion, Suggestions
-from nextword.server.completion import list_probability, word_typed_whole
+from nextword.server.completion import word_typed_whole
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +49,3 @@ def test_the_rule_asks_a_clear_lead_over_every_longer_word():
     # Likely against its longer forms but a small part of what the typed letters start: open.
     assert not word_typed_whole(Suggestions(longer[1:], typed_probability=0.25, prefix_probability=1.0))
     assert not word_typed_whole(Suggestions(longer, typed_probability=0.0, prefix_probability=0.3))
-
-
-def test_the_gate_is_the_first_three_words_probability(predictor):
-    """The list after a space is worth the probability that its first three words hold the
-    next word: high after "It is one of", low after a heading mark."""
-    sure = predictor().predict("It is one of ", "", 10)
-    unsure = predictor().predict("# ", "", 10)
-    assert list_probability(sure) == pytest.approx(sum(s.probability for s in sure[:3]))
-    assert list_probability(sure) >= 0.4 > list_probability(unsure)

@@ -19,7 +19,7 @@ return {
       modelPath = '', -- model file (.safetensors); empty: your trained model if there is one, else the shipped default
       maxItems = 10, -- most completion items offered at once
       minProbability = 0.75, -- a next-word list opens after a space or punctuation only when its first three words hold at least this share of its probability
-      triggerCharacters = { ' ', '(', '[', '"', '“', '/' }, -- characters after which next-word suggestions are offered
+      triggerCharacters = { ' ', '(', '[', '"', '“', '/', '.', '-' }, -- characters after which next-word suggestions are offered
       inline = {
         enabled = true, -- ghost-text phrases (textDocument/inlineCompletion), for clients that show them
         maxWords = 4, -- longest phrase offered, in words
