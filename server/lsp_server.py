@@ -202,7 +202,9 @@ class NextwordServer(LanguageServer):
             return completion.completion_list(completion.from_buffer_words(site, words, self.support))
         if self._words:
             self._drop_buffer_words()
-        suggestions = await host.suggest(doc.uri, site.snapshot, site.start, prefix, settings.max_items)
+        suggestions = await host.suggest(
+            doc.uri, site.snapshot, site.start, prefix, settings.max_items, composing=settings.hangul_composing
+        )
         if suggestions is None:  # overtaken by a newer request, or the model went away
             return completion.completion_list([])
         if not self.list_shown(prefix, kind, suggestions):
@@ -234,7 +236,13 @@ class NextwordServer(LanguageServer):
             kind = types.CompletionTriggerKind.TriggerCharacter
         assert self.host is not None
         found = await self.host.suggest(
-            doc.uri, site.snapshot, site.start, prefix, self.settings.max_items, kind="phrase"
+            doc.uri,
+            site.snapshot,
+            site.start,
+            prefix,
+            self.settings.max_items,
+            kind="phrase",
+            composing=self.settings.hangul_composing,
         )
         return found is None or self.list_shown(prefix, kind, found)
 

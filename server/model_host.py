@@ -114,16 +114,24 @@ class ModelHost:
 
     # ----- requests (event loop) -----------------------------------------------------------
     async def suggest(
-        self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, kind: str = "suggest"
+        self,
+        uri: str,
+        text: Snapshot,
+        context_end: int,
+        prefix: str,
+        k: int,
+        kind: str = "suggest",
+        composing: bool = False,
     ) -> list[Any] | None:
         """The Predictor's ``k`` best words after ``text[:context_end]`` starting with
         ``prefix``; None if not ready or overtaken by a newer request of the same ``kind``
-        (a ghost-text request asks as "phrase", so that it never overtakes a completion)."""
+        (a ghost-text request asks as "phrase", so that it never overtakes a completion).
+        ``composing``: the last Hangul syllable may be one an input method is composing."""
         ticket = self._ticket(kind, uri)
-        done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k))
+        done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k, composing))
         if done and found is not None:
             return found
-        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket, kind)
+        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket, kind, composing)
         return await asyncio.wrap_future(future)
 
     async def phrase(
@@ -159,15 +167,17 @@ class ModelHost:
 
     # ----- worker thread -------------------------------------------------------------------
     def _suggest(
-        self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, ticket: int, kind: str
+        self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, ticket: int, kind: str, composing: bool
     ) -> list[Any] | None:
         loaded = self.loader.loaded
         session = self.sessions.use(uri)
         if loaded is None or self._latest.get((kind, uri)) != ticket:
             return None
-        return guarded(session, lambda: session.sync(loaded, text, context_end)[0].ranked(prefix, k, composing=True))
+        return guarded(session, lambda: session.sync(loaded, text, context_end)[0].ranked(prefix, k, composing))
 
-    def _suggest_here(self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int) -> list[Any] | None:
+    def _suggest_here(
+        self, uri: str, text: Snapshot, context_end: int, prefix: str, k: int, composing: bool
+    ) -> list[Any] | None:
         """Suggestions computed on the calling thread when that is quick: from the distribution
         already computed for this context (typing inside a word), or after a few network steps
         (typing on at the end); None otherwise. Run by ``try_now``."""
@@ -179,8 +189,7 @@ class ModelHost:
             if predictor is None:
                 return None
             self.sessions.touch(uri)
-            # An editor's last Hangul character may still be composing: matched by its keys.
-            return predictor.ranked(prefix, k, composing=True)
+            return predictor.ranked(prefix, k, composing)
         except Exception as e:  # noqa: BLE001 - the worker reads the document afresh
             log.warning("the Predictor failed (%s: %s); recomputing this document's state", type(e).__name__, e)
             session.free()

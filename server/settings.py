@@ -57,6 +57,10 @@ class Settings:
     trigger_characters: list[str] = field(
         default_factory=lambda: [" ", "(", "[", '"', "“", "/", ".", "-"]
     )  # single characters after which next-word suggestions are offered
+    # The last Hangul syllable typed may be one an input method is still composing (editors
+    # that show it in the text: VS Code, Emacs, Sublime Text, Zed), so it is matched by its
+    # keys (몯 on the way to 모델); editors in a terminal receive whole syllables: false there.
+    hangul_composing: bool = True
     inline: InlineSettings = field(default_factory=InlineSettings)  # ghost-text phrases
     training: TrainingSettings = field(default_factory=TrainingSettings)  # training on the workspace
     log_level: str = field(

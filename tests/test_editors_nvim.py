@@ -57,7 +57,8 @@ def require_011() -> str:
 
 
 def test_lsp_config_settings_are_the_server_defaults(tmp_path: Path) -> None:
-    """The settings written out in lsp/nextword.lua are exactly the server's, with its defaults."""
+    """The settings written out in lsp/nextword.lua are exactly the server's, with its defaults
+    but one: a terminal editor receives whole Hangul syllables (``hangulComposing`` off)."""
     from nextword.server.settings import Settings, to_json
 
     nvim = require_011()
@@ -76,7 +77,7 @@ def test_lsp_config_settings_are_the_server_defaults(tmp_path: Path) -> None:
     assert config["cmd"] == ["nextword", "serve"]
     assert config["filetypes"] == ["markdown", "text"]
     assert config["root_markers"]
-    assert config["settings"]["nextword"] == to_json(Settings())
+    assert config["settings"]["nextword"] == to_json(Settings(hangul_composing=False))
 
 
 class Nvim:

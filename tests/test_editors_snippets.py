@@ -19,11 +19,13 @@ def jsonc(text: str) -> Any:
     return json.loads(re.sub(r'^\s*//.*$|(?<=[,{\[\s])//[^"\n]*$', "", text, flags=re.M))
 
 
-def check_settings(raw: dict[str, Any]) -> None:
-    """``raw`` holds only known server settings, each at its default."""
+def check_settings(raw: dict[str, Any], terminal: bool = False) -> None:
+    """``raw`` holds only known server settings, each at its default (a ``terminal`` editor's
+    set-up turns ``hangulComposing`` off: it receives whole Hangul syllables)."""
     settings, problems, unknown = parse_settings(raw)
     assert not problems and not unknown, (problems, unknown)
-    defaults = to_json(Settings())
+    defaults = to_json(Settings(hangul_composing=not terminal))
+    assert not terminal or raw.get("hangulComposing") is False
     for key, value in raw.items():
         assert value == defaults[key], f"{key}: {value!r} in the snippet, {defaults[key]!r} in the server"
 
@@ -32,7 +34,7 @@ def test_helix() -> None:
     config = tomllib.loads((EDITORS / "helix" / "languages.toml").read_text(encoding="utf-8"))
     server = config["language-server"]["nextword"]
     assert server["command"] == "nextword" and server["args"] == ["serve"]
-    check_settings(server["config"]["nextword"])
+    check_settings(server["config"]["nextword"], terminal=True)
     languages = {lang["name"]: lang for lang in config["language"]}
     assert "nextword" in languages["markdown"]["language-servers"]
     assert "nextword" in languages["text"]["language-servers"]
@@ -69,7 +71,7 @@ def test_kakoune() -> None:
     server = config["nextword"]
     assert server["command"] == "nextword" and server["args"] == ["serve"]
     assert server["settings_section"] == "nextword"
-    check_settings(server["settings"]["nextword"])
+    check_settings(server["settings"]["nextword"], terminal=True)
     assert "filetype=markdown" in text
 
 

@@ -14,6 +14,8 @@ hook -group lsp-filetype-nextword global BufSetOption filetype=markdown %{
         modelPath = ""
         maxItems = 10
         minProbability = 0.75
+        # Kakoune in a terminal receives whole Hangul syllables (the input method composes them first).
+        hangulComposing = false
     }
 }
 

@@ -20,6 +20,7 @@ return {
       maxItems = 10, -- most completion items offered at once
       minProbability = 0.75, -- a next-word list opens after a space or punctuation only when its first three words hold at least this share of its probability
       triggerCharacters = { ' ', '(', '[', '"', '“', '/', '.', '-' }, -- characters after which next-word suggestions are offered
+      hangulComposing = false, -- Neovim in a terminal receives whole Hangul syllables (the input method composes them first)
       inline = {
         enabled = true, -- ghost-text phrases (textDocument/inlineCompletion), for clients that show them
         maxWords = 4, -- longest phrase offered, in words
