@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from nextword.model import ModelConfig, load_checkpoint, save_checkpoint
+from nextword.model import ModelConfig, Vocabulary, load_checkpoint, save_checkpoint
 from nextword.model.word_parts import merge_counts
 from nextword.training.config import TrainConfig
 from nextword.training.corpus import load_corpus
@@ -80,3 +80,26 @@ def test_ship_of_an_empty_corpus_or_a_missing_model_says_so(corpus_and_model, tm
     assert main([str(tmp_path / "nope.safetensors"), str(root), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: model file") and "does not exist" in err and not out.exists()
+
+
+def test_ship_puts_words_a_run_added_back_in_order_of_frequency(corpus_and_model, tmp_path):
+    root, trained_path = corpus_and_model
+    trained = load_checkpoint(trained_path)
+    # A run on top of it appends the words it adds, however frequent: 문장을 moved to the end.
+    tokens = trained.vocab.tokens
+    moved = tokens.index("문장을")
+    order = [i for i in range(len(tokens)) if i != moved] + [moved]
+    model = trained.model
+    state = model.state_dict()
+    state["embedding.weight"], state["out_bias"] = state["embedding.weight"][order], state["out_bias"][order]
+    model.load_state_dict(state)
+    appended = save_checkpoint(tmp_path / "appended.safetensors", model, Vocabulary([tokens[i] for i in order]))
+    out = tmp_path / "shipped.safetensors"
+
+    assert main([str(appended), str(root), "--out", str(out)]) == 0
+    shipped = load_checkpoint(out)
+    # Back among the words as frequent (the training run orders ties by their text, ship by their place).
+    assert shipped.vocab.tokens.index("문장을") <= moved and sorted(shipped.vocab.tokens) == sorted(tokens)
+    rows = dict(zip(load_checkpoint(appended).vocab.tokens, load_checkpoint(appended).model.embedding.weight))
+    for token, row in zip(shipped.vocab.tokens, shipped.model.embedding.weight):
+        assert torch.equal(row, rows[token]), token
