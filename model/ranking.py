@@ -24,8 +24,8 @@ from .ngram import NotesNgram
 from .pieces import has_hangul, word_tokens
 from .tokenize import worth_offering
 from .vocab import Vocabulary
-from .whole_words import Parts, search, word_probability
-from .word_parts import NEAR, WordParts, token_kinds
+from .whole_words import FANOUT, Parts, Row, end_and_next, search, word_probability
+from .word_parts import END, NEAR, WordParts, token_kinds
 
 if TYPE_CHECKING:
     from .context import Context, Entry
@@ -126,6 +126,7 @@ class Ranking:
         continuation, hangul, _ = token_kinds(vocab)
         self._parts = Parts(parts if parts is not None else WordParts(np.zeros((0, 3), np.int64)), vocab.tokens, hangul)
         self._continuation = continuation
+        self._continuation_ids = np.flatnonzero(continuation)
         self.clear()
 
     def clear(self) -> None:
@@ -135,6 +136,8 @@ class Ranking:
         self._continuous_oov: dict[str, float] = {}  # the continuous cache's weights of words the vocabulary lacks
         self._echo_oov: str | None = None  # the word just read, when the vocabulary lacks it
         self._ranked: dict[str, Suggestions] = {}
+        # How first parts go on in this context, by the network (``_first_rows``).
+        self._first_rows: dict[int, Row] = {}
         self._korean = False  # whether the text just before is Korean (words may take particles)
 
     @property
@@ -256,7 +259,8 @@ class Ranking:
         else:
             starts = top_indices(dist, 2 * k + 32, vocab.word_mask).tolist()
         offered = (lambda w: True) if typed or not prefix else (lambda w: worth_offering(w, prefix))  # noqa: E731
-        found = search(self._parts, dist, starts, prefix, k, self._korean, offered, matches, fits)
+        self._read_first_parts(prefix)
+        found = search(self._parts, dist, starts, prefix, k, self._korean, offered, matches, fits, self._first_rows)
         # The note's own words: the most frequent of its words in parts, and those the vocabulary lacks.
         caches = self._context.caches
         noted = [w for lo, hi in spans for w in caches.part_words_between(lo, hi) if matches(w) and offered(w)]
@@ -280,6 +284,29 @@ class Ranking:
             return float(dist[index])
         return self._oov_probability(word)
 
+    def _read_first_parts(self, prefix: str) -> None:
+        """How each first part the typed part already holds goes on, by the network in this
+        context: the table knows only how a part went on in the training text on the whole
+        (``있`` went on as the documentation's ``있나요``; a note's sentence ends ``있다``). A part
+        read ahead as the word typed so far (the server does, between keys) costs nothing more;
+        one that was not, a network step."""
+        vocab = self._vocab
+        state = self._context.current()[0]
+        for n in range(1, len(prefix) + 1):
+            token_id = vocab.index.get(prefix[:n])
+            if token_id is None or token_id in self._first_rows or not vocab.word_flags[token_id]:
+                continue
+            if end_and_next(self._parts, token_id, self._korean) is None:
+                continue  # never goes on: the word ends there
+            probs = self._reader.after(state, token_id)[self._continuation_ids]
+            keep = np.argsort(-probs)[:FANOUT]
+            row = (
+                [END, *self._continuation_ids[keep].tolist()],
+                [max(0.0, 1.0 - float(probs.sum())), *probs[keep].tolist()],
+            )
+            order = sorted(range(len(row[0])), key=lambda i: -row[1][i])
+            self._first_rows[token_id] = ([row[0][i] for i in order], [row[1][i] for i in order])
+
     def _word_in_parts(self, word: str, tokens: list[str], ids: list[int]) -> float:
         """``probability`` of a word by its parts: its first part's probability (the note's
         unknown words share the unknown token's), times how the word goes on from there, by
@@ -287,7 +314,7 @@ class Ranking:
         more the more often the note has it)."""
         unknown = ids[0] == self._vocab.unk_id
         first = self._oov_probability(tokens[0]) if unknown else float(self._dist[ids[0]])  # type: ignore[index]
-        rest = word_probability(self._parts, self._dist, ids, self._korean, 1.0)  # type: ignore[arg-type]
+        rest = word_probability(self._parts, self._dist, ids, self._korean, 1.0, self._first_rows)  # type: ignore[arg-type]
         caches = self._context.caches
         seen = caches.oov_count(tokens[0]) if unknown else int(caches.counts[ids[0]])
         if seen:

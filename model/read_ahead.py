@@ -106,6 +106,13 @@ class Reader:
                 if likely[mark] >= _MARK_WORTH_READING:
                     self._read_ahead(ahead.after, mark)
 
+    def after(self, state: State, token_id: int) -> np.ndarray:
+        """The network's distribution after reading ``token_id`` from ``state`` (read ahead
+        already if it was, and kept to be found again)."""
+        probs = self._read_ahead(state, token_id).probs
+        assert probs is not None
+        return probs
+
     def _read_ahead(self, state: State, token_id: int) -> _Ahead:
         ahead = self._found(state, token_id)
         if ahead is not None and ahead.probs is not None:

@@ -11,7 +11,7 @@ only lowers a path's probability).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +54,9 @@ def own_parts(parts: Parts, word: str, path: tuple[int, ...]) -> bool:
     return len(tokens) == len(path) and all(parts.tokens[i] == t for i, t in zip(path, tokens))
 
 
+Row = tuple[list[int], list[float]]
+
+
 def search(
     parts: Parts,
     dist: np.ndarray,
@@ -64,10 +67,13 @@ def search(
     offered: Callable[[str], bool],
     matches: Callable[[str], bool],
     fits: Callable[[str], bool],
+    first_rows: Mapping[int, Row] | None = None,
 ) -> dict[str, float]:
     """The ``k`` most probable whole words (at least) built from the first parts ``starts``
     (ids), that ``matches`` (the typed part of the word) and ``offered`` accept; word ->
-    probability. ``fits``: whether a word's beginning may still grow into a match. Each part
+    probability. ``fits``: whether a word's beginning may still grow into a match.
+    ``first_rows``: how some first parts go on in this very context (the network's own word on
+    it), in place of the table's rows. Each part
     goes on only its ``FANOUT`` likeliest ways, and at most ``MAX_NODES`` parts are looked at."""
     found: dict[str, float] = {}
     best: list[float] = []  # the k best probabilities found, a min-heap
@@ -99,7 +105,9 @@ def search(
         if p <= bound() or p <= 0.0:
             break  # nothing left can beat the k-th best
         nodes += 1
-        row = end_and_next(parts, path[-1], korean)
+        row = first_rows.get(path[0]) if first_rows and len(path) == 1 else None
+        if row is None:
+            row = end_and_next(parts, path[-1], korean)
         if row is None:
             emit(text, path, p)
             continue
@@ -116,12 +124,22 @@ def search(
     return found
 
 
-def word_probability(parts: Parts, dist: np.ndarray, ids: list[int], korean: bool, first: float | None = None) -> float:
+def word_probability(
+    parts: Parts,
+    dist: np.ndarray,
+    ids: list[int],
+    korean: bool,
+    first: float | None = None,
+    first_rows: Mapping[int, Row] | None = None,
+) -> float:
     """The probability of the whole word whose parts are ``ids`` (its first part's
-    probability in ``dist``, or ``first``, each next part's, and its ending after the last)."""
+    probability in ``dist``, or ``first``, each next part's, and its ending after the last;
+    ``first_rows`` as for ``search``)."""
     p = float(dist[ids[0]]) if first is None else first
-    for last, next_id in zip(ids, [*ids[1:], END]):
-        row = end_and_next(parts, last, korean)
+    for n, (last, next_id) in enumerate(zip(ids, [*ids[1:], END])):
+        row = first_rows.get(last) if first_rows and n == 0 else None
+        if row is None:
+            row = end_and_next(parts, last, korean)
         if row is None:
             return p if next_id == END else 0.0
         try:

@@ -141,7 +141,9 @@ def test_both_ways_suggest_the_same_words(shipped):
             overlaps.append(len(got.keys() & want.keys()))
             differences += [abs(got[w] - want[w]) / want[w] for w in got.keys() & want.keys()]
     assert len(overlaps) > 50
-    assert min(overlaps) >= 4 and statistics.mean(overlaps) >= 4.7
+    # Near-ties at the fifth place may swap once or twice (a model of English and Korean
+    # has more rows in the factored part of the output layer).
+    assert min(overlaps) >= 3 and sum(o < 4 for o in overlaps) <= 2 and statistics.mean(overlaps) >= 4.7
     # A word the continuous cache brings back can differ more: the cache's share follows how
     # alike the contexts are, and the 8-bit outputs move that likeness a little.
     assert statistics.median(differences) < 0.03 and max(differences) < 0.5
