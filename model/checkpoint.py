@@ -23,7 +23,7 @@ from .paths import default_model_path
 from .pieces import has_hangul, segmentation_id
 from .spacing import Spacing
 from .vocab import Vocabulary
-from .word_parts import END, LATIN
+from .word_parts import END, HANGUL, LATIN
 
 FORMAT = "nextword-lm"
 FORMAT_VERSION = "1"
@@ -251,7 +251,7 @@ def _fits(parts: torch.Tensor, vocab_size: int) -> bool:
         return True
     tokens, following = parts[:, 0], parts[:, 1]
     return bool(
-        ((tokens >= 0) | (tokens == LATIN)).all()
+        ((tokens >= 0) | (tokens == LATIN) | (tokens == HANGUL)).all()
         and ((following >= 0) | (following == END)).all()
         and int(parts[:, :2].max()) < vocab_size
         and int(parts[:, 2].min()) > 0

@@ -19,7 +19,7 @@ import numpy as np
 from torch import Tensor
 
 from .config import PredictorConfig
-from .pieces import word_tokens
+from .pieces import is_continuation, word_tokens
 from .tokenize import worth_offering
 from .vocab import Vocabulary
 
@@ -43,6 +43,8 @@ class DocumentCaches:
         self._part_words: dict[str, int] = {}
         self._part_sorted: list[str] = []
         self._continued: dict[str, int] = {}  # first part -> the words in parts it began
+        self.continuation_counts = np.zeros(len(vocab), dtype=np.float32)  # of each continuation
+        self.continuations = 0  # continuations counted
         # The continuous cache never reaches further back than the word counts (which also
         # hold the words the vocabulary lacks).
         rows = max(1, min(config.neural_cache_size, config.cache_size)) if config.neural_cache_weight > 0 else 0
@@ -59,6 +61,9 @@ class DocumentCaches:
         if entry.completes is not None:
             self.add_part_word(entry.completes)
         if not entry.word:
+            if is_continuation(entry.token.text):
+                self.continuation_counts[entry.id] += 1
+                self.continuations += 1
             return
         self.total += 1
         if entry.id != self._unk:
@@ -75,6 +80,9 @@ class DocumentCaches:
         if entry.completes is not None:
             self.remove_part_word(entry.completes)
         if not entry.word:
+            if is_continuation(entry.token.text):
+                self.continuation_counts[entry.id] -= 1
+                self.continuations -= 1
             return
         self.total -= 1
         if entry.id != self._unk:

@@ -24,7 +24,7 @@ from .ngram import NotesNgram
 from .pieces import has_hangul, word_tokens
 from .tokenize import worth_offering
 from .vocab import Vocabulary
-from .whole_words import FANOUT, Parts, Row, end_and_next, search, word_probability
+from .whole_words import FANOUT, Parts, Row, end_and_next, search, segmentations, word_probability
 from .word_parts import END, NEAR, WordParts, token_kinds
 
 if TYPE_CHECKING:
@@ -61,6 +61,31 @@ def top_indices(probs: np.ndarray, k: int, allowed: np.ndarray | None = None) ->
         # few dozen words of a typed prefix it costs half (torch's call overhead dominates).
         chosen = np.argpartition(candidates, -k)[-k:]
     return chosen if allowed is None else chosen[allowed[chosen]]
+
+
+# The note's continuations take up to this share of a part's way on, half of it once it has this many.
+NOTE_STYLE = 0.5
+NOTE_STYLE_RAMP = 20
+
+
+def _note_continuations(counts: np.ndarray, total: int) -> list[tuple[int, float]]:
+    """The note's most frequent continuations and their shares of all it holds."""
+    return [(i, float(counts[i]) / total) for i in top_indices(counts, FANOUT).tolist() if counts[i] > 0]
+
+
+def _with_note(row: Row, note: list[tuple[int, float]], total: int) -> Row:
+    """``row`` with the note's continuations (``_note_continuations`` of ``total``) mixed into
+    its share of going on (its END kept)."""
+    ids, probs = row
+    end = next((p for i, p in zip(ids, probs) if i == END), 0.0)
+    share = NOTE_STYLE * total / (total + NOTE_STYLE_RAMP)
+    goes_on = 1.0 - end
+    mixed = {i: (1.0 - share) * p for i, p in zip(ids, probs) if i != END}
+    for i, fraction in note:
+        mixed[i] = mixed.get(i, 0.0) + share * goes_on * fraction
+    ordered = sorted(mixed.items(), key=lambda item: -item[1])[:FANOUT]
+    ranked = sorted([(END, end), *ordered], key=lambda item: -item[1])
+    return [i for i, _ in ranked], [p for _, p in ranked]
 
 
 def is_hangul(char: str) -> bool:
@@ -138,6 +163,8 @@ class Ranking:
         self._ranked: dict[str, Suggestions] = {}
         # How first parts go on in this context, by the network (``_first_rows``).
         self._first_rows: dict[int, Row] = {}
+        self._rows: dict[tuple[int, bool], Row | None] = {}  # ``_row_of``'s, for this context
+        self._note: list[tuple[int, float]] | None = None  # the note's continuations, when first needed
         self._korean = False  # whether the text just before is Korean (words may take particles)
 
     @property
@@ -260,7 +287,7 @@ class Ranking:
             starts = top_indices(dist, 2 * k + 32, vocab.word_mask).tolist()
         offered = (lambda w: True) if typed or not prefix else (lambda w: worth_offering(w, prefix))  # noqa: E731
         self._read_first_parts(prefix)
-        found = search(self._parts, dist, starts, prefix, k, self._korean, offered, matches, fits, self._first_rows)
+        found = search(self._parts, dist, starts, prefix, k, self._korean, offered, matches, fits, self._row_of)
         # The note's own words: the most frequent of its words in parts, and those the vocabulary lacks.
         caches = self._context.caches
         noted = [w for lo, hi in spans for w in caches.part_words_between(lo, hi) if matches(w) and offered(w)]
@@ -284,6 +311,26 @@ class Ranking:
             return float(dist[index])
         return self._oov_probability(word)
 
+    def _row_of(self, token_id: int, first: bool) -> Row | None:
+        """How ``token_id`` goes on inside a word here: the network's row for a first part
+        it read (``_read_first_parts``), else the table's; either with the note's own way
+        of going on mixed in (its continuations, whatever they followed: a note written in
+        the plain style ends its sentences ``~다`` where the documentation the model learned
+        from says ``~니다``)."""
+        key = (token_id, first)
+        if key in self._rows:
+            return self._rows[key]
+        row = self._first_rows.get(token_id) if first else None
+        if row is None:
+            row = end_and_next(self._parts, token_id, self._korean)
+        caches = self._context.caches
+        if row is not None and caches.continuations:
+            if self._note is None:
+                self._note = _note_continuations(caches.continuation_counts, caches.continuations)
+            row = _with_note(row, self._note, caches.continuations)
+        self._rows[key] = row
+        return row
+
     def _read_first_parts(self, prefix: str) -> None:
         """How each first part the typed part already holds goes on, by the network in this
         context: the table knows only how a part went on in the training text on the whole
@@ -306,22 +353,32 @@ class Ranking:
             )
             order = sorted(range(len(row[0])), key=lambda i: -row[1][i])
             self._first_rows[token_id] = ([row[0][i] for i in order], [row[1][i] for i in order])
+            self._rows.pop((token_id, True), None)
 
     def _word_in_parts(self, word: str, tokens: list[str], ids: list[int]) -> float:
         """``probability`` of a word by its parts: its first part's probability (the note's
         unknown words share the unknown token's), times how the word goes on from there, by
         the table mixed with how that first part went on in the note itself (which weighs
         more the more often the note has it)."""
+        dist = self._dist
+        assert dist is not None
         unknown = ids[0] == self._vocab.unk_id
-        first = self._oov_probability(tokens[0]) if unknown else float(self._dist[ids[0]])  # type: ignore[index]
-        rest = word_probability(self._parts, self._dist, ids, self._korean, 1.0, self._first_rows)  # type: ignore[arg-type]
+        first = self._oov_probability(tokens[0]) if unknown else float(dist[ids[0]])
+        rest = word_probability(self._parts, dist, ids, self._korean, 1.0, self._row_of)
         caches = self._context.caches
         seen = caches.oov_count(tokens[0]) if unknown else int(caches.counts[ids[0]])
         if seen:
             went_on = caches.part_word_count(word) if len(tokens) > 1 else seen - caches.continued(tokens[0])
             share = seen / (seen + NOTE_PARTS_RAMP)
             rest = (1.0 - share) * rest + share * max(0, went_on) / seen
-        return first * rest
+        # The word's other spellings in parts (모델 then 을, for the token 모델을): the network
+        # learned only the tokenizer's, but a stem it knows well may go on as Korean words do.
+        others = sum(
+            word_probability(self._parts, dist, path, self._korean, None, self._row_of)
+            for path in segmentations(self._vocab.index, word)
+            if path != ids
+        )
+        return first * rest + others
 
     def _oov_probability(self, word: str) -> float:
         """A document word the vocabulary lacks: its share of the unknown token's probability

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pieces import surface, word_tokens
+from .pieces import CONTINUATION, surface
 from .word_parts import END, WordParts
 
 MAX_PARTS = 4  # parts of a word after its first, at most: longer words are typed
@@ -40,21 +40,40 @@ class Parts:
 def end_and_next(parts: Parts, token_id: int, korean: bool) -> tuple[list[int], list[float]] | None:
     """The parts that may follow ``token_id`` inside a word, with END, or None if the word
     surely ends there: a word without Hangul takes a particle only in Korean text."""
-    row = parts.table.follows(token_id)
     if parts.hangul[token_id]:
-        return row
+        return parts.table.korean(token_id, FANOUT)
+    row = parts.table.follows(token_id)
     if not korean:
         return None
     return row if row is not None else parts.table.pooled()
 
 
-def own_parts(parts: Parts, word: str, path: tuple[int, ...]) -> bool:
-    """Whether the ids ``path`` are ``word``'s tokens, as the tokenizer splits it."""
-    tokens = word_tokens(word)
-    return len(tokens) == len(path) and all(parts.tokens[i] == t for i, t in zip(path, tokens))
+def segmentations(index: Mapping[str, int], word: str) -> list[list[int]]:
+    """Every way to spell ``word`` in the vocabulary's parts (``index``: token -> id): a first
+    part, then continuations, ``MAX_PARTS`` of them at most; the tokenizer's own among them."""
+    found: list[list[int]] = []
+
+    def go_on(at: int, path: list[int]) -> None:
+        if at == len(word):
+            found.append(path)
+            return
+        if len(path) > MAX_PARTS:
+            return
+        for end in range(len(word), at, -1):
+            token_id = index.get(CONTINUATION + word[at:end])
+            if token_id is not None:
+                go_on(end, [*path, token_id])
+
+    for end in range(len(word), 0, -1):
+        first = index.get(word[:end])
+        if first is not None:
+            go_on(end, [first])
+    return found
 
 
 Row = tuple[list[int], list[float]]
+# How a part goes on (its row), given whether it is the word's first part; None: the word ends.
+RowOf = Callable[[int, bool], "Row | None"]
 
 
 def search(
@@ -67,30 +86,27 @@ def search(
     offered: Callable[[str], bool],
     matches: Callable[[str], bool],
     fits: Callable[[str], bool],
-    first_rows: Mapping[int, Row] | None = None,
+    row_of: RowOf | None = None,
 ) -> dict[str, float]:
     """The ``k`` most probable whole words (at least) built from the first parts ``starts``
     (ids), that ``matches`` (the typed part of the word) and ``offered`` accept; word ->
     probability. ``fits``: whether a word's beginning may still grow into a match.
-    ``first_rows``: how some first parts go on in this very context (the network's own word on
-    it), in place of the table's rows. Each part
+    ``row_of``: how a part goes on in this very context (the network's own word on a first
+    part, the note's own ways), in place of the table's rows. Each part
     goes on only its ``FANOUT`` likeliest ways, and at most ``MAX_NODES`` parts are looked at."""
     found: dict[str, float] = {}
-    best: list[float] = []  # the k best probabilities found, a min-heap
+    kth = [0.0]  # the k-th best word's probability so far (0 until k are found)
 
     def bound() -> float:
-        return best[0] if len(best) >= k else 0.0
+        return kth[0]
 
     def emit(word: str, path: tuple[int, ...], p: float) -> None:
-        # Only along the word's own parts: another path to the same text is not how the
-        # tokenizer writes it, and counting it too would make the bound no bound.
-        if word in found or not matches(word) or not offered(word) or not own_parts(parts, word, path):
+        # A word may come along several paths (모델을 whole, or 모델 then 을): each adds to it.
+        if not matches(word) or not offered(word):
             return
-        found[word] = p
-        if len(best) < k:
-            heapq.heappush(best, p)
-        elif p > best[0]:
-            heapq.heapreplace(best, p)
+        found[word] = found.get(word, 0.0) + p
+        if len(found) >= k:
+            kth[0] = heapq.nlargest(k, found.values())[-1]
 
     # Best first: the likeliest part-way word next, so the k best are found early and the
     # bound cuts the rest.
@@ -102,18 +118,16 @@ def search(
     while heap and nodes < MAX_NODES:
         negative, text, path = heapq.heappop(heap)
         p = -negative
-        if p <= bound() or p <= 0.0:
+        if p < bound() or p <= 0.0:
             break  # nothing left can beat the k-th best
         nodes += 1
-        row = first_rows.get(path[0]) if first_rows and len(path) == 1 else None
-        if row is None:
-            row = end_and_next(parts, path[-1], korean)
+        row = row_of(path[-1], len(path) == 1) if row_of else end_and_next(parts, path[-1], korean)
         if row is None:
             emit(text, path, p)
             continue
         for next_id, q in zip(row[0][:FANOUT], row[1][:FANOUT]):
             pq = p * q
-            if pq <= bound():
+            if pq < bound():
                 break  # the row is most probable first
             if next_id == END:
                 emit(text, path, pq)
@@ -130,16 +144,14 @@ def word_probability(
     ids: list[int],
     korean: bool,
     first: float | None = None,
-    first_rows: Mapping[int, Row] | None = None,
+    row_of: RowOf | None = None,
 ) -> float:
     """The probability of the whole word whose parts are ``ids`` (its first part's
     probability in ``dist``, or ``first``, each next part's, and its ending after the last;
-    ``first_rows`` as for ``search``)."""
+    ``row_of`` as for ``search``)."""
     p = float(dist[ids[0]]) if first is None else first
     for n, (last, next_id) in enumerate(zip(ids, [*ids[1:], END])):
-        row = first_rows.get(last) if first_rows and n == 0 else None
-        if row is None:
-            row = end_and_next(parts, last, korean)
+        row = row_of(last, n == 0) if row_of else end_and_next(parts, last, korean)
         if row is None:
             return p if next_id == END else 0.0
         try:

@@ -26,6 +26,8 @@ from .vocab import Vocabulary
 
 END = -1  # the "next part" that ends the word
 LATIN = -2  # the pooled row of words without Hangul, in Korean text
+HANGUL = -3  # the pooled row of every part holding Hangul: how Korean words go on in general
+SMOOTHING = 2.0  # a Hangul part's own row weighs as this many goings-on of the pooled one
 NEAR = 8  # tokens either side within which a word counts as in Korean text
 
 
@@ -53,12 +55,15 @@ def count_parts(ids: np.ndarray, vocab: Vocabulary) -> np.ndarray:
         return np.zeros((0, 3), dtype=np.int64)
     prev, nxt = ids[:-1], ids[1:]
     goes_on = continuation[nxt]
-    # Every token ever continued gets its endings counted too.
-    continued = np.zeros(len(continuation), dtype=bool)
+    # Every token ever continued gets its endings counted too, and so does every part holding
+    # Hangul (how often a Korean part ends a word weighs its row against the pooled one).
+    continued = hangul.copy()
     continued[prev[goes_on]] = True
     rows = [np.stack([prev[goes_on], nxt[goes_on]], axis=1)]
     ends = continued[prev] & ~goes_on
     rows.append(np.stack([prev[ends], np.full(int(ends.sum()), END)], axis=1))
+    korean = hangul[prev]
+    rows.append(np.stack([np.full(int(korean.sum()), HANGUL), np.where(goes_on[korean], nxt[korean], END)], axis=1))
     # The pooled row: words without Hangul (not continuations) with Hangul near them.
     # "full", not "same": "same" is as long as the longer input, the window on a short text.
     window = np.convolve(hangul[ids].astype(np.int64), np.ones(2 * NEAR + 1, dtype=np.int64), mode="full")
@@ -82,18 +87,24 @@ class WordParts:
     """The table, ready to look up: for a token, the parts that may follow it inside a word
     and their probabilities (END for the word ending there)."""
 
-    def __init__(self, counts: np.ndarray):
+    def __init__(self, counts: np.ndarray, smoothing: float = SMOOTHING):
+        """``smoothing``: how many goings-on of Korean parts in general a part's own weigh
+        against (0: its own row alone)."""
+        self.smoothing = smoothing
         counts = np.asarray(counts, dtype=np.int64).reshape(-1, 3)
         self.counts = counts
         order = np.lexsort((-counts[:, 2], counts[:, 0]))
         counts = counts[order]
         self._rows: dict[int, tuple[list[int], list[float]]] = {}
+        self._totals: dict[int, float] = {}
+        self._smoothed: dict[int, tuple[list[int], list[float]]] = {}
         starts = np.flatnonzero(np.r_[True, counts[1:, 0] != counts[:-1, 0]]) if len(counts) else np.zeros(0, int)
         bounds = [*starts.tolist(), len(counts)]
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             row = counts[lo:hi]
             total = float(row[:, 2].sum())
             self._rows[int(row[0, 0])] = (row[:, 1].tolist(), (row[:, 2] / total).tolist())
+            self._totals[int(row[0, 0])] = total
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -106,3 +117,30 @@ class WordParts:
     def pooled(self) -> tuple[list[int], list[float]] | None:
         """The same for a word without Hangul in Korean text, never continued itself."""
         return self._rows.get(LATIN)
+
+    def korean(self, token_id: int, width: int) -> tuple[list[int], list[float]] | None:
+        """How a part holding Hangul goes on: as often as its own row says (a part never seen
+        as a whole word stays unended), but by way of its own next parts smoothed towards those
+        of Korean parts in general (the ``width`` likeliest): a stem seen only inside one longer
+        piece (``개념이``+``다``) may still take ``이다`` as its own next part."""
+        found = self._smoothed.get(token_id)
+        if found is not None:
+            return found
+        own, pooled = self._rows.get(token_id), self._rows.get(HANGUL)
+        if pooled is None or own is None or self.smoothing <= 0:
+            return own if own is not None else pooled
+        ends = dict(zip(*own)).get(END, 0.0)
+        goes_on = 1.0 - ends
+        seen = self._totals[token_id] * goes_on
+        weight = seen / (seen + self.smoothing)
+        pooled_on = [(i, p) for i, p in zip(pooled[0], pooled[1]) if i != END][:width]
+        pooled_total = sum(p for _, p in pooled_on) or 1.0
+        mixed: dict[int, float] = {END: ends} if ends else {}
+        for i, p in zip(*own):
+            if i != END:
+                mixed[i] = weight * p
+        for i, p in pooled_on:
+            mixed[i] = mixed.get(i, 0.0) + (1.0 - weight) * goes_on * p / pooled_total
+        ranked = sorted(mixed.items(), key=lambda item: -item[1])
+        found = self._smoothed[token_id] = ([i for i, _ in ranked], [p for _, p in ranked])
+        return found

@@ -15,7 +15,7 @@ from nextword.model.checkpoint import Checkpoint
 from nextword.model.pieces import has_hangul, is_continuation, surface, word_tokens
 from nextword.model.ranking import Suggestions
 from nextword.model.whole_words import MAX_PARTS, Parts, search, word_probability
-from nextword.model.word_parts import END, LATIN, NEAR, WordParts, count_parts, merge_counts, token_kinds
+from nextword.model.word_parts import END, HANGUL, LATIN, NEAR, WordParts, count_parts, merge_counts, token_kinds
 from nextword.training.batches import encode_documents
 from nextword.training.config import TrainConfig
 from nextword.training.corpus import load_corpus
@@ -48,9 +48,14 @@ def ids(*tokens: str) -> np.ndarray:
     return np.array([VOCAB.index[t] for t in tokens], dtype=np.int64)
 
 
+def english_rows(counts: np.ndarray) -> dict[tuple[str, str], int]:
+    """``rows`` of the parts without Hangul (and LATIN's): what English words do."""
+    return {key: c for key, c in rows(counts).items() if not has_hangul(key[0]) and key[0] != "HANGUL"}
+
+
 def rows(counts: np.ndarray) -> dict[tuple[str, str], int]:
     """A table's counts by token text (LATIN and END by name), for hand-worked comparisons."""
-    name = {LATIN: "LATIN", END: "END"}
+    name = {LATIN: "LATIN", END: "END", HANGUL: "HANGUL"}
     return {
         (name.get(a, TOKENS[a] if a >= 0 else "?"), name.get(b, TOKENS[b] if b >= 0 else "?")): int(c)
         for a, b, c in counts
@@ -73,7 +78,17 @@ def test_count_parts_counts_continuations_endings_and_the_pooled_row():
     assert rows(count_parts(text, VOCAB)) == {
         ("토크나이저", "##의"): 1,
         ("토크나이저", "##로"): 1,
-        ("토크나이저", "END"): 1,  # before "."; never continued tokens (통해, 하는, ##의) get no row
+        ("토크나이저", "END"): 1,  # before "."
+        # Every part holding Hangul has its endings counted, continued or not.
+        ("통해", "END"): 1,
+        ("하는", "END"): 1,
+        ("##의", "END"): 1,
+        ("##을", "END"): 1,
+        ("##로", "END"): 1,
+        # How Korean parts go on in general: 2 continued, 6 ended.
+        ("HANGUL", "##의"): 1,
+        ("HANGUL", "##로"): 1,
+        ("HANGUL", "END"): 6,
         ("RNN", "##을"): 1,
         ("RNN", "END"): 2,  # every ending of a token ever continued, far from Hangul too
         ("LATIN", "##을"): 1,  # RNN을, in Korean text
@@ -87,16 +102,24 @@ def test_the_pooled_row_counts_words_within_near_tokens_of_hangul(distance, afte
     gap = ["\n"] * (distance - 1)
     text = ids("하는", *gap, "GRU", ".") if after else ids("GRU", *gap, "하는", ".")
     expected = {("LATIN", "END"): 1} if distance <= NEAR else {}
-    assert rows(count_parts(text, VOCAB)) == expected
+    assert english_rows(count_parts(text, VOCAB)) == expected
 
 
 def test_short_texts_are_counted_too():
     # Shorter than the window around each token: a two-token note, a one-word fine-tuning run.
     assert rows(count_parts(ids("RNN", "##을"), VOCAB)) == {("RNN", "##을"): 1, ("LATIN", "##을"): 1}
-    assert rows(count_parts(ids("토크나이저", "##로", "."), VOCAB)) == {("토크나이저", "##로"): 1}
+    assert rows(count_parts(ids("토크나이저", "##로", "."), VOCAB)) == {
+        ("토크나이저", "##로"): 1,
+        ("##로", "END"): 1,
+        ("HANGUL", "##로"): 1,
+        ("HANGUL", "END"): 1,
+    }
     assert rows(count_parts(ids("토크나이저", "##로", "토크나이저", "the"), VOCAB)) == {
         ("토크나이저", "##로"): 1,
         ("토크나이저", "END"): 1,  # "the" is the text's last token: no word after it to count
+        ("##로", "END"): 1,
+        ("HANGUL", "##로"): 1,
+        ("HANGUL", "END"): 2,
     }
     assert count_parts(ids("RNN"), VOCAB).shape == (0, 3)
     assert count_parts(ids(), VOCAB).shape == (0, 3)
@@ -105,7 +128,7 @@ def test_short_texts_are_counted_too():
     for n in range(2, 2 * NEAR + 4):
         short = (["\n"] * n + sentence)[-n:]
         expected = {("RNN", "##을"): 1, ("LATIN", "##을"): 1} if n >= 4 else {}
-        assert rows(count_parts(ids(*short), VOCAB)) == expected, short
+        assert english_rows(count_parts(ids(*short), VOCAB)) == expected, short
 
 
 def test_merge_counts_adds_the_counts_of_the_same_pairs():
@@ -166,7 +189,8 @@ ALWAYS = lambda word: True  # noqa: E731
 
 
 def text_parts() -> Parts:
-    table = WordParts(count_parts(np.concatenate([ids(*sentence) for sentence in TEXT]), VOCAB))
+    # Each part's own row alone (how smoothing mixes in Korean parts in general: its own test).
+    table = WordParts(count_parts(np.concatenate([ids(*sentence) for sentence in TEXT]), VOCAB), smoothing=0.0)
     return Parts(table, VOCAB.tokens, token_kinds(VOCAB)[1])
 
 
@@ -235,7 +259,7 @@ def test_a_word_without_hangul_takes_particles_only_in_korean_text():
     assert word_probability(parts, dist, ids("RNN").tolist(), korean=True) == 0.0
 
 
-def test_a_word_is_counted_once_along_its_own_parts():
+def test_a_word_adds_up_along_every_path_that_spells_it():
     # ``모델을`` is one token as the tokenizer splits it; the table's 모델 + ##을 spells it too.
     vocab = Vocabulary(["<unk>", "모델", "모델을", "데이터셋", "##을"])
     assert word_tokens("모델을") == ["모델을"]
@@ -243,8 +267,8 @@ def test_a_word_is_counted_once_along_its_own_parts():
     parts = Parts(table, vocab.tokens, token_kinds(vocab)[1])
     dist = np.array([0.0, 0.5, 0.25, 0.25, 0.0])
     found = search(parts, dist, [1, 2, 3], "", 2, True, ALWAYS, ALWAYS, ALWAYS)
-    # Not 모델을 at 0.25 + 0.3 with 데이터셋 (0.25) cut by a bound that counted 모델을 twice.
-    assert found == pytest.approx({"모델을": 0.25, "데이터셋": 0.25, "모델": 0.2})
+    # 모델을 at 0.25 + 0.5 * 0.6; the bound is the second best word's (데이터셋), not 모델을's twice.
+    assert found == pytest.approx({"모델을": 0.55, "데이터셋": 0.25, "모델": 0.2})
 
 
 def test_a_word_of_more_parts_than_the_search_goes_is_not_offered_unended():
@@ -310,7 +334,7 @@ def every_word(parts: Parts, dist: np.ndarray, korean: bool, prefix: str) -> dic
     prefix=st.sampled_from(["", "토", "모델", "데이터셋로", "R", "가나", "GRU'"]),
 )
 def test_the_bound_never_changes_the_k_best_words(counts, weights, k, korean, prefix):
-    table = WordParts(merge_counts(np.array(counts, dtype=np.int64).reshape(-1, 3)))
+    table = WordParts(merge_counts(np.array(counts, dtype=np.int64).reshape(-1, 3)), smoothing=0.0)
     parts = Parts(table, SMALL.tokens, token_kinds(SMALL)[1])
     dist = np.zeros(len(SMALL))
     dist[FIRST_IDS] = weights
@@ -476,3 +500,20 @@ def test_english_text_is_suggested_as_without_a_table():
         assert scale >= 1.0 - 1e-9
         assert [s.probability for s in after] == pytest.approx([s.probability * scale for s in before], rel=1e-6)
         assert after.typed_probability == pytest.approx(before.typed_probability * scale, rel=1e-6)
+
+
+def test_a_korean_part_goes_on_as_korean_parts_do_in_general_as_often_as_its_own_row_says():
+    # 토크나이저 went on only to ##의 (twice) and ended twice; Korean parts in general go on to
+    # ##로 and ##는 as well.
+    counts = np.array(
+        [[5, 6, 2], [5, END, 2], [HANGUL, 6, 1], [HANGUL, 7, 2], [HANGUL, 8, 1], [HANGUL, END, 4]], dtype=np.int64
+    )
+    row = dict(zip(*WordParts(counts, smoothing=2.0).korean(5, width=8)))
+    assert row[END] == pytest.approx(0.5)  # its own endings, as often as ever
+    # Its own way on (2 seen) weighs as much as the pooled one (smoothing 2): half each of 0.5.
+    assert row[6] == pytest.approx(0.5 * (0.5 + 0.5 * 1 / 4))
+    assert row[7] == pytest.approx(0.5 * 0.5 * 2 / 4) and row[8] == pytest.approx(0.5 * 0.5 * 1 / 4)
+    assert sum(row.values()) == pytest.approx(1.0)
+    # A part never seen ending stays unended; without smoothing, its own row alone.
+    assert END not in WordParts(np.array([[5, 6, 2], [HANGUL, END, 3]]), smoothing=2.0).korean(5, 8)[0]
+    assert WordParts(counts, smoothing=0.0).korean(5, 8) == WordParts(counts).follows(5)
