@@ -123,6 +123,11 @@ class DocumentCaches:
         """How often ``word``, a word in parts, is among the counted words."""
         return self._part_words.get(word, 0)
 
+    def oov_between(self, lo: str, hi: str) -> list[str]:
+        """The counted words the vocabulary lacks from ``lo`` up to, not including, ``hi``."""
+        start = bisect.bisect_left(self._oov_sorted, lo)
+        return self._oov_sorted[start : bisect.bisect_left(self._oov_sorted, hi, start)]
+
     def continued(self, first: str) -> int:
         """How many of the counted words in parts begin with the part ``first``."""
         return self._continued.get(first, 0)

@@ -292,7 +292,11 @@ class Ranking:
         caches = self._context.caches
         noted = [w for lo, hi in spans for w in caches.part_words_between(lo, hi) if matches(w) and offered(w)]
         words = {*found, *heapq.nlargest(k, noted, key=caches.part_word_count)}
-        words.update(s.word for s in self._oov_suggestions(prefix, k, typed))
+        if composing:  # the note's unknown words by their keys, as the rest
+            unknown = [w for lo, hi in spans for w in caches.oov_between(lo, hi) if matches(w) and offered(w)]
+            words.update(heapq.nlargest(k, unknown, key=caches.oov_count))
+        else:
+            words.update(s.word for s in self._oov_suggestions(prefix, k, typed))
         # Each as likely as the table and the note together make it (the search used the table alone).
         suggestions = [Suggestion(w, p) for w in words if (p := self.probability(w)) > 0.0]
         suggestions.sort(key=lambda s: (-s.probability, s.word))

@@ -161,7 +161,9 @@ def items(
                 kind=types.CompletionItemKind.Text,
                 detail=f"{shown} · nextword",
                 sort_text=f"{rank:04d}",
-                filter_text=word,
+                # A word matched by its keys (a syllable being composed: 몯 for 모델을) does not
+                # start with what is typed; the editor, filtering by what is typed, keeps it so.
+                filter_text=word if word.startswith(site.prefix) else site.prefix + word,
                 text_edit=edit(word),
                 data={"probability": probability} if probability is not None else None,
                 label_details=types.CompletionItemLabelDetails(description=shown) if support.label_details else None,

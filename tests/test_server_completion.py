@@ -290,6 +290,26 @@ async def test_korean_and_emoji_positions_in_utf16(client, reference) -> None:
     assert words_of(result) == [s.word for s in reference().predict(head + "model ", "i", 10)]
 
 
+async def test_a_syllable_being_composed_offers_the_words_it_grows_into(client) -> None:
+    """An editor shows the syllable an input method is composing (몯 on the way to 모델): the
+    note's 모델을 is offered, its edit replaces exactly the typed 몯 (UTF-16), and its filter
+    text starts with what is typed, so an editor filtering by it keeps the item."""
+    uri = "file:///composing.md"
+    text = "😋 모델을 만든다. 모델을 쓴다. 그리고 몯"
+    open_doc(client, uri, text)
+    character = len(text.encode("utf-16-le")) // 2
+    result = await complete(client, uri, 0, character)
+    items = {i.label: i for i in result.items}
+    assert "모델을" in items
+    item = items["모델을"]
+    assert item.text_edit.range == types.Range(types.Position(0, character - 1), types.Position(0, character))
+    assert item.text_edit.new_text == "모델을" and item.filter_text.startswith("몯")
+    # Typed as a whole syllable of its own, the same word is offered and filtered as itself.
+    change(client, uri, 2, (0, character - 1), (0, character), "모")
+    result = await complete(client, uri, 0, character)
+    assert {i.label: i.filter_text for i in result.items}.get("모델을") == "모델을"
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-32"])
 async def test_offered_position_encodings(tmp_path: Path, encoding: str) -> None:
     # No model (the file does not exist): the document's own words come back at once.
