@@ -606,7 +606,7 @@ def test_a_phrase_is_offered_only_as_likely_as_a_whole(shipped):
     ``min_probability`` likely; a higher bar gives a shorter phrase, or none."""
     context = "It is a good idea to "
     long, p_long = shipped.predictor().complete_phrase(context, "", max_words=6, min_probability=0.0)
-    assert len(long.split()) == 6 and p_long > 0
+    assert 2 <= len(long.split()) <= 6 and p_long > 0  # to six words, or to a mark the model expects
     for bar in (0.01, 0.05, 0.2):
         text, probability = shipped.predictor().complete_phrase(context, "", max_words=6, min_probability=bar)
         assert text == "" or (probability >= bar and long.startswith(text))
