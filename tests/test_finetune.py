@@ -656,6 +656,7 @@ def test_growing_keeps_the_table_of_word_parts(tmp_path):
 
 def test_fine_tuning_adds_the_notes_word_parts_to_the_base_models(tmp_path, capsys):
     from nextword.model.word_parts import count_parts, merge_counts
+    from nextword.training.finetune import NOTES_PARTS
 
     base_path = korean_base(tmp_path / "base.safetensors")
     notes = write_notes(
@@ -666,11 +667,14 @@ def test_fine_tuning_adds_the_notes_word_parts_to_the_base_models(tmp_path, caps
     assert main(args) == 0
     base, tuned = load_checkpoint(base_path), load_checkpoint(out)
     assert base.model.word_parts is not None and tuned.model.word_parts is not None
-    # The notes' table, counted from the ids the run trained on, added to the base model's.
+    # The notes' table, counted from the ids the run trained on, added to the base model's,
+    # each of the notes' goings-on weighing as NOTES_PARTS of the base text's.
     notes_ids = tuned.model.notes_tokens.long().numpy()
-    expected = merge_counts(count_parts(notes_ids, tuned.vocab), base.model.word_parts.numpy())
+    own = count_parts(notes_ids, tuned.vocab)
+    own[:, 2] *= NOTES_PARTS
+    expected = merge_counts(own, base.model.word_parts.numpy())
     assert tuned.model.word_parts.tolist() == expected.tolist()
     counts = {(a, b): c for a, b, c in tuned.model.word_parts.tolist()}
     rnn, particle = tuned.vocab.id("RNN"), tuned.vocab.id("##을")
-    assert counts[(rnn, particle)] == 3 + 3 * 4  # RNN을 three times in the base text, four in each note
-    assert counts[(tuned.vocab.id("데이터셋"), tuned.vocab.id("##으로"))] == 3 * 4  # a new word's
+    assert counts[(rnn, particle)] == 3 + 3 * 4 * NOTES_PARTS  # three times in the base text, four in each note
+    assert counts[(tuned.vocab.id("데이터셋"), tuned.vocab.id("##으로"))] == 3 * 4 * NOTES_PARTS  # a new word's

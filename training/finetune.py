@@ -23,6 +23,7 @@ from nextword.model.word_parts import count_parts, merge_counts
 from .corpus import Corpus, Document
 
 RARE_SHARE = 0.1  # new words start with the output bias of the rarest tenth of the base vocabulary
+NOTES_PARTS = 20  # how many of the base text's goings-on of a word in parts one of the notes' counts as
 NOISE = 0.1  # new embedding rows: the mean row plus noise of this fraction of the rows' spread
 
 
@@ -75,9 +76,14 @@ def grow_vocabulary(
 
 def learn_word_parts(ids: torch.Tensor, vocab: Vocabulary, base: torch.Tensor | None) -> torch.Tensor:
     """The counts of how words in parts go on (``model.word_parts``) in the token ids ``ids``,
-    added to ``base``'s (the model fine-tuned from) if given."""
+    added to ``base``'s (the model fine-tuned from) if given, each of them as ``NOTES_PARTS``:
+    a person's own way of ending words (a note's plain ``~다``) against the documentation the
+    base model read (``~니다``), which holds twenty times the text."""
     counts = count_parts(ids.numpy(), vocab)
-    return torch.from_numpy(merge_counts(counts, base.numpy()) if base is not None else counts)
+    if base is None:
+        return torch.from_numpy(counts)
+    counts[:, 2] *= NOTES_PARTS
+    return torch.from_numpy(merge_counts(counts, base.numpy()))
 
 
 # ----- the manifest of learned files -------------------------------------------------------------
