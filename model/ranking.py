@@ -280,11 +280,11 @@ class Ranking:
         if prefix:
             ids = np.concatenate([vocab.sorted_word_ids[slice(*vocab.word_range_between(lo, hi))] for lo, hi in spans])
             prefix_probability = float(dist[ids].sum())
-            starts = ids[top_indices(dist[ids], 2 * k + 32)].tolist()
+            starts = ids[top_indices(dist[ids], k + 16)].tolist()
             # First parts the typed part already goes past (``모델`` for a typed ``모델으``).
             starts += [i for n in range(1, len(prefix)) if (i := vocab.index.get(prefix[:n])) and vocab.word_flags[i]]
         else:
-            starts = top_indices(dist, 2 * k + 32, vocab.word_mask).tolist()
+            starts = top_indices(dist, k + 16, vocab.word_mask).tolist()
         offered = (lambda w: True) if typed or not prefix else (lambda w: worth_offering(w, prefix))  # noqa: E731
         self._read_first_parts(prefix)
         found = search(self._parts, dist, starts, prefix, k, self._korean, offered, matches, fits, self._row_of)

@@ -25,7 +25,7 @@ _STARTS = 48  # first parts searched from, the most probable that fit the typed 
 # Where probabilities are flat (a one-letter English prefix in Korean text, every English word
 # taking any particle) the bound alone would let it wander through hundreds of thousands.
 FANOUT = 16
-MAX_NODES = 600
+MAX_NODES = 300
 
 
 @dataclass(frozen=True)

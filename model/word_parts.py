@@ -133,10 +133,10 @@ class WordParts:
         goes_on = 1.0 - ends
         seen = self._totals[token_id] * goes_on
         weight = seen / (seen + self.smoothing)
-        pooled_on = [(i, p) for i, p in zip(pooled[0], pooled[1]) if i != END][:width]
+        pooled_on = [(i, p) for i, p in zip(pooled[0][: width + 1], pooled[1][: width + 1]) if i != END][:width]
         pooled_total = sum(p for _, p in pooled_on) or 1.0
         mixed: dict[int, float] = {END: ends} if ends else {}
-        for i, p in zip(*own):
+        for i, p in zip(own[0][: 2 * width], own[1][: 2 * width]):  # most probable first: the rest weigh little
             if i != END:
                 mixed[i] = weight * p
         for i, p in pooled_on:
