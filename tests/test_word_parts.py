@@ -295,8 +295,8 @@ NEXT_IDS = [SMALL.index[t] for t in CONTINUATIONS]
 
 
 def every_word(parts: Parts, dist: np.ndarray, korean: bool, prefix: str) -> dict[str, float]:
-    """Every word the table spells from the first parts, along its own parts, with no bound:
-    word -> probability."""
+    """Every word the table spells from the first parts, along every path that spells it
+    (added up), with no bound: word -> probability."""
     words: dict[str, float] = {}
 
     def goes_on(token_id: int) -> tuple[list[int], list[float]] | None:
@@ -312,8 +312,8 @@ def every_word(parts: Parts, dist: np.ndarray, korean: bool, prefix: str) -> dic
             if next_id != END:
                 if len(path) <= MAX_PARTS:
                     walk((*path, next_id), p * q)
-            elif p * q > 0 and word.startswith(prefix) and word_tokens(word) == [parts.tokens[i] for i in path]:
-                words[word] = p * q
+            elif p * q > 0 and word.startswith(prefix):
+                words[word] = words.get(word, 0.0) + p * q
 
     for start in FIRST_IDS:
         walk((start,), float(dist[start]))
