@@ -347,14 +347,16 @@ class Ranking:
             token_id = vocab.index.get(prefix[:n])
             if token_id is None or token_id in self._first_rows or not vocab.word_flags[token_id]:
                 continue
-            if end_and_next(self._parts, token_id, self._korean) is None:
+            table = end_and_next(self._parts, token_id, self._korean)
+            if table is None:
                 continue  # never goes on: the word ends there
             probs = self._reader.after(state, token_id)[self._continuation_ids]
             keep = np.argsort(-probs)[:FANOUT]
-            row = (
-                [END, *self._continuation_ids[keep].tolist()],
-                [max(0.0, 1.0 - float(probs.sum())), *probs[keep].tolist()],
-            )
+            # Whether the word goes on at all, the table's word (a whole corpus's counts); which
+            # way it goes on, the network's (this context).
+            end = dict(zip(*table)).get(END, 0.0)
+            scale = (1.0 - end) / max(float(probs[keep].sum()), 1e-12)
+            row = ([END, *self._continuation_ids[keep].tolist()], [end, *(probs[keep] * scale).tolist()])
             order = sorted(range(len(row[0])), key=lambda i: -row[1][i])
             self._first_rows[token_id] = ([row[0][i] for i in order], [row[1][i] for i in order])
             self._rows.pop((token_id, True), None)
