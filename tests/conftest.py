@@ -94,3 +94,13 @@ def trained_model_path(notes_folder, tmp_path_factory) -> Path:
     )
     assert result.path == out
     return out
+
+
+@pytest.fixture(scope="module")
+def shipped_predictor():
+    """A fresh Predictor of the shipped model per call, its network built once."""
+    from nextword.model import InferenceNetwork, Predictor, default_model_path, load_checkpoint
+
+    checkpoint = load_checkpoint(default_model_path(), for_prediction=True)
+    network = InferenceNetwork.build(checkpoint.model)
+    return lambda: Predictor(network, checkpoint.vocab)

@@ -4,7 +4,6 @@ items hold most of its probability, so that the next word, if the list holds it,
 among the ones read at a glance."""
 
 import pytest
-from nextword.model import InferenceNetwork, Predictor, default_model_path, load_checkpoint
 from nextword.model.ranking import Suggestion, Suggestions
 from nextword.server.completion import list_probability
 from nextword.server.settings import Settings
@@ -31,10 +30,8 @@ def test_a_short_list_and_no_list():
 
 
 @pytest.fixture(scope="module")
-def predictor():
-    checkpoint = load_checkpoint(default_model_path(), for_prediction=True)
-    network = InferenceNetwork.build(checkpoint.model)
-    return lambda: Predictor(network, checkpoint.vocab)
+def predictor(shipped_predictor):
+    return shipped_predictor
 
 
 @pytest.mark.parametrize(

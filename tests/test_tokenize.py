@@ -119,19 +119,6 @@ def test_any_text_tokenizes_and_words_match_the_protocol(text):
     assert words == re.findall(WORD_PATTERN, text)
 
 
-@settings(max_examples=300, deadline=None)
-@given(text_strategy, st.integers(min_value=0, max_value=50))
-def test_scanning_resumes_exactly_from_any_token_end(text, pick):
-    tokens = list(iter_tokens(text))
-    if not tokens:
-        return
-    index = pick % len(tokens)
-    # From the end of a whole word, break or mark: not from inside a word split into parts.
-    while index + 1 < len(tokens) and is_continuation(tokens[index + 1].text):
-        index += 1
-    assert list(iter_tokens(text, tokens[index].end)) == tokens[index + 1 :]
-
-
 def test_a_very_long_line_is_fine():
     text = "word " * 100_000 + "x" * 50_000
     tokens = tokenize(text)

@@ -3,16 +3,13 @@ the shipped model: a word typed whole closes the list; a list after a space open
 first three words likely hold the next one."""
 
 import pytest
-from nextword.model import InferenceNetwork, Predictor, default_model_path, load_checkpoint
 from nextword.model.ranking import Suggestion, Suggestions
 from nextword.server.completion import word_typed_whole
 
 
 @pytest.fixture(scope="module")
-def predictor():
-    checkpoint = load_checkpoint(default_model_path(), for_prediction=True)
-    network = InferenceNetwork.build(checkpoint.model)
-    return lambda: Predictor(network, checkpoint.vocab)
+def predictor(shipped_predictor):
+    return shipped_predictor
 
 
 @pytest.mark.parametrize(
