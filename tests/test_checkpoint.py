@@ -290,7 +290,9 @@ def test_a_table_of_word_parts_round_trips(tmp_path):
     model, vocab = _korean_model()
     text = ["토크나이저", "##로", "RNN", "##을", "토크나이저", "##의", "RNN", ".", "토크나이저", "."]
     counts = count_parts(torch.tensor(vocab.encode(text)).numpy(), vocab)
-    assert len(counts) == 7  # 토크나이저: ##로, ##의, END; RNN: ##을, END; the pooled row: ##을, END
+    # 토크나이저: ##로, ##의, END; RNN: ##을, END; the English words' pooled row: ##을, END; each
+    # Korean part's END (##로, ##의, ##을) and the Korean parts' pooled row (##로, ##의, END).
+    assert len(counts) == 13
     model.set_word_parts(torch.from_numpy(counts))
     path = save_checkpoint(tmp_path / "m.safetensors", model, vocab)
     for for_prediction in (False, True):
@@ -306,7 +308,7 @@ def test_a_table_of_word_parts_round_trips(tmp_path):
 DAMAGED_PARTS = {
     "a token id past the vocabulary": [[3, 4, 2], [9, 4, 1]],
     "a next part past the vocabulary": [[3, 9, 2]],
-    "an id below the pooled row's": [[-3, 4, 2]],
+    "an id below the pooled rows'": [[-4, 4, 2]],
     "a zero count": [[3, 4, 0]],
     "a negative count": [[3, 4, -1]],
 }
