@@ -21,6 +21,7 @@ import numpy as np
 from .config import PredictorConfig
 from .hangul import keys, matches_typed, typed_ranges
 from .ngram import NotesNgram
+from .note_style import note_continuations, with_note
 from .pieces import has_hangul, word_tokens
 from .tokenize import worth_offering
 from .vocab import Vocabulary
@@ -61,31 +62,6 @@ def top_indices(probs: np.ndarray, k: int, allowed: np.ndarray | None = None) ->
         # few dozen words of a typed prefix it costs half (torch's call overhead dominates).
         chosen = np.argpartition(candidates, -k)[-k:]
     return chosen if allowed is None else chosen[allowed[chosen]]
-
-
-# The note's continuations take up to this share of a part's way on, half of it once it has this many.
-NOTE_STYLE = 0.5
-NOTE_STYLE_RAMP = 20
-
-
-def _note_continuations(counts: np.ndarray, total: int) -> list[tuple[int, float]]:
-    """The note's most frequent continuations and their shares of all it holds."""
-    return [(i, float(counts[i]) / total) for i in top_indices(counts, FANOUT).tolist() if counts[i] > 0]
-
-
-def _with_note(row: Row, note: list[tuple[int, float]], total: int) -> Row:
-    """``row`` with the note's continuations (``_note_continuations`` of ``total``) mixed into
-    its share of going on (its END kept)."""
-    ids, probs = row
-    end = next((p for i, p in zip(ids, probs) if i == END), 0.0)
-    share = NOTE_STYLE * total / (total + NOTE_STYLE_RAMP)
-    goes_on = 1.0 - end
-    mixed = {i: (1.0 - share) * p for i, p in zip(ids, probs) if i != END}
-    for i, fraction in note:
-        mixed[i] = mixed.get(i, 0.0) + share * goes_on * fraction
-    ordered = sorted(mixed.items(), key=lambda item: -item[1])[:FANOUT]
-    ranked = sorted([(END, end), *ordered], key=lambda item: -item[1])
-    return [i for i, _ in ranked], [p for _, p in ranked]
 
 
 def is_hangul(char: str) -> bool:
@@ -330,8 +306,8 @@ class Ranking:
         caches = self._context.caches
         if row is not None and caches.continuations:
             if self._note is None:
-                self._note = _note_continuations(caches.continuation_counts, caches.continuations)
-            row = _with_note(row, self._note, caches.continuations)
+                self._note = note_continuations(caches.continuation_counts, caches.continuations)
+            row = with_note(row, self._note, caches.continuations)
         self._rows[key] = row
         return row
 

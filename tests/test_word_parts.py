@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nextword.model import InferenceNetwork, ModelConfig, Predictor, Vocabulary, load_checkpoint
 from nextword.model.checkpoint import Checkpoint
+from nextword.model.note_style import NOTE_STYLE, NOTE_STYLE_RAMP, note_continuations, with_note
 from nextword.model.pieces import has_hangul, is_continuation, surface, word_tokens
 from nextword.model.ranking import Suggestions
 from nextword.model.whole_words import MAX_PARTS, Parts, search, word_probability
@@ -517,3 +518,18 @@ def test_a_korean_part_goes_on_as_korean_parts_do_in_general_as_often_as_its_own
     # A part never seen ending stays unended; without smoothing, its own row alone.
     assert END not in WordParts(np.array([[5, 6, 2], [HANGUL, END, 3]]), smoothing=2.0).korean(5, 8)[0]
     assert WordParts(counts, smoothing=0.0).korean(5, 8) == WordParts(counts).follows(5)
+
+
+def test_the_notes_own_continuations_take_a_share_of_how_a_part_goes_on():
+    # A note holding ##다 20 times (the plain style): half the share, NOTE_STYLE * 20 / (20 + 20).
+    counts = np.zeros(len(VOCAB), dtype=np.float32)
+    counts[VOCAB.id("##로")] = 20
+    note = note_continuations(counts, 20)
+    assert note == [(VOCAB.id("##로"), 1.0)]
+    row = ([END, VOCAB.id("##의")], [0.6, 0.4])
+    mixed = dict(zip(*with_note(row, note, 20)))
+    share = NOTE_STYLE * 20 / (20 + NOTE_STYLE_RAMP)
+    assert mixed[END] == pytest.approx(0.6)  # whether the word goes on: the row's own word
+    assert mixed[VOCAB.id("##의")] == pytest.approx((1 - share) * 0.4)
+    assert mixed[VOCAB.id("##로")] == pytest.approx(share * 0.4)
+    assert sum(mixed.values()) == pytest.approx(1.0)
