@@ -521,7 +521,7 @@ def test_a_korean_part_goes_on_as_korean_parts_do_in_general_as_often_as_its_own
 
 
 def test_the_notes_own_continuations_take_a_share_of_how_a_part_goes_on():
-    # A note holding ##다 20 times (the plain style): half the share, NOTE_STYLE * 20 / (20 + 20).
+    # A note holding ##로 20 times: half the share, NOTE_STYLE * 20 / (20 + 20).
     counts = np.zeros(len(VOCAB), dtype=np.float32)
     counts[VOCAB.id("##로")] = 20
     note = note_continuations(counts, 20)
