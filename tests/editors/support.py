@@ -65,12 +65,13 @@ class Expected:
 
         self.checkpoint = load_checkpoint(model_path)
 
-    def ranked(self, context: str, prefix: str, k: int) -> list[Ranked]:
+    def ranked(self, context: str, prefix: str, k: int, composing: bool = True) -> list[Ranked]:
         from nextword.model import InferenceNetwork, Predictor
 
         predictor = Predictor(InferenceNetwork.build(self.checkpoint.model), self.checkpoint.vocab)
-        # As an editor's server asks: the last Hangul syllable may be one being composed.
-        return [Ranked(s.word, s.probability) for s in predictor.predict(context, prefix, k, composing=True)]
+        # As the server asks (``hangulComposing``): by default the last Hangul syllable may be
+        # one being composed; a terminal editor's set-up turns that off.
+        return [Ranked(s.word, s.probability) for s in predictor.predict(context, prefix, k, composing=composing)]
 
     def words(self, context: str, prefix: str, k: int) -> list[str]:
         return [r.word for r in self.ranked(context, prefix, k)]
