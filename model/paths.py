@@ -36,7 +36,7 @@ def user_model_path() -> Path:
 
 
 def default_model_path() -> Path:
-    """The model that ships inside the package, trained on public technical English."""
+    """The model that ships inside the package, trained on public technical English and Korean."""
     return Path(__file__).resolve().parent / "data" / "default.safetensors"
 
 

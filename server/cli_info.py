@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def model_kind(path: Path, info: dict, user: Path, default: Path) -> str:
     """What the model is, in a few words."""
     if same_file(path, default):
-        return "the shipped model (trained on public technical English)"
+        return "the shipped model (trained on public technical English and Korean)"
     base = info.get("base_model") or info.get("started_from")
     trained = (
         "fine-tuned from " + str(base)
