@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,36 @@ if TYPE_CHECKING:
     from .context import Entry
 
 
+class _Tally:
+    """Words counted by their text, kept in code-point order too, for look-ups by range."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.ordered: list[str] = []
+        self.total = 0
+
+    def add(self, word: str) -> None:
+        count = self.counts.get(word, 0)
+        if count == 0:
+            bisect.insort(self.ordered, word)
+        self.counts[word] = count + 1
+        self.total += 1
+
+    def remove(self, word: str) -> None:
+        count = self.counts[word] - 1
+        self.total -= 1
+        if count:
+            self.counts[word] = count
+        else:
+            del self.counts[word]
+            del self.ordered[bisect.bisect_left(self.ordered, word)]
+
+    def between(self, lo: str, hi: str) -> list[str]:
+        """The words counted from ``lo`` up to, not including, ``hi``."""
+        start = bisect.bisect_left(self.ordered, lo)
+        return self.ordered[start : bisect.bisect_left(self.ordered, hi, start)]
+
+
 class DocumentCaches:
     """The word counts of the newest ``cache_size`` tokens of a context, and the continuous
     cache's keys for its newest ``neural_cache_size`` tokens (the caller adds and removes
@@ -36,13 +67,10 @@ class DocumentCaches:
         self._unk = vocab.unk_id
         self.counts = np.zeros(len(vocab), dtype=np.float32)  # of each vocabulary word
         self.total = 0  # the words counted, in the vocabulary or not
-        self._oov_counts: dict[str, int] = {}
-        self._oov_sorted: list[str] = []
-        self.oov_total = 0  # the words counted that the vocabulary lacks
+        self._oov = _Tally()  # the words counted that the vocabulary lacks
         # Words in parts (``pieces.py``) by their whole text: the vocabulary holds only their parts.
-        self._part_words: dict[str, int] = {}
-        self._part_sorted: list[str] = []
-        self._continued: dict[str, int] = {}  # first part -> the words in parts it began
+        self._part_words = _Tally()
+        self._continued: Counter[str] = Counter()  # first part -> the words in parts it began
         self.continuation_counts = np.zeros(len(vocab), dtype=np.float32)  # of each continuation
         self.continuations = 0  # continuations counted
         # The continuous cache never reaches further back than the word counts (which also
@@ -69,12 +97,7 @@ class DocumentCaches:
         if entry.id != self._unk:
             self.counts[entry.id] += 1
             return
-        word = entry.token.text
-        count = self._oov_counts.get(word, 0)
-        if count == 0:
-            bisect.insort(self._oov_sorted, word)
-        self._oov_counts[word] = count + 1
-        self.oov_total += 1
+        self._oov.add(entry.token.text)
 
     def remove(self, entry: Entry) -> None:
         if entry.completes is not None:
@@ -88,58 +111,44 @@ class DocumentCaches:
         if entry.id != self._unk:
             self.counts[entry.id] -= 1
             return
-        word = entry.token.text
-        count = self._oov_counts[word] - 1
-        self.oov_total -= 1
-        if count:
-            self._oov_counts[word] = count
-        else:
-            del self._oov_counts[word]
-            del self._oov_sorted[bisect.bisect_left(self._oov_sorted, word)]
+        self._oov.remove(entry.token.text)
 
     def add_part_word(self, word: str) -> None:
         """Count ``word``, a word in parts the context holds."""
-        count = self._part_words.get(word, 0)
-        if count == 0:
-            bisect.insort(self._part_sorted, word)
-        self._part_words[word] = count + 1
-        first = word_tokens(word)[0]
-        self._continued[first] = self._continued.get(first, 0) + 1
+        self._part_words.add(word)
+        self._continued[word_tokens(word)[0]] += 1
 
     def remove_part_word(self, word: str) -> None:
+        self._part_words.remove(word)
         first = word_tokens(word)[0]
-        if self._continued[first] > 1:
-            self._continued[first] -= 1
-        else:
+        self._continued[first] -= 1
+        if not self._continued[first]:
             del self._continued[first]
-        count = self._part_words[word] - 1
-        if count:
-            self._part_words[word] = count
-        else:
-            del self._part_words[word]
-            del self._part_sorted[bisect.bisect_left(self._part_sorted, word)]
 
     def part_word_count(self, word: str) -> int:
         """How often ``word``, a word in parts, is among the counted words."""
-        return self._part_words.get(word, 0)
+        return self._part_words.counts.get(word, 0)
 
-    def oov_between(self, lo: str, hi: str) -> list[str]:
-        """The counted words the vocabulary lacks from ``lo`` up to, not including, ``hi``."""
-        start = bisect.bisect_left(self._oov_sorted, lo)
-        return self._oov_sorted[start : bisect.bisect_left(self._oov_sorted, hi, start)]
+    def part_words_between(self, lo: str, hi: str) -> list[str]:
+        """The counted words in parts from ``lo`` up to, not including, ``hi``."""
+        return self._part_words.between(lo, hi)
 
     def continued(self, first: str) -> int:
         """How many of the counted words in parts begin with the part ``first``."""
         return self._continued.get(first, 0)
 
-    def part_words_between(self, lo: str, hi: str) -> list[str]:
-        """The counted words in parts from ``lo`` up to, not including, ``hi``."""
-        start = bisect.bisect_left(self._part_sorted, lo)
-        return self._part_sorted[start : bisect.bisect_left(self._part_sorted, hi, start)]
+    @property
+    def oov_total(self) -> int:
+        """The words counted that the vocabulary lacks."""
+        return self._oov.total
 
     def oov_count(self, word: str) -> int:
         """How often ``word``, which the vocabulary lacks, is among the counted tokens."""
-        return self._oov_counts.get(word, 0)
+        return self._oov.counts.get(word, 0)
+
+    def oov_between(self, lo: str, hi: str) -> list[str]:
+        """The counted words the vocabulary lacks from ``lo`` up to, not including, ``hi``."""
+        return self._oov.between(lo, hi)
 
     def oov_candidates(self, prefix: str, k: int, typed: bool, continuous: dict[str, float]) -> list[str]:
         """The counted words the vocabulary lacks that start with ``prefix`` and may be among
@@ -148,15 +157,9 @@ class DocumentCaches:
         those the continuous cache gives a share (``continuous``); a word's probability grows
         with its count plus that share, so a note full of names need not score them all. Only
         words worth offering unless ``typed`` (``tokenize.worth_offering``)."""
-        if not self._oov_counts:
-            return []
-        lo = bisect.bisect_left(self._oov_sorted, prefix)
-        hi = bisect.bisect_left(self._oov_sorted, prefix + "\U0010ffff", lo)
-        if lo == hi:
-            return []
-        counts = self._oov_counts
+        counts = self._oov.counts
         offered = (lambda w: True) if typed or not prefix else (lambda w: worth_offering(w, prefix))  # noqa: E731
-        words = [w for w in self._oov_sorted[lo:hi] if offered(w)]
+        words = [w for w in self._oov.between(prefix, prefix + "\U0010ffff") if offered(w)]
         if len(words) > k:
             frequent = heapq.nlargest(k, words, key=counts.__getitem__)
             words = list(

@@ -26,7 +26,7 @@ from .pieces import has_hangul, word_tokens
 from .tokenize import worth_offering
 from .vocab import Vocabulary
 from .whole_words import FANOUT, Parts, Row, end_and_next, search, segmentations, word_probability
-from .word_parts import END, NEAR, WordParts, token_kinds
+from .word_parts import END, NEAR, WordParts
 
 if TYPE_CHECKING:
     from .context import Context, Entry
@@ -62,11 +62,6 @@ def top_indices(probs: np.ndarray, k: int, allowed: np.ndarray | None = None) ->
         # few dozen words of a typed prefix it costs half (torch's call overhead dominates).
         chosen = np.argpartition(candidates, -k)[-k:]
     return chosen if allowed is None else chosen[allowed[chosen]]
-
-
-def is_hangul(char: str) -> bool:
-    """Whether ``char`` (one character, or none) is Hangul an input method may be composing."""
-    return bool(char) and has_hangul(char)
 
 
 def _filled(words: int, ramp: int) -> float:
@@ -124,10 +119,9 @@ class Ranking:
         the table still offers the note's own words in parts whole."""
         self._vocab, self._config, self._notes = vocab, config, notes if config.notes_weight > 0 else None
         self._context, self._reader = context, reader
-        continuation, hangul, _ = token_kinds(vocab)
-        self._parts = Parts(parts if parts is not None else WordParts(np.zeros((0, 3), np.int64)), vocab.tokens, hangul)
-        self._continuation = continuation
-        self._continuation_ids = np.flatnonzero(continuation)
+        empty = WordParts(np.zeros((0, 3), np.int64))
+        self._parts = Parts(parts if parts is not None else empty, vocab.tokens, vocab.hangul_mask)
+        self._continuation_ids = np.flatnonzero(vocab.continuation_mask)
         self.clear()
 
     def clear(self) -> None:
@@ -186,8 +180,8 @@ class Ranking:
                 probs /= 1.0 - taken  # the rest, in proportion
             # The next token starts a word (the text before it ends in a space or a mark), so
             # no continuation can come: their share goes to the rest.
-            taken = float(probs[self._continuation].sum())
-            probs[self._continuation] = 0.0
+            taken = float(probs[self._continuation_ids].sum())
+            probs[self._continuation_ids] = 0.0
             if 0.0 < taken < 1.0:
                 probs /= 1.0 - taken
             self._korean = any(has_hangul(entry.token.text) for entry in entries[-NEAR:])
@@ -211,7 +205,7 @@ class Ranking:
             # may be a word in parts, so every word is ranked whole (it cannot beat them else).
             likeliest = top_indices(dist, k, vocab.word_mask)
         if self._korean or has_hangul(prefix) or (likeliest is not None and self._parts.hangul[likeliest].any()):
-            result = self._ranked_in_parts(prefix, k, typed, composing and is_hangul(prefix[-1:]))
+            result = self._ranked_in_parts(prefix, k, typed, composing and has_hangul(prefix[-1:]))
             self._keep(key, result)
             return result
         typed_probability = prefix_probability = 0.0

@@ -5,9 +5,11 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 
 import numpy as np
 
+from .pieces import has_hangul, is_continuation
 from .tokenize import NEWLINE, PARAGRAPH, ends_one_key_away, is_word
 
 UNK = "<unk>"
@@ -51,6 +53,16 @@ class Vocabulary:
         """A vocabulary with ``new_tokens`` appended after the existing ones (ids kept)."""
         extra = [t for t in dict.fromkeys(new_tokens) if t not in self.index]
         return Vocabulary(self.tokens + extra)
+
+    @cached_property
+    def continuation_mask(self) -> np.ndarray:
+        """Which tokens continue the word before them (``pieces.is_continuation``)."""
+        return np.fromiter((is_continuation(t) for t in self.tokens), dtype=bool, count=len(self.tokens))
+
+    @cached_property
+    def hangul_mask(self) -> np.ndarray:
+        """Which tokens hold Hangul."""
+        return np.fromiter((has_hangul(t) for t in self.tokens), dtype=bool, count=len(self.tokens))
 
     def __len__(self) -> int:
         return len(self.tokens)

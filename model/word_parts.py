@@ -16,12 +16,8 @@ counted over words without Hangul near Hangul text, used for words without a row
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 
-from .pieces import has_hangul, is_continuation
-from .tokenize import is_word
 from .vocab import Vocabulary
 
 END = -1  # the "next part" that ends the word
@@ -31,19 +27,9 @@ SMOOTHING = 2.0  # a Hangul part's own row weighs as this many goings-on of the 
 NEAR = 8  # tokens either side within which a word counts as in Korean text
 
 
-@cache
-def _kinds(tokens: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each token of a vocabulary: whether it is a continuation, holds Hangul, is a word."""
-    return (
-        np.fromiter((is_continuation(t) for t in tokens), dtype=bool, count=len(tokens)),
-        np.fromiter((has_hangul(t) for t in tokens), dtype=bool, count=len(tokens)),
-        np.fromiter((is_word(t) for t in tokens), dtype=bool, count=len(tokens)),
-    )
-
-
 def token_kinds(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Masks over ``vocab``'s ids: continuations, tokens holding Hangul, words."""
-    return _kinds(tuple(vocab.tokens))
+    return vocab.continuation_mask, vocab.hangul_mask, vocab.word_mask
 
 
 def count_parts(ids: np.ndarray, vocab: Vocabulary) -> np.ndarray:

@@ -10,6 +10,7 @@ followed.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import hashlib
 import os
@@ -264,3 +265,19 @@ def load_corpus(
     if not corpus.valid and len(corpus.train) > 1:
         corpus.valid.append(corpus.train.pop())
     return corpus
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser, help: str) -> None:
+    """The CORPUS folders and the ``--ext`` option of a maintainer's tool that reads a corpus
+    as ``nextword train`` does (``training/spacing.py``, ``pieces.py``, ``ship.py``)."""
+    parser.add_argument("corpus", metavar="CORPUS", nargs="+", help=help)
+    parser.add_argument(
+        "--ext", nargs="+", metavar="EXT", help=f"file extensions to read (default: {' '.join(DEFAULT_EXTENSIONS)})"
+    )
+
+
+def load_named_corpus(args: argparse.Namespace) -> Corpus:
+    """The corpus ``add_corpus_arguments``'s options name, what was left out told on stderr."""
+    return load_corpus(
+        args.corpus, args.ext or DEFAULT_EXTENSIONS, warn=lambda message: print(message, file=sys.stderr)
+    )

@@ -29,7 +29,7 @@ from typing import Any
 from nextword.model import NextwordError
 from nextword.model.pieces import HANGUL_CHARS
 
-from .corpus import DEFAULT_EXTENSIONS, Document, load_corpus
+from .corpus import Document, add_corpus_arguments, load_named_corpus
 
 DEFAULT_VOCAB_SIZE = 8000
 _RUN_RE = re.compile(f"[{HANGUL_CHARS}]+")
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m nextword.training.pieces",
         description="Learn how to split Hangul words into pieces from the training files of CORPUS.",
     )
-    parser.add_argument("corpus", metavar="CORPUS", nargs="+", help="folders or files of Korean text")
+    add_corpus_arguments(parser, "folders or files of Korean text")
     parser.add_argument("-o", "--out", metavar="FILE", required=True, help="the segmentation file to write")
     parser.add_argument(
         "--vocab-size",
@@ -163,16 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help=f"the number of pieces (default: {DEFAULT_VOCAB_SIZE}, as the shipped segmentation)",
     )
-    parser.add_argument(
-        "--ext", nargs="+", metavar="EXT", help=f"file extensions to read (default: {' '.join(DEFAULT_EXTENSIONS)})"
-    )
     args = parser.parse_args(argv)
     out = Path(args.out).expanduser()
     try:
         check_output(out)
-        corpus = load_corpus(
-            args.corpus, args.ext or DEFAULT_EXTENSIONS, warn=lambda message: print(message, file=sys.stderr)
-        )
+        corpus = load_named_corpus(args)
         runs = count_runs(corpus.train)
         if not runs:
             where = ", ".join(args.corpus)

@@ -25,15 +25,17 @@ from nextword.model.vocab import SPECIALS
 from nextword.model.word_parts import count_parts
 
 from .batches import encode_documents
-from .corpus import DEFAULT_EXTENSIONS, load_corpus
+from .corpus import add_corpus_arguments, load_named_corpus
 from .spacing import learn_spacing
 
 
 @torch.no_grad()
-def by_frequency(model: LanguageModel, vocab: Vocabulary, ids: torch.Tensor) -> tuple[LanguageModel, Vocabulary]:
+def by_frequency(
+    model: LanguageModel, vocab: Vocabulary, ids: torch.Tensor
+) -> tuple[LanguageModel, Vocabulary, torch.Tensor]:
     """``model`` and ``vocab`` with the tokens in order of their frequency in ``ids`` (the
     special tokens first, as always; ties and unseen tokens in their old order), each token
-    keeping its own rows."""
+    keeping its own rows; and the order (new id -> old id)."""
     counts = torch.bincount(ids, minlength=len(vocab))
     specials = len(SPECIALS)
     rest = sorted(range(specials, len(vocab)), key=lambda i: (-int(counts[i]), i))
@@ -43,7 +45,7 @@ def by_frequency(model: LanguageModel, vocab: Vocabulary, ids: torch.Tensor) -> 
     state["out_bias"] = state["out_bias"][order]
     reordered = LanguageModel(model.config)
     reordered.load_state_dict(state)
-    return reordered, Vocabulary([vocab.tokens[i] for i in order.tolist()])
+    return reordered, Vocabulary([vocab.tokens[i] for i in order.tolist()]), order
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,24 +54,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Count MODEL's spacing and word-parts tables from CORPUS, drop its recorded notes, write FILE.",
     )
     parser.add_argument("model", metavar="MODEL", help="the trained model file")
-    parser.add_argument("corpus", metavar="CORPUS", nargs="+", help="the folders the model was trained on")
+    add_corpus_arguments(parser, "the folders the model was trained on")
     parser.add_argument("--out", metavar="FILE", required=True, help="where to write the model to ship")
-    parser.add_argument(
-        "--ext", nargs="+", metavar="EXT", help=f"file extensions to read (default: {' '.join(DEFAULT_EXTENSIONS)})"
-    )
     args = parser.parse_args(argv)
     try:
         checkpoint = load_checkpoint(args.model)
-        corpus = load_corpus(
-            args.corpus, args.ext or DEFAULT_EXTENSIONS, warn=lambda message: print(message, file=sys.stderr)
-        )
+        corpus = load_named_corpus(args)
         if not corpus.train:
             raise NextwordError(
                 f"no training files under {', '.join(args.corpus)}; name the folders MODEL was trained on"
             )
-        texts = [d.text for d in corpus.train]
-        model, vocab = by_frequency(checkpoint.model, checkpoint.vocab, encode_documents(texts, checkpoint.vocab))
-        ids = encode_documents(texts, vocab)
+        ids = encode_documents([d.text for d in corpus.train], checkpoint.vocab)
+        model, vocab, order = by_frequency(checkpoint.model, checkpoint.vocab, ids)
+        ids = torch.argsort(order)[ids]  # each token's id in the new order
         model.set_word_parts(torch.from_numpy(count_parts(ids.numpy(), vocab)))
         model.set_notes(None)
         info = {key: value for key, value in checkpoint.info.items() if key != "learned"}

@@ -18,7 +18,7 @@ from nextword.model import NextwordError
 from nextword.model.checkpoint import write_spacing
 from nextword.model.spacing import Spacing
 
-from .corpus import DEFAULT_EXTENSIONS, Document, load_corpus
+from .corpus import Document, add_corpus_arguments, load_named_corpus
 
 
 def learn_spacing(documents: Iterable[Document], base: Spacing | None = None) -> Spacing:
@@ -33,16 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Learn how the training files of CORPUS space their tokens, and store it in MODEL.",
     )
     parser.add_argument("model", metavar="MODEL", help="the model file to write the spacing table into")
-    parser.add_argument("corpus", metavar="CORPUS", nargs="+", help="the folders or files the model was trained on")
+    add_corpus_arguments(parser, "the folders or files the model was trained on")
     parser.add_argument("--out", metavar="FILE", help="write the model with its table here (default: MODEL itself)")
-    parser.add_argument(
-        "--ext", nargs="+", metavar="EXT", help=f"file extensions to read (default: {' '.join(DEFAULT_EXTENSIONS)})"
-    )
     args = parser.parse_args(argv)
     try:
-        corpus = load_corpus(
-            args.corpus, args.ext or DEFAULT_EXTENSIONS, warn=lambda message: print(message, file=sys.stderr)
-        )
+        corpus = load_named_corpus(args)
         spacing = learn_spacing(corpus.train)
         out = write_spacing(args.model, spacing, args.out)
     except (NextwordError, OSError) as e:
