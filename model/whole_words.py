@@ -42,9 +42,9 @@ def end_and_next(parts: Parts, token_id: int, korean: bool) -> tuple[list[int], 
     surely ends there: a word without Hangul takes a particle only in Korean text."""
     if parts.hangul[token_id]:
         return parts.table.korean(token_id, FANOUT)
-    row = parts.table.follows(token_id)
     if not korean:
         return None
+    row = parts.table.follows(token_id)
     return row if row is not None else parts.table.pooled()
 
 
@@ -100,7 +100,7 @@ def search(
     def bound() -> float:
         return kth[0]
 
-    def emit(word: str, path: tuple[int, ...], p: float) -> None:
+    def emit(word: str, p: float) -> None:
         # A word may come along several paths (모델을 whole, or 모델 then 을): each adds to it.
         if not matches(word) or not offered(word):
             return
@@ -123,14 +123,14 @@ def search(
         nodes += 1
         row = row_of(path[-1], len(path) == 1) if row_of else end_and_next(parts, path[-1], korean)
         if row is None:
-            emit(text, path, p)
+            emit(text, p)
             continue
         for next_id, q in zip(row[0][:FANOUT], row[1][:FANOUT]):
             pq = p * q
             if pq < bound():
                 break  # the row is most probable first
             if next_id == END:
-                emit(text, path, pq)
+                emit(text, pq)
             elif len(path) <= MAX_PARTS:  # a longer word is not offered, nor this one unended
                 longer = text + surface(parts.tokens[next_id])
                 if fits(longer):
