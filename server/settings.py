@@ -44,6 +44,18 @@ class TrainingSettings:
 
 
 @dataclass
+class LearningSettings:
+    """Learning from the workspace's notes and what is written, with no training run."""
+
+    enabled: bool = True  # read the workspace folders' notes and learn every file saved or changed
+    outside_folders: bool = True  # learn files saved outside every workspace folder too (in a store of their own)
+    max_words: int = field(
+        default=5_000_000, metadata=_limits(0, 50_000_000)
+    )  # the most words learned from all folders together; files past it are left out (and counted)
+    max_file_kb: int = field(default=1024, metadata=_limits(1, 1_048_576))  # files larger than this are skipped
+
+
+@dataclass
 class Settings:
     """Everything a user can set; every field has a default."""
 
@@ -63,6 +75,7 @@ class Settings:
     hangul_composing: bool = True
     inline: InlineSettings = field(default_factory=InlineSettings)  # ghost-text phrases
     training: TrainingSettings = field(default_factory=TrainingSettings)  # training on the workspace
+    learning: LearningSettings = field(default_factory=LearningSettings)  # learning from the workspace's notes
     log_level: str = field(
         default="info", metadata=_limits(choices=LOG_LEVELS)
     )  # error, warning, info, debug, or trace (only trace logs document text)
