@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from editors.support import EDITORS
 from editors.vscode_build import VSCODE, install_packages, npm, npm_missing, package_vsix
-from nextword.server.settings import SECTION, Settings, camel
+from nextword.server.settings import SECTION, LearningSettings, Settings, camel
 
 MANIFEST = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
 PROPERTIES: dict[str, dict[str, Any]] = MANIFEST["contributes"]["configuration"]["properties"]
@@ -115,6 +115,29 @@ def test_manifest_basics() -> None:
     assert (VSCODE / "README.md").is_file()
 
 
+def test_learning_settings_and_the_forget_command_are_contributed() -> None:
+    """Every learning.* setting of the server is in the Settings editor at its default; the
+    palette's forget command is declared, registered, shown only with a folder open, and asks
+    the server's nextword.forgetWorkspace with the folder's URI."""
+    defaults = LearningSettings()
+    for f in dataclasses.fields(LearningSettings):
+        key = f"{SECTION}.learning.{camel(f.name)}"
+        assert PROPERTIES[key]["default"] == getattr(defaults, f.name), key
+    assert PROPERTIES["nextword.learning.enabled"]["default"] is True
+    [forget] = [c for c in MANIFEST["contributes"]["commands"] if c["command"] == "nextword.forgetThisWorkspace"]
+    assert forget["title"] == "Forget What It Learned From This Workspace" and forget["category"] == "nextword"
+    palette = {m["command"]: m["when"] for m in MANIFEST["contributes"]["menus"]["commandPalette"]}
+    assert palette["nextword.forgetThisWorkspace"] == "workspaceFolderCount > 0"
+    source = (VSCODE / "src" / "extension.ts").read_text(encoding="utf-8")
+    assert "registerCommand('nextword.forgetThisWorkspace'" in source
+    assert "FORGET_WORKSPACE = 'nextword.forgetWorkspace'" in source
+    assert "this.execute<{ forgotten?: unknown[] } | null>(client, FORGET_WORKSPACE, [folder.uri.toString()])" in source
+    readme = (VSCODE / "README.md").read_text(encoding="utf-8")
+    for f in dataclasses.fields(LearningSettings):
+        assert f"`nextword.learning.{camel(f.name)}`" in readme, f.name
+    assert "Forget What It Learned From This Workspace" in readme
+
+
 def test_prose_defaults_leave_enter_to_the_line_break() -> None:
     """In Markdown and plain text Enter never accepts a suggestion (Tab does), and Escape with
     the list and ghost text both showing is bound to the command that takes both away."""
@@ -174,8 +197,18 @@ class EventEmitter {
   fire(value) { for (const h of this.handlers) h(value); }
   dispose() {}
 }
+class ThemeColor { constructor(id) { this.id = id; } }
+class MarkdownString {
+  constructor(value) { this.value = value ?? ''; }
+  appendMarkdown(text) { this.value += text; return this; }
+  appendText(text) { this.value += text; return this; }
+}
+globalThis.statusItems = [];
 module.exports = {
   EventEmitter,
+  ThemeColor,
+  MarkdownString,
+  StatusBarAlignment: { Left: 1, Right: 2 },
   ConfigurationTarget: { 1: 'Global', 2: 'Workspace', 3: 'WorkspaceFolder', Global: 1, Workspace: 2, WorkspaceFolder: 3 },
   LogLevel: { Off: 0, Trace: 1, Debug: 2, Info: 3, Warning: 4, Error: 5 },
   workspace: {
@@ -187,6 +220,11 @@ module.exports = {
     },
   },
   window: {
+    createStatusBarItem: (id) => {
+      const item = { id, text: '', tooltip: undefined, show() {}, hide() {}, dispose() {} };
+      globalThis.statusItems.push(item);
+      return item;
+    },
     createOutputChannel: (name) => {
       const channel = { name, lines: [], appendLine(line) { this.lines.push(line); }, append(t) { this.lines.push(t); }, show() {}, hide() {}, clear() {}, replace() {}, dispose() {} };
       globalThis.channels.push(channel);
@@ -451,3 +489,71 @@ console.log(JSON.stringify({ before, on, after: channel.logLevel, levels, channe
     assert len(channel["lines"]) == 1 and channel["lines"][0].endswith(
         "[trace] Sending request 'textDocument/completion - (1)'."
     )
+
+
+@needs_npm
+def test_status_item_shows_what_is_learned_from_the_notes(tmp_path: Any) -> None:
+    """The server's "Reading your notes" progress moves the status item's count (several folders
+    add up; training's progress is left alone); the tooltip has a line per folder with its files,
+    words and new words, what was skipped and left out; learning off says so."""
+    notes, journal = "/home/me/notes", "/home/me/journal"
+    out = run_in_node(
+        tmp_path,
+        f"""
+import {{ ReadingProgress }} from '@src/learning';
+import {{ describe, StatusItem }} from '@src/status';
+const item = new StatusItem();
+const shown = (globalThis as any).statusItems[0];
+const reading = new ReadingProgress();
+const texts: string[] = [];
+const step = (token: string, value: any) => {{ if (reading.update(token, value)) item.setReading(reading.current()); texts.push(shown.text); }};
+const status: any = {{
+  state: 'ready', model: '/m/default.safetensors', settings: {{ learning: {{ enabled: true }} }},
+  workspaces: [
+    {{ folder: {json.dumps(notes)}, state: 'reading', files: 120, words: 51234, newWords: 310, skipped: {{ binary: 2, tooLarge: 1 }} }},
+    {{ folder: {json.dumps(journal)}, state: 'ready', files: 4, words: 1000, newWords: 1, leftOut: 3 }},
+    {{ folder: null, state: 'ready', files: 1, words: 20, newWords: 0 }},
+  ],
+}};
+item.show('running', status);
+texts.push(shown.text);
+step('a', {{ kind: 'begin', title: 'Reading your notes', message: '0 of 490 files' }});
+step('t', {{ kind: 'begin', title: 'Training on notes', message: '1 of 9 epochs' }});
+step('a', {{ kind: 'report', message: '120 of 490 files' }});
+step('b', {{ kind: 'begin', title: 'Reading your notes', message: '5 of 10 files' }});
+step('b', {{ kind: 'report' }});
+step('b', {{ kind: 'end' }});
+const tooltip = shown.tooltip.value;
+step('a', {{ kind: 'end', message: 'done' }});
+const ready = {{ ...status, workspaces: status.workspaces.map((w: any) => ({{ ...w, state: 'ready' }})) }};
+item.show('running', ready);
+texts.push(shown.text);
+item.show('running', {{ ...ready, settings: {{ learning: {{ enabled: false }} }}, workspaces: [{{ folder: {json.dumps(notes)}, state: 'off' }}] }});
+texts.push(shown.text);
+const offTooltip = shown.tooltip.value;
+console.log(JSON.stringify({{ texts, tooltip, offTooltip, describe: describe(ready) }}));
+""",
+    )
+    model = "$(check) nextword: default.safetensors"
+    assert out["texts"] == [
+        f"{model} · reading your notes",  # a folder reads, no count yet
+        f"{model} · reading your notes 0/490",
+        f"{model} · reading your notes 0/490",  # training's progress changes nothing here
+        f"{model} · reading your notes 120/490",
+        f"{model} · reading your notes 125/500",
+        f"{model} · reading your notes 125/500",  # a report without a count keeps the last
+        f"{model} · reading your notes 120/490",
+        f"{model} · reading your notes",  # the status still says reading until asked again
+        model,
+        f"{model} · learning off",
+    ]
+    tooltip = out["tooltip"]
+    assert "Learning from your notes (reading your notes 120/490):" in tooltip
+    assert "notes: reading, 120 files, 51,234 words, 310 new words; skipped: 2 binary, 1 tooLarge" in tooltip
+    assert (
+        "journal: ready, 4 files, 1,000 words, 1 new word; 3 files left out (nextword.learning.maxWords reached)"
+        in tooltip
+    )
+    assert "files outside the workspace folders: ready, 1 file, 20 words, 0 new words" in tooltip
+    assert "notes: off" in out["offTooltip"] and "(learning off)" in out["offTooltip"]
+    assert "learned from 2 folders: 125 files, 52,254 words (311 new)" in out["describe"]

@@ -26,7 +26,8 @@ vim.api.nvim_create_autocmd('LspAttach', {
       end,
     })
     vim.keymap.set('i', '<C-Space>', vim.lsp.completion.get, { buffer = buf, desc = 'nextword: suggest' })
-    -- :NextwordStatus, :NextwordReload, :NextwordTrain (progress: :checkhealth vim.lsp, or vim.lsp.status()).
+    -- :NextwordStatus (with what it learned from each workspace folder: its `workspaces`), :NextwordReload,
+    -- :NextwordTrain (progress, and "Reading your notes" at start: :checkhealth vim.lsp, or vim.lsp.status()).
     for name, command in pairs({ Status = 'nextword.status', Reload = 'nextword.reloadModel', Train = 'nextword.trainWorkspace' }) do
       vim.api.nvim_buf_create_user_command(buf, 'Nextword' .. name, function()
         client:exec_cmd({ title = name, command = command }, { bufnr = buf }, function(err, result)
@@ -34,5 +35,13 @@ vim.api.nvim_create_autocmd('LspAttach', {
         end)
       end, { desc = 'nextword: ' .. command })
     end
+    -- :NextwordForgetWorkspace deletes what the server learned from this buffer's workspace
+    -- folder (its store in nextword's data folder); the notes themselves are not touched.
+    vim.api.nvim_buf_create_user_command(buf, 'NextwordForgetWorkspace', function()
+      local folder = client.root_dir and vim.uri_from_fname(client.root_dir) or nil
+      client:exec_cmd({ title = 'Forget', command = 'nextword.forgetWorkspace', arguments = { folder } }, { bufnr = buf }, function(err, result)
+        vim.notify(err and err.message or vim.inspect(result), err and vim.log.levels.ERROR or vim.log.levels.INFO)
+      end)
+    end, { desc = 'nextword: forget what was learned from this workspace folder' })
   end,
 })

@@ -26,6 +26,12 @@ return {
         maxWords = 4, -- longest phrase offered, in words
         minProbability = 0.25, -- the phrase as a whole must be at least this likely
       },
+      learning = {
+        enabled = true, -- learn the workspace folders' notes and every file saved, with no training run (:NextwordForgetWorkspace forgets a folder)
+        outsideFolders = true, -- learn files saved outside every workspace folder too, in a store of their own
+        maxWords = 5000000, -- the most words learned from all folders together (bounds memory)
+        maxFileKb = 1024, -- files larger than this are skipped
+      },
       training = {
         maxMinutes = 30, -- :NextwordTrain (nextword.trainWorkspace) stops after this many minutes (0: no limit)
       },

@@ -20,9 +20,10 @@ import {
 } from 'vscode-languageclient/node';
 
 import { findCommand, isProgram, VENV_BIN_DIRS } from './findCommand';
+import { forgottenMessage, ReadingProgress } from './learning';
 import { pipeServerLog } from './serverLog';
 import { clientSettings, commandTarget, needsNewTriggers, RESTART_ON, SECTION, serverSettings, triggerCharacters } from './settings';
-import { describe, ServerStatus, StatusItem } from './status';
+import { describe, learningEnabled, ServerStatus, StatusItem } from './status';
 import { TraceChannel } from './traceChannel';
 
 const POLL_BUSY_MS = 1000; // status refresh while loading or training
@@ -30,6 +31,10 @@ const POLL_IDLE_MS = 15000; // and otherwise (the server swaps models on its own
 const STDERR_WAIT_MS = 2000; // for the last words of a server that stopped, before quoting them
 const MAX_CRASHES = 5; // a server that stops this often within CRASH_WINDOW_MS is not restarted
 const CRASH_WINDOW_MS = 3 * 60 * 1000;
+// The server's command that forgets a folder's learned notes. vscode-languageclient registers the
+// server's commands under their own names, so the palette command has another (forgetThisWorkspace).
+const FORGET_WORKSPACE = 'nextword.forgetWorkspace';
+const FORGET = 'Forget';
 
 // vscode-languageclient adds a notification of its own ('force') to every failed start
 // ("couldn't create connection to server", one per attempt); the extension reports a failed
@@ -70,6 +75,7 @@ class Controller implements vscode.Disposable {
   private readonly traceChannel: TraceChannel;
   private readonly statusItem: StatusItem;
   private lastStatus: ServerStatus | undefined;
+  private readonly reading = new ReadingProgress(); // the server's "Reading your notes" progress
   private poll: NodeJS.Timeout | undefined;
   private starting: Promise<void> = Promise.resolve();
   private wanted = false; // a document in nextword.languages was open, or a command needed the server
@@ -161,6 +167,17 @@ class Controller implements vscode.Disposable {
       },
       synchronize: { configurationSection: SECTION },
       middleware: {
+        // The client shows the server's progress in the window; the status item follows
+        // "Reading your notes" too, with its count, and asks for the status once it ends.
+        handleWorkDoneProgress: (token, params, next) => {
+          next(token, params);
+          if (this.client === client && this.reading.update(token, params)) {
+            this.statusItem.setReading(this.reading.current());
+            if (params.kind === 'end') {
+              this.schedulePoll(0);
+            }
+          }
+        },
         workspace: {
           // Push only the server's settings, with the extension's own left out.
           didChangeConfiguration: async () => {
@@ -254,6 +271,8 @@ class Controller implements vscode.Disposable {
     const client = this.client;
     this.client = undefined;
     this.lastStatus = undefined;
+    this.reading.clear();
+    this.statusItem.setReading(undefined);
     if (this.poll !== undefined) {
       clearTimeout(this.poll);
       this.poll = undefined;
@@ -396,7 +415,8 @@ class Controller implements vscode.Disposable {
       this.lastStatus = status;
       this.statusItem.show('running', status);
     }
-    const busy = status === undefined || status.state === 'starting' || status.state === 'loading' || !!status.training;
+    const reading = (status?.workspaces ?? []).some((w) => w.state === 'reading');
+    const busy = status === undefined || status.state === 'starting' || status.state === 'loading' || !!status.training || reading;
     this.schedulePoll(busy ? POLL_BUSY_MS : POLL_IDLE_MS);
     return status;
   }
@@ -511,6 +531,61 @@ class Controller implements vscode.Disposable {
     );
   }
 
+  /**
+   * Asks the server to forget what it learned from a workspace folder (its store in the data
+   * folder and what it holds in memory), after the person confirms; the notes are not touched.
+   */
+  async forgetWorkspace(): Promise<void> {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    let folder: vscode.WorkspaceFolder | undefined = folders[0];
+    if (folder === undefined) {
+      void vscode.window.showErrorMessage(
+        'nextword: no workspace folder is open, so there is nothing learned from one to forget; `nextword forget` in a terminal deletes everything nextword learned.',
+      );
+      return;
+    }
+    if (folders.length > 1) {
+      folder = await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Forget what nextword learned from which folder?' });
+      if (folder === undefined) {
+        return;
+      }
+    }
+    const choice = await vscode.window.showWarningMessage(
+      `Forget what nextword learned from ${folder.name}?`,
+      {
+        modal: true,
+        detail:
+          `nextword deletes what it learned from the notes in ${folder.uri.fsPath} (its store in nextword's data folder, and what the server holds of it). ` +
+          'Your notes themselves are not touched. While nextword.learning.enabled is on, it reads the folder again from scratch.',
+      },
+      FORGET,
+    );
+    if (choice !== FORGET) {
+      return;
+    }
+    const client = await this.running();
+    if (client === undefined) {
+      return;
+    }
+    const offered = client.initializeResult?.capabilities.executeCommandProvider?.commands ?? [];
+    if (!offered.includes(FORGET_WORKSPACE)) {
+      void vscode.window.showErrorMessage(
+        `nextword: this nextword server (${this.lastStatus?.version ?? 'an older version'}) does not learn from the workspace, so it has nothing to forget; install a newer nextword.`,
+      );
+      return;
+    }
+    try {
+      const answer = await this.execute<{ forgotten?: unknown[] } | null>(client, FORGET_WORKSPACE, [folder.uri.toString()]);
+      this.output.info(`forgot ${folder.uri.fsPath}: ${JSON.stringify(answer)}`);
+      void vscode.window.showInformationMessage(forgottenMessage(folder.name, answer?.forgotten, learningEnabled(this.lastStatus)));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.output.error(`forgetting ${folder.uri.fsPath}: ${reason}`);
+      void vscode.window.showErrorMessage(reason.startsWith('nextword') ? reason : `nextword: forgetting ${folder.name} failed (${reason}).`, 'Show Log').then((c) => this.onChoice(c));
+    }
+    this.schedulePoll(0);
+  }
+
   showLog(): void {
     this.output.show(true);
   }
@@ -566,6 +641,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('nextword.showStatus', () => c.showStatus()),
     vscode.commands.registerCommand('nextword.restartServer', () => c.restart()),
     vscode.commands.registerCommand('nextword.showLog', () => c.showLog()),
+    vscode.commands.registerCommand('nextword.forgetThisWorkspace', () => c.forgetWorkspace()),
     vscode.commands.registerCommand('nextword.dismiss', dismiss),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration(`${SECTION}.languages`)) {

@@ -1,6 +1,9 @@
-// The status bar item: which model is in use and whether it is loading, ready or training.
+// The status bar item: which model is in use, whether it is loading, ready or training, and
+// what the server learns from the workspace's notes.
 import * as path from 'path';
 import * as vscode from 'vscode';
+
+import { learningLines, learningSummary, learningText, Reading, WorkspaceLearning } from './learning';
 
 /** What `nextword.status` answers (the fields the extension uses). */
 export interface ServerStatus {
@@ -14,6 +17,13 @@ export interface ServerStatus {
   error?: string | null;
   training?: { folder?: string; fraction?: number; message?: string; runningSeconds?: number } | null;
   modelInfo?: { [key: string]: unknown } | null;
+  workspaces?: WorkspaceLearning[] | null; // one per workspace folder, and one for files outside them
+  settings?: { learning?: { enabled?: boolean } } | null;
+}
+
+/** Whether the server's settings have learning on (undefined: it does not say). */
+export function learningEnabled(status: ServerStatus | undefined): boolean | undefined {
+  return status?.settings?.learning?.enabled;
 }
 
 export type Phase = 'starting' | 'stopped' | 'missing-server' | 'running';
@@ -50,11 +60,15 @@ export function describe(status: ServerStatus): string {
       state = `model state ${status.state ?? 'unknown'}`;
   }
   const training = status.training ? `; training on ${status.training.folder ?? 'the workspace'}, ${percentText(status.training.fraction)}` : '';
-  return `nextword ${status.version ?? ''}: ${state}${training}; ${documents}.`.replace('nextword :', 'nextword:');
+  const summary = learningSummary(status.workspaces, learningEnabled(status));
+  const learning = summary ? `; ${summary}` : '';
+  return `nextword ${status.version ?? ''}: ${state}${training}${learning}; ${documents}.`.replace('nextword :', 'nextword:');
 }
 
 export class StatusItem implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
+  private shown: [Phase, ServerStatus | undefined, string | undefined] | undefined;
+  private reading: Reading | undefined; // the server's "Reading your notes" progress, while it lasts
 
   constructor() {
     this.item = vscode.window.createStatusBarItem('nextword.status', vscode.StatusBarAlignment.Right, 100);
@@ -62,8 +76,17 @@ export class StatusItem implements vscode.Disposable {
     this.item.command = 'nextword.showStatus';
   }
 
+  /** The server's reading progress changed: shown at once, without waiting for the next status. */
+  setReading(reading: Reading | undefined): void {
+    this.reading = reading;
+    if (this.shown !== undefined) {
+      this.show(...this.shown);
+    }
+  }
+
   /** Sets and shows the item (hidden until the server is first started). */
   show(phase: Phase, status?: ServerStatus, detail?: string): void {
+    this.shown = [phase, status, detail];
     const item = this.item;
     item.show();
     item.backgroundColor = undefined;
@@ -95,6 +118,10 @@ export class StatusItem implements vscode.Disposable {
       item.text = '$(warning) nextword: no model';
       item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
     }
+    const learning = learningText(status.workspaces, this.reading, learningEnabled(status));
+    if (learning) {
+      item.text += ` · ${learning}`;
+    }
     const tooltip = new vscode.MarkdownString(undefined, true);
     tooltip.appendMarkdown(`**nextword** — ${status.state ?? 'unknown'}\n\n`);
     tooltip.appendText(describe(status));
@@ -105,6 +132,14 @@ export class StatusItem implements vscode.Disposable {
     if (status.training?.message) {
       tooltip.appendMarkdown('\n\nTraining: ');
       tooltip.appendText(status.training.message);
+    }
+    const lines = learningLines(status.workspaces);
+    if (lines.length > 0 || learning) {
+      tooltip.appendMarkdown(`\n\nLearning from your notes${learning ? ` (${learning})` : ''}${lines.length > 0 ? ':' : '.'}`);
+      for (const line of lines) {
+        tooltip.appendMarkdown('\n- ');
+        tooltip.appendText(line);
+      }
     }
     tooltip.appendMarkdown('\n\nClick for status and commands.');
     item.tooltip = tooltip;
