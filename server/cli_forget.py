@@ -2,10 +2,11 @@
 
 It lists what it will delete, asks, and deletes exactly what it listed: your model (which
 holds the record of the files it learned, as content hashes), the state of an interrupted
-training run, what an interrupted language-server training left behind, and nextword's
-cached code; with ``--logs``, the server's logs in nextword's log folder as well. It deletes
-only files nextword wrote, recognised by name and content, whatever else shares those
-folders: the shipped model and your notes are never touched.
+training run, what an interrupted language-server training left behind, what the language
+server learned from each workspace folder (its workspace stores), and nextword's cached code;
+with ``--logs``, the server's logs in nextword's log folder as well. It deletes only files
+nextword wrote, recognised by name and content, whatever else shares those folders: the
+shipped model and your notes are never touched.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nextword.model.paths import cache_dir
+from safetensors import safe_open
 
 DESCRIPTION = (
     "Delete what nextword learned from your notes: your model (with its record of the files it learned), "
-    "the state of an interrupted training run, files an interrupted training left behind, and nextword's caches. "
+    "the state of an interrupted training run, files an interrupted training left behind, "
+    "what the language server learned from each workspace folder, and nextword's caches. "
     "It lists them first and asks; it deletes only what it listed. Your notes and the shipped model are not touched."
 )
 
@@ -87,6 +90,7 @@ def targets(model: Path, logs: bool = False) -> list[Path]:
         return target is not None and (target in (model.name, state.name) or training.fullmatch(target) is not None)
 
     found.extend(_files_in(model.parent, temporary))
+    found.extend(_stores())
     found.extend(_files_in(cache_dir(), lambda p: CACHE_FILE.fullmatch(p.name) is not None))
     if logs:
         from nextword.model.paths import log_dir
@@ -97,6 +101,30 @@ def targets(model: Path, logs: bool = False) -> list[Path]:
         if path not in unique and path.resolve() != shipped:
             unique.append(path)
     return unique
+
+
+def _stores() -> list[Path]:
+    """The workspace stores: every file in the stores folder whose header says it is one (the
+    temporary file of an interrupted write too, once its header is whole), and nothing else."""
+    from nextword.server.workspace_store import is_store_file, stores_dir
+
+    return _files_in(stores_dir(), is_store_file)
+
+
+def _learned_from(path: Path) -> str:
+    """For a workspace store, which folder it learned from (stores are named by a hash)."""
+    from nextword.server.workspace_store import stores_dir
+
+    if path.parent != stores_dir():
+        return ""
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            folder = (f.metadata() or {}).get("folder")
+    except Exception:  # noqa: BLE001 - a damaged store is still listed, without its folder
+        return ""
+    if folder is None:
+        return ""
+    return f", learned from {folder}" if folder else ", learned from files outside the workspace folders"
 
 
 def _size(path: Path) -> str:
@@ -152,16 +180,19 @@ def _no_training(model: Path) -> Iterator[None]:
 def _forget(model: Path, args: argparse.Namespace) -> int:
     from nextword.model import NextwordError, user_model_path
     from nextword.model.paths import log_dir
+    from nextword.server.workspace_store import stores_dir
 
     paths = targets(model, args.logs)
     if not paths:
         print(
-            f"nothing to forget: there is no trained model at {model}, no training state and no cache", file=sys.stderr
+            f"nothing to forget: there is no trained model at {model}, no training state, "
+            "nothing learned from a workspace and no cache",
+            file=sys.stderr,
         )
         return 0
     print("nextword forget will delete:", file=sys.stderr)
     for path in paths:
-        print(f"  {path}  ({_size(path)})", file=sys.stderr)
+        print(f"  {path}  ({_size(path)}{_learned_from(path)})", file=sys.stderr)
     if not args.yes:
         if not sys.stdin.isatty():
             raise NextwordError("not deleting anything: confirm with --yes when not asking at a terminal")
@@ -178,13 +209,20 @@ def _forget(model: Path, args: argparse.Namespace) -> int:
             pass
         except OSError as e:
             failed.append(f"{path} ({e.strerror or e})")
-    for folder in [cache_dir()] + ([log_dir()] if args.logs else []):
+    for folder in [cache_dir(), stores_dir()] + ([log_dir()] if args.logs else []):
         if any(path.parent == folder for path in paths):
             _remove_if_empty(folder)
     if failed:
         raise NextwordError(f"could not delete {', '.join(failed)}; delete them by hand")
     after = "; nextword will use the shipped model" if model == user_model_path() else ""
     print(f"deleted {len(paths)} file(s){after}", file=sys.stderr)
+    if any(path.parent == stores_dir() for path in paths):
+        # A running server holds what it learned in memory and saves it again on the next change.
+        print(
+            "an editor running nextword now still holds what it learned from its workspace and may write it "
+            "again: restart that editor, or forget there (nextword.forgetWorkspace)",
+            file=sys.stderr,
+        )
     return 0
 
 

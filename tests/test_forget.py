@@ -24,11 +24,25 @@ def places(tmp_path, monkeypatch) -> dict[str, Path]:
 LOG_LINE = "2025-01-01 12:00:00,000 INFO nextword.server.lsp_server: initialized\n"
 
 
+def store(folder: Path | None, text: str = "The zorblaxite crystal glows.") -> Path:
+    """A workspace store as the server writes it, learned from one note of ``folder``."""
+    from nextword.server.workspace_store import FolderStore, outside_store_path, store_path
+
+    learned = FolderStore(folder)
+    learned.learn("note.md" if folder else "/elsewhere/note.md", text, 1_000, len(text.encode()))
+    path = store_path(folder) if folder else outside_store_path()
+    learned.save(path)
+    return path
+
+
 @pytest.fixture
-def fill(places, tiny_model_path):
+def fill(places, tiny_model_path, tmp_path):
     """Put nextword's own files and others beside them; returns (nextword's, the others)."""
     data, cache, logs = places["data"], places["cache"], places["logs"]
     model = tiny_model_path.read_bytes()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    stores = [store(notes), store(None)]
     doomed = {
         data / "model.safetensors": model,
         data / "model.resume.safetensors": model,
@@ -52,7 +66,7 @@ def fill(places, tiny_model_path):
     }
     for path, content in {**doomed, **kept}.items():
         path.write_bytes(content)
-    return list(doomed), list(kept)
+    return list(doomed) + stores, list(kept)
 
 
 def listed(err: str) -> list[str]:
@@ -195,3 +209,70 @@ def test_forget_waits_for_no_training_run(places, fill, capsys):
         lock.release()
     assert main(["forget", "--yes"]) == 0
     assert not model.exists() and not lock_path(model).exists()
+
+
+def test_forget_deletes_every_workspace_store_and_nothing_else_in_their_folder(places, tmp_path, capsys):
+    """Every file of the stores folder that is a workspace store, whatever its name (a store
+    the server saved, the outside store, the whole temporary file of an interrupted save, a
+    store damaged past its header), and nothing else there: not another safetensors file, not
+    a note, not a store in a subfolder or behind a link."""
+    from safetensors.torch import save_file
+
+    notes, other = tmp_path / "notes", tmp_path / "other notes"
+    notes.mkdir()
+    other.mkdir()
+    stores = [store(notes), store(other), store(None)]
+    folder = stores[0].parent
+    interrupted = folder / f".{stores[0].name}.k2j_4h5g.tmp"
+    interrupted.write_bytes(stores[1].read_bytes())
+    damaged = folder / "0123456789abcdef.safetensors"
+    damaged.write_bytes(stores[1].read_bytes()[:-7])
+    doomed = [*stores, interrupted, damaged]
+    save_file({"w": torch.zeros(2)}, str(folder / "weights.safetensors"), metadata={"format": "pt"})
+    (folder / "sub").mkdir()
+    (folder / "sub" / "nested.safetensors").write_bytes(stores[0].read_bytes())
+    outside = tmp_path / "elsewhere.safetensors"
+    outside.write_bytes(stores[0].read_bytes())
+    (folder / "link.safetensors").symlink_to(outside)
+    half = folder / ".abcdef.safetensors.x1y2.tmp"
+    half.write_bytes(stores[0].read_bytes()[:20])  # a save cut off inside its header
+    (folder / "readme.txt").write_text("mine")
+    kept = [folder / "weights.safetensors", folder / "sub" / "nested.safetensors", outside, half, folder / "readme.txt"]
+    before = {p: p.read_bytes() for p in kept}
+
+    assert main(["forget", "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert listed(err) == sorted(str(p) for p in doomed)
+    # Stores are named by a hash: the listing says which folder each one learned from.
+    assert f"{stores[0]}  (" in err and f"learned from {notes.resolve()})" in err
+    assert f"learned from {other.resolve()})" in err
+    assert "learned from files outside the workspace folders)" in err
+    assert "nextword.forgetWorkspace" in err  # a running server would save what it holds again
+    assert not any(p.exists() for p in doomed)
+    assert {p: p.read_bytes() for p in kept} == before
+    assert (folder / "link.safetensors").is_symlink()
+
+
+def test_forget_removes_the_stores_folder_it_emptied(places, tmp_path, capsys):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    path = store(notes)
+    assert main(["forget", "--yes"]) == 0
+    assert not path.exists() and not path.parent.exists()
+    assert places["data"].is_dir()  # the data folder itself stays
+    assert main(["forget", "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert "nothing to forget" in err and "workspace" in err
+
+
+def test_forget_another_model_forgets_the_workspaces_too(places, tmp_path, tiny_model_path, capsys):
+    """What the server learned from the workspaces belongs to no one model: forgetting a model
+    written elsewhere deletes the stores as it deletes the caches."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    path = store(notes)
+    other = tmp_path / "mine.safetensors"
+    other.write_bytes(tiny_model_path.read_bytes())
+    assert main(["forget", "--model", str(other), "--yes"]) == 0
+    assert listed(capsys.readouterr().err) == sorted([str(other), str(path)])
+    assert not path.exists() and not other.exists()
