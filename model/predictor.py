@@ -25,9 +25,11 @@ from .config import PredictorConfig
 from .context import Context
 from .generation import continue_phrase, phrase_text, sample
 from .inference import InferenceNetwork
-from .ranking import Ranking, Suggestion, Suggestions
+from .notes import Notes, NotesSource
+from .ranking import Ranking
 from .read_ahead import Reader
 from .spacing import Spacing
+from .suggestions import Suggestion, Suggestions
 from .text import SplitText
 from .tokenize import PARAGRAPH, is_word, iter_tokens
 from .vocab import Vocabulary
@@ -49,6 +51,11 @@ class PredictorStats:
     output_layer_passes: int  # runs of the output layer, look-aheads' included
 
 
+def trained_notes(network: InferenceNetwork, vocab: Vocabulary) -> Notes | None:
+    """The notes a personal model was trained on, as the Predictor mixes them in."""
+    return Notes(vocab, network.notes_ngram) if network.notes_ngram is not None else None
+
+
 class Predictor:
     """Ranked next-word suggestions for one evolving context (one document, say)."""
 
@@ -58,15 +65,18 @@ class Predictor:
         vocab: Vocabulary,
         config: PredictorConfig | None = None,
         spacing: Spacing | None = None,
+        notes: NotesSource | None = None,
     ):
         """``spacing``: how generated tokens are joined into text (the checkpoint's table; by
-        default English rules)."""
+        default English rules); ``notes``: the person's notes to mix in (by default those a
+        personal model was trained on)."""
         if len(vocab) != network.config.vocab_size:
             raise ValueError("vocabulary and model disagree on the vocabulary size")
         self.network = network
         self.vocab = vocab
         self.config = config or PredictorConfig()
         self.spacing = spacing or Spacing()
+        self.notes = notes if notes is not None else NotesSource(trained_notes(network, vocab))
         if self.config.cache_size < self.config.context_tokens:
             raise ValueError("cache_size must be at least context_tokens")
         # Characters that surely hold ``cache_size`` tokens (tokens average under 6 characters).
@@ -84,7 +94,7 @@ class Predictor:
             self.vocab, self.config, self._reader, self._start, self._window_chars, self.network.config.emb_dim
         )
         self._ranking = Ranking(
-            self.vocab, self.config, self.network.notes_ngram, self._context, self._reader, self.network.word_parts
+            self.vocab, self.config, self.notes, self._context, self._reader, self.network.word_parts
         )
 
     def sync(self, context: str | SplitText) -> None:

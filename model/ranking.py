@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import PredictorConfig
 from .hangul import keys, matches_typed, typed_ranges
-from .ngram import NotesNgram
 from .note_style import note_continuations, with_note
+from .notes import Notes, NotesSource
 from .pieces import has_hangul, word_tokens
+from .suggestions import Suggestion, Suggestions, top_indices
 from .tokenize import worth_offering
 from .vocab import Vocabulary
 from .whole_words import FANOUT, Parts, Row, end_and_next, search, segmentations, word_probability
@@ -32,36 +32,10 @@ if TYPE_CHECKING:
     from .context import Context, Entry
     from .read_ahead import Reader
 
-# The most probable words usually stand above this probability; picking them out by a
-# comparison is several times faster than a top-k over the whole vocabulary (see
-# ``top_indices``; on a few thousand words or fewer, top-k is as fast).
-_LIKELY = 1e-3
 # How a first part went on in the note weighs as much as the table's word once the note has it this often.
 NOTE_PARTS_RAMP = 1
 # Rankings kept per context (by k and prefix) before they are dropped all at once.
 _MAX_RANKINGS = 256
-
-
-def top_indices(probs: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the ``k`` largest ``probs`` (all of them if there are no more than ``k``),
-    in no particular order; only where ``allowed`` (a boolean mask) is true, if given (then
-    fewer than ``k`` when fewer are allowed and possible)."""
-    if len(probs) > 2048 and k <= 64:
-        # At most 1/_LIKELY entries exceed _LIKELY (the probabilities sum to at most 1): when
-        # k of them are allowed, the k largest are among them.
-        likely = np.flatnonzero(probs > _LIKELY)
-        if allowed is not None:
-            likely = likely[allowed[likely]]
-        if len(likely) >= k:
-            return likely[np.argpartition(probs[likely], -k)[-k:]] if len(likely) > k else likely
-    if len(probs) <= k:
-        chosen = np.arange(len(probs))
-    else:
-        candidates = probs if allowed is None else np.where(allowed, probs, 0.0)
-        # numpy's partition, not torch's top-k: as fast on the whole vocabulary, and on the
-        # few dozen words of a typed prefix it costs half (torch's call overhead dominates).
-        chosen = np.argpartition(candidates, -k)[-k:]
-    return chosen if allowed is None else chosen[allowed[chosen]]
 
 
 def _filled(words: int, ramp: int) -> float:
@@ -81,27 +55,6 @@ def _newest_word(entries: list[Entry]) -> int:
     return -1
 
 
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    """A suggested word and its probability given the context."""
-
-    word: str
-    probability: float
-
-
-class Suggestions(list[Suggestion]):
-    """Ranked suggestions, most probable first, and what the typed part of the word is
-    worth beside them: how likely it is as a finished word, and how likely any word that
-    starts with it is (that word included). Both 0 when nothing is typed."""
-
-    __slots__ = ("prefix_probability", "typed_probability")
-
-    def __init__(self, found: list[Suggestion], typed_probability: float = 0.0, prefix_probability: float = 0.0):
-        super().__init__(found)
-        self.typed_probability = typed_probability
-        self.prefix_probability = prefix_probability
-
-
 class Ranking:
     """The mixed distribution of one context and its rankings, computed when first asked
     for; ``clear`` when the context changes."""
@@ -110,14 +63,15 @@ class Ranking:
         self,
         vocab: Vocabulary,
         config: PredictorConfig,
-        notes: NotesNgram | None,
+        notes: NotesSource,
         context: Context,
         reader: Reader,
         parts: WordParts | None = None,
     ):
-        """``parts``: how the model's words in parts go on (``whole_words.py``); a model without
+        """``notes``: the person's notes to mix in (``notes.py``; those of this vocabulary);
+        ``parts``: how the model's words in parts go on (``whole_words.py``); a model without
         the table still offers the note's own words in parts whole."""
-        self._vocab, self._config, self._notes = vocab, config, notes if config.notes_weight > 0 else None
+        self._vocab, self._config, self._source = vocab, config, notes
         self._context, self._reader = context, reader
         empty = WordParts(np.zeros((0, 3), np.int64))
         self._parts = Parts(parts if parts is not None else empty, vocab.tokens, vocab.hangul_mask)
@@ -126,6 +80,9 @@ class Ranking:
 
     def clear(self) -> None:
         self._dist: np.ndarray | None = None
+        self._notes: Notes | None = None  # the notes mixed into ``_dist``
+        self._mixed_from: Notes | None = None  # the source's notes when ``_dist`` was mixed
+        self._new = np.zeros(0)  # the probabilities of the notes' words the vocabulary lacks (``Notes.new_words``)
         self._p_unk = 0.0  # the network's (and notes') probability of the unknown token
         self._shares = (1.0, 0.0, 0.0)  # network, word counts, continuous cache
         self._continuous_oov: dict[str, float] = {}  # the continuous cache's weights of words the vocabulary lacks
@@ -139,18 +96,25 @@ class Ranking:
 
     @property
     def has_distribution(self) -> bool:
+        self._drop_if_relearned()
         return self._dist is not None
+
+    def _drop_if_relearned(self) -> None:
+        """The notes were learned anew since this context's distribution was mixed (a note was
+        saved, say): what was worked out from it is dropped, to be mixed again."""
+        if self._dist is not None and self._source.current is not self._mixed_from:
+            self.clear()
 
     def distribution(self) -> np.ndarray:
         """Probabilities over the vocabulary for the next token, with the notes and the
         document caches mixed in."""
+        self._drop_if_relearned()
         if self._dist is None:
+            self._mixed_from = self._source.current
             config, caches = self._config, self._context.caches
             state, output = self._context.current()
             probs = self._reader.probs(state, output).copy()  # mixed below; the network's own is kept as it is
-            if self._notes is not None:
-                probs *= 1.0 - config.notes_weight
-                probs += config.notes_weight * self._notes.distribution(self._context.recent_ids(self._notes.order - 1))
+            new = self._mix_notes(probs)  # of the notes' new words, scaled below as the network's
             self._p_unk = float(probs[self._vocab.unk_id])
             # The word counts' share grows with the words they hold (``_filled``) and the
             # continuous cache's with how much its words have to say: a new note's few words
@@ -168,6 +132,7 @@ class Ranking:
             own = float(probs[echo])
             if counts_share or continuous_share:
                 probs *= self._shares[0]
+                new *= self._shares[0]
             if counts_share:
                 probs += (counts_share / caches.total) * caches.counts
             self._continuous_oov = {}
@@ -178,15 +143,36 @@ class Ranking:
                 taken = float(probs[echo]) - own * self._shares[0]
                 probs[echo] = own * self._shares[0]
                 probs /= 1.0 - taken  # the rest, in proportion
+                new /= 1.0 - taken
             # The next token starts a word (the text before it ends in a space or a mark), so
             # no continuation can come: their share goes to the rest.
             taken = float(probs[self._continuation_ids].sum())
             probs[self._continuation_ids] = 0.0
             if 0.0 < taken < 1.0:
                 probs /= 1.0 - taken
+                new /= 1.0 - taken
+            self._new = new
             self._korean = any(has_hangul(entry.token.text) for entry in entries[-NEAR:])
             self._dist = probs
         return self._dist
+
+    def _mix_notes(self, probs: np.ndarray) -> np.ndarray:
+        """Mix the notes' n-gram into ``probs`` (the network's, in place): their share
+        (``notes_weight``) of the vocabulary's words, and the probabilities of the notes' own
+        words the vocabulary lacks, returned."""
+        notes, weight = self._mixed_from, self._config.notes_weight
+        if notes is None or notes.ngram is None or notes.vocab is not self._vocab or weight <= 0:
+            self._notes = None
+            return np.zeros(0)
+        self._notes = notes
+        n = notes.ngram.order - 1
+        ids = self._context.recent_ids(n)
+        texts = [entry.token.text for entry in self._context.entries[-n:]] if n else []
+        mixed = notes.ngram.distribution(notes.context_ids(ids, [""] * (len(ids) - len(texts)) + texts))
+        size = len(probs)
+        probs *= 1.0 - weight
+        probs += weight * mixed[:size]
+        return weight * mixed[size:]
 
     def ranked(self, prefix: str, k: int, typed: bool, composing: bool = False) -> Suggestions:
         """The ``k`` most probable words starting with ``prefix``: only those worth offering
@@ -194,6 +180,7 @@ class Ranking:
         unless ``typed``, for a phrase, which may begin by ending the word as typed.
         ``composing``: ``prefix``'s last character may be a Hangul syllable an input method is
         still composing (``몯`` on the way to ``모델``): words are matched by their keys there."""
+        self._drop_if_relearned()
         key = f"{k}\0{int(typed)}\0{int(composing)}\0{prefix}"
         cached = self._ranked.get(key)
         if cached is not None:
@@ -214,6 +201,9 @@ class Ranking:
             ids = vocab.sorted_word_ids[lo:hi]
             typed_probability = self.probability(prefix)
             prefix_probability = float(dist[ids].sum()) + (typed_probability if prefix not in vocab.index else 0.0)
+            if self._notes is not None:
+                first, last = self._notes.new_words_between(prefix, prefix + "\U0010ffff")
+                prefix_probability += float(self._new[first:last].sum()) - self._new_probability(prefix)
             if not typed:
                 lengths, n = vocab.sorted_word_lengths[lo:hi], len(prefix)
                 ids = ids[(lengths > n + 1) | ((lengths == n + 1) & ~vocab.sorted_word_plain_end[lo:hi])]
@@ -262,6 +252,9 @@ class Ranking:
         caches = self._context.caches
         noted = [w for lo, hi in spans for w in caches.part_words_between(lo, hi) if matches(w) and offered(w)]
         words = {*found, *heapq.nlargest(k, noted, key=caches.part_word_count)}
+        if (notes := self._notes) is not None:  # and the person's notes' most frequent
+            noted = [w for lo, hi in spans for w in notes.part_words_between(lo, hi) if matches(w) and offered(w)]
+            words.update(heapq.nlargest(k, noted, key=notes.part_words.__getitem__))
         if composing:  # the note's unknown words by their keys, as the rest
             unknown = [w for lo, hi in spans for w in caches.oov_between(lo, hi) if matches(w) and offered(w)]
             words.update(heapq.nlargest(k, unknown, key=caches.oov_count))
@@ -343,8 +336,12 @@ class Ranking:
         rest = word_probability(self._parts, dist, ids, self._korean, 1.0, self._row_of)
         caches = self._context.caches
         seen = caches.oov_count(tokens[0]) if unknown else int(caches.counts[ids[0]])
+        went_on = caches.part_word_count(word) if len(tokens) > 1 else seen - caches.continued(tokens[0])
+        if (notes := self._notes) is not None:  # the person's notes count as the note's own
+            noted = notes.count(notes.new_index.get(tokens[0], 0) if unknown else ids[0])
+            seen += noted
+            went_on += notes.part_words.get(word, 0) if len(tokens) > 1 else noted - notes.first_parts.get(tokens[0], 0)
         if seen:
-            went_on = caches.part_word_count(word) if len(tokens) > 1 else seen - caches.continued(tokens[0])
             share = seen / (seen + NOTE_PARTS_RAMP)
             rest = (1.0 - share) * rest + share * max(0, went_on) / seen
         # The word's other spellings in parts (모델 then 을, for the token 모델을): the network
@@ -357,22 +354,33 @@ class Ranking:
         return first * rest + others
 
     def _oov_probability(self, word: str) -> float:
-        """A document word the vocabulary lacks: its share of the unknown token's probability
-        by its count, plus its share of the caches."""
+        """A word the vocabulary lacks: the notes' probability of it, and, a document word, its
+        share of the unknown token's probability by its count, plus its share of the caches."""
         caches = self._context.caches
         count = caches.oov_count(word)
+        found = self._new_probability(word)
         if not count or word == self._echo_oov:
             # The word just read: the network cannot tell it from other unknown words, and
             # the note's counts and caches would only echo it (a vocabulary word keeps the
             # network's own probability, ``distribution``).
-            return 0.0
+            return found
         network, counts_share, continuous_share = self._shares
-        found = network * self._p_unk * count / caches.oov_total + counts_share * count / caches.total
+        found += network * self._p_unk * count / caches.oov_total + counts_share * count / caches.total
         return float(found + continuous_share * self._continuous_oov.get(word, 0.0))
 
+    def _new_probability(self, word: str) -> float:
+        """The notes' probability of ``word``, one of their words the vocabulary lacks (else 0)."""
+        index = self._notes.new_index.get(word) if self._notes is not None else None
+        return float(self._new[index - len(self._vocab)]) if index is not None else 0.0
+
     def _oov_suggestions(self, prefix: str, k: int, typed: bool) -> list[Suggestion]:
-        """The ``k`` most probable document words the vocabulary lacks that start with
-        ``prefix`` (more on ties)."""
-        words = self._context.caches.oov_candidates(prefix, k, typed, self._continuous_oov)
+        """The ``k`` most probable words the vocabulary lacks that start with ``prefix``: the
+        document's and the notes' (more on ties)."""
+        words = set(self._context.caches.oov_candidates(prefix, k, typed, self._continuous_oov))
+        if self._notes is not None and len(self._new):
+            lo, hi = self._notes.new_words_between(prefix, prefix + "\U0010ffff")
+            offered = (lambda w: True) if typed or not prefix else (lambda w: worth_offering(w, prefix))  # noqa: E731
+            chosen = lo + top_indices(self._new[lo:hi], k + 2)
+            words.update(w for w in (self._notes.new_words[j] for j in chosen.tolist()) if offered(w))
         found = [Suggestion(word, self._oov_probability(word)) for word in words]
         return [s for s in found if s.probability > 0.0]

@@ -19,7 +19,7 @@ import torch
 
 from .inference import InferenceNetwork
 from .network import State
-from .ranking import top_indices
+from .suggestions import top_indices
 from .vocab import Vocabulary
 
 # A mark the network gives less than this after the word is not read ahead: it seldom comes,

@@ -1,4 +1,5 @@
-"""``workspace/executeCommand`` commands: status, reloadModel, trainWorkspace, cancelTraining."""
+"""``workspace/executeCommand`` commands: status, reloadModel, trainWorkspace, cancelTraining,
+forgetWorkspace."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ STATUS = "nextword.status"
 RELOAD = "nextword.reloadModel"
 TRAIN = "nextword.trainWorkspace"
 CANCEL_TRAINING = "nextword.cancelTraining"
-COMMANDS = (STATUS, RELOAD, TRAIN, CANCEL_TRAINING)
+FORGET_WORKSPACE = "nextword.forgetWorkspace"
+COMMANDS = (STATUS, RELOAD, TRAIN, CANCEL_TRAINING, FORGET_WORKSPACE)
 
 
 @functools.cache
@@ -56,6 +58,13 @@ def status(ls: NextwordServer) -> dict[str, Any]:
             "training": ls.trainer.job.status() if ls.trainer.job else None,
         }
     )
+    learning = ls.learning
+    out["workspaces"] = learning.status() if learning is not None else []
+    loaded = ls.host.loaded if ls.host is not None else None
+    out["learning"] = {
+        "pending": learning.pending if learning is not None else 0,  # jobs queued or running
+        "notesTokens": loaded.notes_tokens if loaded is not None else 0,  # tokens mixed into the model's
+    }
     return out
 
 
@@ -74,6 +83,21 @@ def _folder_from(argument: Any) -> Path | None:
         path = to_fs_path(argument)
         return Path(path) if path else None
     return Path(argument).expanduser()
+
+
+async def forget_workspace(ls: NextwordServer, args: tuple[Any, ...]) -> dict[str, Any]:
+    """Delete what was learned from a workspace folder (the argument: its URI or path; none:
+    every workspace folder): its store and what the server holds of it."""
+    folders = None
+    if args and args[0] is not None:
+        folder = _folder_from(args[0])
+        if folder is None:
+            raise JsonRpcInvalidParams(f"{FORGET_WORKSPACE} takes a folder path or URI, not {str(args[0])[:80]!r}")
+        folders = [folder.absolute()]
+    if ls.learning is None:
+        raise JsonRpcServerNotInitialized("nextword: the server is not initialized yet; send initialize first")
+    forgotten = await ls.learning.forget(folders)
+    return {"forgotten": forgotten, "workspaces": ls.learning.status()}
 
 
 def workspace_folder(ls: NextwordServer, args: tuple[Any, ...]) -> Path:

@@ -85,6 +85,8 @@ def apply(ls: NextwordServer) -> None:
         log.info("ignoring unknown settings: %s", ", ".join(unknown))
     ls.settings = settings
     logs.set_level(settings.log_level if level_set else ls.default_log_level)
+    if ls.learning is not None:
+        ls.learning.configure(settings.learning)
     if ls.host is not None:
         model = ls.model_override or settings.model_path
         ls.host.configure(model, ls.workspace_root(), settings.max_live_documents, from_flag=bool(ls.model_override))

@@ -19,7 +19,7 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 
-from . import commands, completion, configuration, logs
+from . import commands, completion, configuration, learning_events, logs
 from .buffer_words import BufferWords
 from .documents import Document, DocumentStore
 from .model_host import ModelHost
@@ -28,6 +28,7 @@ from .protocol import NextwordProtocol, work_done_token
 from .settings import Settings, to_json
 from .training_job import Trainer
 from .wordsyntax import typed_word_start
+from .workspace_learning import WorkspaceLearning
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class NextwordServer(LanguageServer):
         self.model_override = model_override  # the --model flag: wins over modelPath
         self.default_log_level = log_level  # the --log-level flag: used while logLevel is unset
         self.host: ModelHost | None = None
+        self.learning: WorkspaceLearning | None = None  # the workspace's notes, learned
         self.trainer = Trainer(self, self._use_trained)
         self.support = completion.ClientSupport()
         self.client_supports_progress = False
@@ -85,7 +87,12 @@ class NextwordServer(LanguageServer):
         self.client_supports_configuration = bool(get_capability(caps, "workspace.configuration", False))
         self.documents.encoding = PositionEncoding(self.workspace.position_encoding)
         configuration.initial(self, params.initialization_options)
-        self.host = ModelHost(asyncio.get_running_loop(), self._report)
+        loop = asyncio.get_running_loop()
+        self.host = ModelHost(loop, self._report)
+        self.learning = WorkspaceLearning(
+            loop, self._report, self.work_done_progress if self.client_supports_progress else None
+        )
+        self.host.on_model = self.learning.model_changed
         configuration.apply(self)
         # pygls builds the answer to initialize from the registered features' options once
         # this handler returns: the trigger characters depend on the initial settings.
@@ -103,6 +110,8 @@ class NextwordServer(LanguageServer):
     def stop_work(self) -> None:
         """Stop training and model work (the client asked to shut down, or went away)."""
         self.trainer.cancel()
+        if self.learning is not None:
+            self.learning.stop()
         if self.host is not None:
             self.host.stop()
 
@@ -290,6 +299,9 @@ def create_server(model_override: str | None = None, log_level: str = "info") ->
     async def on_initialized(ls: NextwordServer, params: types.InitializedParams) -> None:
         if ls.client_supports_configuration:
             await configuration.pull(ls)
+        await learning_events.start(ls)  # once the settings are known
+
+    learning_events.register(server)
 
     @server.feature(types.SHUTDOWN)
     def on_shutdown(ls: NextwordServer, params: None) -> None:
@@ -338,6 +350,10 @@ def create_server(model_override: str | None = None, log_level: str = "info") ->
     @server.command(commands.TRAIN)
     async def on_train(ls: NextwordServer, *args: Any) -> dict[str, Any]:
         return await commands.train_workspace(ls, args, work_done_token.get())
+
+    @server.command(commands.FORGET_WORKSPACE)
+    async def on_forget_workspace(ls: NextwordServer, *args: Any) -> dict[str, Any]:
+        return await commands.forget_workspace(ls, args)
 
     @server.command(commands.CANCEL_TRAINING)
     def on_cancel_training(ls: NextwordServer, *args: Any) -> dict[str, Any]:

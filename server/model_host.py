@@ -18,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .documents import Snapshot
-from .model_loader import LoadedModel, ModelLoader, Report
+from .loaded_model import LoadedModel
+from .model_loader import ModelLoader, Report
 from .read_ahead import IDLE_JOBS, ReadAhead
 from .sessions import Sessions, guarded
 from .worker import ModelWorker
@@ -55,6 +57,8 @@ class ModelHost:
         self.read_ahead = ReadAhead(loop, self.worker, self.sessions, lambda: self.loader.loaded)
         self._latest: dict[tuple[str, str], int] = {}  # the newest request of each kind per document
         self._seq = 0
+        # Told of every model about to be used (on the worker): the workspace's notes follow it.
+        self.on_model: Callable[[LoadedModel | None], None] | None = None
 
     # ----- control (event loop) ------------------------------------------------------------
     def start(self) -> None:
@@ -221,6 +225,8 @@ class ModelHost:
         starts over; with a new model, the most recently used are read again in the background,
         up to where they were."""
         held = self.sessions.free_all()
+        if self.on_model is not None:
+            self.on_model(new)
         if new is not None:
             self.read_ahead.read_again(held)
 

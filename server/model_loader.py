@@ -9,8 +9,7 @@ only once the old model is gone, so a reload never holds two whole models. A fil
 cannot be read leaves the model already loaded in place, and the problem is said in one
 sentence.
 
-``LoadedModel`` is the one place where the server builds a network or a Predictor and reads
-what the network runs on.
+The model once read is a ``LoadedModel`` (``loaded_model.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .loaded_model import LoadedModel, Signature
 from .worker import ModelWorker
 
 log = logging.getLogger(__name__)
@@ -33,18 +33,6 @@ POLL_SECONDS = 1.0  # how often the model file is checked for changes
 SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this long
 
 Report = Callable[[str, str], None]  # (level: "error" | "warning" | "info" | "log", message)
-Signature = tuple[int, int, int]
-
-# Text the warm-up reads: about as many tokens (some 300) as a fresh start on a long document
-# reads in one batched call.
-WARM_UP_TEXT = " ".join(
-    [
-        "The model reads these sentences before it serves, so that every way it reads text has run "
-        "once: one token at a time while someone types, and a whole run of tokens in one call when "
-        "a document is opened. The first document then pays no start-up."
-    ]
-    * 6
-)
 
 
 def _return_large_blocks() -> None:
@@ -82,58 +70,6 @@ def _signature(path: Path) -> Signature | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino) if os.path.isfile(path) else None
-
-
-class LoadedModel:
-    """A model file read, and the network prediction runs, built from it once (on the worker)."""
-
-    def __init__(self, checkpoint: Any, path: Path, signature: Signature | None, generation: int, config: Any) -> None:
-        self.path = path
-        self.signature = signature
-        self.generation = generation  # models loaded so far, this one included (reloads count)
-        self.config = config  # the PredictorConfig of every Predictor of this model
-        self.vocab = checkpoint.vocab
-        self.spacing = checkpoint.spacing  # how generated tokens are joined into text (phrases)
-        self.info: dict[str, Any] = checkpoint.info  # how the model was trained, as its checkpoint says
-        self.seconds = 0.0  # time to read the file and build the network
-        self.at = time.time()  # when it was swapped in
-        self._module: Any = checkpoint.model  # the trained module, until the network is built from it
-        self._network: Any = None  # nextword.model.InferenceNetwork
-
-    def network(self) -> Any:
-        """The network prediction runs, built on first use (on the worker); the trained module
-        is let go then: the network keeps what it needs of it."""
-        if self._network is None:
-            from nextword.model import InferenceNetwork
-
-            self._network = InferenceNetwork.build(self._module)
-            self._module = None
-        return self._network
-
-    def predictor(self) -> Any:
-        """A new Predictor of this model (on the worker)."""
-        from nextword.model import Predictor
-
-        return Predictor(self.network(), self.vocab, self.config, spacing=self.spacing)
-
-    @property
-    def precision(self) -> str | None:
-        """Of the weights the network multiplies (int8 or fp32); None until it is built (asking
-        would build it here, beside the worker doing the same)."""
-        return self._network.precision if self._network is not None else None
-
-    @property
-    def kernels(self) -> str | None:
-        """Whose arithmetic runs the network: nextword's C kernels or torch; None until built."""
-        return self._network.kernels if self._network is not None else None
-
-    def warm_up(self) -> None:
-        """Build the network and run it once both ways it reads text (one step per token, and a
-        run of tokens in one call, whose first use sets up library state), so that the first
-        keystroke and the first document opened pay no start-up."""
-        predictor = self.predictor()
-        predictor.predict(WARM_UP_TEXT, "", 1)
-        predictor.predict(WARM_UP_TEXT + " The", "", 1)
 
 
 class ModelLoader:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .documents import Snapshot
-from .model_loader import LoadedModel
+from .loaded_model import LoadedModel
 
 log = logging.getLogger(__name__)
 

@@ -79,8 +79,11 @@ async def lsp_client(
     configuration: dict[str, Any] | None = None,
     root: Path | None = None,
     env: dict[str, str] | None = None,
+    folders: list[Path] | None = None,
 ) -> AsyncIterator[LanguageClient]:
-    """A client connected to a fresh server, initialized, shut down afterwards."""
+    """A client connected to a fresh server, initialized, shut down afterwards; its workspace
+    folders are ``folders``, else ``root``."""
+    folders = folders if folders is not None else [root] if root else None
     config = ClientServerConfig(server_command=server_command(*args), server_env=server_env(data_dir, **(env or {})))
     client: LanguageClient = await config.start()  # type: ignore[assignment]
     if configuration is not None:
@@ -91,7 +94,9 @@ async def lsp_client(
                 capabilities=caps or capabilities(),
                 initialization_options=init_options,
                 root_uri=root.as_uri() if root else None,
-                workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None,
+                workspace_folders=[types.WorkspaceFolder(uri=f.as_uri(), name=f.name) for f in folders]
+                if folders
+                else None,
             )
         )
         yield client

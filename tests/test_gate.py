@@ -4,7 +4,7 @@ items hold most of its probability, so that the next word, if the list holds it,
 among the ones read at a glance."""
 
 import pytest
-from nextword.model.ranking import Suggestion, Suggestions
+from nextword.model.suggestions import Suggestion, Suggestions
 from nextword.server.completion import list_probability
 from nextword.server.settings import Settings
 

@@ -22,7 +22,7 @@ from nextword.model import (
     load_checkpoint,
     tokenize,
 )
-from nextword.model.ranking import top_indices
+from nextword.model.suggestions import top_indices
 from nextword.model.text import SplitText
 from nextword.model.tokenize import WORD_RE, is_word, iter_tokens
 from nextword.model.vocab import UNK

@@ -3,7 +3,7 @@ the shipped model: a word typed whole closes the list; a list after a space open
 first three words likely hold the next one."""
 
 import pytest
-from nextword.model.ranking import Suggestion, Suggestions
+from nextword.model.suggestions import Suggestion, Suggestions
 from nextword.server.completion import word_typed_whole
 
 

@@ -14,7 +14,7 @@ from nextword.model import InferenceNetwork, ModelConfig, Predictor, Vocabulary,
 from nextword.model.checkpoint import Checkpoint
 from nextword.model.note_style import NOTE_STYLE, NOTE_STYLE_RAMP, note_continuations, with_note
 from nextword.model.pieces import has_hangul, is_continuation, surface, word_tokens
-from nextword.model.ranking import Suggestions
+from nextword.model.suggestions import Suggestions
 from nextword.model.whole_words import MAX_PARTS, Parts, search, word_probability
 from nextword.model.word_parts import END, HANGUL, LATIN, NEAR, WordParts, count_parts, merge_counts, token_kinds
 from nextword.training.batches import encode_documents

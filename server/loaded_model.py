@@ -1,0 +1,106 @@
+"""A model file read, as the server predicts with it: the one place where the server builds
+a network or a Predictor, reads what the network runs on, and gives the Predictors the
+person's notes (those a personal model was trained on, and those learned from the
+workspace, swapped in as they change).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+Signature = tuple[int, int, int]
+
+# Text the warm-up reads: about as many tokens (some 300) as a fresh start on a long document
+# reads in one batched call.
+WARM_UP_TEXT = " ".join(
+    [
+        "The model reads these sentences before it serves, so that every way it reads text has run "
+        "once: one token at a time while someone types, and a whole run of tokens in one call when "
+        "a document is opened. The first document then pays no start-up."
+    ]
+    * 6
+)
+
+
+class LoadedModel:
+    """A model file read, and the network prediction runs, built from it once (on the worker)."""
+
+    def __init__(self, checkpoint: Any, path: Path, signature: Signature | None, generation: int, config: Any) -> None:
+        self.path = path
+        self.signature = signature
+        self.generation = generation  # models loaded so far, this one included (reloads count)
+        self.config = config  # the PredictorConfig of every Predictor of this model
+        self.vocab = checkpoint.vocab
+        self.spacing = checkpoint.spacing  # how generated tokens are joined into text (phrases)
+        self.info: dict[str, Any] = checkpoint.info  # how the model was trained, as its checkpoint says
+        self.seconds = 0.0  # time to read the file and build the network
+        self.at = time.time()  # when it was swapped in
+        self._module: Any = checkpoint.model  # the trained module, until the network is built from it
+        self._network: Any = None  # nextword.model.InferenceNetwork
+        notes = checkpoint.model.notes_tokens
+        # The token ids of the notes a personal model was trained on: mixed with the workspace's.
+        self._trained_tokens = notes.numpy().copy() if notes is not None else None
+        from nextword.model.notes import NotesSource
+
+        self.notes = NotesSource()  # what every Predictor of this model mixes in
+        self.notes_tokens = 0  # tokens of the workspace's notes mixed in
+        self._notes_lock = threading.Lock()
+        self._trained: Any = None  # Notes of the trained notes alone, once the network is built
+        self._learned: Any = None  # Notes of the trained and the workspace's notes, once learned
+
+    def network(self) -> Any:
+        """The network prediction runs, built on first use (on the worker); the trained module
+        is let go then: the network keeps what it needs of it."""
+        if self._network is None:
+            from nextword.model import InferenceNetwork
+            from nextword.model.predictor import trained_notes
+
+            self._network = InferenceNetwork.build(self._module)
+            self._module = None
+            with self._notes_lock:
+                self._trained = trained_notes(self._network, self.vocab)
+                self.notes.current = self._learned or self._trained
+        return self._network
+
+    def learn(self, tables: list[Any]) -> None:
+        """Mix the workspace's notes into every Predictor of this model: ``tables`` (token
+        strings and each file's ids, as ``FolderStore.token_table`` gives them), with the notes
+        the model was trained on. Built on the calling thread, swapped in whole."""
+        learned = None
+        tokens = sum(len(ids) for _, files in tables for ids in files)
+        if tokens:
+            from nextword.model.notes import Notes
+
+            learned = Notes.build(self.vocab, tables, trained=self._trained_tokens)
+        with self._notes_lock:
+            self._learned = learned
+            self.notes_tokens = tokens
+            self.notes.current = learned or self._trained
+
+    def predictor(self) -> Any:
+        """A new Predictor of this model (on the worker)."""
+        from nextword.model import Predictor
+
+        return Predictor(self.network(), self.vocab, self.config, spacing=self.spacing, notes=self.notes)
+
+    @property
+    def precision(self) -> str | None:
+        """Of the weights the network multiplies (int8 or fp32); None until it is built (asking
+        would build it here, beside the worker doing the same)."""
+        return self._network.precision if self._network is not None else None
+
+    @property
+    def kernels(self) -> str | None:
+        """Whose arithmetic runs the network: nextword's C kernels or torch; None until built."""
+        return self._network.kernels if self._network is not None else None
+
+    def warm_up(self) -> None:
+        """Build the network and run it once both ways it reads text (one step per token, and a
+        run of tokens in one call, whose first use sets up library state), so that the first
+        keystroke and the first document opened pay no start-up."""
+        predictor = self.predictor()
+        predictor.predict(WARM_UP_TEXT, "", 1)
+        predictor.predict(WARM_UP_TEXT + " The", "", 1)
