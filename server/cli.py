@@ -44,7 +44,8 @@ COMMANDS: dict[str, Subcommand] = {
     ),
     "serve": Subcommand("nextword.server.cli_serve", "run the language server (stdio by default)"),
     "forget": Subcommand(
-        "nextword.server.cli_forget", "delete your trained model, its training state and caches (after listing them)"
+        "nextword.server.cli_forget",
+        "delete your trained model, its training state, what the server learned from your workspaces, and caches (after listing them)",
     ),
 }
 
