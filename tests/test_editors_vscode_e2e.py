@@ -221,6 +221,9 @@ def test_vscode_suggests_in_the_models_order_and_accepts(tmp_path: Path) -> None
         "editor.fontSize": 15,
         "nextword.modelPath": str(model),
         "nextword.minProbability": 0,  # the next-word list after every space, whatever this random model thinks
+        # The model's own order: the notes beside the note are for training, not learned here
+        # (learning from the workspace has tests of its own).
+        "nextword.learning.enabled": False,
         # The server's DEBUG lines, in the nextword channel at its default level (Info), and
         # the LSP messages in their own channel.
         "nextword.logLevel": "debug",
