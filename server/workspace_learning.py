@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +34,11 @@ log = logging.getLogger(__name__)
 
 Report = Callable[[str, str], None]  # (level, message), as the model host reports
 
+# Learning shares the interpreter with the worker thread: a keystroke's work that needs the
+# GIL waits until the learning thread is made to let go of it, after 5 ms by default. A
+# shorter interval bounds that wait while notes are read; uncontended, it costs nothing.
+SWITCH_INTERVAL = 0.0005
+
 
 class Folder:
     """A workspace folder and what was learned from it (``path`` None: the outside store)."""
@@ -43,6 +49,7 @@ class Folder:
         self.state = "reading"
         self.error = ""
         self.new_words = 0  # words the vocabulary in use lacks, as last mixed
+        self.cap_said = False  # the person was told that learning.maxWords left files out
 
     @property
     def store_file(self) -> Path:
@@ -84,6 +91,7 @@ class WorkspaceLearning:
         self._lock = threading.Lock()
         self._remix_queued = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nextword-learning")
+        sys.setswitchinterval(SWITCH_INTERVAL)
 
     # ----- control (event loop) ------------------------------------------------------------
     @property
@@ -245,8 +253,14 @@ class WorkspaceLearning:
         self._save(folder)
         left = f"; {result.left_out:,} left out (learning.maxWords)" if result.left_out else ""
         progress.end(f"{store.file_count:,} files, {store.word_count:,} words{left}")
-        if result.left_out:
-            log.info("%s: %d files left out, the word cap is reached", path, result.left_out)
+        if result.left_out and not folder.cap_said:
+            folder.cap_said = True  # once a session: the status keeps counting
+            self._say(
+                "warning",
+                f"nextword: learned {self.settings.max_words:,} words from your notes, the most learning.maxWords "
+                f"allows; {result.left_out:,} files of {path} were left out. Raise learning.maxWords to learn them "
+                "(each million words takes some 60 MB of memory).",
+            )
         self._remix()
         folder.state = "ready"
 

@@ -190,3 +190,17 @@ async def test_two_folders(tmp_path: Path, tiny_model_path: Path) -> None:
         assert WORD in await offered(client, second, "zorb")
         assert "vantablorp" in await offered(client, first, "vantab")
         assert len(list((data / "workspaces").iterdir())) == 2
+
+
+async def test_past_the_word_cap_files_are_left_out_and_said(tmp_path: Path, tiny_model_path: Path) -> None:
+    folder, data = notes_folder(tmp_path), tmp_path / "data"
+    (folder / "b.md").write_text("The quixotrel engine hums. " * 20, encoding="utf-8")
+    options = {"learning": {"maxWords": 30}}  # a.md's 16 words fit; b.md's and large.md's do not
+    async with lsp_client("--model", str(tiny_model_path), data_dir=data, root=folder, init_options=options) as client:
+        status = await wait_status(client, settled, 60)
+        [entry] = status["workspaces"]
+        assert (entry["files"], entry["leftOut"]) == (1, 2) and entry["words"] <= 30
+        warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
+        assert any("learning.maxWords" in m and "2 files" in m for m in warnings), warnings
+        assert WORD in await offered(client, folder, "zorb")
+        assert "quixotrel" not in await offered(client, folder, "quix")
