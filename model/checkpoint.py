@@ -18,6 +18,7 @@ from safetensors.torch import save
 
 from .config import ModelConfig
 from .errors import NextwordError
+from .file_header import header_format
 from .network import LanguageModel
 from .paths import default_model_path
 from .pieces import has_hangul, segmentation_id
@@ -165,19 +166,7 @@ def save_file(tensors: dict[str, torch.Tensor], filename: str | os.PathLike[str]
 def is_nextword_file(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a regular file that nextword wrote (a model or a training state),
     judged by its header alone: a model damaged further on still counts as one."""
-    path = Path(path)
-    try:
-        if not path.is_file():
-            return False
-        with path.open("rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            if not 2 <= size <= 100_000_000:  # safetensors' own limit on a header
-                return False
-            header = json.loads(f.read(size))
-    except (OSError, ValueError):
-        return False
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    return isinstance(metadata, dict) and metadata.get("format") == FORMAT
+    return header_format(path) == FORMAT
 
 
 # The bounds of each setting a stored config may hold (dropout is a probability).

@@ -41,10 +41,20 @@ def workspace_folders(ls: NextwordServer) -> list[Path]:
 
 
 async def start(ls: NextwordServer) -> None:
-    """Read the workspace folders, and have the client tell of files changed on disk."""
-    if ls.learning is None:
+    """Start learning: read the workspace folders, and have the client tell of files changed
+    on disk. Once ``initialize`` is answered: its answer does not wait for the imports."""
+    from .workspace_learning import WorkspaceLearning
+
+    host = ls.host
+    if host is None or ls.learning is not None:
         return
-    ls.learning.start(workspace_folders(ls))
+    progress = ls.work_done_progress if ls.client_supports_progress else None
+    learning = ls.learning = WorkspaceLearning(asyncio.get_running_loop(), ls.report, progress)
+    learning.configure(ls.settings.learning)
+    host.on_model = learning.model_changed
+    if host.loaded is not None:
+        learning.model_changed(host.loaded)
+    learning.start(workspace_folders(ls))
     await _watch_files(ls)
 
 

@@ -13,7 +13,7 @@ import asyncio
 import atexit
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -28,7 +28,9 @@ from .protocol import NextwordProtocol, work_done_token
 from .settings import Settings, to_json
 from .training_job import Trainer
 from .wordsyntax import typed_word_start
-from .workspace_learning import WorkspaceLearning
+
+if TYPE_CHECKING:
+    from .workspace_learning import WorkspaceLearning
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class NextwordServer(LanguageServer):
         self.model_override = model_override  # the --model flag: wins over modelPath
         self.default_log_level = log_level  # the --log-level flag: used while logLevel is unset
         self.host: ModelHost | None = None
-        self.learning: WorkspaceLearning | None = None  # the workspace's notes, learned
+        self.learning: WorkspaceLearning | None = None  # the workspace's notes, learned (from `initialized`)
         self.trainer = Trainer(self, self._use_trained)
         self.support = completion.ClientSupport()
         self.client_supports_progress = False
@@ -70,7 +72,7 @@ class NextwordServer(LanguageServer):
     def show(self, kind: types.MessageType, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
-    def _report(self, level: str, message: str) -> None:
+    def report(self, level: str, message: str) -> None:
         """Messages from the model host (called on the event loop)."""
         if level == "log":
             self.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=message))
@@ -87,12 +89,7 @@ class NextwordServer(LanguageServer):
         self.client_supports_configuration = bool(get_capability(caps, "workspace.configuration", False))
         self.documents.encoding = PositionEncoding(self.workspace.position_encoding)
         configuration.initial(self, params.initialization_options)
-        loop = asyncio.get_running_loop()
-        self.host = ModelHost(loop, self._report)
-        self.learning = WorkspaceLearning(
-            loop, self._report, self.work_done_progress if self.client_supports_progress else None
-        )
-        self.host.on_model = self.learning.model_changed
+        self.host = ModelHost(asyncio.get_running_loop(), self.report)
         configuration.apply(self)
         # pygls builds the answer to initialize from the registered features' options once
         # this handler returns: the trigger characters depend on the initial settings.

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from nextword.model import NextwordError
+from nextword.model.file_header import header_format
 from nextword.model.paths import data_dir
 from nextword.model.pieces import segmentation_id
 from nextword.model.tokenize import is_word, tokenize
@@ -356,15 +357,4 @@ def _check(words: Any, entries: Any, ids: np.ndarray) -> str | None:
 def is_store_file(path: Path) -> bool:
     """Whether ``path`` is a regular file that is a nextword workspace store, judged by its
     header alone (a store damaged further on still counts as one)."""
-    try:
-        if not path.is_file() or path.is_symlink():
-            return False
-        with path.open("rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            if not 2 <= size <= _HEADER_LIMIT:
-                return False
-            header = json.loads(f.read(size))
-    except (OSError, ValueError):
-        return False
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    return isinstance(metadata, dict) and metadata.get("format") == FORMAT
+    return not path.is_symlink() and header_format(path) == FORMAT
