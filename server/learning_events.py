@@ -49,7 +49,9 @@ async def start(ls: NextwordServer) -> None:
     if host is None or ls.learning is not None:
         return
     progress = ls.work_done_progress if ls.client_supports_progress else None
-    learning = ls.learning = WorkspaceLearning(asyncio.get_running_loop(), ls.report, progress)
+    learning = ls.learning = WorkspaceLearning(
+        asyncio.get_running_loop(), ls.report, progress, lambda: host.state not in ("starting", "loading")
+    )
     learning.configure(ls.settings.learning)
     host.on_model = learning.model_changed
     if host.loaded is not None:

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -38,6 +39,7 @@ Report = Callable[[str, str], None]  # (level, message), as the model host repor
 # GIL waits until the learning thread is made to let go of it, after 5 ms by default. A
 # shorter interval bounds that wait while notes are read; uncontended, it costs nothing.
 SWITCH_INTERVAL = 0.0005
+MODEL_WAIT_SECONDS = 30.0  # the longest reading waits for the model to load
 
 
 class Folder:
@@ -77,9 +79,12 @@ class WorkspaceLearning:
         loop: asyncio.AbstractEventLoop,
         report: Report,
         progress: Any | None = None,
+        model_settled: Callable[[], bool] = lambda: True,
     ):
-        """``progress``: pygls's ``work_done_progress`` when the client shows progress."""
+        """``progress``: pygls's ``work_done_progress`` when the client shows progress;
+        ``model_settled``: whether the model has loaded (or cannot be): reading waits for it."""
         self._loop, self._report, self.progress = loop, report, progress
+        self._model_settled = model_settled
         self.model: Any = None  # the LoadedModel in use, whose Predictors get the notes
         self.settings = LearningSettings()
         self.folders: dict[Path, Folder] = {}
@@ -230,6 +235,7 @@ class WorkspaceLearning:
         folder = self.folders.setdefault(path, Folder(path))
         if not self.enabled or path not in self._wanted:
             return
+        self._wait_for_the_model()
         store = self._open(folder)
         folder.state, folder.error = "reading", ""
         progress = ReadingProgress(self._loop, self.progress, path.name or str(path))
@@ -263,6 +269,14 @@ class WorkspaceLearning:
             )
         self._remix()
         folder.state = "ready"
+
+    def _wait_for_the_model(self) -> None:
+        """Reading competes with loading the model for the processor and the interpreter, and
+        what is read is of no use before the model is there: it waits, a while at most."""
+        waited = 0.0
+        while not self._model_settled() and not self._stopping and waited < MODEL_WAIT_SECONDS:
+            time.sleep(0.05)
+            waited += 0.05
 
     def _learn_path(self, path: Path) -> None:
         folder, key = self._folder_of(path)

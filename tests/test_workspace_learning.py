@@ -3,6 +3,7 @@ kept between sessions, learned on save and on changes on disk, forgotten, turned
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ async def offered(client: Any, folder: Path, prefix: str) -> list[str]:
     open_doc(client, uri, text)
     items = await complete(client, uri, 0, len(text))
     return [item.label for item in items.items]
+
+
+async def wait_for_word(client: Any, folder: Path, prefix: str, word: str, timeout: float = 30.0) -> None:
+    """Until ``word`` is offered for ``prefix`` (a change on disk is learned once told)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while word not in await offered(client, folder, prefix):
+        assert asyncio.get_running_loop().time() < deadline, f"{word} never offered"
+        await asyncio.sleep(0.2)
 
 
 async def save(client: Any, path: Path, text: str) -> None:
@@ -112,6 +121,13 @@ async def test_learns_saves_and_changes_on_disk_and_forgets_deleted_files(
         client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes))
         await wait_status(client, lambda s: settled(s) and s["workspaces"][0]["files"] == 4, 30)
         assert "plumbaxe" in await offered(client, folder, "plumb")
+        # Changed on disk: what it says now is learned, what it no longer says forgotten.
+        other.write_text("The crumblewick tool and the crumblewick handle.\n", encoding="utf-8")
+        changes = [types.FileEvent(other.as_uri(), types.FileChangeType.Changed)]
+        client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes))
+        await wait_status(client, lambda s: settled(s) and s["learning"]["notesTokens"] > 0, 30)
+        await wait_for_word(client, folder, "crumb", "crumblewick")
+        assert "plumbaxe" not in await offered(client, folder, "plumb")
         other.unlink()
         changes = [types.FileEvent(other.as_uri(), types.FileChangeType.Deleted)]
         client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes))
