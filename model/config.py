@@ -47,6 +47,10 @@ class PredictorConfig:
     # (cosine): the cache takes its share only as far as its words' contexts are more alike.
     neural_cache_null: float = 0.6
     notes_weight: float = 0.3  # a personal model's n-gram of its notes: its share beside the network's (0: off)
+    # The notes' n-gram's share once it holds notes learned from the workspace, which the
+    # network never trained on: it has more to say beside the network than of notes the
+    # network learned too.
+    workspace_notes_weight: float = 0.5
     # On a fresh or far-away context, the network reads this many tokens back. An LSTM uses
     # little beyond the last hundred or so, and the first completion after opening a
     # document waits for one LSTM step per token read (benchmarks/HISTORY.md has the figures).

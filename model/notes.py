@@ -35,11 +35,13 @@ class Notes:
         new_words: list[str] | None = None,
         counts: np.ndarray | None = None,
         part_words: Counter[str] | None = None,
+        from_workspace: bool = False,
     ):
         """``new_words``: the words the vocabulary lacks, in code-point order (the n-th has id
         ``len(vocab) + n``); ``counts``: how often the notes have each token (the vocabulary's
         and the new words'); ``part_words``: how often they have each word written in parts."""
         self.vocab, self.ngram = vocab, ngram
+        self.from_workspace = from_workspace  # holds notes the network was not trained on
         self.new_words = new_words or []
         self.new_index = {w: len(vocab) + n for n, w in enumerate(self.new_words)}
         self.counts = counts
@@ -59,7 +61,9 @@ class Notes:
         new_index: dict[str, int] = {}
         pieces: list[np.ndarray] = [np.asarray(trained, dtype=np.int32)] if trained is not None else []
         part_words: Counter[str] = Counter()
+        learned = False  # any file of notes the network was not trained on
         for words, files in tables:
+            learned = learned or len(files) > 0
             ids = np.fromiter((vocab.index.get(w, -1) for w in words), dtype=np.int32, count=len(words))
             used = np.zeros(len(words), dtype=bool)  # a table may keep words no file has any more
             for file in files:
@@ -86,7 +90,7 @@ class Notes:
         vocab_size = size + len(new_words)
         ngram = NotesNgram(tokens, vocab_size) if len(tokens) else None
         counts = np.bincount(tokens, minlength=vocab_size).astype(np.int32)
-        return cls(vocab, ngram, new_words, counts, part_words)
+        return cls(vocab, ngram, new_words, counts, part_words, from_workspace=learned)
 
     @property
     def nbytes(self) -> int:

@@ -158,9 +158,10 @@ class Ranking:
 
     def _mix_notes(self, probs: np.ndarray) -> np.ndarray:
         """Mix the notes' n-gram into ``probs`` (the network's, in place): their share
-        (``notes_weight``) of the vocabulary's words, and the probabilities of the notes' own
+        (``notes_weight``, ``workspace_notes_weight``) of the vocabulary's words, and the probabilities of the notes' own
         words the vocabulary lacks, returned."""
-        notes, weight = self._mixed_from, self._config.notes_weight
+        notes, config = self._mixed_from, self._config
+        weight = config.workspace_notes_weight if notes is not None and notes.from_workspace else config.notes_weight
         if notes is None or notes.ngram is None or notes.vocab is not self._vocab or weight <= 0:
             self._notes = None
             return np.zeros(0)
