@@ -50,7 +50,11 @@ async def start(ls: NextwordServer) -> None:
         return
     progress = ls.work_done_progress if ls.client_supports_progress else None
     learning = ls.learning = WorkspaceLearning(
-        asyncio.get_running_loop(), ls.report, progress, lambda: host.state not in ("starting", "loading")
+        asyncio.get_running_loop(),
+        ls.report,
+        progress,
+        model_settled=lambda: host.state not in ("starting", "loading"),
+        answering=lambda: host.in_flight > 0,
     )
     learning.configure(ls.settings.learning)
     host.on_model = learning.model_changed

@@ -57,6 +57,7 @@ class ModelHost:
         self.read_ahead = ReadAhead(loop, self.worker, self.sessions, lambda: self.loader.loaded)
         self._latest: dict[tuple[str, str], int] = {}  # the newest request of each kind per document
         self._seq = 0
+        self.in_flight = 0  # requests being answered: learning lets them run first
         # Told of every model about to be used (on the worker): the workspace's notes follow it.
         self.on_model: Callable[[LoadedModel | None], None] | None = None
 
@@ -132,21 +133,29 @@ class ModelHost:
         (a ghost-text request asks as "phrase", so that it never overtakes a completion).
         ``composing``: the last Hangul syllable may be one an input method is composing."""
         ticket = self._ticket(kind, uri)
-        done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k, composing))
-        if done and found is not None:
-            return found
-        future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket, kind, composing)
-        return await asyncio.wrap_future(future)
+        self.in_flight += 1
+        try:
+            done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k, composing))
+            if done and found is not None:
+                return found
+            future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket, kind, composing)
+            return await asyncio.wrap_future(future)
+        finally:
+            self.in_flight -= 1
 
     async def phrase(
         self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float
     ) -> tuple[str, float] | None:
         """A phrase continuing ``prefix`` (see ``Predictor.complete_phrase``), or None."""
         ticket = self._ticket("phrase", uri)
-        future = self.worker.submit_later(
-            self._phrase, uri, text, context_end, prefix, max_words, min_probability, ticket
-        )
-        return await asyncio.wrap_future(future)
+        self.in_flight += 1
+        try:
+            future = self.worker.submit_later(
+                self._phrase, uri, text, context_end, prefix, max_words, min_probability, ticket
+            )
+            return await asyncio.wrap_future(future)
+        finally:
+            self.in_flight -= 1
 
     def prepare(self, uri: str, text: Snapshot, cursor: int) -> None:
         """The document changed and the cursor is at ``cursor``: once the typist pauses, bring

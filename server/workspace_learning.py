@@ -26,10 +26,11 @@ from typing import Any
 from nextword.model import NextwordError
 from nextword.model.pieces import is_continuation
 
+from .learned_folder import Folder
 from .reading_progress import ReadingProgress
 from .settings import LearningSettings
 from .workspace_scan import key_of, learn_file, outside_key, scan
-from .workspace_store import FolderStore, StoreDamaged, outside_store_path, store_path
+from .workspace_store import FolderStore, StoreDamaged
 
 log = logging.getLogger(__name__)
 
@@ -40,35 +41,7 @@ Report = Callable[[str, str], None]  # (level, message), as the model host repor
 # shorter interval bounds that wait while notes are read; uncontended, it costs nothing.
 SWITCH_INTERVAL = 0.0005
 MODEL_WAIT_SECONDS = 30.0  # the longest reading waits for the model to load
-
-
-class Folder:
-    """A workspace folder and what was learned from it (``path`` None: the outside store)."""
-
-    def __init__(self, path: Path | None):
-        self.path = path
-        self.store: FolderStore | None = None
-        self.state = "reading"
-        self.error = ""
-        self.new_words = 0  # words the vocabulary in use lacks, as last mixed
-        self.cap_said = False  # the person was told that learning.maxWords left files out
-
-    @property
-    def store_file(self) -> Path:
-        return outside_store_path() if self.path is None else store_path(self.path)
-
-    def entry(self, enabled: bool) -> dict[str, Any]:
-        store = self.store
-        return {
-            "folder": str(self.path) if self.path is not None else None,
-            "state": self.state if enabled else "off",
-            "files": store.file_count if store else 0,
-            "words": store.word_count if store else 0,
-            "newWords": self.new_words if store else 0,
-            "skipped": dict(store.skipped) if store else {},
-            "leftOut": store.left_out if store else 0,
-            "error": self.error or None,
-        }
+REQUEST_WAIT_SECONDS = 0.2  # the longest learning waits for a request between two files
 
 
 class WorkspaceLearning:
@@ -80,11 +53,13 @@ class WorkspaceLearning:
         report: Report,
         progress: Any | None = None,
         model_settled: Callable[[], bool] = lambda: True,
+        answering: Callable[[], bool] = lambda: False,
     ):
         """``progress``: pygls's ``work_done_progress`` when the client shows progress;
-        ``model_settled``: whether the model has loaded (or cannot be): reading waits for it."""
+        ``model_settled``: whether the model has loaded (or cannot be): reading waits for it;
+        ``answering``: whether a request is being answered: learning pauses between files."""
         self._loop, self._report, self.progress = loop, report, progress
-        self._model_settled = model_settled
+        self._model_settled, self._answering = model_settled, answering
         self.model: Any = None  # the LoadedModel in use, whose Predictors get the notes
         self.settings = LearningSettings()
         self.folders: dict[Path, Folder] = {}
@@ -119,6 +94,8 @@ class WorkspaceLearning:
             self._submit(self._drop_all)
         elif settings.enabled and (settings.max_words, settings.max_file_kb) != (old.max_words, old.max_file_kb):
             self._read_all()  # what the caps left out, or skipped, may now be learned
+        elif settings.outside_folders != old.outside_folders:
+            self._read_all()  # the outside store mixed in, or left out
 
     def start(self, folders: list[Path]) -> None:
         """Begin (once the settings are known): read every workspace folder."""
@@ -165,7 +142,9 @@ class WorkspaceLearning:
     def status(self) -> list[dict[str, Any]]:
         """``nextword.status``'s ``workspaces``: each folder, then the outside store if used."""
         enabled = self.enabled
-        entries = [self.folders[p].entry(enabled) if p in self.folders else _waiting(p, enabled) for p in self._wanted]
+        entries = [
+            self.folders[p].entry(enabled) if p in self.folders else Folder(p).entry(enabled) for p in self._wanted
+        ]
         if self.outside.store is not None and (self.outside.store.file_count or self.outside.error):
             entries.append(self.outside.entry(enabled and self.settings.outside_folders))
         return entries
@@ -248,7 +227,7 @@ class WorkspaceLearning:
                 max_words=self.settings.max_words,
                 words_elsewhere=self._words_except(store),
                 should_stop=lambda: self._stopping or not self.enabled,
-                progress=progress.report,
+                progress=lambda done, total: self._after_a_file(progress, done, total),
             )
         except NextwordError as e:
             folder.error = str(e)
@@ -277,6 +256,18 @@ class WorkspaceLearning:
         while not self._model_settled() and not self._stopping and waited < MODEL_WAIT_SECONDS:
             time.sleep(0.05)
             waited += 0.05
+
+    def _after_a_file(self, progress: ReadingProgress, done: int, total: int) -> None:
+        progress.report(done, total)
+        self._let_requests_run()
+
+    def _let_requests_run(self) -> None:
+        """Wait while a request is answered (a while at most). Beside it, learning would take
+        the interpreter from it at every switch interval and double its time."""
+        waited = 0.0
+        while self._answering() and waited < REQUEST_WAIT_SECONDS:
+            time.sleep(0.001)
+            waited += 0.001
 
     def _learn_path(self, path: Path) -> None:
         folder, key = self._folder_of(path)
@@ -342,6 +333,7 @@ class WorkspaceLearning:
     def _remix(self) -> None:
         with self._lock:
             self._remix_queued = False
+        self._let_requests_run()
         folders = list(self.folders.values())
         if self.settings.outside_folders:
             folders.append(self.outside)
@@ -376,8 +368,3 @@ class WorkspaceLearning:
     def _say(self, level: str, message: str) -> None:
         log.warning("%s", message)
         self._loop.call_soon_threadsafe(self._report, level, message)
-
-
-def _waiting(path: Path, enabled: bool) -> dict[str, Any]:
-    """A folder not yet looked at."""
-    return Folder(path).entry(enabled)
