@@ -43,6 +43,10 @@ class LoadedModel:
         notes = checkpoint.model.notes_tokens
         # The token ids of the notes a personal model was trained on: mixed with the workspace's.
         self._trained_tokens = notes.numpy().copy() if notes is not None else None
+        from nextword.training.finetune import learned_files
+
+        # The content digests of the files those tokens are of.
+        self._trained_files = {digest for digest, part in learned_files(self.info).items() if part == "train"}
         from nextword.model.notes import NotesSource
 
         self.notes = NotesSource()  # what every Predictor of this model mixes in
@@ -65,16 +69,19 @@ class LoadedModel:
                 self.notes.current = self._learned or self._trained
         return self._network
 
-    def learn(self, tables: list[Any]) -> None:
+    def learn(self, tables: list[Any], digests: set[str]) -> None:
         """Mix the workspace's notes into every Predictor of this model: ``tables`` (token
-        strings and each file's ids, as ``FolderStore.token_table`` gives them), with the notes
-        the model was trained on. Built on the calling thread, swapped in whole."""
+        strings and each file's ids, as ``FolderStore.token_table`` gives them; ``digests``,
+        the files' content digests), with the notes the model was trained on, unless the
+        workspace holds every one of them: counted twice, they would only skew the n-gram.
+        Built on the calling thread, swapped in whole."""
         learned = None
         tokens = sum(len(ids) for _, files in tables for ids in files)
         if tokens:
             from nextword.model.notes import Notes
 
-            learned = Notes.build(self.vocab, tables, trained=self._trained_tokens)
+            covered = bool(self._trained_files) and self._trained_files <= digests
+            learned = Notes.build(self.vocab, tables, trained=None if covered else self._trained_tokens)
         with self._notes_lock:
             self._learned = learned
             self.notes_tokens = tokens

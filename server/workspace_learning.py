@@ -341,7 +341,7 @@ class WorkspaceLearning:
         model = self.model
         if model is None:
             return
-        model.learn([s.token_table() for s in stores])
+        model.learn([s.token_table() for s in stores], {f.digest for s in stores for f in s.files.values()})
         vocab = model.vocab
         for folder in folders:
             store = folder.store
