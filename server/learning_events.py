@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from .lsp_server import NextwordServer
 
 log = logging.getLogger(__name__)
+
+# Learning waits this long after a request is answered: a person typing asks again soon, and a
+# file being learned when the next key comes would take the interpreter from its answer.
+QUIET_AFTER_A_REQUEST = 0.015
 
 
 def path_of(uri: str) -> Path | None:
@@ -54,7 +59,7 @@ async def start(ls: NextwordServer) -> None:
         ls.report,
         progress,
         model_settled=lambda: host.state not in ("starting", "loading"),
-        answering=lambda: host.in_flight > 0,
+        answering=lambda: host.in_flight > 0 or time.monotonic() - host.last_answered < QUIET_AFTER_A_REQUEST,
     )
     learning.configure(ls.settings.learning)
     host.on_model = learning.model_changed

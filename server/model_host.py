@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,7 @@ class ModelHost:
         self._latest: dict[tuple[str, str], int] = {}  # the newest request of each kind per document
         self._seq = 0
         self.in_flight = 0  # requests being answered: learning lets them run first
+        self.last_answered = 0.0  # time.monotonic() when the last request was answered
         # Told of every model about to be used (on the worker): the workspace's notes follow it.
         self.on_model: Callable[[LoadedModel | None], None] | None = None
 
@@ -142,6 +144,7 @@ class ModelHost:
             return await asyncio.wrap_future(future)
         finally:
             self.in_flight -= 1
+            self.last_answered = time.monotonic()
 
     async def phrase(
         self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float
@@ -156,6 +159,7 @@ class ModelHost:
             return await asyncio.wrap_future(future)
         finally:
             self.in_flight -= 1
+            self.last_answered = time.monotonic()
 
     def prepare(self, uri: str, text: Snapshot, cursor: int) -> None:
         """The document changed and the cursor is at ``cursor``: once the typist pauses, bring
