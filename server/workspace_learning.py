@@ -29,6 +29,7 @@ from nextword.model.pieces import is_continuation
 from .learned_folder import Folder
 from .reading_progress import ReadingProgress
 from .settings import LearningSettings
+from .tokenizing_process import tokenizing_process
 from .workspace_scan import key_of, learn_file, outside_key, scan
 from .workspace_store import FolderStore, StoreDamaged
 
@@ -220,15 +221,17 @@ class WorkspaceLearning:
         progress = ReadingProgress(self._loop, self.progress, path.name or str(path))
         progress.begin()
         try:
-            result = scan(
-                path,
-                store,
-                max_file_bytes=self.settings.max_file_kb * 1024,
-                max_words=self.settings.max_words,
-                words_elsewhere=self._words_except(store),
-                should_stop=lambda: self._stopping or not self.enabled,
-                progress=lambda done, total: self._after_a_file(progress, done, total),
-            )
+            with tokenizing_process() as reader:
+                result = scan(
+                    path,
+                    store,
+                    max_file_bytes=self.settings.max_file_kb * 1024,
+                    max_words=self.settings.max_words,
+                    words_elsewhere=self._words_except(store),
+                    should_stop=lambda: self._stopping or not self.enabled,
+                    progress=lambda done, total: self._after_a_file(progress, done, total),
+                    reader=reader,
+                )
         except NextwordError as e:
             folder.error = str(e)
             progress.end("could not read the folder")

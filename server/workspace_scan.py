@@ -22,6 +22,7 @@ from nextword.training.corpus import DEFAULT_EXTENSIONS, Exclusions, content_dig
 from .workspace_store import FolderStore
 
 CAP_REACHED = "left out: the word cap is reached"
+Reader = Callable[[Path], tuple[str, str, list[str]]]  # read_tokens, here or in another process
 EMPTY = "empty"
 
 
@@ -43,6 +44,16 @@ def too_large(max_file_bytes: int) -> str:
     return f"larger than {kb:g} kB" if kb >= 1 else f"larger than {max_file_bytes} bytes"
 
 
+def read_tokens(path: Path) -> tuple[str, str, list[str]]:
+    """The reason the file at ``path`` cannot be learned ("" when it can), its content digest
+    and its tokens: the part of learning a file that holds the interpreter longest, which a
+    scan of many files runs in a process of its own (``Reader``)."""
+    text, problem = read_text(path)
+    if text is None or not text.strip():
+        return problem or EMPTY, "", []
+    return "", content_digest(text), tokenize(text)
+
+
 def scan(
     folder: Path,
     store: FolderStore,
@@ -53,11 +64,13 @@ def scan(
     words_elsewhere: int = 0,
     should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[int, int], None] | None = None,
+    reader: Reader = read_tokens,
 ) -> ScanResult:
     """Bring ``store`` up to date with ``folder``: learn new and changed files, forget those
     gone. ``max_words`` caps the words of this store plus ``words_elsewhere`` (other stores):
     past it, new files are left out and counted, and nothing stored is dropped to make room.
-    ``should_stop`` is asked between files; ``progress(done, total)`` told after each. Raises
+    ``should_stop`` is asked between files; ``progress(done, total)`` told after each;
+    ``reader`` reads and tokenizes each new or changed file (``read_tokens``). Raises
     NextwordError when the folder is gone or one of its ``.nextwordignore`` files is unreadable."""
     result = ScanResult()
     if not folder.is_dir():
@@ -72,7 +85,7 @@ def scan(
         if should_stop():
             result.stopped = True
             break
-        outcome = _update(store, key, path, max_file_bytes, max_words, words_elsewhere)
+        outcome = _update(store, key, path, max_file_bytes, max_words, words_elsewhere, reader)
         if outcome == "learned":
             result.learned += 1
         elif outcome == "unchanged":
@@ -106,7 +119,13 @@ def learn_file(
 
 
 def _update(
-    store: FolderStore, key: str, path: Path, max_file_bytes: int, max_words: int | None, words_elsewhere: int
+    store: FolderStore,
+    key: str,
+    path: Path,
+    max_file_bytes: int,
+    max_words: int | None,
+    words_elsewhere: int,
+    reader: Reader = read_tokens,
 ) -> str:
     """Bring ``key`` up to date: "learned", "unchanged", CAP_REACHED or the reason it was skipped."""
     old = store.files.get(key)
@@ -123,15 +142,13 @@ def _update(
     budget = None if max_words is None else max_words - words_elsewhere - store.word_count
     if old is None and budget is not None and budget <= 0:
         return CAP_REACHED  # full: not even read
-    text, problem = read_text(path)
-    if text is None or not text.strip():
+    problem, digest, tokens = reader(path)
+    if problem:
         store.forget(key)
-        return problem or EMPTY
-    digest = content_digest(text)
+        return problem
     if old is not None and old.digest == digest:
-        store.touch(key, stat.st_mtime_ns, stat.st_size)  # touched, not changed: not tokenized again
+        store.touch(key, stat.st_mtime_ns, stat.st_size)  # touched, not changed: learned as it was
         return "unchanged"
-    tokens = tokenize(text)
     if budget is not None:
         words = sum(1 for t in tokens if is_word(t))
         if words - (old.words if old is not None else 0) > budget:
