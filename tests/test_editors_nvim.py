@@ -155,15 +155,21 @@ def model(tmp_path_factory) -> Path:
     return build_model(tmp_path_factory.mktemp("nvim-model") / "editors.safetensors")
 
 
-def start_nvim(tmp_path: Path, prelude: str) -> Nvim:
-    """Neovim set up as the README tells a user (exactly the files it says to copy), editing an
-    empty note in a notes folder, with ``prelude`` (the user's own Lua) run first."""
-    nvim_bin = require_011()
+def user_home(tmp_path: Path) -> Path:
+    """A home whose Neovim config is exactly the files the README says to copy."""
     home = tmp_path / "home"
     config = home / "xdg_config_home" / "nvim"
     (config / "lsp").mkdir(parents=True)
     shutil.copy(NVIM_DIR / "lsp" / "nextword.lua", config / "lsp" / "nextword.lua")
     shutil.copy(NVIM_DIR / "init-snippet.lua", config / "init.lua")
+    return home
+
+
+def start_nvim(tmp_path: Path, prelude: str) -> Nvim:
+    """Neovim set up as the README tells a user (exactly the files it says to copy), editing an
+    empty note in a notes folder, with ``prelude`` (the user's own Lua) run first."""
+    nvim_bin = require_011()
+    home = user_home(tmp_path)
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / ".git").mkdir()  # a root marker: the notes folder is the workspace

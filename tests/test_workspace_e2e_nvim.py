@@ -10,12 +10,11 @@ Neovim comes from PyPI, as for test_editors_nvim.py, whose way of driving it thi
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_editors_nvim import CURRENT_LINE, NVIM, NVIM_DIR, SHIPPED_MODEL, Nvim, require_011
+from test_editors_nvim import CURRENT_LINE, NVIM, SHIPPED_MODEL, Nvim, require_011, user_home
 
 pytestmark = [
     pytest.mark.skipif(
@@ -56,11 +55,7 @@ def start(tmp_path: Path, learning: bool) -> tuple[Nvim, Path]:
     """Neovim set up as the README tells a user, with ``learning.enabled`` set in the user's
     init, editing a new note (not yet on disk) in a notes folder that holds NOTE."""
     nvim_bin = require_011()
-    home = tmp_path / "home"
-    config = home / "xdg_config_home" / "nvim"
-    (config / "lsp").mkdir(parents=True)
-    shutil.copy(NVIM_DIR / "lsp" / "nextword.lua", config / "lsp" / "nextword.lua")
-    shutil.copy(NVIM_DIR / "init-snippet.lua", config / "init.lua")
+    home = user_home(tmp_path)
     notes = tmp_path / "notes"
     (notes / ".git").mkdir(parents=True)  # a root marker: the notes folder is the workspace
     (notes / "crystals.md").write_text(NOTE, encoding="utf-8")
