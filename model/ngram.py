@@ -9,9 +9,12 @@ combination of a neural and a count-based model, which are right in different pl
 The notes are kept as the token ids they were trained as (``tokens``, an int32 array stored
 in the checkpoint), and the count tables are built from them when the model is loaded, in a
 fraction of a second: every order's n-grams are sorted by context, so the words that followed
-a context are one binary search away. Ids are packed into one 64-bit key per context,
-21 bits an id, which fixes the longest context at three tokens and the vocabulary at two
-million tokens.
+a context are one binary search away. Ids are packed into one 64-bit key per context, as
+many bits an id as the vocabulary needs (at most 21, which fixes the longest context at three
+tokens and the vocabulary at two million tokens). Where a context and its word fit in 64 bits
+together (a vocabulary of up to 65,536 tokens, or a shorter context), the n-grams are counted
+by sorting those keys alone: several times faster than sorting the pairs, and with no index
+arrays beside them.
 """
 
 from __future__ import annotations
@@ -19,18 +22,17 @@ from __future__ import annotations
 import numpy as np
 
 ORDER = 4  # up to three tokens of context
-_BITS = 21
-MAX_VOCAB = 1 << _BITS
+MAX_VOCAB = 1 << 21
 # A person's notes of up to this many tokens are kept whole (as int32, four bytes a token); of more, the newest.
 MAX_TOKENS = 5_000_000
 
 
-def _context_keys(tokens: np.ndarray, count: int, length: int) -> np.ndarray:
+def _context_keys(tokens: np.ndarray, count: int, length: int, bits: int) -> np.ndarray:
     """The packed key of the ``length`` tokens from each of the first ``count`` positions (0
     for length 0); built in place from slices, so it takes no memory but the keys'."""
     keys = np.zeros(count, dtype=np.int64)
     for j in range(length):
-        keys <<= _BITS
+        keys <<= bits
         keys |= tokens[j : j + count]
     return keys
 
@@ -43,8 +45,23 @@ class _Table:
         self.discount = _discount(counts)
 
     @classmethod
-    def of(cls, contexts: np.ndarray, words: np.ndarray) -> _Table:
-        """Distinct (context, word) pairs of the given occurrences, counted."""
+    def of(cls, contexts: np.ndarray, words: np.ndarray, length: int, bits: int) -> _Table:
+        """Distinct (context, word) pairs of the given occurrences (contexts of ``length``
+        tokens packed ``bits`` an id), counted. ``contexts`` may be overwritten."""
+        if (length + 1) * bits <= 64:
+            keys = contexts.view(np.uint64)
+            keys <<= np.uint64(bits)
+            keys |= words.astype(np.uint64)
+            keys.sort()
+            new = np.ones(len(keys), dtype=bool)
+            np.not_equal(keys[1:], keys[:-1], out=new[1:])
+            starts = np.flatnonzero(new)
+            del new
+            counts = np.diff(np.append(starts, len(keys)))
+            keys = keys[starts]
+            pairs_words = (keys & np.uint64((1 << bits) - 1)).astype(np.int32)
+            keys >>= np.uint64(bits)
+            return cls(keys.view(np.int64), pairs_words, counts.astype(np.float32))
         order = np.lexsort((words, contexts))
         contexts, words = contexts[order], words[order]
         new = np.ones(len(words), dtype=bool)
@@ -77,6 +94,7 @@ class NotesNgram:
         if len(tokens) and (tokens.min() < 0 or tokens.max() >= vocab_size):
             raise ValueError("the notes' token ids do not fit the vocabulary")
         self.vocab_size = vocab_size
+        self.bits = max(1, (vocab_size - 1).bit_length())  # of an id in a packed key
         self.order = max(1, min(order, ORDER, len(tokens)))
         self.tokens = len(tokens)
         # tables[n]: the words after contexts of n tokens. The longest context counts
@@ -87,7 +105,8 @@ class NotesNgram:
         def types(n: int) -> _Table:
             """The distinct n-grams of the notes: (n-1)-token context and word, counted."""
             count = len(tokens) - n + 1
-            return _Table.of(_context_keys(tokens, count, n - 1), tokens[n - 1 : n - 1 + count])
+            keys = _context_keys(tokens, count, n - 1, self.bits)
+            return _Table.of(keys, tokens[n - 1 : n - 1 + count], n - 1, self.bits)
 
         if self.order > 1:
             self.tables[self.order - 1] = types(self.order)
@@ -99,7 +118,7 @@ class NotesNgram:
                 np.add.at(unigram, longer.words, 1.0)
             else:
                 # Drop the first token of each distinct (n+1)-token context.
-                self.tables[n] = _Table.of(longer.contexts & ((1 << (_BITS * n)) - 1), longer.words)
+                self.tables[n] = _Table.of(longer.contexts & ((1 << (self.bits * n)) - 1), longer.words, n, self.bits)
         if self.order == 1:
             np.add.at(unigram, tokens, 1.0)
         # The shortest distribution, itself smoothed towards uniform so no word has zero mass.
@@ -125,7 +144,7 @@ class NotesNgram:
             table = self.tables[n]
             key = 0
             for token in history[-n:]:
-                key = (key << _BITS) | int(token)
+                key = (key << self.bits) | int(token)
             words, counts = table.followers(key)
             if not len(words):
                 break  # a context unseen at this length is unseen at any longer one
