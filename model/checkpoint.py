@@ -244,8 +244,17 @@ def _fits(parts: torch.Tensor, vocab_size: int) -> bool:
         and ((following >= 0) | (following == END)).all()
         and int(parts[:, :2].max()) < vocab_size
         and int(parts[:, 2].min()) > 0
-        and len(torch.unique(parts[:, :2], dim=0)) == len(parts)
+        and _distinct_pairs(parts[:, 0], parts[:, 1])
     )
+
+
+def _distinct_pairs(tokens: torch.Tensor, following: torch.Tensor) -> bool:
+    """Whether no (token, following) pair repeats: each packed into one number (both are at
+    least HANGUL and below 2**31), whose distinct values a sort finds many times faster than
+    ``torch.unique`` finds distinct rows."""
+    keys = (tokens - HANGUL) * (1 << 32) + (following - HANGUL)
+    keys = torch.sort(keys).values
+    return bool((keys[1:] != keys[:-1]).all())
 
 
 def _read_file(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:

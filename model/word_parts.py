@@ -84,13 +84,17 @@ class WordParts:
         self._rows: dict[int, tuple[list[int], list[float]]] = {}
         self._totals: dict[int, float] = {}
         self._smoothed: dict[int, tuple[list[int], list[float]]] = {}
-        starts = np.flatnonzero(np.r_[True, counts[1:, 0] != counts[:-1, 0]]) if len(counts) else np.zeros(0, int)
+        if not len(counts):
+            return
+        # Every row's total and probabilities at once: a model has thousands of rows.
+        starts = np.flatnonzero(np.r_[True, counts[1:, 0] != counts[:-1, 0]])
+        totals = np.add.reduceat(counts[:, 2], starts).astype(np.float64)
+        probs = (counts[:, 2] / np.repeat(totals, np.diff(np.append(starts, len(counts))))).tolist()
+        following = counts[:, 1].tolist()
         bounds = [*starts.tolist(), len(counts)]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            row = counts[lo:hi]
-            total = float(row[:, 2].sum())
-            self._rows[int(row[0, 0])] = (row[:, 1].tolist(), (row[:, 2] / total).tolist())
-            self._totals[int(row[0, 0])] = total
+        for token, lo, hi, total in zip(counts[starts, 0].tolist(), bounds[:-1], bounds[1:], totals.tolist()):
+            self._rows[token] = (following[lo:hi], probs[lo:hi])
+            self._totals[token] = total
 
     def __len__(self) -> int:
         return len(self.counts)

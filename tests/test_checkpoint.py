@@ -311,6 +311,7 @@ DAMAGED_PARTS = {
     "an id below the pooled rows'": [[-4, 4, 2]],
     "a zero count": [[3, 4, 0]],
     "a negative count": [[3, 4, -1]],
+    "a pair twice": [[3, 4, 2], [-2, 4, 1], [3, 4, 1]],
 }
 
 
