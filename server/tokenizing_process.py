@@ -4,41 +4,85 @@ Tokenizing is the part of learning a folder that holds the interpreter longest; 
 learning thread it would take the interpreter from a keystroke's answer at every switch
 interval. In another process it takes a processor core at most, which the operating system
 shares finely. The process starts at the first file that needs reading (a second start on
-unchanged notes starts none) and ends with the scan; should it fail, the files are read here.
+unchanged notes starts none) and ends with the scan; it works a few files ahead of the scan,
+so that it never waits for the next one to be asked for. Should it fail, the files are read
+here.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from .workspace_scan import Reader, read_tokens
+from .workspace_scan import Read, read_tokens
 
 log = logging.getLogger(__name__)
 
+AHEAD = 8  # files read ahead of the scan: enough to hide a round trip, few to hold in memory
 
-@contextmanager
-def tokenizing_process() -> Iterator[Reader]:
-    """A ``Reader`` that runs ``read_tokens`` in another process (spawned, as forking a
-    process with threads is unsafe), for as long as the context lasts."""
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    broken = False
 
-    def read(path: Path) -> tuple[str, str, list[str]]:
-        nonlocal broken
-        if not broken:
+class ReadingProcess:
+    """A ``workspace_scan.Reader`` that runs ``read_tokens`` in another process (spawned, as
+    forking a process with threads is unsafe), started at the first file asked for."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._broken = False
+        self._upcoming: list[Path] = []
+        self._places: dict[Path, int] = {}  # a file's position in ``_upcoming``
+        self._next = 0  # the position in ``_upcoming`` of the next file to send
+        self._sent: OrderedDict[Path, Future[Read]] = OrderedDict()
+
+    def expect(self, paths: list[Path]) -> None:
+        self._upcoming, self._next = list(paths), 0
+        self._places = {path: n for n, path in enumerate(self._upcoming)}
+        self._sent.clear()
+
+    def read(self, path: Path) -> Read:
+        if not self._broken:
             try:
-                return pool.submit(read_tokens, path).result()
+                return self._read_there(path)
             except Exception as e:  # noqa: BLE001 - a process that cannot start or died: read here
                 log.warning("reading the notes in a process of its own failed (%s); reading them here", e)
-                broken = True
+                self._broken = True
+                self.close()
         return read_tokens(path)
 
+    def _read_there(self, path: Path) -> Read:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        if path in self._sent:
+            # Files sent before this one were not asked for (skipped by the scan): let them go.
+            while next(iter(self._sent)) != path:
+                self._sent.popitem(last=False)[1].cancel()
+            future = self._sent.pop(path)
+        else:
+            future = self._pool.submit(read_tokens, path)
+            # Those expected before it, not sent yet, were skipped by the scan.
+            self._next = max(self._next, self._places.get(path, -1) + 1)
+        while len(self._sent) < AHEAD and self._next < len(self._upcoming):
+            upcoming = self._upcoming[self._next]
+            self._next += 1
+            self._sent[upcoming] = self._pool.submit(read_tokens, upcoming)
+        return future.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self._sent.clear()
+
+
+@contextmanager
+def tokenizing_process() -> Iterator[ReadingProcess]:
+    """A ``ReadingProcess`` for as long as the context lasts."""
+    reader = ReadingProcess()
     try:
-        yield read
+        yield reader
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        reader.close()

@@ -13,16 +13,38 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pathspec
 from nextword.model import NextwordError
-from nextword.model.tokenize import is_word, tokenize
+from nextword.model.tokenize import tokenize
 from nextword.training.corpus import DEFAULT_EXTENSIONS, Exclusions, content_digest, find_files, read_text
 
-from .workspace_store import FolderStore
+from .workspace_store import FileTokens, FolderStore
 
 CAP_REACHED = "left out: the word cap is reached"
-Reader = Callable[[Path], tuple[str, str, list[str]]]  # read_tokens, here or in another process
+Read = tuple[str, str, FileTokens | None]  # what read_tokens gives
+
+
+class Reader(Protocol):
+    """Reads and tokenizes a scan's files (``read_tokens``), here or in another process."""
+
+    def expect(self, paths: list[Path]) -> None:
+        """The files about to be read, in order: a reader may start on them."""
+
+    def read(self, path: Path) -> Read: ...
+
+
+class ReadingHere:
+    """A ``Reader`` that reads each file when asked, on the calling thread."""
+
+    def expect(self, paths: list[Path]) -> None:
+        pass
+
+    def read(self, path: Path) -> Read:
+        return read_tokens(path)
+
+
 EMPTY = "empty"
 
 
@@ -44,14 +66,14 @@ def too_large(max_file_bytes: int) -> str:
     return f"larger than {kb:g} kB" if kb >= 1 else f"larger than {max_file_bytes} bytes"
 
 
-def read_tokens(path: Path) -> tuple[str, str, list[str]]:
+def read_tokens(path: Path) -> Read:
     """The reason the file at ``path`` cannot be learned ("" when it can), its content digest
     and its tokens: the part of learning a file that holds the interpreter longest, which a
     scan of many files runs in a process of its own (``Reader``)."""
     text, problem = read_text(path)
     if text is None or not text.strip():
-        return problem or EMPTY, "", []
-    return "", content_digest(text), tokenize(text)
+        return problem or EMPTY, "", None
+    return "", content_digest(text), FileTokens.of(tokenize(text))
 
 
 def scan(
@@ -64,13 +86,13 @@ def scan(
     words_elsewhere: int = 0,
     should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[int, int], None] | None = None,
-    reader: Reader = read_tokens,
+    reader: Reader | None = None,
 ) -> ScanResult:
     """Bring ``store`` up to date with ``folder``: learn new and changed files, forget those
     gone. ``max_words`` caps the words of this store plus ``words_elsewhere`` (other stores):
     past it, new files are left out and counted, and nothing stored is dropped to make room.
     ``should_stop`` is asked between files; ``progress(done, total)`` told after each;
-    ``reader`` reads and tokenizes each new or changed file (``read_tokens``). Raises
+    ``reader`` reads and tokenizes each new or changed file (``ReadingHere``). Raises
     NextwordError when the folder is gone or one of its ``.nextwordignore`` files is unreadable."""
     result = ScanResult()
     if not folder.is_dir():
@@ -81,6 +103,8 @@ def scan(
     for key in [key for key in store.files if key not in on_disk]:
         store.forget(key)
         result.forgotten += 1
+    reader = reader or ReadingHere()
+    reader.expect([path for path, key in found if _looks_changed(store, key, path)])
     for done, (path, key) in enumerate(found):
         if should_stop():
             result.stopped = True
@@ -118,6 +142,16 @@ def learn_file(
     return None if outcome in ("learned", "unchanged") else outcome
 
 
+def _looks_changed(store: FolderStore, key: str, path: Path) -> bool:
+    """Whether the file at ``path`` is not stored as ``key`` with its modification time and size."""
+    old = store.files.get(key)
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    return old is None or (old.mtime_ns, old.size) != (stat.st_mtime_ns, stat.st_size)
+
+
 def _update(
     store: FolderStore,
     key: str,
@@ -125,7 +159,7 @@ def _update(
     max_file_bytes: int,
     max_words: int | None,
     words_elsewhere: int,
-    reader: Reader = read_tokens,
+    reader: Reader | None = None,
 ) -> str:
     """Bring ``key`` up to date: "learned", "unchanged", CAP_REACHED or the reason it was skipped."""
     old = store.files.get(key)
@@ -142,17 +176,15 @@ def _update(
     budget = None if max_words is None else max_words - words_elsewhere - store.word_count
     if old is None and budget is not None and budget <= 0:
         return CAP_REACHED  # full: not even read
-    problem, digest, tokens = reader(path)
-    if problem:
+    problem, digest, tokens = (reader or ReadingHere()).read(path)
+    if problem or tokens is None:
         store.forget(key)
-        return problem
+        return problem or EMPTY
     if old is not None and old.digest == digest:
         store.touch(key, stat.st_mtime_ns, stat.st_size)  # touched, not changed: learned as it was
         return "unchanged"
-    if budget is not None:
-        words = sum(1 for t in tokens if is_word(t))
-        if words - (old.words if old is not None else 0) > budget:
-            return CAP_REACHED
+    if budget is not None and tokens.words - (old.words if old is not None else 0) > budget:
+        return CAP_REACHED
     store.learn_tokens(key, tokens, digest, stat.st_mtime_ns, stat.st_size)
     return "learned"
 

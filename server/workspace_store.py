@@ -49,6 +49,25 @@ class StoreDamaged(NextwordError):
     """A store that cannot be read; the message names the file and says it will be rebuilt."""
 
 
+@dataclass(frozen=True)
+class FileTokens:
+    """A file's tokens as a store takes them: its distinct tokens, where each token is among
+    them, and how many tokens are words. Built where the file is tokenized (a process of its
+    own in a scan), so that learning it costs a look-up per distinct token, not per token."""
+
+    distinct: list[str]
+    places: np.ndarray  # int32: the position in ``distinct`` of each token
+    words: int  # tokens that are words (is_word)
+
+    @classmethod
+    def of(cls, tokens: list[str]) -> FileTokens:
+        index: dict[str, int] = {}
+        places = np.fromiter((index.setdefault(t, len(index)) for t in tokens), dtype=np.int32, count=len(tokens))
+        distinct = list(index)
+        counted = np.fromiter((is_word(t) for t in distinct), dtype=bool, count=len(distinct))
+        return cls(distinct, places, int(np.count_nonzero(counted[places])))
+
+
 @dataclass
 class StoredFile:
     """One file as learned: how to recognise it unchanged, and its tokens."""
@@ -103,13 +122,12 @@ class FolderStore:
 
     def learn(self, key: str, text: str, mtime_ns: int, size: int) -> None:
         """Learn ``text`` as the file ``key``, replacing what was learned of it before."""
-        self.learn_tokens(key, tokenize(text), content_digest(text), mtime_ns, size)
+        self.learn_tokens(key, FileTokens.of(tokenize(text)), content_digest(text), mtime_ns, size)
 
-    def learn_tokens(self, key: str, tokens: list[str], digest: str, mtime_ns: int, size: int) -> None:
+    def learn_tokens(self, key: str, tokens: FileTokens, digest: str, mtime_ns: int, size: int) -> None:
         """``learn`` with the text already tokenized (a scan counts the words before learning)."""
-        ids = np.fromiter((self._id(t) for t in tokens), dtype=np.int32, count=len(tokens))
-        words = sum(1 for t in tokens if is_word(t))
-        self._put(key, StoredFile(digest, mtime_ns, size, ids, words))
+        ids = np.fromiter((self._id(t) for t in tokens.distinct), dtype=np.int32, count=len(tokens.distinct))
+        self._put(key, StoredFile(digest, mtime_ns, size, ids[tokens.places], tokens.words))
 
     def touch(self, key: str, mtime_ns: int, size: int) -> None:
         """Record a new modification time and size for a file whose content did not change."""
