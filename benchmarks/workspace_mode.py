@@ -8,8 +8,9 @@ one workspace folder, a folder holding CORPUS's train split (the files ``nextwor
 outside the folder, a key every ``--pause-ms``, asking for completions as an editor does, and
 polls ``nextword.status`` until the model is loaded, every entry of its ``workspaces`` is
 ``ready`` and ``learning.pending`` is 0: the time that took is "time to ready", and the
-completion latencies are reported apart for the keys typed while the model loaded and while
-the notes were read.
+completion latencies are reported apart for the keys typed while the model loaded, while
+the notes were read, and once ready (``--after-keys`` more, at the same pace: the same typing
+with nothing being read, on the machine as it is at the time).
 
 Then it types the test split through ``textDocument/completion`` by the type-through protocol
 (shared/eval-protocol.md; ``nextword.training.typist``): each test file, in path order, is
@@ -214,16 +215,24 @@ class UntilReady:
     status: dict[str, Any] = field(default_factory=dict)  # at ready
 
 
-def type_until_ready(client: Client, sent: float, paragraph: str, pause: float, folders: bool) -> UntilReady:
+def type_until_ready(
+    client: Client, sent: float, paragraph: str, pause: float, folders: bool, after: int = 0
+) -> UntilReady:
     """Type ``paragraph`` (again and again) into a note outside the folder, a key every
     ``pause`` seconds, each a ``didChange`` and a completion request in one write, asking
-    ``nextword.status`` every POLL_S, until ``learning_done``."""
+    ``nextword.status`` every POLL_S, until ``learning_done``; then ``after`` keys more, their
+    latencies apart ("ready"): the same typing with nothing being read, to compare."""
     out = UntilReady()
     notes = 0
     uri, typed = "", Typed(paragraph)
     status = server_status(client)
     polled = time.perf_counter()
-    while not learning_done(status, folders):
+    ready = False
+    while True:
+        if not ready and learning_done(status, folders):
+            ready, out.ready_s = True, time.perf_counter() - sent
+        if ready and len(out.latencies.get("ready", [])) >= after:
+            break
         if typed.end >= len(paragraph) or not uri:
             if uri:
                 client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
@@ -239,15 +248,14 @@ def type_until_ready(client: Client, sent: float, paragraph: str, pause: float, 
         )
         began = time.perf_counter()
         exchange(client, [change_message(uri, typed.end + 1, at, key), request], [request["id"]])
-        out.latencies.setdefault(phase(status), []).append(time.perf_counter() - began)
+        out.latencies.setdefault("ready" if ready else phase(status), []).append(time.perf_counter() - began)
         time.sleep(max(0.0, pause - (time.perf_counter() - began)))
-        if time.perf_counter() - polled >= POLL_S:
+        if not ready and time.perf_counter() - polled >= POLL_S:
             status, polled = server_status(client), time.perf_counter()
             if out.model_loaded_s is None and status["state"] == "ready":
                 out.model_loaded_s = polled - sent
             if out.notes_read_s is None and folders and status.get("workspaces") and phase(status) == "loading":
                 out.notes_read_s = polled - sent
-    out.ready_s = time.perf_counter() - sent
     out.model_loaded_s = out.model_loaded_s or out.ready_s
     out.notes_read_s = (out.notes_read_s or out.ready_s) if folders else None
     out.status = status
@@ -341,7 +349,7 @@ def run(args: argparse.Namespace, data_dir: Path, folder: Path) -> dict[str, Any
     settings = DEFAULT_SETTINGS | (args.settings or {})
     client, sent, _ = start_server(args.model, folder if folders else None, data_dir, settings)
     try:
-        ready = type_until_ready(client, sent, PARAGRAPH[language], args.pause_ms / 1e3, folders)
+        ready = type_until_ready(client, sent, PARAGRAPH[language], args.pause_ms / 1e3, folders, args.after_keys)
         results: dict[str, Any] = {
             "time_to_ready_s": ready.ready_s,
             "model_loaded_s": ready.model_loaded_s,
@@ -403,6 +411,7 @@ PHASES = {
     "reading+model": "while the notes were read, the model loaded",
     "reading": "while the notes were read, the model still loading (answers from the document's words)",
     "loading": "while the model loaded, no notes being read",
+    "ready": "once ready (the same typing, nothing being read)",
 }
 
 
@@ -434,7 +443,7 @@ def report(results: dict[str, Any]) -> None:
         f"time to ready (from initialize sent): {results['time_to_ready_s']:.2f} s "
         f"(model loaded at {results['model_loaded_s']:.2f} s{notes})"
     )
-    print(f"completion latency until ready, a key every {results['pause_ms']:g} ms:")
+    print(f"completion latency, a key every {results['pause_ms']:g} ms:")
     for name, figure in results["latency"].items():
         print(f"  {PHASES.get(name, name)}: {latency_line(figure)}")
     progress = results["progress"]
@@ -488,6 +497,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--pause-ms", type=float, default=50.0, help="pause between keys until ready (default 50)")
     parser.add_argument("--ready-only", action="store_true", help="stop once ready: time to ready, latency, RSS")
+    parser.add_argument(
+        "--after-keys",
+        type=int,
+        default=200,
+        metavar="N",
+        help="keys typed once ready, at the same pace, to compare their latency (default 200)",
+    )
     parser.add_argument("--settings", type=settings_argument, help="server settings as JSON, over the defaults")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
