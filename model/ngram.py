@@ -130,6 +130,39 @@ class NotesNgram:
         else:
             self._base = np.full(vocab_size, 1.0 / vocab_size)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the n-gram holds, as named arrays (``from_arrays`` takes them back)."""
+        out = {"base": self._base, "shape": np.asarray([self.vocab_size, self.order, self.tokens], dtype=np.int64)}
+        for n, table in self.tables.items():
+            out |= {f"contexts{n}": table.contexts, f"words{n}": table.words, f"counts{n}": table.counts}
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> NotesNgram:
+        """The n-gram ``arrays`` holds; ValueError when they are not an n-gram's."""
+        ngram = cls.__new__(cls)
+        try:
+            ngram.vocab_size, ngram.order, ngram.tokens = (int(v) for v in arrays["shape"])
+            ngram.bits = max(1, (ngram.vocab_size - 1).bit_length())
+            ngram._base = np.asarray(arrays["base"], dtype=np.float64)
+            ngram.tables = {}
+            for n in range(1, ngram.order):
+                contexts, words, counts = (arrays[f"{name}{n}"] for name in ("contexts", "words", "counts"))
+                if not (contexts.dtype == np.int64 and words.dtype == np.int32 and counts.dtype == np.float32):
+                    raise ValueError(f"the tables of order {n} have the wrong types")
+                if not len(contexts) == len(words) == len(counts) or (
+                    len(words) and int(words.max()) >= ngram.vocab_size
+                ):
+                    raise ValueError(f"the tables of order {n} do not fit")
+                ngram.tables[n] = _Table(contexts, words, counts)
+        except KeyError as e:
+            raise ValueError(f"the n-gram lacks {e}") from None
+        if not (
+            0 < ngram.vocab_size <= MAX_VOCAB and 1 <= ngram.order <= ORDER and ngram._base.shape == (ngram.vocab_size,)
+        ):
+            raise ValueError("the n-gram's shape is inconsistent")
+        return ngram
+
     @property
     def nbytes(self) -> int:
         return self._base.nbytes + sum(

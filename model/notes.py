@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +92,38 @@ class Notes:
         ngram = NotesNgram(tokens, vocab_size) if len(tokens) else None
         counts = np.bincount(tokens, minlength=vocab_size).astype(np.int32)
         return cls(vocab, ngram, new_words, counts, part_words, from_workspace=learned)
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The notes as named arrays and what goes with them (JSON-able): ``from_arrays`` takes
+        them back, for the same vocabulary."""
+        arrays = {f"ngram.{k}": v for k, v in (self.ngram.arrays() if self.ngram is not None else {}).items()}
+        if self.counts is not None:
+            arrays["counts"] = self.counts
+        about = {
+            "new_words": self.new_words,
+            "part_words": dict(self.part_words),
+            "from_workspace": self.from_workspace,
+        }
+        return arrays, about
+
+    @classmethod
+    def from_arrays(cls, vocab: Vocabulary, arrays: dict[str, np.ndarray], about: dict[str, Any]) -> Notes:
+        """The notes ``arrays`` and ``about`` hold (``arrays``); ValueError when they are not
+        notes of ``vocab``."""
+        new_words, part_words = about.get("new_words"), about.get("part_words")
+        if not (isinstance(new_words, list) and all(isinstance(w, str) for w in new_words)):
+            raise ValueError("its new words are not a list of words")
+        if not (isinstance(part_words, dict) and all(isinstance(n, int) for n in part_words.values())):
+            raise ValueError("its words in parts are not counted")
+        prefix = "ngram."
+        ngram_arrays = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+        ngram = NotesNgram.from_arrays(ngram_arrays) if ngram_arrays else None
+        counts = arrays.get("counts")
+        size = len(vocab) + len(new_words)
+        if (ngram is not None and ngram.vocab_size != size) or (counts is not None and counts.shape != (size,)):
+            raise ValueError("they are not of this vocabulary")
+        workspace = bool(about.get("from_workspace"))
+        return cls(vocab, ngram, new_words, counts, Counter(part_words), from_workspace=workspace)
 
     @property
     def nbytes(self) -> int:

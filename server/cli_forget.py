@@ -106,17 +106,19 @@ def targets(model: Path, logs: bool = False) -> list[Path]:
 def _stores() -> list[Path]:
     """The workspace stores: every file in the stores folder whose header says it is one (the
     temporary file of an interrupted write too, once its header is whole), and nothing else."""
+    from nextword.server.notes_file import is_notes_file, notes_dir
     from nextword.server.workspace_store import is_store_file, stores_dir
 
-    return _files_in(stores_dir(), is_store_file)
+    return _files_in(stores_dir(), is_store_file) + _files_in(notes_dir(), is_notes_file)
 
 
 def _learned_from(path: Path) -> str:
     """For a workspace store, which folder it learned from (stores are named by a hash)."""
+    from nextword.server.notes_file import notes_dir
     from nextword.server.workspace_store import stores_dir
 
     if path.parent != stores_dir():
-        return ""
+        return ", the notes built from the stores" if path.parent == notes_dir() else ""
     try:
         with safe_open(str(path), framework="numpy") as f:
             folder = (f.metadata() or {}).get("folder")
@@ -180,6 +182,7 @@ def _no_training(model: Path) -> Iterator[None]:
 def _forget(model: Path, args: argparse.Namespace) -> int:
     from nextword.model import NextwordError, user_model_path
     from nextword.model.paths import log_dir
+    from nextword.server.notes_file import notes_dir
     from nextword.server.workspace_store import stores_dir
 
     paths = targets(model, args.logs)
@@ -209,7 +212,7 @@ def _forget(model: Path, args: argparse.Namespace) -> int:
             pass
         except OSError as e:
             failed.append(f"{path} ({e.strerror or e})")
-    for folder in [cache_dir(), stores_dir()] + ([log_dir()] if args.logs else []):
+    for folder in [cache_dir(), stores_dir(), notes_dir()] + ([log_dir()] if args.logs else []):
         if any(path.parent == folder for path in paths):
             _remove_if_empty(folder)
     if failed:

@@ -69,19 +69,23 @@ class LoadedModel:
                 self.notes.current = self._learned or self._trained
         return self._network
 
-    def learn(self, tables: list[Any], digests: set[str]) -> None:
+    def learn(self, tables: list[Any], digests: list[str], saved: Path | None = None) -> None:
         """Mix the workspace's notes into every Predictor of this model: ``tables`` (token
         strings and each file's ids, as ``FolderStore.token_table`` gives them; ``digests``,
-        the files' content digests), with the notes the model was trained on, unless the
-        workspace holds every one of them: counted twice, they would only skew the n-gram.
-        Built on the calling thread, swapped in whole."""
+        the files' content digests in the same order), with the notes the model was trained
+        on, unless the workspace holds every one of them: counted twice, they would only skew
+        the n-gram. Read from the notes file ``saved`` if it holds them, else built (in a
+        process of their own when large) and written there; swapped in whole."""
         learned = None
         tokens = sum(len(ids) for _, files in tables for ids in files)
         if tokens:
-            from nextword.model.notes import Notes
+            from .notes_building import built_notes
+            from .notes_file import notes_key
 
-            covered = bool(self._trained_files) and self._trained_files <= digests
-            learned = Notes.build(self.vocab, tables, trained=None if covered else self._trained_tokens)
+            covered = bool(self._trained_files) and self._trained_files <= set(digests)
+            trained = None if covered else self._trained_tokens
+            key = notes_key(self.vocab.tokens, digests, trained) if saved is not None else ""
+            learned = built_notes(self.vocab, tables, trained, saved, key)
         with self._notes_lock:
             self._learned = learned
             self.notes_tokens = tokens

@@ -27,6 +27,7 @@ from nextword.model import NextwordError
 from nextword.model.pieces import is_continuation
 
 from .learned_folder import Folder
+from .notes_file import delete_notes_files, notes_path
 from .reading_progress import ReadingProgress
 from .settings import LearningSettings
 from .tokenizing_process import tokenizing_process
@@ -318,6 +319,7 @@ class WorkspaceLearning:
             folder.new_words = 0
             if existed:
                 forgotten.append(str(folder.path))
+        delete_notes_files()  # copies of what the stores held, the forgotten ones' too
         self._remix()
         return forgotten
 
@@ -344,13 +346,14 @@ class WorkspaceLearning:
         model = self.model
         if model is None:
             return
-        model.learn([s.token_table() for s in stores], {f.digest for s in stores for f in s.files.values()})
+        saved = notes_path(f.store_file for f in folders if f.store is not None and f.store.file_count)
+        model.learn([s.token_table() for s in stores], [f.digest for s in stores for f in s.files.values()], saved)
         vocab = model.vocab
         for folder in folders:
             store = folder.store
             if store is not None and self.enabled:
-                new = (w for w in store.distinct_words() if w not in vocab.index and not is_continuation(w))
-                folder.new_words = sum(1 for _ in new)
+                new = store.distinct_words().difference(vocab.index)
+                folder.new_words = sum(1 for w in new if not is_continuation(w))
 
     def _save(self, folder: Folder) -> None:
         store = folder.store

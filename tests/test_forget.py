@@ -35,6 +35,22 @@ def store(folder: Path | None, text: str = "The zorblaxite crystal glows.") -> P
     return path
 
 
+def built_notes_file() -> Path:
+    """The notes the server builds from its stores, kept in their own folder."""
+    from collections import Counter
+
+    import numpy as np
+    from nextword.model import Vocabulary, tokenize
+    from nextword.model.notes import Notes
+    from nextword.server.notes_file import notes_path, save_notes
+
+    vocab = Vocabulary.build(Counter(tokenize("the crystal glows")), min_count=1)
+    ids = np.arange(3, dtype=np.int32)
+    path = notes_path([Path("a.safetensors")])
+    save_notes(path, "key", *Notes.build(vocab, [(["the", "zorblaxite", "crystal"], [ids])]).arrays())
+    return path
+
+
 @pytest.fixture
 def fill(places, tiny_model_path, tmp_path):
     """Put nextword's own files and others beside them; returns (nextword's, the others)."""
@@ -42,7 +58,7 @@ def fill(places, tiny_model_path, tmp_path):
     model = tiny_model_path.read_bytes()
     notes = tmp_path / "notes"
     notes.mkdir()
-    stores = [store(notes), store(None)]
+    stores = [store(notes), store(None), built_notes_file()]
     doomed = {
         data / "model.safetensors": model,
         data / "model.resume.safetensors": model,

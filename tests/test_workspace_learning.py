@@ -76,12 +76,15 @@ async def test_reads_the_workspace_by_train_rules_and_keeps_it(tmp_path: Path, t
         assert await offered(client, folder, "largew") == []
     stores = list((data / "workspaces").iterdir())
     assert len(stores) == 1 and stores[0].suffix == ".safetensors"
-    # A second start reads the store: the word is there as soon as the folder is ready.
+    [notes] = (data / "notes").iterdir()  # the notes built from it
+    built = notes.stat().st_mtime_ns
+    # A second start reads the store and the notes: the word is there as soon as the folder is ready.
     (folder / "a.md").touch()
     async with lsp_client("--model", str(tiny_model_path), data_dir=data, root=folder, init_options=options) as client:
         status = await wait_status(client, settled, 60)
         assert status["workspaces"][0]["files"] == 1
         assert WORD in await offered(client, folder, "zorb")
+    assert notes.stat().st_mtime_ns == built  # read, not built again
 
 
 async def test_a_damaged_store_is_said_and_rebuilt(tmp_path: Path, tiny_model_path: Path) -> None:
@@ -170,6 +173,8 @@ async def test_forget_deletes_the_store_and_what_is_held(tmp_path: Path, tiny_mo
         assert status["workspaces"][0]["files"] == 1  # read again: large.md is all that is left
         assert WORD not in await offered(client, folder, "zorb")
         assert not store.exists() or WORD not in store.read_bytes().decode("utf-8", "replace")
+        for notes in (data / "notes").iterdir():  # no copy of the forgotten notes is left
+            assert WORD not in notes.read_bytes().decode("utf-8", "replace")
         with pytest.raises(Exception, match="folder path or URI"):
             await command(client, "nextword.forgetWorkspace", 42)
 

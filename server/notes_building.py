@@ -1,0 +1,83 @@
+"""Building the notes the Predictors mix in from the workspace stores: read back from the notes
+file when nothing changed since it was written; else, when they are large, built in a process
+of its own and written to that file; else built here.
+
+Building the notes of a large workspace holds the interpreter for a while in Python and takes
+memory for its sorting; beside the keystrokes' answers it would slow them, and its peak would
+add to the server's. A spawned process does it instead and leaves the notes in their file,
+which the server then reads. Small notes (a few saved files) are built on the calling thread:
+starting a process would take longer than building them.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from nextword.model.notes import Notes, TokenTable
+from nextword.model.vocab import Vocabulary
+
+from .notes_file import load_notes, save_notes
+
+log = logging.getLogger(__name__)
+
+IN_PROCESS_TOKENS = 100_000  # notes of fewer tokens are built on the calling thread
+
+
+def built_notes(
+    vocab: Vocabulary, tables: Sequence[TokenTable], trained: np.ndarray | None, path: Path | None, key: str
+) -> Notes:
+    """The notes of ``tables`` (with ``trained``, the token ids of a personal model's notes),
+    read from ``path`` if it holds them (``key``), else built and written there."""
+    if path is not None:
+        found = _read(vocab, path, key)
+        if found is not None:
+            return found
+        tokens = sum(len(ids) for _, files in tables for ids in files)
+        if tokens >= IN_PROCESS_TOKENS and _build_elsewhere(vocab, tables, trained, path, key):
+            found = _read(vocab, path, key)
+            if found is not None:
+                return found
+    notes = Notes.build(vocab, tables, trained=trained)
+    if path is not None:
+        save_notes(path, key, *notes.arrays())
+    return notes
+
+
+def _read(vocab: Vocabulary, path: Path, key: str) -> Notes | None:
+    found = load_notes(path, key)
+    if found is None:
+        return None
+    try:
+        return Notes.from_arrays(vocab, *found)
+    except ValueError as e:
+        log.warning("the built notes in %s are damaged (%s); building them again", path, e)
+        return None
+
+
+def _build_elsewhere(
+    vocab: Vocabulary, tables: Sequence[TokenTable], trained: np.ndarray | None, path: Path, key: str
+) -> bool:
+    """Build the notes in a spawned process (forking one with threads is unsafe) and write them
+    to ``path``; False, logged, when that fails."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        # The stores are only changed on the calling thread, which waits here.
+        pool.submit(write_notes, vocab.tokens, list(tables), trained, path, key).result()
+        return True
+    except Exception as e:  # noqa: BLE001 - a process that cannot start or died: build here
+        log.warning("building the notes in a process of their own failed (%s); building them here", e)
+        return False
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def write_notes(vocab_tokens: list[str], tables: list[Any], trained: np.ndarray | None, path: Path, key: str) -> None:
+    """In the building process: build the notes and write them to ``path``."""
+    notes = Notes.build(Vocabulary(vocab_tokens), tables, trained=trained)
+    save_notes(path, key, *notes.arrays())
