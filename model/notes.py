@@ -11,8 +11,9 @@ learns how it is used and offers it whole, with no training run.
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,9 @@ class Notes:
         self.counts = counts
         self.part_words = part_words or Counter()
         self.sorted_part_words = sorted(self.part_words)  # for look-ups by prefix
+        self._part_counts = np.fromiter(  # the count of each, in that order
+            (self.part_words[w] for w in self.sorted_part_words), dtype=np.int64, count=len(self.sorted_part_words)
+        )
         self.first_parts: Counter[str] = Counter()  # a first part -> how many words in parts it began
         for word, count in self.part_words.items():
             self.first_parts[word_tokens(word)[0]] += count
@@ -148,10 +152,27 @@ class Notes:
         start = bisect.bisect_left(self.new_words, lo)
         return start, bisect.bisect_left(self.new_words, hi, start)
 
-    def part_words_between(self, lo: str, hi: str) -> list[str]:
-        """The notes' words in parts from ``lo`` up to, not including, ``hi``."""
-        start = bisect.bisect_left(self.sorted_part_words, lo)
-        return self.sorted_part_words[start : bisect.bisect_left(self.sorted_part_words, hi, start)]
+    def top_part_words(self, spans: Iterable[tuple[str, str]], k: int, keep: Callable[[str], bool]) -> list[str]:
+        """The ``k`` most frequent of the notes' words in parts that lie in one of ``spans``
+        (``lo`` up to, not including, ``hi``) and that ``keep`` accepts. The notes of a large
+        Korean workspace have hundreds of thousands such words: only the most frequent of a
+        span are looked at, more only where too few of them are kept."""
+        words = self.sorted_part_words
+        found: list[str] = []
+        for lo, hi in spans:
+            start = bisect.bisect_left(words, lo)
+            counts = self._part_counts[start : bisect.bisect_left(words, hi, start)]
+            want = k + 8
+            while True:
+                n = min(len(counts), want)
+                top = np.argpartition(counts, len(counts) - n)[len(counts) - n :] if n < len(counts) else np.arange(n)
+                top = top[np.argsort(-counts[top], kind="stable")]
+                kept = [w for i in top.tolist() if keep(w := words[start + i])]
+                if len(kept) >= k or n == len(counts):
+                    break
+                want *= 8
+            found += kept[:k]
+        return heapq.nlargest(k, found, key=self.part_words.__getitem__)
 
 
 class NotesSource:

@@ -254,8 +254,7 @@ class Ranking:
         noted = [w for lo, hi in spans for w in caches.part_words_between(lo, hi) if matches(w) and offered(w)]
         words = {*found, *heapq.nlargest(k, noted, key=caches.part_word_count)}
         if (notes := self._notes) is not None:  # and the person's notes' most frequent
-            noted = [w for lo, hi in spans for w in notes.part_words_between(lo, hi) if matches(w) and offered(w)]
-            words.update(heapq.nlargest(k, noted, key=notes.part_words.__getitem__))
+            words.update(notes.top_part_words(spans, k, lambda w: matches(w) and offered(w)))
         if composing:  # the note's unknown words by their keys, as the rest
             unknown = [w for lo, hi in spans for w in caches.oov_between(lo, hi) if matches(w) and offered(w)]
             words.update(heapq.nlargest(k, unknown, key=caches.oov_count))

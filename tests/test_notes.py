@@ -49,3 +49,19 @@ def test_trained_notes_alone_are_not_the_workspace_s() -> None:
     words, files = table("the zorblaxite lamp")
     both = Notes.build(vocab, [(words, files)], trained=trained)
     assert both.from_workspace and both.count(vocab.id("model")) == 1 and "zorblaxite" in both.new_index
+
+
+def test_the_most_frequent_words_in_parts_of_a_span_that_are_kept() -> None:
+    vocab = Vocabulary.build(Counter(tokenize(BASE)), min_count=1)
+    rng = np.random.default_rng(7)
+    syllables = ["모", "델", "을", "생", "성", "하", "는", "데", "이", "터"]
+    words = {"".join(rng.choice(syllables, rng.integers(2, 6))) for _ in range(3000)}
+    counts = Counter({w: int(c) for w, c in zip(sorted(words), rng.permutation(len(words)) + 1)})  # no ties
+    notes = Notes(vocab, None, part_words=counts)
+    spans = [("모", "모\U0010ffff"), ("생성", "생성\U0010ffff")]
+    for keep in (lambda w: True, lambda w: len(w) > 4, lambda w: w.endswith("터터")):
+        expected = sorted(
+            (w for w in counts if any(lo <= w < hi for lo, hi in spans) and keep(w)), key=lambda w: -counts[w]
+        )[:5]
+        assert notes.top_part_words(spans, 5, keep) == expected
+    assert notes.top_part_words([("없", "없\U0010ffff")], 5, lambda w: True) == []
