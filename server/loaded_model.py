@@ -54,6 +54,8 @@ class LoadedModel:
         self._notes_lock = threading.Lock()
         self._trained: Any = None  # Notes of the trained notes alone, once the network is built
         self._learned: Any = None  # Notes of the trained and the workspace's notes, once learned
+        self._learned_key = ""  # what they were built from (notes_file.notes_key)
+        self._vocab_digest: str | None = None  # the vocabulary's part of that key, once computed
 
     def network(self) -> Any:
         """The network prediction runs, built on first use (on the worker); the trained module
@@ -76,7 +78,7 @@ class LoadedModel:
         on, unless the workspace holds every one of them: counted twice, they would only skew
         the n-gram. Read from the notes file ``saved`` if it holds them, else built (in a
         process of their own when large) and written there; swapped in whole."""
-        learned = None
+        learned, key = None, ""
         tokens = sum(len(ids) for _, files in tables for ids in files)
         if tokens:
             from .notes_building import built_notes
@@ -84,10 +86,14 @@ class LoadedModel:
 
             covered = bool(self._trained_files) and self._trained_files <= set(digests)
             trained = None if covered else self._trained_tokens
-            key = notes_key(self.vocab.tokens, digests, trained) if saved is not None else ""
+            if self._vocab_digest is None:
+                self._vocab_digest = notes_key(self.vocab.tokens, [], None)
+            key = notes_key([self._vocab_digest], digests, trained)
+            if key == self._learned_key and self._learned is not None:
+                return  # learned from the same files already: nothing to build or read
             learned = built_notes(self.vocab, tables, trained, saved, key)
         with self._notes_lock:
-            self._learned = learned
+            self._learned, self._learned_key = learned, key
             self.notes_tokens = tokens
             self.notes.current = learned or self._trained
 

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 from nextword.model.file_header import header_format
 from nextword.model.paths import data_dir
-from safetensors import safe_open
 from safetensors.numpy import save
 
 from .workspace_store import tokenizer_id
@@ -82,16 +81,36 @@ def load_notes(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, A
     if header_format(path) != NOTES_FORMAT:
         return None
     try:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = f.metadata() or {}
-            if metadata.get("key") != key:
-                return None
-            about = json.loads(metadata.get("about", ""))
-            arrays = {name: f.get_tensor(name) for name in f.keys()}
-    except Exception as e:  # noqa: BLE001 - a damaged copy is built again
+        metadata, arrays = _read(path)
+        if metadata.get("key") != key:
+            return None
+        about = json.loads(metadata.get("about", ""))
+    except (OSError, ValueError, KeyError, TypeError) as e:  # a damaged copy is built again
         log.warning("the built notes in %s cannot be read (%s); building them again", path, e)
         return None
     return (arrays, about) if isinstance(about, dict) else None
+
+
+_DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int64}
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The metadata and arrays of the safetensors file at ``path``, read into memory once, the
+    arrays views of it (read-only). safetensors' own loaders copy each tensor out of the bytes
+    they read or map: the notes of a large workspace would be in memory twice while loading."""
+    data = path.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    metadata = header.pop("__metadata__", None) or {}
+    arrays = {}
+    for name, spec in header.items():
+        dtype = np.dtype(_DTYPES[spec["dtype"]])
+        begin, end = (8 + size + int(n) for n in spec["data_offsets"])
+        count = int(np.prod(spec["shape"], dtype=np.int64))
+        if not 8 + size <= begin <= end <= len(data) or end - begin != count * dtype.itemsize:
+            raise ValueError(f"tensor {name} does not fit the file")
+        arrays[name] = np.frombuffer(data, dtype=dtype, count=count, offset=begin).reshape(spec["shape"])
+    return metadata, arrays
 
 
 def delete_notes_files() -> None:
