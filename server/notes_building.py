@@ -12,9 +12,7 @@ starting a process would take longer than building them.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import numpy as np
 from nextword.model.notes import Notes, TokenTable
 from nextword.model.vocab import Vocabulary
 
+from .background_process import background_pool
 from .notes_file import load_notes, save_notes
 
 log = logging.getLogger(__name__)
@@ -63,9 +62,9 @@ def _read(vocab: Vocabulary, path: Path, key: str) -> Notes | None:
 def _build_elsewhere(
     vocab: Vocabulary, tables: Sequence[TokenTable], trained: np.ndarray | None, path: Path, key: str
 ) -> bool:
-    """Build the notes in a spawned process (forking one with threads is unsafe) and write them
+    """Build the notes in a process of their own (``background_pool``) and write them
     to ``path``; False, logged, when that fails."""
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool = background_pool()
     try:
         # The stores are only changed on the calling thread, which waits here.
         pool.submit(write_notes, vocab.tokens, list(tables), trained, path, key).result()

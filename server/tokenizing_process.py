@@ -12,13 +12,13 @@ here.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from .background_process import background_pool
 from .workspace_scan import Read, read_tokens
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,8 @@ AHEAD = 8  # files read ahead of the scan: enough to hide a round trip, few to h
 
 
 class ReadingProcess:
-    """A ``workspace_scan.Reader`` that runs ``read_tokens`` in another process (spawned, as
-    forking a process with threads is unsafe), started at the first file asked for."""
+    """A ``workspace_scan.Reader`` that runs ``read_tokens`` in a process of its own
+    (``background_pool``), started at the first file asked for."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
@@ -55,7 +55,7 @@ class ReadingProcess:
 
     def _read_there(self, path: Path) -> Read:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = background_pool()
         if path in self._sent:
             # Files sent before this one were not asked for (skipped by the scan): let them go.
             while next(iter(self._sent)) != path:
