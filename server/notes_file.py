@@ -2,9 +2,9 @@
 on the same notes need not build them again.
 
 One file per combination of stores (named by a hash of their paths), in the data folder's
-``notes`` folder, beside the stores' own: the
-notes' arrays in a safetensors file and, in its metadata, what they were built from (the
-stores' files' content digests, the model's vocabulary and the tokenizer, as one key). A file
+``notes`` folder, beside the stores' own: the notes' arrays in a safetensors file and, in its
+metadata, what they were built from (the stores' files' content digests, the model's
+vocabulary, the tokenizer and how notes are built, as one key). A file
 whose key differs, or that cannot be read, is built again and written over; it is only ever a
 copy of what the stores hold, so forgetting a folder deletes every such file. No pickle; writes
 are atomic.
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from nextword.model.file_header import header_format
+from nextword.model.ngram import MAX_TOKENS, ORDER
 from nextword.model.paths import data_dir
 from safetensors.numpy import save
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 NOTES_FORMAT = "nextword-workspace-notes"
 NOTES_PREFIX = "notes-"
 NOTES_FOLDER = "notes"
+# How notes are built (n-gram order, tokens kept, what they hold): a change makes older files stale.
+BUILT_AS = f"notes 1, order {ORDER}, {MAX_TOKENS} tokens"
 
 
 def notes_dir() -> Path:
@@ -50,7 +53,7 @@ def notes_key(vocab_tokens: list[str], digests: Iterable[str], trained: np.ndarr
     """What notes are built from, as one string: the vocabulary, the tokenizer, the content
     digests of the files (in order, repeats counted) and the trained notes mixed in, if any."""
     h = hashlib.sha256()
-    for part in (tokenizer_id(), "\n".join(vocab_tokens), "\n".join(digests)):
+    for part in (BUILT_AS, tokenizer_id(), "\n".join(vocab_tokens), "\n".join(digests)):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     if trained is not None:
