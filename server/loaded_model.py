@@ -82,13 +82,13 @@ class LoadedModel:
         tokens = sum(len(ids) for _, files in tables for ids in files)
         if tokens:
             from .notes_building import built_notes
-            from .notes_file import notes_key
+            from .notes_file import notes_key, vocabulary_digest
 
             covered = bool(self._trained_files) and self._trained_files <= set(digests)
             trained = None if covered else self._trained_tokens
             if self._vocab_digest is None:
-                self._vocab_digest = notes_key(self.vocab.tokens, [], None)
-            key = notes_key([self._vocab_digest], digests, trained)
+                self._vocab_digest = vocabulary_digest(self.vocab.tokens)
+            key = notes_key(self._vocab_digest, digests, trained)
             if key == self._learned_key and self._learned is not None:
                 return  # learned from the same files already: nothing to build or read
             learned = built_notes(self.vocab, tables, trained, saved, key)

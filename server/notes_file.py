@@ -49,11 +49,17 @@ def notes_path(store_files: Iterable[Path]) -> Path:
     return notes_dir() / f"{NOTES_PREFIX}{name}.safetensors"
 
 
-def notes_key(vocab_tokens: list[str], digests: Iterable[str], trained: np.ndarray | None) -> str:
-    """What notes are built from, as one string: the vocabulary, the tokenizer, the content
-    digests of the files (in order, repeats counted) and the trained notes mixed in, if any."""
+def vocabulary_digest(tokens: list[str]) -> str:
+    """A digest of a vocabulary's tokens, in order (``notes_key`` takes it)."""
+    return hashlib.sha256("\n".join(tokens).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def notes_key(vocabulary: str, digests: Iterable[str], trained: np.ndarray | None) -> str:
+    """What notes are built from, as one string: the vocabulary (``vocabulary_digest``), the
+    tokenizer, how notes are built, the content digests of the files (in order, repeats
+    counted) and the trained notes mixed in, if any."""
     h = hashlib.sha256()
-    for part in (BUILT_AS, tokenizer_id(), "\n".join(vocab_tokens), "\n".join(digests)):
+    for part in (BUILT_AS, tokenizer_id(), vocabulary, "\n".join(digests)):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     if trained is not None:

@@ -13,7 +13,7 @@ from nextword.model import Vocabulary, tokenize
 from nextword.model.notes import Notes
 from nextword.server import notes_building
 from nextword.server.notes_building import built_notes
-from nextword.server.notes_file import load_notes, notes_key, save_notes
+from nextword.server.notes_file import load_notes, notes_key, save_notes, vocabulary_digest
 
 BASE = "the model reads the text and the model writes the text . the next word is the word"
 NOTES = [
@@ -71,11 +71,12 @@ def test_the_file_holds_the_notes_of_its_key_only(tmp_path: Path) -> None:
 
 def test_the_key_changes_with_what_the_notes_are_built_from() -> None:
     v = vocab()
-    key = notes_key(v.tokens, ["a", "b"], None)
-    assert key == notes_key(v.tokens, ["a", "b"], None)
-    assert len({key, notes_key(v.tokens, ["a", "c"], None), notes_key(v.tokens, ["a", "b", "b"], None)}) == 3
-    assert key != notes_key(v.tokens, ["a", "b"], np.asarray([1, 2], dtype=np.int32))
-    assert key != notes_key([*v.tokens, "more"], ["a", "b"], None)
+    vocabulary = vocabulary_digest(v.tokens)
+    key = notes_key(vocabulary, ["a", "b"], None)
+    assert key == notes_key(vocabulary, ["a", "b"], None)
+    assert len({key, notes_key(vocabulary, ["a", "c"], None), notes_key(vocabulary, ["a", "b", "b"], None)}) == 3
+    assert key != notes_key(vocabulary, ["a", "b"], np.asarray([1, 2], dtype=np.int32))
+    assert key != notes_key(vocabulary_digest([*v.tokens, "more"]), ["a", "b"], None)
 
 
 def test_built_once_then_read_from_the_file(tmp_path: Path) -> None:
