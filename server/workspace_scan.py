@@ -104,7 +104,7 @@ def scan(
         store.forget(key)
         result.forgotten += 1
     reader = reader or ReadingHere()
-    reader.expect([path for path, key in found if _looks_changed(store, key, path)])
+    reader.expect([path for path, key in found if _to_read(store, key, path, max_file_bytes)])
     for done, (path, key) in enumerate(found):
         if should_stop():
             result.stopped = True
@@ -142,14 +142,15 @@ def learn_file(
     return None if outcome in ("learned", "unchanged") else outcome
 
 
-def _looks_changed(store: FolderStore, key: str, path: Path) -> bool:
-    """Whether the file at ``path`` is not stored as ``key`` with its modification time and size."""
+def _to_read(store: FolderStore, key: str, path: Path, max_file_bytes: int) -> bool:
+    """Whether ``_update`` will likely read the file at ``path``: not stored as ``key`` as it
+    is now, and not too large."""
     old = store.files.get(key)
     try:
         stat = path.stat()
     except OSError:
         return False
-    return old is None or (old.mtime_ns, old.size) != (stat.st_mtime_ns, stat.st_size)
+    return (old is None or not old.is_as(stat)) and stat.st_size <= max_file_bytes
 
 
 def _update(
@@ -168,7 +169,7 @@ def _update(
     except OSError as e:
         store.forget(key)
         return f"unreadable ({e.strerror or e})"
-    if old is not None and (old.mtime_ns, old.size) == (stat.st_mtime_ns, stat.st_size):
+    if old is not None and old.is_as(stat):
         return "unchanged"
     if stat.st_size > max_file_bytes:
         store.forget(key)

@@ -78,6 +78,10 @@ class StoredFile:
     ids: np.ndarray  # int32 token ids into the store's word table; never changed in place
     words: int = 0  # how many of its tokens are words (is_word)
 
+    def is_as(self, stat: os.stat_result) -> bool:
+        """Whether the file, as ``stat`` finds it now, has the modification time and size it was read with."""
+        return (self.mtime_ns, self.size) == (stat.st_mtime_ns, stat.st_size)
+
 
 def stores_dir() -> Path:
     return data_dir() / STORES_FOLDER
