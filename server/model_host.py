@@ -19,7 +19,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,28 +136,30 @@ class ModelHost:
         (a ghost-text request asks as "phrase", so that it never overtakes a completion).
         ``composing``: the last Hangul syllable may be one an input method is composing."""
         ticket = self._ticket(kind, uri)
-        self.in_flight += 1
-        try:
+        with self._answering():
             done, found = self.worker.try_now(lambda: self._suggest_here(uri, text, context_end, prefix, k, composing))
             if done and found is not None:
                 return found
             future = self.worker.submit(self._suggest, uri, text, context_end, prefix, k, ticket, kind, composing)
             return await asyncio.wrap_future(future)
-        finally:
-            self.in_flight -= 1
-            self.last_answered = time.monotonic()
 
     async def phrase(
         self, uri: str, text: Snapshot, context_end: int, prefix: str, max_words: int, min_probability: float
     ) -> tuple[str, float] | None:
         """A phrase continuing ``prefix`` (see ``Predictor.complete_phrase``), or None."""
         ticket = self._ticket("phrase", uri)
-        self.in_flight += 1
-        try:
+        with self._answering():
             future = self.worker.submit_later(
                 self._phrase, uri, text, context_end, prefix, max_words, min_probability, ticket
             )
             return await asyncio.wrap_future(future)
+
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        """While a request is answered: counted in ``in_flight``, its end in ``last_answered``."""
+        self.in_flight += 1
+        try:
+            yield
         finally:
             self.in_flight -= 1
             self.last_answered = time.monotonic()
