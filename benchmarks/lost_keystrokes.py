@@ -26,8 +26,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from nextword.model import NextwordError, load_checkpoint, resolve_model_path
+from nextword.model import NextwordError, resolve_model_path
 from nextword.model.hangul import key_count
+from nextword.model.prediction_model import load_for_prediction
 from nextword.training.eval_corpus import load_split
 from nextword.training.evaluate import ModelSystem
 from nextword.training.typist import (
@@ -53,7 +54,7 @@ def category(word: str, in_vocabulary: bool, earlier: set[str], notes: Counter[s
 
 
 def measure(model: Path, corpus: Path, k: int, max_words: int) -> dict:
-    checkpoint = load_checkpoint(model, for_prediction=True)
+    checkpoint = load_for_prediction(model)
     split = load_split(corpus)
     notes: Counter[str] = Counter(word for doc in split.train for _, word in evaluated_words(doc.text, 0))
     rows: dict[tuple[str, bool], Counter[str]] = {

@@ -46,7 +46,8 @@ import machine  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from latency_documents import LANGUAGES, PREDICTOR_CORPUS, corpus_text  # noqa: E402
-from nextword.model import InferenceNetwork, Predictor, load_checkpoint, resolve_model_path  # noqa: E402
+from nextword.model import InferenceNetwork, Predictor, resolve_model_path  # noqa: E402
+from nextword.model.prediction_model import load_for_prediction  # noqa: E402
 from nextword.model.text import SplitText  # noqa: E402
 from nextword.model.tokenize import WORD_RE  # noqa: E402
 from nextword.server.read_ahead import LOOK_AHEAD_MARKS  # noqa: E402
@@ -119,7 +120,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     flush = np.ones(64 * 2**20 // 8) if args.cold else None
     torch.set_num_threads(args.threads)
-    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
+    checkpoint = load_for_prediction(resolve_model_path(args.model))
     corpus = args.corpus or PREDICTOR_CORPUS[args.language]
     text = corpus_text(corpus, 110_000, WORD_RE)
     typed = take_words(corpus_text(corpus, 2_000, WORD_RE)[-40_000:], args.words)

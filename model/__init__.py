@@ -3,8 +3,8 @@
 This package knows nothing of note folders, LSP or training loops; it turns text into
 tokens, tokens into probabilities, and probabilities into ranked word suggestions.
 
-Names are imported on first use (PEP 562), so ``nextword.model.tokenize`` and
-``nextword.model.errors`` load without torch, which takes a second or two to import.
+Names are imported on first use (PEP 562): only training and the checkpoints it writes
+import torch, which takes seconds to import; prediction on nextword's C kernels never does.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .tokenize import WORD_PATTERN, Token, is_word, iter_tokens, tokenize
 
 _EXPORTS = {
     "Checkpoint": "checkpoint",
-    "CheckpointError": "checkpoint",
+    "CheckpointError": "model_file",
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
     "ModelConfig": "config",
@@ -69,9 +69,10 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+    from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
     from .config import ModelConfig, PredictorConfig
     from .inference import InferenceNetwork
+    from .model_file import CheckpointError
     from .network import LanguageModel
     from .paths import default_model_path, resolve_model_path, user_model_path
     from .predictor import Predictor, PredictorStats, Suggestion

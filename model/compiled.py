@@ -18,14 +18,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
 from .config import ModelConfig
 from .output_layer import FactoredOutputLayer, worth_factoring
 
 if TYPE_CHECKING:
-    from .network import LanguageModel
+    from .prediction_model import ModelWeights
 
 try:
     from . import _kernels
@@ -37,7 +35,7 @@ extension: Any = _kernels
 
 KERNELS = "nextword"  # how ``InferenceNetwork.kernels`` names these (beside "torch")
 
-State = tuple[tuple[Tensor, Tensor], ...]
+State = tuple[tuple[np.ndarray, np.ndarray], ...]  # as ``inference.State``
 
 
 def available() -> bool:
@@ -70,32 +68,32 @@ def takes(config: ModelConfig) -> bool:
     )
 
 
-def row_scales(weight: Tensor) -> Tensor:
+def row_scales(weight: np.ndarray) -> np.ndarray:
     """The scale of each row of ``weight`` in 8 bits, symmetric (its largest magnitude maps to 127)."""
-    return weight.abs().amax(dim=1).clamp(min=1e-12) / 127
+    return np.maximum(np.abs(weight).max(axis=1), np.float32(1e-12)) / np.float32(127)
 
 
-def quantize_rows(weight: Tensor) -> tuple[np.ndarray, np.ndarray]:
+def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``weight`` as 8-bit rows and a scale per row (symmetric: ``weight ~ rows * scale[:, None]``)."""
-    weight = weight.detach().float()
+    weight = np.asarray(weight, dtype=np.float32)
     scale = row_scales(weight)
-    rows = torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8)
-    return np.ascontiguousarray(rows.numpy()), np.ascontiguousarray(scale.numpy())
+    rows = np.clip(np.round(weight / scale[:, None]), -127, 127).astype(np.int8)
+    return np.ascontiguousarray(rows), np.ascontiguousarray(scale)
 
 
 class CompiledLinear:
     """``x @ weight.T + bias`` for single-precision ``x [M, in]``, with 8-bit weights (a
     scale per row) multiplied by the C kernels."""
 
-    def __init__(self, weight: Tensor, bias: Tensor):
+    def __init__(self, weight: np.ndarray, bias: np.ndarray):
         self.out_features, self.in_features = weight.shape
-        self._bias = np.ascontiguousarray(bias.detach().float().numpy())
+        self._bias = np.ascontiguousarray(bias, dtype=np.float32)
         self._weight, self._scale = quantize_rows(weight)
 
-    def __call__(self, x: Tensor) -> Tensor:
-        x = x.detach().float().contiguous()
-        out = torch.empty(*x.shape[:-1], self.out_features)
-        self.into(x.numpy(), out.numpy())
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.empty((*x.shape[:-1], self.out_features), dtype=np.float32)
+        self.into(x, out)
         return out
 
     def into(self, x: np.ndarray, out: np.ndarray) -> None:
@@ -103,10 +101,10 @@ class CompiledLinear:
         extension.linear_i8(self._weight, self._scale, self._bias, x, out, self.out_features, self.in_features)
 
 
-def softmax_(logits: Tensor) -> Tensor:
+def softmax_(logits: np.ndarray) -> np.ndarray:
     """``logits`` (contiguous, single precision) replaced by the softmax of its last
     dimension, in place; returned."""
-    extension.softmax(logits.numpy(), logits.shape[-1])
+    extension.softmax(logits, logits.shape[-1])
     return logits
 
 
@@ -119,13 +117,14 @@ class CompiledLSTM:
         self._width, self._hidden = width, hidden
 
     @classmethod
-    def build(cls, lstm: nn.LSTM) -> CompiledLSTM:
+    def build(cls, weights: ModelWeights) -> CompiledLSTM:
         layers = []
-        for layer in range(lstm.num_layers):
-            get = lambda name, layer=layer: getattr(lstm, f"{name}_l{layer}").detach().float()  # noqa: E731
-            rows, scale = quantize_rows(torch.cat([get("weight_ih"), get("weight_hh")], dim=1))
-            layers.append((rows, scale, np.ascontiguousarray((get("bias_ih") + get("bias_hh")).numpy())))
-        return cls(layers, lstm.input_size, lstm.hidden_size)
+        config = weights.config
+        for layer in range(config.num_layers):
+            get = lambda name, layer=layer: weights.single(f"lstm.{name}_l{layer}")  # noqa: E731
+            rows, scale = quantize_rows(np.concatenate([get("weight_ih"), get("weight_hh")], axis=1))
+            layers.append((rows, scale, np.ascontiguousarray(get("bias_ih") + get("bias_hh"))))
+        return cls(layers, config.emb_dim, config.hidden_dim)
 
     def read(self, inputs: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         """One sequence: the last layer's outputs ``[T, hidden]`` for inputs ``[T, width]``
@@ -133,17 +132,16 @@ class CompiledLSTM:
         layers, hidden = len(self._layers), self._hidden
         # The new state in one buffer [2 * layers, hidden] (each layer's h, then c), which
         # the kernel updates in place.
-        buffer = np.concatenate([t.numpy() for pair in state for t in pair])
+        buffer = np.concatenate([t for pair in state for t in pair])
         out = np.empty((len(inputs), hidden), dtype=np.float32)
         extension.lstm(self._layers, inputs, buffer, out, self._width, hidden)
-        parts = torch.from_numpy(buffer).view(2 * layers, 1, hidden).unbind(0)
-        return out, tuple(zip(parts[0::2], parts[1::2]))
+        parts = buffer.reshape(2 * layers, 1, hidden)
+        return out, tuple((parts[2 * i], parts[2 * i + 1]) for i in range(layers))
 
 
 class CompiledNetwork:
     """Tokens through the embedding, the LSTM, the projection and the output layer on the C
-    kernels, in numpy arrays between C calls: on a busy machine every PyTorch operation
-    costs its dispatch code's trip from memory, so a word's end takes as few as it can."""
+    kernels, in numpy arrays between C calls: a word's end takes as few calls as it can."""
 
     kernels = KERNELS
     precision = "int8"
@@ -159,22 +157,25 @@ class CompiledNetwork:
         self.factored_output = (output.exact_rows, output.rank) if isinstance(output, FactoredOutputLayer) else None
 
     @classmethod
-    def build(cls, model: LanguageModel) -> CompiledNetwork:
-        """From ``model``'s weights; its embedding is read where it lies (half or single
-        precision), not copied."""
-        embedding = model.embedding.weight.detach()
-        if embedding.dtype not in (torch.float16, torch.float32):
-            embedding = embedding.float()
-        weight, bias = embedding, model.out_bias.detach()
+    def build(cls, weights: ModelWeights) -> CompiledNetwork:
+        """From ``weights``; the embedding is read where it lies (half or single precision),
+        not copied."""
+        embedding, bias = weights.arrays["embedding.weight"], weights.single("out_bias")
+        arrays = weights.arrays
+        projection = (
+            (weights.single("out_proj.weight"), weights.single("out_proj.bias"))
+            if "out_proj.weight" in arrays
+            else None
+        )
         output: FactoredOutputLayer | CompiledLinear
-        if worth_factoring(*weight.shape):
-            output = FactoredOutputLayer.fit(weight, bias, model.out_proj, CompiledLinear)
+        if worth_factoring(*embedding.shape):
+            output = FactoredOutputLayer.fit(embedding, bias, projection, CompiledLinear)
         else:
-            output = CompiledLinear(weight, bias)
-        projection = CompiledLinear(model.out_proj.weight, model.out_proj.bias) if model.out_proj is not None else None
-        return cls(embedding.numpy(), CompiledLSTM.build(model.lstm), projection, output)
+            output = CompiledLinear(embedding, bias)
+        projected = CompiledLinear(*projection) if projection is not None else None
+        return cls(embedding, CompiledLSTM.build(weights), projected, output)
 
-    def read(self, token_ids: Sequence[int], state: State) -> tuple[Tensor, State]:
+    def read(self, token_ids: Sequence[int], state: State) -> tuple[np.ndarray, State]:
         """The output vectors ``[T, emb_dim]`` after each of ``token_ids``, and the new state."""
         inputs = self._embedding[token_ids].astype(np.float32, copy=False)
         outputs, state = self._lstm.read(inputs, state)
@@ -182,10 +183,10 @@ class CompiledNetwork:
             projected = np.empty((len(outputs), self._projection.out_features), dtype=np.float32)
             self._projection.into(outputs, projected)
             outputs = projected
-        return torch.from_numpy(outputs), state
+        return outputs, state
 
-    def logits(self, outputs: Tensor) -> Tensor:
+    def logits(self, outputs: np.ndarray) -> np.ndarray:
         return self._output(outputs)
 
-    def probs(self, outputs: Tensor) -> Tensor:
+    def probs(self, outputs: np.ndarray) -> np.ndarray:
         return softmax_(self._output(outputs))

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from .config import PredictorConfig
 from .doc_cache import DocumentCaches
-from .network import State
+from .inference import State
 from .pieces import CONTINUATION, is_continuation, surface
 from .read_ahead import Reader
 from .text import SplitText
@@ -92,7 +92,7 @@ class Context:
         vocab: Vocabulary,
         config: PredictorConfig,
         reader: Reader,
-        start: tuple[State, torch.Tensor],
+        start: tuple[State, np.ndarray],
         window_chars: int,
         width: int,
     ):
@@ -105,7 +105,7 @@ class Context:
     def _clear(self) -> None:
         self.entries: list[Entry] = []
         self._lstm_start = 0  # entries before this index feed the caches only
-        self._states: dict[int, tuple[State, torch.Tensor]] = {}
+        self._states: dict[int, tuple[State, np.ndarray]] = {}
         self.caches = DocumentCaches(self._vocab, self._config, self._width)
 
     @property
@@ -135,7 +135,7 @@ class Context:
             self._append(tokens_between(text, resume, len(text)))
         self.text = text
 
-    def current(self) -> tuple[State, torch.Tensor]:
+    def current(self) -> tuple[State, np.ndarray]:
         """The state after the last token, and the network's output there."""
         last = len(self.entries) - 1
         return self._states[last] if last >= self._lstm_start else self._start
@@ -250,7 +250,7 @@ class Context:
             if ends_run(index) or index == final:
                 outputs, state = self._reader.read([entries[i].id for i in run], state)
                 # Each token's key is the output just before it: the one before the run, then the run's own.
-                self.caches.store_keys(entries, run, torch.cat([output, outputs[:-1]]))
+                self.caches.store_keys(entries, run, np.concatenate([output, outputs[:-1]]))
                 output = outputs[-1:]
                 run = []
                 if kept(index):

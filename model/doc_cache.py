@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from torch import Tensor
 
 from .config import PredictorConfig
 from .pieces import is_continuation, word_tokens
@@ -175,7 +174,7 @@ class DocumentCaches:
         """How many words the continuous cache holds."""
         return int(np.count_nonzero(self._key_ids >= 0))
 
-    def store_keys(self, entries: Sequence[Entry], indices: list[int], outputs: Tensor) -> None:
+    def store_keys(self, entries: Sequence[Entry], indices: list[int], outputs: np.ndarray) -> None:
         """Keep the outputs before the word entries among ``indices`` (of ``entries``, the
         context's) as their keys; ``outputs`` holds one row per index."""
         rows = self._rows
@@ -192,7 +191,7 @@ class DocumentCaches:
                 self._key_ids[index % rows] = -1
         if not chosen:
             return
-        vectors = outputs.numpy()
+        vectors = outputs
         if len(chosen) < len(indices):
             vectors = vectors[chosen]
         # Unit length: the cache compares contexts by their cosine.
@@ -215,7 +214,7 @@ class DocumentCaches:
             self._key_oov = [None] * self._rows
 
     def continuous(
-        self, output: Tensor, newest: int = -1
+        self, output: np.ndarray, newest: int = -1
     ) -> tuple[np.ndarray, np.ndarray, dict[str, float], float] | None:
         """The continuous cache's distribution given the network's ``output``, sparse: word ids
         and their weights, one pair per cached word, the weights of the words the vocabulary
@@ -232,7 +231,7 @@ class DocumentCaches:
         rows = np.flatnonzero(held)
         if not len(rows):
             return None
-        query = output[0].numpy()
+        query = output[0]
         query = query / max(float(np.linalg.norm(query)), 1e-9)
         # Scored over every row (cheaper than gathering the keys); empty rows are then dropped.
         scores = (self._keys @ query)[rows]

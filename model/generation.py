@@ -4,17 +4,15 @@ context; states are never changed in place, so the context stays as it was."""
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
-from .inference import InferenceNetwork
-from .network import State
+from .inference import InferenceNetwork, State
 from .pieces import is_continuation, word_tokens
 from .spacing import Spacing
 from .tokenize import is_word
 from .vocab import Vocabulary
 
 
-@torch.inference_mode()
 def continue_phrase(
     network: InferenceNetwork,
     vocab: Vocabulary,
@@ -33,16 +31,17 @@ def continue_phrase(
     output, state = network.read(vocab.encode(word_tokens(first)), state)  # a word in parts: each part
     output = output[-1:]
     while len(words) < max_words:
-        probs = network.next_log_probs(output)[0].exp()
-        p, token_id = (float(v) for v in probs.max(dim=0))
-        token = vocab.tokens[int(token_id)]
+        probs = network.next_probs(output)[0]
+        token_id = int(probs.argmax())
+        p = float(probs[token_id])
+        token = vocab.tokens[token_id]
         if probability * p < min_probability or token_id == vocab.unk_id:
             break
         if not is_word(token) and not is_continuation(token):
             break
         words.append(token)
         probability *= p
-        output, state = network.step(int(token_id), state)
+        output, state = network.step(token_id, state)
     return words, probability
 
 
@@ -52,12 +51,11 @@ def phrase_text(words: list[str], prefix: str, spacing: Spacing, line: str) -> s
     return words[0][len(prefix) :] + spacing.join(words[1:], after=line + words[0])
 
 
-@torch.inference_mode()
 def sample(
     network: InferenceNetwork,
     vocab: Vocabulary,
     state: State,
-    output: torch.Tensor,
+    output: np.ndarray,
     num_tokens: int,
     temperature: float,
     top_k: int,
@@ -66,20 +64,21 @@ def sample(
     """``num_tokens`` tokens sampled one after another from ``state`` (whose output is
     ``output``): ``temperature`` 0 picks the most probable token; ``top_k`` > 0 samples only
     among the k most probable. The unknown token is never produced."""
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    generator = np.random.default_rng(seed)
     tokens: list[str] = []
     for _ in range(num_tokens):
         # Log-probabilities are the logits shifted by a constant: the same softmax.
-        logits = network.next_log_probs(output)[0]
-        logits[vocab.unk_id] = float("-inf")
+        logits = network.next_log_probs(output)[0].astype(np.float64)
+        logits[vocab.unk_id] = -np.inf
         if temperature == 0:
             token_id = int(logits.argmax())
         else:
             logits = logits / temperature
-            if 0 < top_k < logits.numel():
-                cutoff = torch.topk(logits, top_k).values[-1]
-                logits[logits < cutoff] = float("-inf")
-            token_id = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
+            if 0 < top_k < logits.size:
+                cutoff = np.partition(logits, -top_k)[-top_k]
+                logits[logits < cutoff] = -np.inf
+            probs = np.exp(logits - logits.max())
+            token_id = int(generator.choice(probs.size, p=probs / probs.sum()))
         tokens.append(vocab.tokens[token_id])
         output, state = network.step(token_id, state)
     return tokens

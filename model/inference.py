@@ -16,20 +16,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import torch
-from torch import Tensor
+import numpy as np
 
 from . import compiled
 from .compiled import CompiledNetwork
 from .config import ModelConfig
-from .network import LanguageModel, State
 from .ngram import NotesNgram
-from .portable import PortableNetwork
+from .prediction_model import ModelWeights
 from .word_parts import WordParts
 
+if TYPE_CHECKING:
+    from .network import LanguageModel
+
 KINDS = (compiled.KERNELS, "torch")  # the two ways, as ``InferenceNetwork.kernels`` names them
+
+# One (h, c) pair per layer, each ``[1, size]`` in single precision; never changed in place.
+State = tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
 class _Runner(Protocol):
@@ -37,11 +41,11 @@ class _Runner(Protocol):
     precision: str
     factored_output: tuple[int, int] | None
 
-    def read(self, token_ids: Sequence[int], state: State) -> tuple[Tensor, State]: ...
+    def read(self, token_ids: Sequence[int], state: State) -> tuple[np.ndarray, State]: ...
 
-    def logits(self, outputs: Tensor) -> Tensor: ...
+    def logits(self, outputs: np.ndarray) -> np.ndarray: ...
 
-    def probs(self, outputs: Tensor) -> Tensor: ...
+    def probs(self, outputs: np.ndarray) -> np.ndarray: ...
 
 
 def choose_kernels(config: ModelConfig, kernels: str | None = None) -> str:
@@ -74,41 +78,52 @@ class InferenceNetwork:
     _runner: _Runner = field(repr=False)
 
     @classmethod
-    def build(cls, model: LanguageModel, kernels: str | None = None) -> InferenceNetwork:
-        """The network prediction runs, from ``model``'s weights, on ``kernels`` (``KINDS``;
-        None: the C kernels where they run this model, else the portable path)."""
-        kind = choose_kernels(model.config, kernels)
-        with torch.no_grad():
-            runner: _Runner = CompiledNetwork.build(model) if kind == compiled.KERNELS else PortableNetwork(model)
-        notes = model.notes_tokens
-        ngram = NotesNgram(notes.numpy(), model.config.vocab_size) if notes is not None else None
-        parts = WordParts(model.word_parts.numpy()) if model.word_parts is not None else None
-        return cls(model.config, runner.kernels, runner.precision, runner.factored_output, ngram, parts, runner)
+    def build(cls, model: ModelWeights | LanguageModel, kernels: str | None = None) -> InferenceNetwork:
+        """The network prediction runs, from ``model``'s weights (a model file read for
+        prediction, or a trained module), on ``kernels`` (``KINDS``; None: the C kernels
+        where they run this model, else the portable path, which imports PyTorch)."""
+        weights = model if isinstance(model, ModelWeights) else model.weights()
+        kind = choose_kernels(weights.config, kernels)
+        runner: _Runner
+        if kind == compiled.KERNELS:
+            runner = CompiledNetwork.build(weights)
+        else:
+            from .portable import PortableNetwork
+
+            runner = PortableNetwork(weights)
+        notes, parts = weights.notes_tokens, weights.word_parts
+        ngram = NotesNgram(notes, weights.config.vocab_size) if notes is not None else None
+        word_parts = WordParts(parts) if parts is not None else None
+        return cls(weights.config, runner.kernels, runner.precision, runner.factored_output, ngram, word_parts, runner)
 
     def initial_state(self) -> State:
         """The state before any token: zeros."""
         out = self.config.proj_dim or self.config.hidden_dim
+        zeros = np.zeros
         return tuple(
-            (torch.zeros(1, out), torch.zeros(1, self.config.hidden_dim)) for _ in range(self.config.num_layers)
+            (zeros((1, out), np.float32), zeros((1, self.config.hidden_dim), np.float32))
+            for _ in range(self.config.num_layers)
         )
 
-    def step(self, token_id: int, state: State) -> tuple[Tensor, State]:
+    def step(self, token_id: int, state: State) -> tuple[np.ndarray, State]:
         """Read one token from ``state``: its output vector ``[1, emb_dim]`` and the new state."""
         return self._runner.read([token_id], state)
 
-    def read(self, token_ids: Sequence[int], state: State) -> tuple[Tensor, State]:
+    def read(self, token_ids: Sequence[int], state: State) -> tuple[np.ndarray, State]:
         """Read a run of tokens from ``state``: the output vector after each ``[T, emb_dim]``,
         and the new state; the same as a ``step`` for each (the C kernels: bit for bit)."""
         return self._runner.read(token_ids, state)
 
-    def logits(self, outputs: Tensor) -> Tensor:
+    def logits(self, outputs: np.ndarray) -> np.ndarray:
         """Scores over the vocabulary ``[..., vocab_size]`` for output vectors ``[..., emb_dim]``."""
         return self._runner.logits(outputs)
 
-    def next_probs(self, outputs: Tensor) -> Tensor:
+    def next_probs(self, outputs: np.ndarray) -> np.ndarray:
         """Probabilities over the vocabulary for output vectors ``[N, emb_dim]``, in single precision."""
         return self._runner.probs(outputs)
 
-    def next_log_probs(self, outputs: Tensor) -> Tensor:
+    def next_log_probs(self, outputs: np.ndarray) -> np.ndarray:
         """Log-probabilities over the vocabulary for output vectors ``[N, emb_dim]``."""
-        return torch.log_softmax(self._runner.logits(outputs), dim=-1)
+        logits = self._runner.logits(outputs)
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
 from .ngram import MAX_TOKENS as MAX_NOTES_TOKENS
+from .prediction_model import ModelWeights
 
-# One (h, c) pair per layer, each of shape [batch, size].
+# One (h, c) pair per layer, each of shape [batch, size] (prediction's are numpy: ``inference.State``).
 State = tuple[tuple[Tensor, Tensor], ...]
 
 
@@ -63,7 +65,6 @@ class LanguageModel(nn.Module):
     # ----- training -------------------------------------------------------------------------
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """Hidden vectors ``[T, B, emb_dim]`` for token ids ``[T, B]``, and the final state."""
-        self._single_precision()
         x = self.drop(self.embedding(ids))
         packed_state = None
         if state is not None:
@@ -99,17 +100,6 @@ class LanguageModel(nn.Module):
         scores = F.linear(hidden.reshape(n, -1), self.embedding.weight[candidates], self.out_bias[candidates]) - log_q
         return F.cross_entropy(scores, inverse[:n])
 
-    def train(self, mode: bool = True) -> LanguageModel:
-        if mode:
-            self._single_precision()
-        return super().train(mode)
-
-    def _single_precision(self) -> None:
-        """Training and ``forward`` compute in single precision: a model loaded for prediction
-        (its weights kept as the checkpoint stores them) is converted the first time."""
-        if self.embedding.weight.dtype != torch.float32:
-            self.float()
-
     def set_word_parts(self, counts: Tensor | None) -> None:
         """Record the counts of how words in parts go on (``word_parts.count_parts``); None forgets them."""
         self.word_parts = (
@@ -122,3 +112,19 @@ class LanguageModel(nn.Module):
         if tokens is not None:
             tokens = tokens.detach().reshape(-1)[-MAX_NOTES_TOKENS:].to(torch.int32).cpu()
         self.notes_tokens = tokens if tokens is not None and tokens.numel() else None
+
+    def weights(self) -> ModelWeights:
+        """Its weights as prediction reads them: numpy views of the parameters (no copy where
+        they are in half or single precision on the CPU), its notes and word parts beside them."""
+
+        def array(t: Tensor) -> np.ndarray:
+            t = t.detach().cpu()
+            return (t if t.dtype in (torch.float16, torch.float32) else t.float()).numpy()
+
+        notes, parts = self.notes_tokens, self.word_parts
+        return ModelWeights(
+            self.config,
+            {name: array(t) for name, t in self.state_dict().items()},
+            notes.numpy() if notes is not None else None,
+            parts.numpy() if parts is not None else None,
+        )

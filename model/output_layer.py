@@ -17,12 +17,10 @@ next-word accuracy on the notes). Training, perplexity and the portable path
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
 HEAD_ROWS = 4000  # the most frequent tokens, scored exactly
 TAIL_RANK = 96  # the rank of the rest
@@ -53,64 +51,70 @@ class FactoredOutputLayer:
 
     @classmethod
     def fit(
-        cls, weight: Tensor, bias: Tensor, projection: nn.Linear | None, linear: Callable[[Tensor, Tensor], Linear]
+        cls,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        projection: tuple[np.ndarray, np.ndarray] | None,
+        linear: Callable[[np.ndarray, np.ndarray], Linear],
     ) -> FactoredOutputLayer:
         """The layer of ``weight`` and ``bias``, its rare rows fitted for the inputs that
-        ``projection`` makes (in every direction alike without one); ``linear(weight, bias)``
-        makes each part."""
-        moment = projected_moment(projection) if projection is not None else None
+        ``projection`` (its weight and bias) makes (in every direction alike without one);
+        ``linear(weight, bias)`` makes each part."""
+        moment = projected_moment(*projection) if projection is not None else None
         thin, wide = low_rank_rows(weight[HEAD_ROWS:], TAIL_RANK, moment)
         return cls(
             linear(weight[:HEAD_ROWS], bias[:HEAD_ROWS]),
-            linear(wide, torch.zeros(TAIL_RANK)),
+            linear(wide, np.zeros(TAIL_RANK, dtype=np.float32)),
             linear(thin, bias[HEAD_ROWS:]),
         )
 
-    def __call__(self, x: Tensor) -> Tensor:
-        # Each part writes straight into its place in the scores, between numpy arrays: on a
-        # busy machine each PyTorch operation costs its dispatch code's trip from memory.
-        if x.requires_grad or x.dtype != torch.float32 or not x.is_contiguous():
-            x = x.detach().float().contiguous()
-        rows = x.numpy().reshape(-1, x.shape[-1])
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        # Each part writes straight into its place in the scores.
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        rows = x.reshape(-1, x.shape[-1])
         scores = np.empty((len(rows), self.exact_rows + self._tail.out_features), dtype=np.float32)
         thin = np.empty(self.rank, dtype=np.float32)
         for row, score in zip(rows, scores):
             self._head.into(row, score[: self.exact_rows])
             self._narrow.into(row, thin)
             self._tail.into(thin, score[self.exact_rows :])
-        out = torch.from_numpy(scores)
-        return out if x.dim() == 2 else out.view(*x.shape[:-1], out.shape[-1])
+        return scores.reshape(*x.shape[:-1], scores.shape[-1])
 
 
-def projected_moment(projection: nn.Linear) -> Tensor:
-    """``E[x x^T]`` of ``x = projection(h)`` for ``h`` of zero mean and unit variance: where
-    the network's outputs lie (closer to their real spread than every direction alike, and
-    as close as a sample of real text's outputs gets for a fine-tuned model)."""
-    weight, bias = projection.weight.detach().double(), projection.bias.detach().double()
-    return weight @ weight.T + torch.outer(bias, bias)
+def projected_moment(weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``E[x x^T]`` of ``x = weight @ h + bias`` for ``h`` of zero mean and unit variance:
+    where the network's outputs lie (closer to their real spread than every direction alike,
+    and as close as a sample of real text's outputs gets for a fine-tuned model)."""
+    weight, bias = weight.astype(np.float64), bias.astype(np.float64)
+    return weight @ weight.T + np.outer(bias, bias)
 
 
-def low_rank_rows(rows: Tensor, rank: int, moment: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def low_rank_rows(rows: np.ndarray, rank: int, moment: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``thin [n, rank]`` and ``wide [rank, dim]`` whose product best approximates ``rows
     [n, dim]`` for inputs ``x`` of second moment ``moment`` (every direction alike when None):
     the mean of ``|(rows - thin @ wide) @ x|^2`` is least."""
     dim = rows.shape[1]
     if moment is None:
-        root = torch.eye(dim, dtype=torch.float64)
+        root = np.eye(dim)
     else:
         # A square root of the moment, regularised so that it inverts.
-        moment = moment.double() + 1e-6 * moment.diagonal().mean().double() * torch.eye(dim, dtype=torch.float64)
-        root = torch.linalg.cholesky(moment)
+        moment = moment.astype(np.float64)
+        moment = moment + 1e-6 * moment.diagonal().mean() * np.eye(dim)
+        root = np.linalg.cholesky(moment)
+
     # The best rank-r fit of rows @ root (Eckart-Young) from its Gram matrix, which is small:
     # an eigendecomposition of [dim, dim] instead of an SVD of [n, dim]. The rows are read
     # a block at a time in single precision, so that a model loading beside the one serving
     # needs no single-precision copy of them all.
-    blocks = rows.split(_FIT_BLOCK_ROWS)
-    gram = sum((block.float().T @ block.float()).double() for block in blocks)
-    _, vectors = torch.linalg.eigh(root.T @ gram @ root)
+    def blocks() -> Iterator[np.ndarray]:
+        for start in range(0, len(rows), _FIT_BLOCK_ROWS):
+            yield rows[start : start + _FIT_BLOCK_ROWS].astype(np.float32)
+
+    gram = sum((block.T @ block).astype(np.float64) for block in blocks())
+    _, vectors = np.linalg.eigh(root.T @ gram @ root)
     top = vectors[:, -rank:]
-    to_thin = (root @ top).float()
-    thin = torch.cat([block.float() @ to_thin for block in blocks])
+    to_thin = (root @ top).astype(np.float32)
+    thin = np.concatenate([block @ to_thin for block in blocks()])
     # wide = top.T @ root^-1, so that thin @ wide = (rows @ root) @ top @ top.T @ root^-1.
-    wide = torch.linalg.solve_triangular(root.T, top, upper=True).T
-    return thin, wide.float().contiguous()
+    wide = np.linalg.solve(root.T, top).T
+    return thin, np.ascontiguousarray(wide, dtype=np.float32)

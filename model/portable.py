@@ -14,19 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 if TYPE_CHECKING:
-    from .network import LanguageModel
+    from .prediction_model import ModelWeights
 
-State = tuple[tuple[Tensor, Tensor], ...]
-
-
-def _single(t: Tensor) -> Tensor:
-    """``t`` in single precision, detached: the module's own tensor where it is one already."""
-    return t.detach().float()
+State = tuple[tuple[np.ndarray, np.ndarray], ...]  # as ``inference.State``
 
 
 class PortableNetwork:
@@ -36,25 +32,28 @@ class PortableNetwork:
     precision = "fp32"
     factored_output: tuple[int, int] | None = None  # the output layer is exact
 
-    def __init__(self, model: LanguageModel):
-        """From ``model``'s weights: shared where they are in single precision, else
-        converted (a model loaded for prediction keeps half precision)."""
-        lstm = model.lstm
+    def __init__(self, weights: ModelWeights):
+        """From ``weights``: shared where they are in single precision (a trained module's),
+        else converted (a model read for prediction keeps half precision)."""
+        get = lambda name: torch.from_numpy(weights.single(name))  # noqa: E731
+        config = weights.config
         self._layers = []
-        for layer in range(lstm.num_layers):
-            get = lambda name, layer=layer: _single(getattr(lstm, f"{name}_l{layer}"))  # noqa: E731
-            projection = get("weight_hr").t() if lstm.proj_size else None
-            self._layers.append((get("weight_ih"), get("weight_hh").t(), get("bias_ih") + get("bias_hh"), projection))
-        self._embedding, self._bias = _single(model.embedding.weight), _single(model.out_bias)
-        out = model.out_proj
-        self._projection = (_single(out.weight), _single(out.bias)) if out is not None else None
+        for layer in range(config.num_layers):
+            projection = get(f"lstm.weight_hr_l{layer}").t() if config.proj_dim else None
+            w_ih, w_hh = get(f"lstm.weight_ih_l{layer}"), get(f"lstm.weight_hh_l{layer}")
+            bias = get(f"lstm.bias_ih_l{layer}") + get(f"lstm.bias_hh_l{layer}")
+            self._layers.append((w_ih, w_hh.t(), bias, projection))
+        self._embedding, self._bias = get("embedding.weight"), get("out_bias")
+        has_projection = "out_proj.weight" in weights.arrays
+        self._projection = (get("out_proj.weight"), get("out_proj.bias")) if has_projection else None
 
     @torch.inference_mode()
-    def read(self, token_ids: Sequence[int], state: State) -> tuple[Tensor, State]:
+    def read(self, token_ids: Sequence[int], state: State) -> tuple[np.ndarray, State]:
         """The output vectors ``[T, emb_dim]`` after each of ``token_ids``, and the new state."""
         x = F.embedding(torch.tensor(token_ids), self._embedding)
         new_state = []
-        for (w_ih, w_hh_t, bias, projection), (h, c) in zip(self._layers, state):
+        for (w_ih, w_hh_t, bias, projection), (h_in, c_in) in zip(self._layers, state):
+            h, c = torch.from_numpy(h_in), torch.from_numpy(c_in)
             inputs = F.linear(x, w_ih, bias)  # the input side of every step at once
             outputs = []
             for t in range(len(inputs)):
@@ -65,14 +64,18 @@ class PortableNetwork:
                     h = h @ projection
                 outputs.append(h)
             x = torch.cat(outputs) if len(outputs) > 1 else outputs[0]
-            new_state.append((h, c))
+            new_state.append((h.numpy(), c.numpy()))
         if self._projection is not None:
             x = F.linear(x, *self._projection)
-        return x, tuple(new_state)
+        return x.numpy(), tuple(new_state)
 
     @torch.inference_mode()
-    def logits(self, outputs: Tensor) -> Tensor:
-        return F.linear(outputs, self._embedding, self._bias)
+    def _logits(self, outputs: np.ndarray) -> Tensor:
+        return F.linear(torch.from_numpy(np.ascontiguousarray(outputs, dtype=np.float32)), self._embedding, self._bias)
 
-    def probs(self, outputs: Tensor) -> Tensor:
-        return torch.softmax(self.logits(outputs), dim=-1)
+    def logits(self, outputs: np.ndarray) -> np.ndarray:
+        return self._logits(outputs).numpy()
+
+    @torch.inference_mode()
+    def probs(self, outputs: np.ndarray) -> np.ndarray:
+        return torch.softmax(self._logits(outputs), dim=-1).numpy()

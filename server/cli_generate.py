@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nextword.model import InferenceNetwork, NextwordError, Predictor, load_checkpoint, resolve_model_path
+    from nextword.model import InferenceNetwork, NextwordError, Predictor, resolve_model_path
+    from nextword.model.prediction_model import load_for_prediction
 
     from .cli_predict import read_text, split_prefix
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise NextwordError(f"--seed must be a whole number from 0 to {2**63 - 1}, not {args.seed}")
     text = read_text(args.text)
-    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
+    checkpoint = load_for_prediction(resolve_model_path(args.model))
     predictor = Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab, spacing=checkpoint.spacing)
     if args.phrase:
         context, prefix = split_prefix(text)

@@ -103,16 +103,16 @@ def run(args: argparse.Namespace) -> int:
     from nextword.model import (
         InferenceNetwork,
         default_model_path,
-        load_checkpoint,
         resolve_model_path,
         user_model_path,
     )
+    from nextword.model.prediction_model import load_for_prediction
 
     path = resolve_model_path(args.model)
-    checkpoint = load_checkpoint(path, for_prediction=True)
+    checkpoint = load_for_prediction(path)
     network = InferenceNetwork.build(checkpoint.model)
     config = checkpoint.model.config
-    params = sum(p.numel() for p in checkpoint.model.parameters())
+    params = sum(array.size for array in checkpoint.model.arrays.values())
     notes = checkpoint.model.notes_tokens
     info = checkpoint.info if isinstance(checkpoint.info, dict) else {}
     user, default = user_model_path(), default_model_path()
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         "prediction_output_layer": dict(zip(("exact_rows", "rank"), factored))
         if (factored := network.factored_output)
         else None,
-        "notes_tokens": int(notes.numel()) if notes is not None else 0,
+        "notes_tokens": int(notes.size) if notes is not None else 0,
         "training": checkpoint.info,
         "user_model": str(user),
         "default_model": str(default),

@@ -45,14 +45,15 @@ def read_text(arg: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nextword.model import InferenceNetwork, NextwordError, Predictor, load_checkpoint, resolve_model_path
+    from nextword.model import InferenceNetwork, NextwordError, Predictor, resolve_model_path
+    from nextword.model.prediction_model import load_for_prediction
 
     from .completion import percent
 
     if args.top < 1:
         raise NextwordError(f"--top must be at least 1, not {args.top}")
     text = read_text(args.text)
-    checkpoint = load_checkpoint(resolve_model_path(args.model), for_prediction=True)
+    checkpoint = load_for_prediction(resolve_model_path(args.model))
     context, prefix = split_prefix(text)
     network = InferenceNetwork.build(checkpoint.model)
     suggestions = Predictor(network, checkpoint.vocab).predict(context, prefix, args.top)

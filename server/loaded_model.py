@@ -38,12 +38,12 @@ class LoadedModel:
         self.info: dict[str, Any] = checkpoint.info  # how the model was trained, as its checkpoint says
         self.seconds = 0.0  # time to read the file and build the network
         self.at = time.time()  # when it was swapped in
-        self._module: Any = checkpoint.model  # the trained module, until the network is built from it
+        self._weights: Any = checkpoint.model  # the weights read (ModelWeights), until the network is built from them
         self._network: Any = None  # nextword.model.InferenceNetwork
         notes = checkpoint.model.notes_tokens
         # The token ids of the notes a personal model was trained on: mixed with the workspace's.
-        self._trained_tokens = notes.numpy().copy() if notes is not None else None
-        from nextword.training.finetune import learned_files
+        self._trained_tokens = notes.copy() if notes is not None else None
+        from nextword.model.model_file import learned_files
 
         # The content digests of the files those tokens are of.
         self._trained_files = {digest for digest, part in learned_files(self.info).items() if part == "train"}
@@ -58,14 +58,14 @@ class LoadedModel:
         self._vocab_digest: str | None = None  # the vocabulary's part of that key, once computed
 
     def network(self) -> Any:
-        """The network prediction runs, built on first use (on the worker); the trained module
-        is let go then: the network keeps what it needs of it."""
+        """The network prediction runs, built on first use (on the worker); the weights read
+        are let go then: the network keeps what it needs of them."""
         if self._network is None:
             from nextword.model import InferenceNetwork
             from nextword.model.predictor import trained_notes
 
-            self._network = InferenceNetwork.build(self._module)
-            self._module = None
+            self._network = InferenceNetwork.build(self._weights)
+            self._weights = None
             with self._notes_lock:
                 self._trained = trained_notes(self._network, self.vocab)
                 self.notes.current = self._learned or self._trained

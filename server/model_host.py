@@ -260,7 +260,7 @@ class ModelHost:
             "loadSeconds": round(loaded.seconds, 3) if loaded else None,
             "loads": loaded.generation if loaded else 0,  # models loaded so far (reloads count)
             "loadedAt": datetime.fromtimestamp(loaded.at, UTC).isoformat(timespec="seconds") if loaded else None,
-            "torchImportSeconds": round(loader.torch_seconds, 3),
+            "codeImportSeconds": round(loader.import_seconds, 3),
             "liveDocuments": len(self.sessions),
             "maxLiveDocuments": self.sessions.max_live,
             # tokens the live documents found read ahead when the text came (see read_ahead.py)

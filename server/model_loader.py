@@ -1,6 +1,6 @@
 """The model the server predicts with: found, loaded in the background, watched, swapped.
 
-A loader thread imports torch, finds the model (the ``modelPath`` setting, else the user's
+A loader thread imports the model code, finds the model (the ``modelPath`` setting, else the user's
 trained model, else the shipped default), loads it, and then checks about once a second
 whether the file changed on disk or another one should be used. A changed file is read
 beside the model serving and swapped in on the worker between two requests, so none is
@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,8 @@ class ModelLoader:
         self.error = ""  # the last problem, one sentence
         self.wanted: Path | None = None  # the model file the settings ask for
         self.loaded: LoadedModel | None = None
-        self.torch_seconds = 0.0
-        self._config: Any = None  # the PredictorConfig, once torch is in
+        self.import_seconds = 0.0  # to import the model code (PyTorch only where the portable path runs)
+        self._config: Any = None  # the PredictorConfig, once the model code is in
         self._generation = 0
         self._failed: tuple[Path, Signature | None] | None = None  # the file (and version) that last failed
         # Loader thread control.
@@ -148,12 +149,14 @@ class ModelLoader:
     # ----- loader thread -------------------------------------------------------------------
     def _run(self) -> None:
         _return_large_blocks()
-        if not self._import_torch():
+        if not self._import_model_code():
             return
         force, waiters = True, list[asyncio.Future[None]]()
         while True:
             try:
                 self._check(force)
+            except CancelledError:  # the worker stopped: the server is shutting down
+                return
             except Exception as e:  # noqa: BLE001 - keep watching whatever happens
                 log.exception("model check failed")
                 self.error = f"nextword: unexpected problem loading the model: {e}"
@@ -166,21 +169,21 @@ class ModelLoader:
                 force, self._force, self._recheck = self._force, False, False
                 waiters, self._waiters = self._waiters, []
 
-    def _import_torch(self) -> bool:
-        """Import torch and the model code (the slow part of getting ready, done once); False,
-        said to the user, when the installation is broken."""
+    def _import_model_code(self) -> bool:
+        """Import the model code, once; False, said to the user, when the installation is
+        broken. PyTorch comes in only where the C kernels do not run: it takes seconds."""
         try:
             started = time.perf_counter()
-            import torch
+            from nextword.model import PredictorConfig, compiled
 
-            if os.environ.get("OMP_NUM_THREADS") == "1":  # as model_host.use_one_thread sets it
-                torch.set_num_threads(1)
+            if not compiled.available():
+                import torch
 
-            from nextword.model import PredictorConfig
-
+                if os.environ.get("OMP_NUM_THREADS") == "1":  # as model_host.use_one_thread sets it
+                    torch.set_num_threads(1)
             self._config = PredictorConfig()
-            self.torch_seconds = time.perf_counter() - started
-            log.info("torch imported in %.2f s", self.torch_seconds)
+            self.import_seconds = time.perf_counter() - started
+            log.info("model code imported in %.2f s", self.import_seconds)
             return True
         except Exception as e:  # a broken installation: say so, keep serving document words
             log.exception("cannot import the model code")
@@ -269,10 +272,11 @@ class ModelLoader:
     def _read(self, path: Path, signature: Signature) -> Any:
         """The checkpoint at ``path``, its weights as the file stores them and no network built
         yet (that waits for the old model to go: see ``_swap_in``); None, said, if it cannot be read."""
-        from nextword.model import NextwordError, load_checkpoint
+        from nextword.model import NextwordError
+        from nextword.model.prediction_model import load_for_prediction
 
         try:
-            return load_checkpoint(path, for_prediction=True)
+            return load_for_prediction(path)
         except NextwordError as e:
             self._fail(path, signature, "failed", f"nextword: {e}.{self._keeping()}".replace("..", "."))
         except Exception as e:  # noqa: BLE001 - a file that is not a model must not stop the server
@@ -289,7 +293,7 @@ class ModelLoader:
         """Swap ``new`` in between two requests, let the old model go, then build the network
         and warm it up on the worker; False, said, if that fails (the model is taken back).
 
-        The objects alive once a model is in (torch, the model, the protocol types) are set
+        The objects alive once a model is in (the model, the protocol types) are set
         aside from garbage collection once it is ready (``gc.freeze``), or every full
         collection would traverse them all, holding the event loop at some keystroke. They
         are thawed here so that the old model's can be collected."""

@@ -99,8 +99,9 @@ def trained_model_path(notes_folder, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def shipped_predictor():
     """A fresh Predictor of the shipped model per call, its network built once."""
-    from nextword.model import InferenceNetwork, Predictor, default_model_path, load_checkpoint
+    from nextword.model import InferenceNetwork, Predictor, default_model_path
+    from nextword.model.prediction_model import load_for_prediction
 
-    checkpoint = load_checkpoint(default_model_path(), for_prediction=True)
+    checkpoint = load_for_prediction(default_model_path())
     network = InferenceNetwork.build(checkpoint.model)
     return lambda: Predictor(network, checkpoint.vocab)

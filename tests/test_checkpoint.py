@@ -10,17 +10,21 @@ from nextword.model import (
     InferenceNetwork,
     LanguageModel,
     ModelConfig,
-    Predictor,
     Vocabulary,
     default_model_path,
     load_checkpoint,
     save_checkpoint,
 )
 from nextword.model.checkpoint import write_spacing
+from nextword.model.prediction_model import load_for_prediction
 from nextword.model.spacing import Spacing
 from nextword.model.tokenize import tokenize
 from nextword.model.vocab import UNK
 from safetensors.torch import save_file
+
+# The two ways to read a model file: for training (a module), for prediction (numpy arrays).
+LOADS = [load_checkpoint, load_for_prediction]
+LOAD_IDS = ["for training", "for prediction"]
 
 
 def test_round_trip_keeps_config_vocabulary_weights_and_info(tiny_model_path, tmp_path):
@@ -53,42 +57,9 @@ def test_projection_and_output_projection_shapes_round_trip(tmp_path):
         assert loaded.model.config == config
 
 
-def test_a_model_loaded_for_prediction_keeps_its_stored_weights_and_predicts_the_same(sample_text):
-    """Loaded for prediction, the shipped model keeps its weights in half precision as the
-    file stores them (no single-precision copy) and suggests exactly what it suggests loaded
-    for training; trained or run forward, it turns to single precision and matches again."""
-    full, compact = load_checkpoint(default_model_path()), load_checkpoint(default_model_path(), for_prediction=True)
-    assert {p.dtype for p in compact.model.parameters()} == {torch.float16}
-    assert {p.dtype for p in full.model.parameters()} == {torch.float32}
-    predictors = [Predictor(InferenceNetwork.build(c.model), c.vocab) for c in (full, compact)]
-    words = sample_text.split(" ")
-    for end in range(1, len(words), 7):
-        context = " ".join(words[:end]) + " "
-        for prefix in ("", "t"):
-            a, b = (p.predict(context, prefix, 10) for p in predictors)
-            assert [(s.word, s.probability) for s in a] == [(s.word, s.probability) for s in b], (context, prefix)
-    compact.model.train()
-    for (name, a), (_, b) in zip(full.model.state_dict().items(), compact.model.state_dict().items()):
-        assert b.dtype == torch.float32 and torch.equal(a, b), name
-    ids = torch.tensor([[5], [9], [2]])
-    assert torch.equal(full.model.eval()(ids)[0], compact.model.eval()(ids)[0])
-
-
-def test_single_precision_prediction_of_a_model_loaded_for_prediction(tiny_model_path, sample_text):
-    """On the portable path (single precision), a model loaded for prediction suggests what
-    the model loaded whole suggests, and its stored weights stay as they are."""
-    from nextword.model import InferenceNetwork
-
-    full, compact = load_checkpoint(tiny_model_path), load_checkpoint(tiny_model_path, for_prediction=True)
-    networks = [InferenceNetwork.build(c.model, "torch") for c in (full, compact)]
-    a, b = (Predictor(n, c.vocab).predict(sample_text[:300], "", 8) for n, c in zip(networks, (full, compact)))
-    assert a == b
-    assert compact.model.embedding.weight.dtype == torch.float16
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc to see the process's mappings")
-@pytest.mark.parametrize("for_prediction", [False, True])
-def test_a_loaded_model_holds_nothing_of_its_file(tiny_model_path, tmp_path, for_prediction):
+@pytest.mark.parametrize("load", LOADS, ids=LOAD_IDS)
+def test_a_loaded_model_holds_nothing_of_its_file(tiny_model_path, tmp_path, load):
     """safetensors reads a file by mapping it into memory; a loaded model (its notes too)
     keeps copies, so a file rewritten in place afterwards cannot change or crash it."""
     checkpoint = load_checkpoint(tiny_model_path)
@@ -96,8 +67,9 @@ def test_a_loaded_model_holds_nothing_of_its_file(tiny_model_path, tmp_path, for
     path = save_checkpoint(
         tmp_path / "with-notes.safetensors", checkpoint.model, checkpoint.vocab, extra={"other": torch.ones(3)}
     )
-    loaded = load_checkpoint(path, for_prediction=for_prediction)
-    assert loaded.model.notes_tokens is not None and loaded.extra["other"].tolist() == [1, 1, 1]
+    loaded = load(path)
+    assert loaded.model.notes_tokens is not None
+    assert load is load_for_prediction or loaded.extra["other"].tolist() == [1, 1, 1]
     with open("/proc/self/maps") as maps:
         assert str(path) not in maps.read()
 
@@ -179,11 +151,11 @@ ODD_METADATA = {
 
 
 @pytest.mark.parametrize("change", ODD_METADATA.values(), ids=ODD_METADATA.keys())
-@pytest.mark.parametrize("for_prediction", [False, True])
-def test_odd_metadata_is_reported_not_crashed_on(tiny_model_path, tmp_path, change, for_prediction):
+@pytest.mark.parametrize("load", LOADS, ids=LOAD_IDS)
+def test_odd_metadata_is_reported_not_crashed_on(tiny_model_path, tmp_path, change, load):
     path = _with_metadata(tiny_model_path, tmp_path / "odd.safetensors", **change)
     with pytest.raises(CheckpointError, match="not a usable nextword model"):
-        load_checkpoint(path, for_prediction=for_prediction)
+        load(path)
 
 
 @pytest.mark.parametrize("command", [["info"], ["info", "--json"], ["predict", "-m"], ["train", "--from"]])
@@ -227,17 +199,17 @@ def test_a_spacing_table_round_trips_and_a_file_without_one_has_none(tiny_model_
     assert checkpoint.spacing is None
     spacing = Spacing.learn(["fn f(x: u32) -> u32 {\n"] * 3)
     path = save_checkpoint(tmp_path / "m.safetensors", checkpoint.model, checkpoint.vocab, spacing=spacing)
-    for for_prediction in (False, True):
-        assert load_checkpoint(path, for_prediction=for_prediction).spacing == spacing
+    for load in LOADS:
+        assert load(path).spacing == spacing
 
 
-@pytest.mark.parametrize("for_prediction", [False, True])
-def test_a_damaged_spacing_table_is_named(tiny_model_path, tmp_path, for_prediction):
+@pytest.mark.parametrize("load", LOADS, ids=LOAD_IDS)
+def test_a_damaged_spacing_table_is_named(tiny_model_path, tmp_path, load):
     path = _with_metadata(tiny_model_path, tmp_path / "odd.safetensors", spacing={"version": 1, "pairs": {"(": [1, 2]}})
     with pytest.raises(
         CheckpointError, match=f"{path.name} is not a usable nextword model: its spacing table is damaged"
     ):
-        load_checkpoint(path, for_prediction=for_prediction)
+        load(path)
 
 
 def test_writing_a_spacing_table_keeps_the_weights_metadata_and_permissions(tiny_model_path, tmp_path):
@@ -295,10 +267,10 @@ def test_a_table_of_word_parts_round_trips(tmp_path):
     assert len(counts) == 13
     model.set_word_parts(torch.from_numpy(counts))
     path = save_checkpoint(tmp_path / "m.safetensors", model, vocab)
-    for for_prediction in (False, True):
-        loaded = load_checkpoint(path, for_prediction=for_prediction)
+    for load in LOADS:
+        loaded = load(path)
         assert loaded.model.word_parts is not None and loaded.model.word_parts.tolist() == counts.tolist()
-        assert "word_parts" not in loaded.extra
+        assert load is load_for_prediction or "word_parts" not in loaded.extra
         assert InferenceNetwork.build(loaded.model).word_parts is not None
     model.set_word_parts(None)  # a model without words in parts has no table
     plain = load_checkpoint(save_checkpoint(tmp_path / "plain.safetensors", model, vocab))
@@ -316,12 +288,12 @@ DAMAGED_PARTS = {
 
 
 @pytest.mark.parametrize("rows", DAMAGED_PARTS.values(), ids=DAMAGED_PARTS.keys())
-@pytest.mark.parametrize("for_prediction", [False, True])
-def test_a_damaged_table_of_word_parts_is_refused(tmp_path, rows, for_prediction):
+@pytest.mark.parametrize("load", LOADS, ids=LOAD_IDS)
+def test_a_damaged_table_of_word_parts_is_refused(tmp_path, rows, load):
     model, vocab = _korean_model()
     path = save_checkpoint(tmp_path / "m.safetensors", model, vocab, extra={"word_parts": torch.tensor(rows)})
     with pytest.raises(CheckpointError, match="m.safetensors has a damaged table of word parts.*retrain it"):
-        load_checkpoint(path, for_prediction=for_prediction)
+        load(path)
 
 
 @pytest.mark.parametrize(

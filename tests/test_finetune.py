@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 import torch
 from nextword.model import InferenceNetwork, load_checkpoint, save_checkpoint
+from nextword.model.model_file import learned_files
 from nextword.server.cli import main
 from nextword.server.cli_info import PRECISION_WORDS
 from nextword.training.batches import encode_documents
 from nextword.training.config import TrainConfig
 from nextword.training.corpus import load_corpus
-from nextword.training.finetune import grow_vocabulary, learned_files, new_words, select
+from nextword.training.finetune import grow_vocabulary, new_words, select
 from nextword.training.progress import Progress
 from nextword.training.resume import RunRequest, load_state, resume_path
 from nextword.training.split import is_test_file, is_validation_file

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from nextword.model import InferenceNetwork, ModelConfig, compiled, default_model_path, load_checkpoint
+from nextword.model import InferenceNetwork, ModelConfig, compiled, default_model_path
+from nextword.model.prediction_model import ModelWeights, load_for_prediction
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
@@ -33,14 +34,16 @@ def test_the_8bit_product_is_the_dequantized_one(rows, cols, batch):
     weight = torch.randn(rows, cols, generator=generator(0)) / 10
     bias = torch.randn(rows, generator=generator(1))
     x = torch.randn(batch, cols, generator=generator(2))
-    layer = compiled.CompiledLinear(weight, bias)
-    quantized, scale = (torch.from_numpy(a) for a in compiled.quantize_rows(weight))
+    layer = compiled.CompiledLinear(weight.numpy(), bias.numpy())
+    quantized, scale = (torch.from_numpy(a) for a in compiled.quantize_rows(weight.numpy()))
     dequantized = quantized.float() * scale[:, None]
     assert (dequantized - weight).abs().max() <= scale.max() / 2 + 1e-7
     expected = F.linear(x, dequantized, bias)
     # The only other rounding: the input, to 8 bits (half a step of max|x| / 127 each).
     bound = (dequantized.abs().sum(1) * x.abs().amax(1, keepdim=True) / 254 + 1e-4).max()
-    assert (layer(x) - expected).abs().max() <= bound
+    got = layer(x.numpy())
+    assert got.dtype == np.float32 and got.shape == (batch, rows)
+    assert (torch.from_numpy(got) - expected).abs().max() <= bound
 
 
 @needs_kernels
@@ -61,28 +64,37 @@ def _lstm(width: int, hidden: int, layers: int = 2) -> torch.nn.LSTM:
     return torch.nn.LSTM(width, hidden, layers).eval()
 
 
+def _weights(lstm: torch.nn.LSTM) -> ModelWeights:
+    """``lstm``'s weights by the names a ``LanguageModel`` gives them, as the kernels read them."""
+    config = ModelConfig(emb_dim=lstm.input_size, hidden_dim=lstm.hidden_size, num_layers=lstm.num_layers)
+    return ModelWeights(config, {f"lstm.{name}": t.detach().numpy() for name, t in lstm.state_dict().items()})
+
+
 def _zeros(layers: int, hidden: int):
-    return tuple((torch.zeros(1, hidden), torch.zeros(1, hidden)) for _ in range(layers))
+    return tuple((np.zeros((1, hidden), np.float32), np.zeros((1, hidden), np.float32)) for _ in range(layers))
 
 
 @needs_kernels
 @pytest.mark.parametrize("width, hidden", [(16, 32), (256, 384), (20, 12)])
 def test_the_lstm_reads_as_nn_lstm_does(width, hidden):
     lstm = _lstm(width, hidden)
-    ours = compiled.CompiledLSTM.build(lstm)
+    ours = compiled.CompiledLSTM.build(_weights(lstm))
     x = torch.randn(30, width, generator=generator(6))
     with torch.no_grad():
         expected, (h, c) = lstm(x[:, None])
     got, state = ours.read(x.numpy(), _zeros(2, hidden))
     assert got.shape == (30, hidden)
     assert (torch.from_numpy(got) - expected[:, 0]).abs().max() < 0.02
+    assert len(state) == 2
     for layer, (h2, c2) in enumerate(state):
+        assert h2.shape == c2.shape == (1, hidden)
+        h2, c2 = torch.from_numpy(h2), torch.from_numpy(c2)
         assert (h2 - h[layer]).abs().max() < 0.02 and (c2 - c[layer]).abs().max() < 0.05
 
 
 @needs_kernels
 def test_a_run_is_its_steps():
-    ours = compiled.CompiledLSTM.build(_lstm(16, 32))
+    ours = compiled.CompiledLSTM.build(_weights(_lstm(16, 32)))
     x = torch.randn(12, 16, generator=generator(7)).numpy()
     run, run_state = ours.read(x, _zeros(2, 32))
     state, steps = _zeros(2, 32), []
@@ -91,18 +103,19 @@ def test_a_run_is_its_steps():
         steps.append(out)
     # One arithmetic for both: bit for bit the same, as the Predictor's incremental reads need.
     assert np.array_equal(np.concatenate(steps), run)
-    assert all(torch.equal(a, b) for pair, pair2 in zip(state, run_state) for a, b in zip(pair, pair2))
+    assert all(np.array_equal(a, b) for pair, pair2 in zip(state, run_state) for a, b in zip(pair, pair2))
 
 
 @needs_kernels
 def test_the_state_passed_in_is_left_as_it_was():
-    ours = compiled.CompiledLSTM.build(_lstm(16, 32))
+    ours = compiled.CompiledLSTM.build(_weights(_lstm(16, 32)))
     state = tuple(
-        (torch.randn(1, 32, generator=generator(8)), torch.randn(1, 32, generator=generator(9))) for _ in range(2)
+        (torch.randn(1, 32, generator=generator(8)).numpy(), torch.randn(1, 32, generator=generator(9)).numpy())
+        for _ in range(2)
     )
-    before = [t.clone() for pair in state for t in pair]
+    before = [t.copy() for pair in state for t in pair]
     ours.read(torch.randn(3, 16, generator=generator(10)).numpy(), state)
-    assert all(torch.equal(a, b) for a, b in zip(before, (t for pair in state for t in pair)))
+    assert all(np.array_equal(a, b) for a, b in zip(before, (t for pair in state for t in pair)))
 
 
 @needs_kernels
@@ -123,7 +136,10 @@ def test_softmax():
     logits = torch.randn(3, 28001, generator=generator(11)) * 8
     logits[1, 5] = 300.0  # far above the rest: no overflow
     expected = torch.softmax(logits.double(), dim=-1)
-    got = compiled.softmax_(logits.clone())
+    buffer = logits.numpy().copy()
+    got = compiled.softmax_(buffer)
+    assert got is buffer  # in place
+    got = torch.from_numpy(got)
     assert torch.allclose(got.double(), expected, atol=1e-7, rtol=1e-5)
     assert torch.allclose(got.double().sum(-1), torch.ones(3, dtype=torch.float64), atol=1e-5)
 
@@ -166,7 +182,7 @@ def test_bad_buffers_are_refused_not_read_past():
 
 @needs_kernels
 def test_the_shipped_model_runs_on_the_kernels_unless_told_not_to(monkeypatch):
-    model = load_checkpoint(default_model_path(), for_prediction=True).model
+    model = load_for_prediction(default_model_path()).model
     assert compiled.takes(model.config) and InferenceNetwork.build(model).kernels == compiled.KERNELS
     monkeypatch.setenv("NEXTWORD_KERNELS", "torch")
     assert not compiled.available()

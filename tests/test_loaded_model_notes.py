@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nextword.model import PredictorConfig, load_checkpoint
+from nextword.model import PredictorConfig
+from nextword.model.model_file import learned_files
+from nextword.model.prediction_model import load_for_prediction
 from nextword.server.cli import main
 from nextword.server.loaded_model import LoadedModel
 from nextword.server.workspace_store import FolderStore
 from nextword.training.corpus import content_digest
-from nextword.training.finetune import learned_files
 from nextword.training.split import is_test_file, is_validation_file
 
 NOTE = "Deploy with kubectl apply and check with kubectl get pods. The kubectl logs say why.\n"
@@ -33,7 +34,7 @@ def personal(tiny_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def loaded(path: Path) -> LoadedModel:
-    model = LoadedModel(load_checkpoint(path), path, None, 1, PredictorConfig())
+    model = LoadedModel(load_for_prediction(path), path, None, 1, PredictorConfig())
     model.network()
     return model
 

@@ -6,6 +6,7 @@ same words."""
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from nextword.model import (
@@ -18,6 +19,7 @@ from nextword.model import (
     load_checkpoint,
 )
 from nextword.model.output_layer import HEAD_ROWS, TAIL_RANK
+from nextword.model.prediction_model import load_for_prediction
 from nextword.training.evaluate import load_split
 
 NOTES = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "notes" / "simonw-til"
@@ -80,10 +82,12 @@ def test_the_portable_path_computes_what_the_module_computes(proj_dim):
         hidden, (first, second) = model.eval()(ids[:, None])
         expected = torch.log_softmax(model.logits(hidden[:, 0]), dim=-1)
     outputs, state = network.read(ids.tolist(), network.initial_state())
-    assert torch.allclose(outputs, hidden[:, 0], atol=1e-5)
-    assert torch.allclose(state[1][0], second[0], atol=1e-5) and torch.allclose(state[1][1], second[1], atol=1e-5)
-    assert torch.allclose(network.next_log_probs(outputs), expected, atol=1e-5)
-    assert torch.allclose(network.next_probs(outputs).sum(-1), torch.ones(30), atol=1e-5)
+    assert isinstance(outputs, np.ndarray) and outputs.dtype == np.float32
+    assert torch.allclose(torch.from_numpy(outputs), hidden[:, 0], atol=1e-5)
+    h, c = (torch.from_numpy(t) for t in state[1])
+    assert torch.allclose(h, second[0], atol=1e-5) and torch.allclose(c, second[1], atol=1e-5)
+    assert torch.allclose(torch.from_numpy(network.next_log_probs(outputs)), expected, atol=1e-5)
+    assert torch.allclose(torch.from_numpy(network.next_probs(outputs)).sum(-1), torch.ones(30), atol=1e-5)
 
 
 def _run_and_steps(network, ids):
@@ -94,7 +98,7 @@ def _run_and_steps(network, ids):
     for token_id in ids:
         output, state = network.step(token_id, state)
         stepped.append(output)
-    return outputs, run_state, torch.cat(stepped), state
+    return outputs, run_state, np.concatenate(stepped), state
 
 
 @pytest.mark.parametrize("length", [1, 5, 40])
@@ -108,18 +112,18 @@ def test_a_run_reads_as_its_steps_do(shipped, kind, length):
     outputs, run_state, stepped, step_state = _run_and_steps(network, ids)
     assert outputs.shape == (length, network.config.emb_dim)
     tolerance = 0.0 if kind == compiled.KERNELS else 1e-5
-    assert (outputs - stepped).abs().max().item() <= tolerance * stepped.abs().max().item()
+    assert np.abs(outputs - stepped).max() <= tolerance * np.abs(stepped).max()
     for (h, c), (h2, c2) in zip(run_state, step_state):
-        assert (h - h2).abs().max().item() <= tolerance
-        assert (c - c2).abs().max().item() <= tolerance * max(1.0, c2.abs().max().item())
+        assert np.abs(h - h2).max() <= tolerance
+        assert np.abs(c - c2).max() <= tolerance * max(1.0, np.abs(c2).max())
 
 
-def test_a_model_loaded_for_prediction_is_read_where_it_lies(kind):
-    """Either way, building the network leaves the module's half-precision weights as the
-    file stores them; the C kernels read its embedding there rather than copy it."""
-    loaded = load_checkpoint(default_model_path(), for_prediction=True)
+def test_a_model_read_for_prediction_is_read_where_it_lies(kind):
+    """Either way, building the network leaves the half-precision weights as the file
+    stores them; the C kernels read its embedding there rather than copy it."""
+    loaded = load_for_prediction(default_model_path())
     network = InferenceNetwork.build(loaded.model, kind)
-    assert {p.dtype for p in loaded.model.parameters()} == {torch.float16}
+    assert {a.dtype for a in loaded.model.arrays.values()} == {np.dtype(np.float16)}
     assert Predictor(network, loaded.vocab).predict("The error message says which ", "", 5)
 
 

@@ -5,6 +5,7 @@ and on the portable path."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from nextword.model import InferenceNetwork, compiled, default_model_path, load_checkpoint
@@ -25,10 +26,11 @@ def generator(seed: int) -> torch.Generator:
 def test_rows_of_low_rank_are_reproduced(weighted, n):
     rows = torch.randn(n, 6, generator=generator(0)) @ torch.randn(6, 32, generator=generator(1))
     spread = torch.randn(32, 48, generator=generator(2))
-    thin, wide = low_rank_rows(rows.half(), 6, spread @ spread.T if weighted else None)
+    thin, wide = low_rank_rows(rows.half().numpy(), 6, (spread @ spread.T).numpy() if weighted else None)
     assert thin.shape == (n, 6) and wide.shape == (6, 32)
-    assert thin.dtype == wide.dtype == torch.float32
-    assert torch.allclose(thin @ wide, rows.half().float(), atol=1e-3 * rows.abs().max().item())
+    assert thin.dtype == wide.dtype == np.float32
+    product = torch.from_numpy(thin @ wide)
+    assert torch.allclose(product, rows.half().float(), atol=1e-3 * rows.abs().max().item())
 
 
 def test_the_fit_is_best_where_the_network_outputs_lie():
@@ -40,10 +42,12 @@ def test_the_fit_is_best_where_the_network_outputs_lie():
         projection.weight.mul_(torch.logspace(0, -2, 32).unsqueeze(1))
         outputs = projection(torch.randn(4000, 48, generator=generator(5))).T
     anywhere = torch.randn(32, 4000, generator=generator(6))
-    weighted, plain = low_rank_rows(rows, 8, projected_moment(projection)), low_rank_rows(rows, 8)
+    moment = projected_moment(projection.weight.detach().numpy(), projection.bias.detach().numpy())
+    assert moment.dtype == np.float64 and moment.shape == (32, 32)
+    weighted, plain = low_rank_rows(rows.numpy(), 8, moment), low_rank_rows(rows.numpy(), 8)
 
     def error(fit, x):
-        thin, wide = fit
+        thin, wide = (torch.from_numpy(a) for a in fit)
         return ((rows - thin @ wide) @ x).pow(2).mean().item()
 
     assert error(weighted, outputs) < 0.7 * error(plain, outputs)
@@ -68,7 +72,9 @@ def shipped():
     portable = InferenceNetwork.build(model, "torch")
     outputs, _ = portable.read(ids, portable.initial_state())
     with torch.inference_mode():
-        exact = torch.log_softmax(model.logits(outputs), dim=-1)
+        # The exact layer's scores, normalised in double precision: single precision's
+        # log-softmax over 44,000 scores is itself off by a few 1e-5.
+        exact = torch.log_softmax(model.logits(torch.from_numpy(outputs)).double(), dim=-1)
     return model, outputs, exact
 
 
@@ -78,8 +84,11 @@ def test_the_shipped_model_scores_rare_words_through_the_thin_product(shipped):
     network = InferenceNetwork.build(model, compiled.KERNELS)
     assert network.factored_output == (HEAD_ROWS, TAIL_RANK)
     # The frequent tokens' scores are the exact layer's in 8 bits, to the bit.
-    exact_head = compiled.CompiledLinear(model.embedding.weight[:HEAD_ROWS], model.out_bias[:HEAD_ROWS])
-    assert torch.equal(network.logits(outputs)[:, :HEAD_ROWS], exact_head(outputs))
+    weights = model.weights()
+    exact_head = compiled.CompiledLinear(
+        weights.arrays["embedding.weight"][:HEAD_ROWS], weights.single("out_bias")[:HEAD_ROWS]
+    )
+    assert np.array_equal(network.logits(outputs)[:, :HEAD_ROWS], exact_head(outputs))
 
 
 @needs_kernels
@@ -87,7 +96,7 @@ def test_the_distribution_is_that_of_the_exact_layer(shipped):
     """On real notes: the same most probable token nearly everywhere and a small divergence
     from the exact single-precision distribution (most of it is 8-bit rounding)."""
     model, outputs, exact = shipped
-    ours = InferenceNetwork.build(model, compiled.KERNELS).next_log_probs(outputs)
+    ours = torch.from_numpy(InferenceNetwork.build(model, compiled.KERNELS).next_log_probs(outputs))
     divergence = (exact.exp() * (exact - ours)).sum(-1)
     assert len(outputs) > 1000
     # A model of English and Korean has 40,000 rows in the factored part (28,000 for English
@@ -100,7 +109,8 @@ def test_the_distribution_is_that_of_the_exact_layer(shipped):
 
 def test_the_portable_path_keeps_the_exact_layer(shipped):
     model, outputs, exact = shipped
-    assert torch.allclose(InferenceNetwork.build(model, "torch").next_log_probs(outputs), exact, atol=1e-5)
+    ours = InferenceNetwork.build(model, "torch").next_log_probs(outputs)
+    assert torch.allclose(torch.from_numpy(ours).double(), exact, atol=1e-5)
 
 
 @needs_kernels

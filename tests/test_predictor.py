@@ -22,6 +22,7 @@ from nextword.model import (
     load_checkpoint,
     tokenize,
 )
+from nextword.model.prediction_model import load_for_prediction
 from nextword.model.suggestions import top_indices
 from nextword.model.text import SplitText
 from nextword.model.tokenize import WORD_RE, is_word, iter_tokens
@@ -53,7 +54,7 @@ def one_thread():
 def _built(path, kernels: str) -> Model:
     if kernels == "nextword" and not compiled.available():
         pytest.skip("the C kernels are not built or not supported here")
-    checkpoint = load_checkpoint(path, for_prediction=True)
+    checkpoint = load_for_prediction(path)
     return Model(InferenceNetwork.build(checkpoint.model, kernels), checkpoint.vocab)
 
 
@@ -305,7 +306,7 @@ def test_a_phrase_may_begin_by_ending_the_word_typed(predictor, checkpoint, samp
 @pytest.fixture(scope="module")
 def shipped():
     """The shipped model as prediction runs it by default."""
-    checkpoint = load_checkpoint(default_model_path(), for_prediction=True)
+    checkpoint = load_for_prediction(default_model_path())
     return Model(InferenceNetwork.build(checkpoint.model), checkpoint.vocab)
 
 

@@ -11,9 +11,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nextword.model import InferenceNetwork, ModelConfig, Predictor, Vocabulary, load_checkpoint
-from nextword.model.checkpoint import Checkpoint
 from nextword.model.note_style import NOTE_STYLE, NOTE_STYLE_RAMP, note_continuations, with_note
 from nextword.model.pieces import has_hangul, is_continuation, surface, word_tokens
+from nextword.model.prediction_model import PredictionModel, load_for_prediction
 from nextword.model.suggestions import Suggestions
 from nextword.model.whole_words import MAX_PARTS, Parts, search, word_probability
 from nextword.model.word_parts import END, HANGUL, LATIN, NEAR, WordParts, count_parts, merge_counts, token_kinds
@@ -383,7 +383,7 @@ CONTEXTS = [
 
 
 @pytest.fixture(scope="module")
-def korean_model(tmp_path_factory) -> Checkpoint:
+def korean_model(tmp_path_factory) -> PredictionModel:
     """A tiny model trained for a few seconds on ``KOREAN_NOTES``."""
     root = tmp_path_factory.mktemp("korean")
     for name, text in KOREAN_NOTES.items():
@@ -395,7 +395,7 @@ def korean_model(tmp_path_factory) -> Checkpoint:
     out = root / "model.safetensors"
     config = TrainConfig(epochs=2, batch_size=4, bptt=20, lr=1e-2, min_count=1, warmup_steps=5, seed=0)
     train(corpus, out, config, ModelConfig(emb_dim=32, hidden_dim=64, num_layers=1, dropout=0.0))
-    checkpoint = load_checkpoint(out, for_prediction=True)
+    checkpoint = load_for_prediction(out)
     ids = encode_documents([d.text for d in corpus.train], checkpoint.vocab)
     # The run counted the table from the token ids it trained on.
     assert checkpoint.model.word_parts is not None
@@ -408,11 +408,11 @@ def predictor(korean_model) -> Predictor:
     return Predictor(InferenceNetwork.build(korean_model.model), korean_model.vocab, spacing=korean_model.spacing)
 
 
-def always_going_on(checkpoint: Checkpoint) -> set[str]:
+def always_going_on(checkpoint: PredictionModel) -> set[str]:
     """The Hangul words of the vocabulary that, as the table has it, always go on into more
     parts (a word without Hangul takes parts only in Korean text)."""
     assert checkpoint.model.word_parts is not None
-    table, vocab = WordParts(checkpoint.model.word_parts.numpy()), checkpoint.vocab
+    table, vocab = WordParts(checkpoint.model.word_parts), checkpoint.vocab
     return {
         token
         for i, token in enumerate(vocab.tokens)
@@ -476,7 +476,7 @@ ENGLISH = [
 
 
 def test_english_text_is_suggested_as_without_a_table():
-    checkpoint = load_checkpoint(None, for_prediction=True)  # the shipped model
+    checkpoint = load_checkpoint(None)  # the shipped model
     vocab, model, table = checkpoint.vocab, checkpoint.model, checkpoint.model.word_parts
     if table is None:
         # An English model: given a particle and a table such as a model of both languages holds

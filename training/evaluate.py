@@ -26,6 +26,7 @@ from nextword.model import (
     resolve_model_path,
     user_model_path,
 )
+from nextword.model.prediction_model import PredictionModel
 from tqdm import tqdm
 
 from .baselines import BufferWords, UnigramWords
@@ -41,7 +42,7 @@ class ModelSystem:
 
     name = "model"
 
-    def __init__(self, checkpoint: Checkpoint):
+    def __init__(self, checkpoint: Checkpoint | PredictionModel):
         self.predictor = Predictor(InferenceNetwork.build(checkpoint.model), checkpoint.vocab)
 
     def reset(self) -> None:

@@ -87,12 +87,6 @@ def learn_word_parts(ids: torch.Tensor, vocab: Vocabulary, base: torch.Tensor | 
 
 
 # ----- the manifest of learned files -------------------------------------------------------------
-def learned_files(info: dict | None) -> dict[str, str]:
-    """The manifest recorded in a checkpoint's info: digest -> "train" or "valid"."""
-    learned = (info or {}).get("learned")
-    return {str(k): str(v) for k, v in learned.items()} if isinstance(learned, dict) else {}
-
-
 @dataclass
 class Selection:
     """What a run trains and validates on, given the files the starting model has learned."""

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from nextword.model import Checkpoint, CheckpointError, ModelConfig, NextwordError, load_checkpoint
+from nextword.model.model_file import learned_files
 
 from .config import TrainConfig
 from .corpus import DEFAULT_EXTENSIONS, Corpus, load_corpus
-from .finetune import Selection, learned_files, select
+from .finetune import Selection, select
 from .resume import RunRequest, TrainingState, load_state, resume_path
 from .train_options import model_config, train_config
 
