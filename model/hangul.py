@@ -130,12 +130,12 @@ def _composed_block(last: str) -> tuple[int, int]:
     """The first and last syllable a word can hold where ``last`` (a syllable or an initial
     jamo) is being composed: those whose keys and ``last``'s run together, one a prefix of
     the other. They share its initial, so they lie in one block."""
-    pressed = keys(last)
+    pressed, spelling = keys(last), _translation()
     start = SYLLABLES[0] + INITIALS.index(pressed[0]) * _PER_INITIAL
     inside = [
         code
         for code in range(start, start + _PER_INITIAL)
-        if (spelled := syllable_keys(chr(code))).startswith(pressed) or pressed.startswith(spelled)
+        if (spelled := spelling[code]).startswith(pressed) or pressed.startswith(spelled)
     ]
     return inside[0], inside[-1]
 
