@@ -5,7 +5,9 @@ A suggestion is always a whole word, ranked by its probability as a whole word: 
 part's probability in the mixed distribution, times each next part's and the word's ending
 there. The search starts from the most probable first parts that fit the typed part of the
 word and stops going down a path once it cannot beat the ``k``-th best word found (each part
-only lowers a path's probability).
+only lowers a path's probability). A word may be spelled two ways (``모델을`` whole, or ``모델``
+then ``을``), its probability the sum of both, so a path goes on while it holds half the
+``k``-th best: the likelier spelling of a word that beats it holds at least that.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ _STARTS = 48  # first parts searched from, the most probable that fit the typed 
 # taking any particle) the bound alone would let it wander through hundreds of thousands.
 FANOUT = 16
 MAX_NODES = 300
+# The spellings of one word the search's bound allows for (see the module's docstring).
+SPELLINGS = 2
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def search(
     kth = [0.0]  # the k-th best word's probability so far (0 until k are found)
 
     def bound() -> float:
-        return kth[0]
+        return kth[0] / SPELLINGS
 
     def emit(word: str, p: float) -> None:
         # A word may come along several paths (모델을 whole, or 모델 then 을): each adds to it.
