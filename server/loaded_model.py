@@ -26,7 +26,8 @@ WARM_UP_TEXT = " ".join(
 
 
 class LoadedModel:
-    """A model file read, and the network prediction runs, built from it once (on the worker)."""
+    """A model file read, and the network prediction runs, built from it once (by the loader,
+    before the model is swapped in)."""
 
     def __init__(self, checkpoint: Any, path: Path, signature: Signature | None, generation: int, config: Any) -> None:
         self.path = path
@@ -58,7 +59,7 @@ class LoadedModel:
         self._vocab_digest: str | None = None  # the vocabulary's part of that key, once computed
 
     def network(self) -> Any:
-        """The network prediction runs, built on first use (on the worker); the weights read
+        """The network prediction runs, built on first use (``warm_up``); the weights read
         are let go then: the network keeps what it needs of them."""
         if self._network is None:
             from nextword.model import InferenceNetwork
@@ -98,7 +99,7 @@ class LoadedModel:
             self.notes.current = learned or self._trained
 
     def predictor(self) -> Any:
-        """A new Predictor of this model (on the worker)."""
+        """A new Predictor of this model (on the worker once the model is in)."""
         from nextword.model import Predictor
 
         return Predictor(self.network(), self.vocab, self.config, spacing=self.spacing, notes=self.notes)

@@ -3,11 +3,12 @@
 A loader thread imports the model code, finds the model (the ``modelPath`` setting, else the user's
 trained model, else the shipped default), loads it, and then checks about once a second
 whether the file changed on disk or another one should be used. A changed file is read
-beside the model serving and swapped in on the worker between two requests, so none is
-dropped; the network prediction runs (most of a loaded model's memory) is built from it
-only once the old model is gone, so a reload never holds two whole models. A file that
-cannot be read leaves the model already loaded in place, and the problem is said in one
-sentence.
+beside the model serving; then the old model goes, between two requests on the worker, and
+the network prediction runs (most of a loaded model's memory) is built from the new one on
+the loader thread, so a reload never holds two whole models and no request waits for the
+build (the documents' words answer meanwhile); then the new model is swapped in. A file
+that cannot be read leaves the model already loaded in place, and the problem is said in
+one sentence.
 
 The model once read is a ``LoadedModel`` (``loaded_model.py``).
 """
@@ -77,7 +78,8 @@ class ModelLoader:
     """Finds, loads, watches and swaps the model; ``loaded`` is the one in use.
 
     ``swapped(new)`` runs on the worker, between two requests, just before ``loaded`` becomes
-    ``new`` (None: the model is taken back), so the per-document states can start over."""
+    ``new`` (None: the old model goes before a new one is built, or none could be), so the
+    per-document states can start over."""
 
     def __init__(
         self,
@@ -290,23 +292,25 @@ class ModelLoader:
         return None
 
     def _swap_in(self, new: LoadedModel) -> bool:
-        """Swap ``new`` in between two requests, let the old model go, then build the network
-        and warm it up on the worker; False, said, if that fails (the model is taken back).
+        """Let the old model go (on the worker, between two requests), build the new one's
+        network and warm it up here, then swap it in on the worker; False, said, if the build
+        fails (no model is served then, rather than a half-built one).
 
-        The objects alive once a model is in (the model, the protocol types) are set
-        aside from garbage collection once it is ready (``gc.freeze``), or every full
-        collection would traverse them all, holding the event loop at some keystroke. They
-        are thawed here so that the old model's can be collected."""
-        self._worker.submit(self._install, new).result()
+        Built here, not on the worker, so that the requests meanwhile are answered from the
+        documents' words instead of waiting for it; built once the old model is gone, so
+        that a reload never holds two whole models. The objects alive once a model is in
+        (the model, the protocol types) are set aside from garbage collection once it is
+        ready (``gc.freeze``), or every full collection would traverse them all, holding the
+        event loop at some keystroke. They are thawed here so that the old model's can be
+        collected."""
+        if self.loaded is not None:
+            self._worker.submit(self._install, None).result()
         gc.unfreeze()
         gc.collect()
         try:
-            # On the worker, so that no request reads the model while it is being built; the
-            # requests that come meanwhile wait for it (once).
-            self._worker.submit(new.warm_up).result()
+            new.warm_up()
         except Exception as e:  # noqa: BLE001 - out of memory, say: document words meanwhile
             log.exception("preparing %s failed", new.path)
-            self._worker.submit(self._uninstall, new).result()
             self._fail(
                 new.path,
                 new.signature,
@@ -314,18 +318,13 @@ class ModelLoader:
                 f"nextword: {new.path} could not be prepared for prediction ({type(e).__name__}: {e}); completions use the words of each document. Reload the model to try again.",
             )
             return False
+        self._worker.submit(self._install, new).result()
         return True
 
-    def _install(self, new: LoadedModel) -> None:
-        """On the worker: the new model in, the old one's per-document states gone."""
+    def _install(self, new: LoadedModel | None) -> None:
+        """On the worker: the new model in (or none), the old one's per-document states gone."""
         self._swapped(new)
         self.loaded = new
-
-    def _uninstall(self, loaded: LoadedModel) -> None:
-        """On the worker: take back a model that could not be prepared."""
-        if self.loaded is loaded:
-            self._swapped(None)
-            self.loaded = None
 
     def _fail(self, path: Path, signature: Signature | None, state: str, message: str) -> None:
         self._failed = (path, signature)

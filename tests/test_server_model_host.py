@@ -249,21 +249,33 @@ async def test_a_model_built_only_after_the_swap_and_one_that_fails_there(
     tiny_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The network prediction runs is built from a new model once the old model is gone (so
-    that a reload never holds two whole models), on the worker; if that fails (memory, say),
-    the host says so and serves no model rather than a half-built one."""
+    that a reload never holds two whole models), on the loader's thread, the documents'
+    words answering meanwhile; if that fails (memory, say), the host says so and serves no
+    model rather than a half-built one."""
     host = await ready_host(tiny_model)
     try:
         status = host.status()
         assert status["predictionWeights"] in ("int8", "fp32") and status["predictionKernels"] in ("nextword", "torch")
-        built_on: list[str] = []
+        built_on: list[tuple[str, object]] = []
+        building, may_fail = threading.Event(), threading.Event()
 
         def failing(cls: type[InferenceNetwork], model: object, kernels: str | None = None) -> InferenceNetwork:
-            built_on.append(threading.current_thread().name)
+            built_on.append((threading.current_thread().name, host.loaded))
+            building.set()
+            may_fail.wait(30)
             raise MemoryError("no room")
 
         monkeypatch.setattr(InferenceNetwork, "build", classmethod(failing))
-        await host.reload()
-        assert built_on and all(name == "nextword-model" for name in built_on)  # the worker's thread
+        reloading = asyncio.ensure_future(host.reload())
+        assert await asyncio.to_thread(building.wait, 30)
+        # While the new network is being built (it waits here), a request is answered at once:
+        # no model (the server then offers the document's words), rather than after the build.
+        text = "the cat sat on the mat, the cats c"
+        assert await asyncio.wait_for(host.suggest("file:///b.md", Snapshot(text, ""), len(text), "c", 3), 10) is None
+        assert host.loaded is None
+        may_fail.set()
+        await reloading
+        assert built_on and all(name == "nextword-loader" and old is None for name, old in built_on)
         assert host.loaded is None and host.state == "failed"
         assert "could not be prepared" in host.error and "MemoryError" in host.error
         assert host.status()["predictionWeights"] is None
