@@ -115,6 +115,31 @@ async def test_stdout_carries_only_protocol(raw: RawClient) -> None:
     assert rest == b""  # and every byte before was read as a framed message by `receive`
 
 
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see the server's libraries")
+async def test_the_server_predicts_without_loading_pytorch(raw: RawClient) -> None:
+    """On nextword's C kernels the server reads the model and predicts without PyTorch, whose
+    import alone takes seconds and whose libraries hold memory: none of them is mapped."""
+    raw.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": "file:///a.md", "languageId": "markdown", "version": 1, "text": SAMPLE}},
+    )
+    for _ in range(100):
+        status = (await raw.request("workspace/executeCommand", {"command": "nextword.status"}))["result"]
+        if status["state"] == "ready":
+            break
+        await asyncio.sleep(0.1)
+    if status["predictionKernels"] != "nextword":
+        pytest.skip("the C kernels do not run here: the portable path runs on PyTorch")
+    lines = SAMPLE.count("\n")
+    response = await raw.request(
+        "textDocument/completion",
+        {"textDocument": {"uri": "file:///a.md"}, "position": {"line": lines, "character": 0}},
+    )
+    assert response["result"]["items"]
+    maps = Path(f"/proc/{raw.proc.pid}/maps").read_text()  # type: ignore[attr-defined]
+    assert "libtorch" not in maps and "/torch/" not in maps
+
+
 RELOAD = {
     "jsonrpc": "2.0",
     "id": 99,
