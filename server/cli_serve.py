@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
                 f"cannot listen on {args.host}:{args.port}: {e.strerror or e}; choose another --port (another server may be using this one) or a --host of this machine"
             ) from None
         return server.exit_status
+    from .stdio_transport import start_io
+
     stdout = ClientOutput(sys.stdout.buffer)
     sys.stdout = sys.stderr  # stdout carries the protocol: a stray print must not break it
-    server.start_io(sys.stdin.buffer, stdout)  # type: ignore[arg-type]
+    start_io(server, sys.stdin.buffer, stdout)
     return server.exit_status

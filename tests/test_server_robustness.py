@@ -175,6 +175,36 @@ async def test_exits_when_the_client_goes_away(tiny_model: Path, tmp_path: Path)
     assert status == 0 and "Traceback" not in stderr, stderr
 
 
+async def test_exits_when_the_client_goes_away_in_the_middle_of_a_message(tiny_model: Path, tmp_path: Path) -> None:
+    def half_a_message(client: RawClient) -> None:
+        client.writer.write(b'Content-Length: 200\r\n\r\n{"jsonrpc": "2.0", "method": "initi')
+        client.writer.close()
+
+    status, stderr = await stopped_with_settings_asked(tiny_model, tmp_path, half_a_message)
+    assert status == 0 and "Traceback" not in stderr, stderr
+
+
+async def test_a_header_line_too_long_to_be_one_stops_the_server_quietly(tiny_model: Path, tmp_path: Path) -> None:
+    def no_end_of_line(client: RawClient) -> None:
+        client.writer.write(b"X" * 200_000)
+        client.writer.close()
+
+    status, stderr = await stopped_with_settings_asked(tiny_model, tmp_path, no_end_of_line)
+    assert status == 0 and "Traceback" not in stderr, stderr
+    assert "header line too long" in stderr
+
+
+async def test_the_event_loop_watches_pipes_and_sockets_not_files(tmp_path: Path) -> None:
+    from nextword.server.stdio_transport import watchable
+
+    read_end, write_end = os.pipe()
+    with open(read_end, "rb") as pipe, open(write_end, "wb"), socket.socket() as sock:
+        assert watchable(pipe) and watchable(sock.makefile("rb"))
+    (tmp_path / "f").write_bytes(b"")
+    with open(tmp_path / "f", "rb") as file, open(os.devnull, "rb") as devnull:
+        assert not watchable(file) and not watchable(devnull)
+
+
 async def test_no_traceback_when_the_client_goes_away_owed_answers(tiny_model: Path, tmp_path: Path) -> None:
     """The client closes both pipes with requests under way: the answers are dropped quietly."""
     stderr = tmp_path / "stderr"
