@@ -6,7 +6,7 @@ message and six a keystroke (its change and its completion request), each trip w
 the interpreter lock while the model works. Where stdin is a pipe or a socket (as an editor
 starts a server), it is watched by the event loop instead (an asyncio pipe transport) and
 the messages go through pygls's own loop (``pygls.io_.run_async``); where it cannot be
-watched so (a file, ``/dev/null``), pygls's ``start_io`` serves.
+watched so (a file, ``/dev/null``, a terminal, Windows), pygls's ``start_io`` serves.
 """
 
 from __future__ import annotations
@@ -45,7 +45,10 @@ class _PipeReader:
 
 
 def watchable(stream: BinaryIO) -> bool:
-    """Whether the event loop can watch ``stream`` for input: a pipe or a socket."""
+    """Whether the event loop can watch ``stream`` for input: a pipe or a socket, on a POSIX
+    system (Windows' event loop reads pipes its own way)."""
+    if os.name != "posix":
+        return False
     try:
         mode = os.fstat(stream.fileno()).st_mode
     except (OSError, ValueError):
