@@ -19,6 +19,7 @@ from pygls.uris import to_fs_path
 
 if TYPE_CHECKING:
     from .lsp_server import NextwordServer
+    from .workspace_learning import WorkspaceLearning
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +48,14 @@ def workspace_folders(ls: NextwordServer) -> list[Path]:
 
 async def start(ls: NextwordServer) -> None:
     """Start learning: read the workspace folders, and have the client tell of files changed
-    on disk. Once ``initialize`` is answered: its answer does not wait for the imports."""
-    from .workspace_learning import WorkspaceLearning
-
+    on disk. Once ``initialize`` is answered: its answer does not wait for the imports, and
+    they run on a thread of their own: on the event loop they would hold the first keys."""
+    learning_class = await asyncio.to_thread(_workspace_learning_class)
     host = ls.host
     if host is None or ls.learning is not None:
         return
     progress = ls.work_done_progress if ls.client_supports_progress else None
-    learning = ls.learning = WorkspaceLearning(
+    learning = ls.learning = learning_class(
         asyncio.get_running_loop(),
         ls.report,
         progress,
@@ -67,6 +68,12 @@ async def start(ls: NextwordServer) -> None:
         learning.model_changed(host.loaded)
     learning.start(workspace_folders(ls))
     await _watch_files(ls)
+
+
+def _workspace_learning_class() -> type[WorkspaceLearning]:
+    from .workspace_learning import WorkspaceLearning
+
+    return WorkspaceLearning
 
 
 async def _watch_files(ls: NextwordServer) -> None:
