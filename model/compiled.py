@@ -23,6 +23,7 @@ from .config import ModelConfig
 from .output_layer import FactoredOutputLayer, worth_factoring
 
 if TYPE_CHECKING:
+    from .inference import State
     from .prediction_model import ModelWeights
 
 try:
@@ -34,8 +35,6 @@ except ImportError:  # not built here: no C compiler at install time, or not x86
 extension: Any = _kernels
 
 KERNELS = "nextword"  # how ``InferenceNetwork.kernels`` names these (beside "torch")
-
-State = tuple[tuple[np.ndarray, np.ndarray], ...]  # as ``inference.State``
 
 
 def available() -> bool:
@@ -161,12 +160,7 @@ class CompiledNetwork:
         """From ``weights``; the embedding is read where it lies (half or single precision),
         not copied."""
         embedding, bias = weights.arrays["embedding.weight"], weights.single("out_bias")
-        arrays = weights.arrays
-        projection = (
-            (weights.single("out_proj.weight"), weights.single("out_proj.bias"))
-            if "out_proj.weight" in arrays
-            else None
-        )
+        projection = weights.output_projection()
         output: FactoredOutputLayer | CompiledLinear
         if worth_factoring(*embedding.shape):
             output = FactoredOutputLayer.fit(embedding, bias, projection, CompiledLinear)

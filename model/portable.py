@@ -20,9 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 if TYPE_CHECKING:
+    from .inference import State
     from .prediction_model import ModelWeights
-
-State = tuple[tuple[np.ndarray, np.ndarray], ...]  # as ``inference.State``
 
 
 class PortableNetwork:
@@ -44,8 +43,8 @@ class PortableNetwork:
             bias = get(f"lstm.bias_ih_l{layer}") + get(f"lstm.bias_hh_l{layer}")
             self._layers.append((w_ih, w_hh.t(), bias, projection))
         self._embedding, self._bias = get("embedding.weight"), get("out_bias")
-        has_projection = "out_proj.weight" in weights.arrays
-        self._projection = (get("out_proj.weight"), get("out_proj.bias")) if has_projection else None
+        out = weights.output_projection()
+        self._projection = None if out is None else (torch.from_numpy(out[0]), torch.from_numpy(out[1]))
 
     @torch.inference_mode()
     def read(self, token_ids: Sequence[int], state: State) -> tuple[np.ndarray, State]:

@@ -45,6 +45,13 @@ class ModelWeights:
         """The weight ``name`` in single precision (itself where it is already)."""
         return self.arrays[name].astype(np.float32, copy=False)
 
+    def output_projection(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The weight and bias, in single precision, that take the last layer's outputs to the
+        embedding's size; None where they are of that size already."""
+        if "out_proj.weight" not in self.arrays:
+            return None
+        return self.single("out_proj.weight"), self.single("out_proj.bias")
+
 
 @dataclass(eq=False)
 class PredictionModel:
