@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .config import PredictorConfig
-from .pieces import is_continuation, word_tokens
+from .pieces import word_tokens
 from .tokenize import worth_offering
 from .vocab import Vocabulary
 
@@ -70,8 +70,6 @@ class DocumentCaches:
         # Words in parts (``pieces.py``) by their whole text: the vocabulary holds only their parts.
         self._part_words = _Tally()
         self._continued: Counter[str] = Counter()  # first part -> the words in parts it began
-        self.continuation_counts = np.zeros(len(vocab), dtype=np.float32)  # of each continuation
-        self.continuations = 0  # continuations counted
         # The continuous cache never reaches further back than the word counts (which also
         # hold the words the vocabulary lacks).
         rows = max(1, min(config.neural_cache_size, config.cache_size)) if config.neural_cache_weight > 0 else 0
@@ -88,9 +86,6 @@ class DocumentCaches:
         if entry.completes is not None:
             self.add_part_word(entry.completes)
         if not entry.word:
-            if is_continuation(entry.token.text):
-                self.continuation_counts[entry.id] += 1
-                self.continuations += 1
             return
         self.total += 1
         if entry.id != self._unk:
@@ -102,9 +97,6 @@ class DocumentCaches:
         if entry.completes is not None:
             self.remove_part_word(entry.completes)
         if not entry.word:
-            if is_continuation(entry.token.text):
-                self.continuation_counts[entry.id] -= 1
-                self.continuations -= 1
             return
         self.total -= 1
         if entry.id != self._unk:

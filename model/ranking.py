@@ -19,7 +19,6 @@ import numpy as np
 
 from .config import PredictorConfig
 from .hangul import keys, matches_typed, typed_ranges
-from .note_style import note_continuations, with_note
 from .notes import Notes, NotesSource
 from .pieces import has_hangul, word_tokens
 from .suggestions import Suggestion, Suggestions, top_indices
@@ -36,6 +35,8 @@ if TYPE_CHECKING:
 NOTE_PARTS_RAMP = 1
 # Rankings kept per context (by k and prefix) before they are dropped all at once.
 _MAX_RANKINGS = 256
+# Words whose spellings in parts are kept (for any context) before they are dropped all at once.
+_MAX_SPELLINGS = 4096
 
 
 def _filled(words: int, ramp: int) -> float:
@@ -74,8 +75,9 @@ class Ranking:
         self._vocab, self._config, self._source = vocab, config, notes
         self._context, self._reader = context, reader
         empty = WordParts(np.zeros((0, 3), np.int64))
-        self._parts = Parts(parts if parts is not None else empty, vocab.tokens, vocab.hangul_mask)
+        self._parts = Parts(parts if parts is not None else empty, vocab)
         self._continuation_ids = np.flatnonzero(vocab.continuation_mask)
+        self._spellings: dict[str, list[list[int]]] = {}  # ``segmentations`` of words, any context
         self.clear()
 
     def clear(self) -> None:
@@ -88,10 +90,9 @@ class Ranking:
         self._continuous_oov: dict[str, float] = {}  # the continuous cache's weights of words the vocabulary lacks
         self._echo_oov: str | None = None  # the word just read, when the vocabulary lacks it
         self._ranked: dict[str, Suggestions] = {}
+        self._probabilities: dict[str, float] = {}  # ``probability``'s, for this context
         # How first parts go on in this context, by the network (``_first_rows``).
         self._first_rows: dict[int, Row] = {}
-        self._rows: dict[tuple[int, bool], Row | None] = {}  # ``_row_of``'s, for this context
-        self._note: list[tuple[int, float]] | None = None  # the note's continuations, when first needed
         self._korean = False  # whether the text just before is Korean (words may take particles)
 
     @property
@@ -268,7 +269,14 @@ class Ranking:
 
     def probability(self, word: str) -> float:
         """The probability that the next word is ``word`` exactly (the word as typed, finished)."""
-        dist, index = self.distribution(), self._vocab.index.get(word)
+        dist = self.distribution()
+        found = self._probabilities.get(word)
+        if found is None:
+            found = self._probabilities[word] = self._word_probability(dist, word)
+        return found
+
+    def _word_probability(self, dist: np.ndarray, word: str) -> float:
+        index = self._vocab.index.get(word)
         if self._korean or has_hangul(word):
             tokens = word_tokens(word)
             ids = self._vocab.encode(tokens)
@@ -280,23 +288,9 @@ class Ranking:
 
     def _row_of(self, token_id: int, first: bool) -> Row | None:
         """How ``token_id`` goes on inside a word here: the network's row for a first part
-        it read (``_read_first_parts``), else the table's; either with the note's own way
-        of going on mixed in (its continuations, whatever they followed: a note written in
-        the plain style ends its sentences ``~다`` where the documentation the model learned
-        from says ``~니다``)."""
-        key = (token_id, first)
-        if key in self._rows:
-            return self._rows[key]
+        it read (``_read_first_parts``), else the table's."""
         row = self._first_rows.get(token_id) if first else None
-        if row is None:
-            row = end_and_next(self._parts, token_id, self._korean)
-        caches = self._context.caches
-        if row is not None and caches.continuations:
-            if self._note is None:
-                self._note = note_continuations(caches.continuation_counts, caches.continuations)
-            row = with_note(row, self._note, caches.continuations)
-        self._rows[key] = row
-        return row
+        return row if row is not None else end_and_next(self._parts, token_id, self._korean)
 
     def _read_first_parts(self, prefix: str) -> None:
         """How each first part the typed part already holds goes on, by the network in this
@@ -322,7 +316,9 @@ class Ranking:
             row = ([END, *self._continuation_ids[keep].tolist()], [end, *(probs[keep] * scale).tolist()])
             order = sorted(range(len(row[0])), key=lambda i: -row[1][i])
             self._first_rows[token_id] = ([row[0][i] for i in order], [row[1][i] for i in order])
-            self._rows.pop((token_id, True), None)
+            # Words that may begin with this part were reckoned by the table's row.
+            part = prefix[:n]
+            self._probabilities = {w: p for w, p in self._probabilities.items() if not w.startswith(part)}
 
     def _word_in_parts(self, word: str, tokens: list[str], ids: list[int]) -> float:
         """``probability`` of a word by its parts: its first part's probability (the note's
@@ -348,10 +344,19 @@ class Ranking:
         # learned only the tokenizer's, but a stem it knows well may go on as Korean words do.
         others = sum(
             word_probability(self._parts, dist, path, self._korean, None, self._row_of)
-            for path in segmentations(self._vocab.index, word)
+            for path in self._spelled(word)
             if path != ids
         )
         return first * rest + others
+
+    def _spelled(self, word: str) -> list[list[int]]:
+        """``segmentations`` of ``word``, kept: a word is ranked at key after key."""
+        found = self._spellings.get(word)
+        if found is None:
+            if len(self._spellings) >= _MAX_SPELLINGS:
+                self._spellings.clear()
+            found = self._spellings[word] = segmentations(self._vocab.index, word)
+        return found
 
     def _oov_probability(self, word: str) -> float:
         """A word the vocabulary lacks: the notes' probability of it, and, a document word, its

@@ -9,7 +9,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .pieces import has_hangul, is_continuation
+from .pieces import has_hangul, is_continuation, surface
 from .tokenize import NEWLINE, PARAGRAPH, ends_one_key_away, is_word
 
 UNK = "<unk>"
@@ -58,6 +58,11 @@ class Vocabulary:
     def continuation_mask(self) -> np.ndarray:
         """Which tokens continue the word before them (``pieces.is_continuation``)."""
         return np.fromiter((is_continuation(t) for t in self.tokens), dtype=bool, count=len(self.tokens))
+
+    @cached_property
+    def surfaces(self) -> list[str]:
+        """Each token's text as it stands in a word (``pieces.surface``: a continuation without its mark)."""
+        return [surface(t) for t in self.tokens]
 
     @cached_property
     def hangul_mask(self) -> np.ndarray:

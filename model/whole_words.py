@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pieces import CONTINUATION, surface
+from .pieces import CONTINUATION
+from .vocab import Vocabulary
 from .word_parts import END, WordParts
 
 MAX_PARTS = 4  # parts of a word after its first, at most: longer words are typed
@@ -34,11 +35,23 @@ SPELLINGS = 2
 
 @dataclass(frozen=True)
 class Parts:
-    """What the search reads: the table, and for each id whether the text is Korean-ish."""
+    """What the search reads: the table, and the vocabulary's tokens (its text, and for each
+    id whether it holds Hangul)."""
 
     table: WordParts
-    tokens: list[str]
-    hangul: np.ndarray  # per id: the token holds Hangul
+    vocab: Vocabulary
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.vocab.tokens
+
+    @property
+    def surfaces(self) -> list[str]:
+        return self.vocab.surfaces
+
+    @property
+    def hangul(self) -> np.ndarray:
+        return self.vocab.hangul_mask
 
 
 def end_and_next(parts: Parts, token_id: int, korean: bool) -> tuple[list[int], list[float]] | None:
@@ -95,50 +108,51 @@ def search(
     """The ``k`` most probable whole words (at least) built from the first parts ``starts``
     (ids), that ``matches`` (the typed part of the word) and ``offered`` accept; word ->
     probability. ``fits``: whether a word's beginning may still grow into a match.
-    ``row_of``: how a part goes on in this very context (the network's own word on a first
-    part, the note's own ways), in place of the table's rows. Each part
-    goes on only its ``FANOUT`` likeliest ways, and at most ``MAX_NODES`` parts are looked at."""
+    ``row_of``: how a part goes on in this very context (the network's own row for a first
+    part), in place of the table's rows. Each part goes on only its ``FANOUT`` likeliest
+    ways, and at most ``MAX_NODES`` parts are looked at."""
     found: dict[str, float] = {}
-    kth = [0.0]  # the k-th best word's probability so far (0 until k are found)
-
-    def bound() -> float:
-        return kth[0] / SPELLINGS
-
-    def emit(word: str, p: float) -> None:
-        # A word may come along several paths (모델을 whole, or 모델 then 을): each adds to it.
-        if not matches(word) or not offered(word):
-            return
-        found[word] = found.get(word, 0.0) + p
-        if len(found) >= k:
-            kth[0] = heapq.nlargest(k, found.values())[-1]
+    kth = 0.0  # the k-th best word's probability so far (0 until k are found)
+    bound = 0.0  # what a path must hold to go on: ``kth / SPELLINGS``
 
     # Best first: the likeliest part-way word next, so the k best are found early and the
-    # bound cuts the rest.
-    heap: list[tuple[float, str, tuple[int, ...]]] = [
-        (-float(dist[i]), parts.tokens[i], (i,)) for i in sorted(starts, key=lambda i: -dist[i])[:_STARTS]
-    ]
+    # bound cuts the rest. Each entry knows whether its text matches the typed part already:
+    # then every longer text does too.
+    heap: list[tuple[float, str, tuple[int, ...], bool]] = []
+    for i in sorted(starts, key=lambda i: -dist[i])[:_STARTS]:
+        text = parts.tokens[i]
+        heap.append((-float(dist[i]), text, (i,), matches(text)))
     heapq.heapify(heap)
+    surfaces = parts.surfaces
     nodes = 0
     while heap and nodes < MAX_NODES:
-        negative, text, path = heapq.heappop(heap)
+        negative, text, path, matched = heapq.heappop(heap)
         p = -negative
-        if p < bound() or p <= 0.0:
+        if p < bound or p <= 0.0:
             break  # nothing left can beat the k-th best
         nodes += 1
         row = row_of(path[-1], len(path) == 1) if row_of else end_and_next(parts, path[-1], korean)
-        if row is None:
-            emit(text, p)
-            continue
-        for next_id, q in zip(row[0][:FANOUT], row[1][:FANOUT]):
-            pq = p * q
-            if pq < bound():
-                break  # the row is most probable first
-            if next_id == END:
-                emit(text, pq)
-            elif len(path) <= MAX_PARTS:  # a longer word is not offered, nor this one unended
-                longer = text + surface(parts.tokens[next_id])
-                if fits(longer):
-                    heapq.heappush(heap, (-pq, longer, (*path, next_id)))
+        ended = p if row is None else 0.0
+        if row is not None:
+            longer_ok = len(path) <= MAX_PARTS  # a longer word is not offered, nor this one unended
+            for next_id, q in zip(row[0][:FANOUT], row[1][:FANOUT]):
+                pq = p * q
+                if pq < bound:
+                    break  # the row is most probable first
+                if next_id == END:
+                    ended = pq
+                elif longer_ok:
+                    longer = text + surfaces[next_id]
+                    if matched:
+                        heapq.heappush(heap, (-pq, longer, (*path, next_id), True))
+                    elif fits(longer):
+                        heapq.heappush(heap, (-pq, longer, (*path, next_id), matches(longer)))
+        # A word may come along several paths (모델을 whole, or 모델 then 을): each adds to it.
+        if ended and matched and offered(text):
+            found[text] = found.get(text, 0.0) + ended
+            if len(found) >= k:
+                kth = heapq.nlargest(k, found.values())[-1]
+                bound = kth / SPELLINGS
     return found
 
 

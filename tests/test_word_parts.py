@@ -11,12 +11,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nextword.model import InferenceNetwork, ModelConfig, Predictor, Vocabulary, load_checkpoint
-from nextword.model.note_style import NOTE_STYLE, NOTE_STYLE_RAMP, note_continuations, with_note
 from nextword.model.pieces import has_hangul, is_continuation, surface, word_tokens
 from nextword.model.prediction_model import PredictionModel, load_for_prediction
 from nextword.model.suggestions import Suggestions
 from nextword.model.whole_words import MAX_PARTS, Parts, search, word_probability
-from nextword.model.word_parts import END, HANGUL, LATIN, NEAR, WordParts, count_parts, merge_counts, token_kinds
+from nextword.model.word_parts import END, HANGUL, LATIN, NEAR, WordParts, count_parts, merge_counts
 from nextword.training.batches import encode_documents
 from nextword.training.config import TrainConfig
 from nextword.training.corpus import load_corpus
@@ -192,7 +191,7 @@ ALWAYS = lambda word: True  # noqa: E731
 def text_parts() -> Parts:
     # Each part's own row alone (how smoothing mixes in Korean parts in general: its own test).
     table = WordParts(count_parts(np.concatenate([ids(*sentence) for sentence in TEXT]), VOCAB), smoothing=0.0)
-    return Parts(table, VOCAB.tokens, token_kinds(VOCAB)[1])
+    return Parts(table, VOCAB)
 
 
 def first_parts(probabilities: dict[str, float]) -> np.ndarray:
@@ -265,7 +264,7 @@ def test_a_word_adds_up_along_every_path_that_spells_it():
     vocab = Vocabulary(["<unk>", "모델", "모델을", "데이터셋", "##을"])
     assert word_tokens("모델을") == ["모델을"]
     table = WordParts(np.array([[1, 4, 3], [1, END, 2]]))  # 모델 goes on to ##을 3 times in 5
-    parts = Parts(table, vocab.tokens, token_kinds(vocab)[1])
+    parts = Parts(table, vocab)
     dist = np.array([0.0, 0.5, 0.25, 0.25, 0.0])
     found = search(parts, dist, [1, 2, 3], "", 2, True, ALWAYS, ALWAYS, ALWAYS)
     # 모델을 at 0.25 + 0.5 * 0.6; the bound is the second best word's (데이터셋), not 모델을's twice.
@@ -278,7 +277,7 @@ def test_a_word_of_more_parts_than_the_search_goes_is_not_offered_unended():
     vocab = Vocabulary(["<unk>", "가", *("##" + s for s in syllables[1:])])
     # Each part goes on to the next; after 마 the word ends half the time.
     counts = [[i, i + 1, 2] for i in range(1, 6)] + [[5, END, 2], [6, END, 1]]
-    parts = Parts(WordParts(np.array(counts)), vocab.tokens, token_kinds(vocab)[1])
+    parts = Parts(WordParts(np.array(counts)), vocab)
     dist = np.array([0.0, 1.0] + [0.0] * 5)
     assert MAX_PARTS == 4
     found = search(parts, dist, [1], "", 3, True, ALWAYS, ALWAYS, ALWAYS)
@@ -336,7 +335,7 @@ def every_word(parts: Parts, dist: np.ndarray, korean: bool, prefix: str) -> dic
 )
 def test_the_bound_never_changes_the_k_best_words(counts, weights, k, korean, prefix):
     table = WordParts(merge_counts(np.array(counts, dtype=np.int64).reshape(-1, 3)), smoothing=0.0)
-    parts = Parts(table, SMALL.tokens, token_kinds(SMALL)[1])
+    parts = Parts(table, SMALL)
     dist = np.zeros(len(SMALL))
     dist[FIRST_IDS] = weights
     dist /= max(1.0, dist.sum())
@@ -522,18 +521,3 @@ def test_a_korean_part_goes_on_as_korean_parts_do_in_general_as_often_as_its_own
     # A part never seen ending stays unended; without smoothing, its own row alone.
     assert END not in WordParts(np.array([[5, 6, 2], [HANGUL, END, 3]]), smoothing=2.0).korean(5, 8)[0]
     assert WordParts(counts, smoothing=0.0).korean(5, 8) == WordParts(counts).follows(5)
-
-
-def test_the_notes_own_continuations_take_a_share_of_how_a_part_goes_on():
-    # A note holding ##로 20 times: half the share, NOTE_STYLE * 20 / (20 + 20).
-    counts = np.zeros(len(VOCAB), dtype=np.float32)
-    counts[VOCAB.id("##로")] = 20
-    note = note_continuations(counts, 20)
-    assert note == [(VOCAB.id("##로"), 1.0)]
-    row = ([END, VOCAB.id("##의")], [0.6, 0.4])
-    mixed = dict(zip(*with_note(row, note, 20)))
-    share = NOTE_STYLE * 20 / (20 + NOTE_STYLE_RAMP)
-    assert mixed[END] == pytest.approx(0.6)  # whether the word goes on: the row's own word
-    assert mixed[VOCAB.id("##의")] == pytest.approx((1 - share) * 0.4)
-    assert mixed[VOCAB.id("##로")] == pytest.approx(share * 0.4)
-    assert sum(mixed.values()) == pytest.approx(1.0)
