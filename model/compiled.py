@@ -148,11 +148,13 @@ class CompiledNetwork:
     def __init__(
         self,
         embedding: np.ndarray,
+        bias: np.ndarray,
         lstm: CompiledLSTM,
         projection: CompiledLinear | None,
         output: FactoredOutputLayer | CompiledLinear,
     ):
         self._embedding, self._lstm, self._projection, self._output = embedding, lstm, projection, output
+        self._bias = bias
         self.factored_output = (output.exact_rows, output.rank) if isinstance(output, FactoredOutputLayer) else None
 
     @classmethod
@@ -167,7 +169,7 @@ class CompiledNetwork:
         else:
             output = CompiledLinear(embedding, bias)
         projected = CompiledLinear(*projection) if projection is not None else None
-        return cls(embedding, CompiledLSTM.build(weights), projected, output)
+        return cls(embedding, bias, CompiledLSTM.build(weights), projected, output)
 
     def read(self, token_ids: Sequence[int], state: State) -> tuple[np.ndarray, State]:
         """The output vectors ``[T, emb_dim]`` after each of ``token_ids``, and the new state."""
@@ -184,3 +186,7 @@ class CompiledNetwork:
 
     def probs(self, outputs: np.ndarray) -> np.ndarray:
         return softmax_(self._output(outputs))
+
+    def rows(self, ids: np.ndarray) -> CompiledLinear:
+        """The output layer's rows ``ids`` alone (the output weights are the embedding's)."""
+        return CompiledLinear(self._embedding[ids], self._bias[ids])

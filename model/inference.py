@@ -14,7 +14,7 @@ and each returns the output vectors that ``next_probs`` turns into a distributio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -47,6 +47,8 @@ class _Runner(Protocol):
 
     def probs(self, outputs: np.ndarray) -> np.ndarray: ...
 
+    def rows(self, ids: np.ndarray) -> Callable[[np.ndarray], np.ndarray]: ...
+
 
 def choose_kernels(config: ModelConfig, kernels: str | None = None) -> str:
     """Which way to run a network of ``config``: ``kernels`` if given (one of ``KINDS``; a
@@ -76,6 +78,8 @@ class InferenceNetwork:
     notes_ngram: NotesNgram | None  # the n-gram of the notes a personal model learned, if any
     word_parts: WordParts | None  # how words in parts go on, if the model has words in parts
     _runner: _Runner = field(repr=False)
+    # ``logits_of``'s layers, by the ids they score: built once, shared by every Predictor.
+    _row_layers: dict[bytes, Callable[[np.ndarray], np.ndarray]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, model: ModelWeights | LanguageModel, kernels: str | None = None) -> InferenceNetwork:
@@ -117,6 +121,16 @@ class InferenceNetwork:
     def logits(self, outputs: np.ndarray) -> np.ndarray:
         """Scores over the vocabulary ``[..., vocab_size]`` for output vectors ``[..., emb_dim]``."""
         return self._runner.logits(outputs)
+
+    def logits_of(self, outputs: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Scores of just the tokens ``ids`` ``[..., len(ids)]``, from their own rows of the
+        output layer (exact where the whole layer is factored): for the few hundred
+        continuations of a word, a small part of the whole layer's work."""
+        key = np.asarray(ids, dtype=np.int64).tobytes()
+        layer = self._row_layers.get(key)
+        if layer is None:
+            layer = self._row_layers[key] = self._runner.rows(np.asarray(ids, dtype=np.int64))
+        return layer(outputs)
 
     def next_probs(self, outputs: np.ndarray) -> np.ndarray:
         """Probabilities over the vocabulary for output vectors ``[N, emb_dim]``, in single precision."""

@@ -11,7 +11,7 @@ and then steps through the run, so a fresh context's few hundred tokens cost abo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,3 +78,14 @@ class PortableNetwork:
     @torch.inference_mode()
     def probs(self, outputs: np.ndarray) -> np.ndarray:
         return torch.softmax(self._logits(outputs), dim=-1).numpy()
+
+    def rows(self, ids: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """The output layer's rows ``ids`` alone (the output weights are the embedding's)."""
+        index = torch.from_numpy(ids)
+        weight, bias = self._embedding[index], self._bias[index]
+
+        @torch.inference_mode()
+        def logits(outputs: np.ndarray) -> np.ndarray:
+            return F.linear(torch.from_numpy(np.ascontiguousarray(outputs, dtype=np.float32)), weight, bias).numpy()
+
+        return logits

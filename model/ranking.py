@@ -307,13 +307,17 @@ class Ranking:
             table = end_and_next(self._parts, token_id, self._korean)
             if table is None:
                 continue  # never goes on: the word ends there
-            probs = self._reader.after(state, token_id)[self._continuation_ids]
-            keep = np.argsort(-probs)[:FANOUT]
+            # The continuations' scores alone: which way the word goes on is all that is asked.
+            logits = self._reader.after_among(state, token_id, self._continuation_ids)
+            keep = np.argsort(-logits)[:FANOUT]
+            probs = np.exp(logits[keep] - logits[keep[0]])
             # Whether the word goes on at all, the table's word (a whole corpus's counts); which
             # way it goes on, the network's (this context).
             end = dict(zip(*table)).get(END, 0.0)
-            scale = (1.0 - end) / max(float(probs[keep].sum()), 1e-12)
-            row = ([END, *self._continuation_ids[keep].tolist()], [end, *(probs[keep] * scale).tolist()])
+            row = (
+                [END, *self._continuation_ids[keep].tolist()],
+                [end, *(probs * ((1.0 - end) / probs.sum())).tolist()],
+            )
             order = sorted(range(len(row[0])), key=lambda i: -row[1][i])
             self._first_rows[token_id] = ([row[0][i] for i in order], [row[1][i] for i in order])
             # Words that may begin with this part were reckoned by the table's row.

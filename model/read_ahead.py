@@ -104,18 +104,22 @@ class Reader:
                 if likely[mark] >= _MARK_WORTH_READING:
                     self._read_ahead(ahead.after, mark)
 
-    def after(self, state: State, token_id: int) -> np.ndarray:
-        """The network's distribution after reading ``token_id`` from ``state`` (read ahead
-        already if it was, and kept to be found again)."""
-        probs = self._read_ahead(state, token_id).probs
-        assert probs is not None
-        return probs
+    def after_among(self, state: State, token_id: int, ids: np.ndarray) -> np.ndarray:
+        """The network's scores for just the tokens ``ids`` after reading ``token_id`` from
+        ``state``: the step is kept (read ahead already if it was), the whole distribution
+        left until something asks for it."""
+        ahead = self._found(state, token_id)
+        if ahead is None:
+            outputs, after = self._network.read([token_id], state)
+            ahead = _Ahead(state, token_id, outputs, after, None)
+            self._keep(ahead)
+        return self._network.logits_of(ahead.outputs, ids)[0]
 
     def _read_ahead(self, state: State, token_id: int) -> _Ahead:
         ahead = self._found(state, token_id)
         if ahead is not None and ahead.probs is not None:
             return ahead
-        outputs, after = self._network.read([token_id], state)
+        outputs, after = (ahead.outputs, ahead.after) if ahead is not None else self._network.read([token_id], state)
         ahead = _Ahead(state, token_id, outputs, after, self._next_probs(outputs))
         self._keep(ahead)
         return ahead

@@ -116,3 +116,22 @@ def test_prediction_imports_no_pytorch():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_scores_of_a_few_rows_are_those_rows_of_the_whole_layer():
+    """``logits_of`` scores the continuations alone: on the portable path the whole layer's
+    very numbers, on the C kernels the same rows in 8 bits (never the factored tail's fit)."""
+    checkpoint = load_for_prediction(default_model_path())
+    ids = np.flatnonzero(checkpoint.vocab.continuation_mask)
+    portable = InferenceNetwork.build(checkpoint.model, "torch")
+    outputs, _ = portable.read([checkpoint.vocab.id("모델")], portable.initial_state())
+    whole = portable.logits(outputs)[..., ids]
+    assert portable.logits_of(outputs, ids) == pytest.approx(whole, abs=1e-5)
+    if compiled.available():
+        kernels = InferenceNetwork.build(checkpoint.model, compiled.KERNELS)
+        assert np.abs(kernels.logits_of(outputs, ids) - whole).max() < 0.02 * whole.std()
+        # The factored layer fits the rare rows; these are read as they are.
+        assert (
+            np.abs(kernels.logits_of(outputs, ids) - whole).max()
+            < np.abs(kernels.logits(outputs)[..., ids] - whole).max()
+        )

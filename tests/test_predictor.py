@@ -538,6 +538,22 @@ def test_a_mark_read_again_after_a_space_costs_no_output_layer(checkpoint, sampl
     assert predictor.stats.output_layer_passes == passes + 1
 
 
+def test_a_first_part_read_inside_a_word_costs_no_output_layer_and_serves_the_word_end(shipped):
+    """Inside a Korean word the network reads the typed first part for how the word goes on,
+    scoring only the continuations; when the word then ends there, that step is found again
+    and only the output layer runs."""
+    predictor = shipped.predictor()
+    context = "모델의 성능을 높이려면 "
+    predictor.predict(context, "", 5)
+    passes = predictor.stats.output_layer_passes
+    predictor.predict(context, "모델", 5)
+    assert predictor.stats.output_layer_passes == passes
+    hits = predictor.read_ahead_hits
+    after = predictor.predict(context + "모델 ", "", 5)
+    assert predictor.read_ahead_hits == hits + 1 and predictor.stats.output_layer_passes == passes + 1
+    same(after, fresh(shipped, context + "모델 ", "", 5))
+
+
 def test_generated_text_is_spaced_as_the_spacing_table_says(checkpoint, sample_text):
     from nextword.model.spacing import Spacing
 
