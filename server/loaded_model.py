@@ -23,6 +23,9 @@ WARM_UP_TEXT = " ".join(
     ]
     * 6
 )
+# A model with words in parts (Korean) also reads Korean once, a syllable being composed at
+# its end: the segmentation's model and the table of Hangul keys load on first use.
+WARM_UP_KOREAN = "모델을 학습하는 "
 
 
 class LoadedModel:
@@ -122,3 +125,5 @@ class LoadedModel:
         predictor = self.predictor()
         predictor.predict(WARM_UP_TEXT, "", 1)
         predictor.predict(WARM_UP_TEXT + " The", "", 1)
+        if self.network().word_parts is not None:
+            predictor.predict(WARM_UP_TEXT + " " + WARM_UP_KOREAN, "모", 1, composing=True)

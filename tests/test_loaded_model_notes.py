@@ -3,6 +3,9 @@ workspace adds to them, counted once where the workspace holds every note it was
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -82,3 +85,21 @@ def test_trained_notes_stay_beside_new_ones_and_count_once_when_the_workspace_ho
     # Nothing learned: the trained notes alone again.
     model.learn([], set())
     assert model.notes.current is trained
+
+
+def test_the_warm_up_of_a_model_with_words_in_parts_loads_what_korean_typing_needs():
+    """The first Korean keystroke finds the segmentation and the table of Hangul keys loaded:
+    the warm-up (on the loader's thread, before the model serves) read Korean."""
+    script = textwrap.dedent(
+        """
+        from nextword.model import PredictorConfig, default_model_path, hangul, pieces
+        from nextword.model.prediction_model import load_for_prediction
+        from nextword.server.loaded_model import LoadedModel
+
+        path = default_model_path()
+        LoadedModel(load_for_prediction(path), path, None, 1, PredictorConfig()).warm_up()
+        print(hangul._translation.cache_info().currsize, pieces._processor.cache_info().currsize)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1", "1"]
