@@ -21,8 +21,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,20 @@ POLL_SECONDS = 1.0  # how often the model file is checked for changes
 SETTLE_NS = 400_000_000  # a model file is read once it has not changed for this long
 
 Report = Callable[[str, str], None]  # (level: "error" | "warning" | "info" | "log", message)
+
+
+@contextmanager
+def collections_held() -> Iterator[None]:
+    """No automatic garbage collection while a model is read, built and warmed up: the objects
+    made meanwhile set off full collections, each holding the interpreter (and a keystroke's
+    answer) for tens of milliseconds; once the model is in, what lives is frozen (``gc.freeze``)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _return_large_blocks() -> None:
@@ -151,8 +166,10 @@ class ModelLoader:
     # ----- loader thread -------------------------------------------------------------------
     def _run(self) -> None:
         _return_large_blocks()
-        if not self._import_model_code():
-            return
+        with collections_held():
+            if not self._import_model_code():
+                return
+            gc.freeze()  # the model code lives as long as the server (see collections_held)
         force, waiters = True, list[asyncio.Future[None]]()
         while True:
             try:
@@ -228,16 +245,17 @@ class ModelLoader:
             return
         self.state = "loading" if self.loaded is None else self.state
         started = time.perf_counter()
-        checkpoint = self._read(path, signature)
-        if checkpoint is None:
-            return
-        self._generation += 1
-        new = LoadedModel(checkpoint, path, signature, self._generation, self._config)
-        del checkpoint
-        if not self._swap_in(new):
-            return
-        new.seconds = seconds = time.perf_counter() - started
-        gc.freeze()  # see _swap_in
+        with collections_held():
+            checkpoint = self._read(path, signature)
+            if checkpoint is None:
+                return
+            self._generation += 1
+            new = LoadedModel(checkpoint, path, signature, self._generation, self._config)
+            del checkpoint
+            if not self._swap_in(new):
+                return
+            new.seconds = seconds = time.perf_counter() - started
+            gc.freeze()  # see _swap_in
         self.state, self.error, self._failed = "ready", "", None
         what = "reloaded" if previous == path else "using"
         log.info("%s model %s (%d tokens) in %.2f s", what, path, len(new.vocab), seconds)
@@ -305,8 +323,10 @@ class ModelLoader:
         collected."""
         if self.loaded is not None:
             self._worker.submit(self._install, None).result()
-        gc.unfreeze()
-        gc.collect()
+            # A full collection holds the interpreter (every keystroke's answer) for tens of
+            # milliseconds: only once there is an old model to collect.
+            gc.unfreeze()
+            gc.collect()
         try:
             new.warm_up()
         except Exception as e:  # noqa: BLE001 - out of memory, say: document words meanwhile

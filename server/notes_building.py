@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from nextword.model.notes import Notes, TokenTable
@@ -67,7 +66,8 @@ def _build_elsewhere(
     pool = background_pool()
     try:
         # The stores are only changed on the calling thread, which waits here.
-        pool.submit(write_notes, vocab.tokens, list(tables), trained, path, key).result()
+        packed = [packed_table(table) for table in tables]
+        pool.submit(write_notes, packed_strings(vocab.tokens), packed, trained, path, key).result()
         return True
     except Exception as e:  # noqa: BLE001 - a process that cannot start or died: build here
         log.warning("building the notes in a process of their own failed (%s); building them here", e)
@@ -76,7 +76,36 @@ def _build_elsewhere(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def write_notes(vocab_tokens: list[str], tables: list[Any], trained: np.ndarray | None, path: Path, key: str) -> None:
+def write_notes(
+    vocab_tokens: PackedStrings, tables: list[PackedTable], trained: np.ndarray | None, path: Path, key: str
+) -> None:
     """In the building process: build the notes and write them to ``path``."""
-    notes = Notes.build(Vocabulary(vocab_tokens), tables, trained=trained)
+    vocab = Vocabulary(unpacked_strings(*vocab_tokens))
+    notes = Notes.build(vocab, [unpacked_table(*table) for table in tables], trained=trained)
     save_notes(path, key, *notes.arrays())
+
+
+# What goes to the building process goes pickled, as a few flat objects: tens of thousands of
+# strings pickled one by one would hold the interpreter, and every keystroke's answer, for
+# tens of milliseconds; one string and an array of lengths take a fraction of one.
+PackedStrings = tuple[str, np.ndarray]  # the strings joined, and each one's length
+PackedTable = tuple[PackedStrings, np.ndarray, np.ndarray]  # words, every file's ids joined, each file's length
+
+
+def packed_strings(strings: Sequence[str]) -> PackedStrings:
+    return "".join(strings), np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+
+
+def unpacked_strings(joined: str, lengths: np.ndarray) -> list[str]:
+    ends = np.cumsum(lengths).tolist()
+    return [joined[start:end] for start, end in zip([0, *ends[:-1]], ends)]
+
+
+def packed_table(table: TokenTable) -> PackedTable:
+    words, files = table
+    ids = np.concatenate(files) if len(files) else np.zeros(0, dtype=np.int64)
+    return packed_strings(words), ids, np.fromiter(map(len, files), dtype=np.int64, count=len(files))
+
+
+def unpacked_table(words: PackedStrings, ids: np.ndarray, lengths: np.ndarray) -> TokenTable:
+    return unpacked_strings(*words), np.split(ids, np.cumsum(lengths)[:-1]) if len(lengths) else []

@@ -12,7 +12,7 @@ import pytest
 from nextword.model import Vocabulary, tokenize
 from nextword.model.notes import Notes
 from nextword.server import notes_building
-from nextword.server.notes_building import built_notes
+from nextword.server.notes_building import built_notes, packed_table, unpacked_table
 from nextword.server.notes_file import load_notes, notes_key, save_notes, vocabulary_digest
 
 BASE = "the model reads the text and the model writes the text . the next word is the word"
@@ -98,3 +98,12 @@ def test_large_notes_are_built_in_a_process_of_their_own(tmp_path: Path, monkeyp
     assert same(built, Notes.build(v, [table(*NOTES)]))
     assert load_notes(path, "k") is not None
     assert "building them here" not in caplog.text  # the process built them, not a fallback
+
+
+def test_what_goes_to_the_building_process_comes_back_the_same() -> None:
+    words = ["모델", "##을", "\n", "\n\n", "", "a b", "é"]
+    files = [np.array([0, 1, 2], dtype=np.int32), np.zeros(0, dtype=np.int32), np.array([6, 5], dtype=np.int32)]
+    back_words, back_files = unpacked_table(*packed_table((words, files)))
+    assert back_words == words
+    assert [f.tolist() for f in back_files] == [f.tolist() for f in files]
+    assert unpacked_table(*packed_table(([], []))) == ([], [])
