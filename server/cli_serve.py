@@ -73,17 +73,22 @@ def run(args: argparse.Namespace) -> int:
 
     from . import logs
 
-    logs.setup(args.log_level, args.log_file)
-    from .model_host import use_one_thread
+    # What the imports make lives as long as the server: no collection while they run (the
+    # many new objects set off full ones, tens of milliseconds each, before `initialize` is
+    # answered), then set aside from garbage collection, or each later full collection would
+    # traverse all of it, holding some request's answer.
+    gc.disable()
+    try:
+        logs.setup(args.log_level, args.log_file)
+        from .model_host import use_one_thread
 
-    use_one_thread()  # before torch is imported
-    from .lsp_server import create_server
+        use_one_thread()  # before torch is imported
+        from .lsp_server import create_server
 
-    server = create_server(args.model, args.log_level)
-    # What the imports made lives as long as the server: set aside from garbage collection, or
-    # each full collection (the start makes many new objects) would traverse all of it, holding
-    # the first requests' answers for tens of milliseconds.
-    gc.freeze()
+        server = create_server(args.model, args.log_level)
+        gc.freeze()
+    finally:
+        gc.enable()
     if args.tcp:
         if not 0 < args.port < 65536:
             raise SystemExit("nextword serve: --port must be from 1 to 65535")
