@@ -126,10 +126,11 @@ class InferenceNetwork:
         """Scores of just the tokens ``ids`` ``[..., len(ids)]``, from their own rows of the
         output layer (exact where the whole layer is factored): for the few hundred
         continuations of a word, a small part of the whole layer's work."""
-        key = np.asarray(ids, dtype=np.int64).tobytes()
+        ids = np.asarray(ids, dtype=np.int64)
+        key = ids.tobytes()
         layer = self._row_layers.get(key)
         if layer is None:
-            layer = self._row_layers[key] = self._runner.rows(np.asarray(ids, dtype=np.int64))
+            layer = self._row_layers[key] = self._runner.rows(ids)
         return layer(outputs)
 
     def next_probs(self, outputs: np.ndarray) -> np.ndarray:

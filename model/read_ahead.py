@@ -108,20 +108,22 @@ class Reader:
         """The network's scores for just the tokens ``ids`` after reading ``token_id`` from
         ``state``: the step is kept (read ahead already if it was), the whole distribution
         left until something asks for it."""
+        return self._network.logits_of(self._stepped(state, token_id).outputs, ids)[0]
+
+    def _read_ahead(self, state: State, token_id: int) -> _Ahead:
+        ahead = self._stepped(state, token_id)
+        if ahead.probs is None:
+            ahead = _Ahead(state, token_id, ahead.outputs, ahead.after, self._next_probs(ahead.outputs))
+            self._keep(ahead)
+        return ahead
+
+    def _stepped(self, state: State, token_id: int) -> _Ahead:
+        """The step reading ``token_id`` from ``state``: found if it was kept, else read and kept."""
         ahead = self._found(state, token_id)
         if ahead is None:
             outputs, after = self._network.read([token_id], state)
             ahead = _Ahead(state, token_id, outputs, after, None)
             self._keep(ahead)
-        return self._network.logits_of(ahead.outputs, ids)[0]
-
-    def _read_ahead(self, state: State, token_id: int) -> _Ahead:
-        ahead = self._found(state, token_id)
-        if ahead is not None and ahead.probs is not None:
-            return ahead
-        outputs, after = (ahead.outputs, ahead.after) if ahead is not None else self._network.read([token_id], state)
-        ahead = _Ahead(state, token_id, outputs, after, self._next_probs(outputs))
-        self._keep(ahead)
         return ahead
 
     def _found(self, state: State, token_id: int) -> _Ahead | None:
