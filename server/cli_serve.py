@@ -72,13 +72,11 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from . import logs
+    from .model_loader import collections_held
 
-    # What the imports make lives as long as the server: no collection while they run (the
-    # many new objects set off full ones, tens of milliseconds each, before `initialize` is
-    # answered), then set aside from garbage collection, or each later full collection would
-    # traverse all of it, holding some request's answer.
-    gc.disable()
-    try:
+    # What the imports make lives as long as the server: set aside from garbage collection
+    # once made, or each later full collection would traverse all of it.
+    with collections_held():
         logs.setup(args.log_level, args.log_file)
         from .model_host import use_one_thread
 
@@ -87,8 +85,6 @@ def run(args: argparse.Namespace) -> int:
 
         server = create_server(args.model, args.log_level)
         gc.freeze()
-    finally:
-        gc.enable()
     if args.tcp:
         if not 0 < args.port < 65536:
             raise SystemExit("nextword serve: --port must be from 1 to 65535")

@@ -40,9 +40,10 @@ Report = Callable[[str, str], None]  # (level: "error" | "warning" | "info" | "l
 
 @contextmanager
 def collections_held() -> Iterator[None]:
-    """No automatic garbage collection while a model is read, built and warmed up: the objects
-    made meanwhile set off full collections, each holding the interpreter (and a keystroke's
-    answer) for tens of milliseconds; once the model is in, what lives is frozen (``gc.freeze``)."""
+    """No automatic garbage collection while the objects that live as long as the server (its
+    modules, a model read, built and warmed up) are made: they set off full collections, each
+    holding the interpreter (and a keystroke's answer) for tens of milliseconds. The caller
+    freezes what lives once they are made (``gc.freeze``)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
