@@ -106,14 +106,40 @@ def matches_typed(word: str, typed: str) -> bool:
     starting with the last character's keys (``몯`` on the way to ``모델``, ``닭`` to ``달걀``,
     ``ㅁ`` to ``모``). An input method composes jamo into syllables, so the word's character
     there is a syllable: never a lone jamo."""
-    if word.startswith(typed):
-        return True
-    head = len(typed) - 1
-    if head < 0 or len(word) <= head or not is_syllable(word[head]) or not word.startswith(typed[:head]):
-        return False
-    pressed = keys(typed[head])
-    # Each character is one key or more, so the first len(pressed) characters hold enough keys.
-    return keys(word[head : head + len(pressed)]).startswith(pressed)
+    return Typed(typed).matches(word)
+
+
+class Typed:
+    """A typed part of a word whose last character may be a syllable being composed, ready to
+    match many words against: its keys are spelled once."""
+
+    def __init__(self, typed: str):
+        self.typed = typed
+        self._head = typed[:-1]
+        self._last = keys(typed[-1:])
+        self._pressed = keys(typed)
+        self._spelling = _translation()
+
+    def matches(self, word: str) -> bool:
+        """``matches_typed(word, typed)``."""
+        typed = self.typed
+        if word.startswith(typed):
+            return True
+        head = len(self._head)
+        if not typed or len(word) <= head or not is_syllable(word[head]) or not word.startswith(self._head):
+            return False
+        # Each character is one key or more, so the first len(last) characters hold enough keys.
+        last = self._last
+        return word[head : head + len(last)].translate(self._spelling).startswith(last)
+
+    def fits(self, word: str) -> bool:
+        """Whether ``word`` may still grow into a word that ``matches``: it matches already, or
+        its keys begin the keys typed (``모`` and ``모델`` for a typed ``모델``)."""
+        pressed = self._pressed
+        if self.matches(word):
+            return True
+        # Each character is one key or more: a longer word's keys cannot begin the typed ones.
+        return len(word) <= len(pressed) and pressed.startswith(word.translate(self._spelling))
 
 
 def _after(prefix: str) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .config import PredictorConfig
-from .hangul import keys, matches_typed, typed_ranges
+from .hangul import Typed, typed_ranges
 from .notes import Notes, NotesSource
 from .pieces import has_hangul, word_tokens
 from .suggestions import Suggestion, Suggestions, top_indices
@@ -230,9 +230,8 @@ class Ranking:
         matches: Callable[[str], bool]
         fits: Callable[[str], bool]
         if composing:
-            pressed = keys(prefix)
-            matches = lambda w: matches_typed(w, prefix)  # noqa: E731
-            fits = lambda w: matches_typed(w, prefix) or pressed.startswith(keys(w))  # noqa: E731
+            composed = Typed(prefix)
+            matches, fits = composed.matches, composed.fits
             spans = typed_ranges(prefix)
         else:
             matches = lambda w: w.startswith(prefix)  # noqa: E731

@@ -89,6 +89,12 @@ def segmentations(index: Mapping[str, int], word: str) -> list[list[int]]:
 
 
 Row = tuple[list[int], list[float]]
+# A part's ways on not yet taken: its probability, text, path and whether it matches, its
+# row (ids, probabilities) and the index in the row to go on from.
+_Next = tuple[float, str, tuple[int, ...], bool, list[int], list[float], int]
+# An entry of the search's heap: minus its probability, its text, path, whether it matches,
+# and the next way on from the part before it.
+_Entry = tuple[float, str, tuple[int, ...], bool, "_Next | None"]
 # How a part goes on (its row), given whether it is the word's first part; None: the word ends.
 RowOf = Callable[[int, bool], "Row | None"]
 
@@ -116,42 +122,60 @@ def search(
     bound = 0.0  # what a path must hold to go on: ``kth / SPELLINGS``
 
     # Best first: the likeliest part-way word next, so the k best are found early and the
-    # bound cuts the rest. Each entry knows whether its text matches the typed part already:
-    # then every longer text does too.
-    heap: list[tuple[float, str, tuple[int, ...], bool]] = []
+    # bound cuts the rest. A part's ways on are pushed one at a time, each when the one before
+    # it is taken (a row is most probable first): most are never reached. Each entry knows
+    # whether its text matches the typed part already (then every longer text does too), and
+    # the way on after it from the same part (``_Next``), if any.
+    heap: list[_Entry] = []
     for i in sorted(starts, key=lambda i: -dist[i])[:_STARTS]:
         text = parts.tokens[i]
-        heap.append((-float(dist[i]), text, (i,), matches(text)))
+        heap.append((-float(dist[i]), text, (i,), matches(text), None))
     heapq.heapify(heap)
     surfaces = parts.surfaces
+
+    def push_next(way: _Next, bound: float) -> None:
+        """Push the likeliest way on from ``way``'s part, at or after its index, that may
+        still grow into a match."""
+        p, text, path, matched, ids, probs, at = way
+        for j in range(at, min(len(ids), FANOUT)):
+            pq = p * probs[j]
+            if pq < bound:
+                return
+            next_id = ids[j]
+            if next_id == END:
+                continue
+            longer = text + surfaces[next_id]
+            if matched or fits(longer):
+                way = (p, text, path, matched, ids, probs, j + 1)
+                heapq.heappush(heap, (-pq, longer, (*path, next_id), matched or matches(longer), way))
+                return
+
     nodes = 0
     while heap and nodes < MAX_NODES:
-        negative, text, path, matched = heapq.heappop(heap)
+        negative, text, path, matched, after = heapq.heappop(heap)
         p = -negative
         if p < bound or p <= 0.0:
             break  # nothing left can beat the k-th best
+        if after is not None:
+            push_next(after, bound)
         nodes += 1
         row = row_of(path[-1], len(path) == 1) if row_of else end_and_next(parts, path[-1], korean)
         ended = p if row is None else 0.0
         if row is not None:
-            longer_ok = len(path) <= MAX_PARTS  # a longer word is not offered, nor this one unended
-            for next_id, q in zip(row[0][:FANOUT], row[1][:FANOUT]):
-                pq = p * q
-                if pq < bound:
-                    break  # the row is most probable first
-                if next_id == END:
-                    ended = pq
-                elif longer_ok:
-                    longer = text + surfaces[next_id]
-                    if matched:
-                        heapq.heappush(heap, (-pq, longer, (*path, next_id), True))
-                    elif fits(longer):
-                        heapq.heappush(heap, (-pq, longer, (*path, next_id), matches(longer)))
+            ids, probs = row
+            if len(path) <= MAX_PARTS:  # a longer word is not offered, nor this one unended
+                push_next((p, text, path, matched, ids, probs, 0), bound)
+            try:
+                j = ids.index(END, 0, FANOUT)
+            except ValueError:
+                pass
+            else:
+                ended = p * probs[j] if p * probs[j] >= bound else 0.0
         # A word may come along several paths (모델을 whole, or 모델 then 을): each adds to it.
         if ended and matched and offered(text):
             found[text] = found.get(text, 0.0) + ended
             if len(found) >= k:
-                kth = heapq.nlargest(k, found.values())[-1]
+                kth = sorted(found.values(), reverse=True)[k - 1]
                 bound = kth / SPELLINGS
     return found
 

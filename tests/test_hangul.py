@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nextword.model.hangul import COMPOUNDS, FINALS, key_count, keys, matches_typed, typed_range, typed_ranges
+from nextword.model.hangul import COMPOUNDS, FINALS, Typed, key_count, keys, matches_typed, typed_range, typed_ranges
 
 
 # ----- keys -----------------------------------------------------------------------------------------
@@ -116,6 +116,26 @@ def test_matches(word, typed):
 )
 def test_does_not_match(word, typed):
     assert not matches_typed(word, typed)
+
+
+@pytest.mark.parametrize(
+    "word, typed, fits",
+    [
+        ("모", "모델", True),  # its keys begin the typed ones: it may grow into 모델
+        ("몯", "모델", True),  # ㅁㅗㄷ begins ㅁㅗㄷㅔㄹ
+        ("모델을", "몯", True),  # it matches already
+        ("달", "닭", True),
+        ("뫄", "모델", False),
+        ("모델이다", "모델", True),
+        ("RNN", "RNN으", True),
+        ("RNM", "RNN으", False),
+        ("모델을", "모달", False),
+        ("모델을", "모델을까", True),  # 모델을 then 까: its keys begin the typed ones
+    ],
+)
+def test_a_word_fits_the_typed_part_when_it_may_still_grow_into_a_match(word, typed, fits):
+    assert Typed(typed).fits(word) is fits
+    assert Typed(typed).matches(word) is matches_typed(word, typed)
 
 
 def test_ranges_by_hand():
