@@ -20,11 +20,11 @@ import numpy as np
 from .config import PredictorConfig
 from .hangul import Typed, typed_ranges
 from .notes import Notes, NotesSource
-from .pieces import has_hangul, word_tokens
+from .pieces import has_hangul
 from .suggestions import Suggestion, Suggestions, top_indices
 from .tokenize import worth_offering
 from .vocab import Vocabulary
-from .whole_words import FANOUT, Parts, Row, end_and_next, search, segmentations, word_probability
+from .whole_words import FANOUT, Parts, Row, Spelled, Spellings, end_and_next, search, word_probability
 from .word_parts import END, NEAR, WordParts
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ NOTE_PARTS_RAMP = 1
 # Rankings kept per context (by k and prefix) before they are dropped all at once.
 _MAX_RANKINGS = 256
 # Words whose spellings in parts are kept (for any context) before they are dropped all at once.
-_MAX_SPELLINGS = 4096
 
 
 def _filled(words: int, ramp: int) -> float:
@@ -77,7 +76,7 @@ class Ranking:
         empty = WordParts(np.zeros((0, 3), np.int64))
         self._parts = Parts(parts if parts is not None else empty, vocab)
         self._continuation_ids = np.flatnonzero(vocab.continuation_mask)
-        self._spellings: dict[str, list[list[int]]] = {}  # ``segmentations`` of words, any context
+        self._spelled = Spellings(vocab)  # words' spellings in parts, any context
         self.clear()
 
     def clear(self) -> None:
@@ -93,6 +92,7 @@ class Ranking:
         self._probabilities: dict[str, float] = {}  # ``probability``'s, for this context
         # How first parts go on in this context, by the network (``_first_rows``).
         self._first_rows: dict[int, Row] = {}
+        self._rows: dict[int, Row | None] = {}  # the table's, kept: ``end_and_next`` for this context
         self._korean = False  # whether the text just before is Korean (words may take particles)
 
     @property
@@ -268,19 +268,18 @@ class Ranking:
 
     def probability(self, word: str) -> float:
         """The probability that the next word is ``word`` exactly (the word as typed, finished)."""
-        dist = self.distribution()
-        found = self._probabilities.get(word)
+        self._drop_if_relearned()
+        found = self._probabilities.get(word)  # kept only beside the distribution they came from
         if found is None:
-            found = self._probabilities[word] = self._word_probability(dist, word)
+            found = self._probabilities[word] = self._word_probability(self.distribution(), word)
         return found
 
     def _word_probability(self, dist: np.ndarray, word: str) -> float:
         index = self._vocab.index.get(word)
         if self._korean or has_hangul(word):
-            tokens = word_tokens(word)
-            ids = self._vocab.encode(tokens)
-            if len(tokens) > 1 or ids[0] != self._vocab.unk_id:
-                return self._word_in_parts(word, tokens, ids)
+            spelled = self._spelled(word)
+            if len(spelled.tokens) > 1 or spelled.ids[0] != self._vocab.unk_id:
+                return self._word_in_parts(word, spelled)
         if index is not None and index != self._vocab.unk_id:
             return float(dist[index])
         return self._oov_probability(word)
@@ -289,7 +288,12 @@ class Ranking:
         """How ``token_id`` goes on inside a word here: the network's row for a first part
         it read (``_read_first_parts``), else the table's."""
         row = self._first_rows.get(token_id) if first else None
-        return row if row is not None else end_and_next(self._parts, token_id, self._korean)
+        if row is None:
+            try:
+                row = self._rows[token_id]
+            except KeyError:
+                row = self._rows[token_id] = end_and_next(self._parts, token_id, self._korean)
+        return row
 
     def _read_first_parts(self, prefix: str) -> None:
         """How each first part the typed part already holds goes on, by the network in this
@@ -323,12 +327,12 @@ class Ranking:
             part = prefix[:n]
             self._probabilities = {w: p for w, p in self._probabilities.items() if not w.startswith(part)}
 
-    def _word_in_parts(self, word: str, tokens: list[str], ids: list[int]) -> float:
+    def _word_in_parts(self, word: str, spelled: Spelled) -> float:
         """``probability`` of a word by its parts: its first part's probability (the note's
         unknown words share the unknown token's), times how the word goes on from there, by
         the table mixed with how that first part went on in the note itself (which weighs
         more the more often the note has it)."""
-        dist = self._dist
+        dist, (tokens, ids, other_spellings) = self._dist, spelled
         assert dist is not None
         unknown = ids[0] == self._vocab.unk_id
         first = self._oov_probability(tokens[0]) if unknown else float(dist[ids[0]])
@@ -346,20 +350,9 @@ class Ranking:
         # The word's other spellings in parts (모델 then 을, for the token 모델을): the network
         # learned only the tokenizer's, but a stem it knows well may go on as Korean words do.
         others = sum(
-            word_probability(self._parts, dist, path, self._korean, None, self._row_of)
-            for path in self._spelled(word)
-            if path != ids
+            word_probability(self._parts, dist, path, self._korean, None, self._row_of) for path in other_spellings
         )
         return first * rest + others
-
-    def _spelled(self, word: str) -> list[list[int]]:
-        """``segmentations`` of ``word``, kept: a word is ranked at key after key."""
-        found = self._spellings.get(word)
-        if found is None:
-            if len(self._spellings) >= _MAX_SPELLINGS:
-                self._spellings.clear()
-            found = self._spellings[word] = segmentations(self._vocab.index, word)
-        return found
 
     def _oov_probability(self, word: str) -> float:
         """A word the vocabulary lacks: the notes' probability of it, and, a document word, its

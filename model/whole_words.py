@@ -15,10 +15,11 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from .pieces import CONTINUATION
+from .pieces import CONTINUATION, word_tokens
 from .vocab import Vocabulary
 from .word_parts import END, WordParts
 
@@ -86,6 +87,34 @@ def segmentations(index: Mapping[str, int], word: str) -> list[list[int]]:
         if first is not None:
             go_on(end, [first])
     return found
+
+
+class Spelled(NamedTuple):
+    """A word as the tokenizer spells it (its tokens and their ids), and its other spellings in
+    the vocabulary's parts (``segmentations``)."""
+
+    tokens: list[str]
+    ids: list[int]
+    others: list[list[int]]
+
+
+class Spellings:
+    """Words' spellings, kept: a word is ranked at key after key, and in context after context."""
+
+    def __init__(self, vocab: Vocabulary, limit: int = 4096):
+        self._vocab, self._limit = vocab, limit
+        self._kept: dict[str, Spelled] = {}
+
+    def __call__(self, word: str) -> Spelled:
+        found = self._kept.get(word)
+        if found is None:
+            if len(self._kept) >= self._limit:
+                self._kept.clear()
+            tokens = word_tokens(word)
+            ids = self._vocab.encode(tokens)
+            others = [path for path in segmentations(self._vocab.index, word) if path != ids]
+            found = self._kept[word] = Spelled(tokens, ids, others)
+        return found
 
 
 Row = tuple[list[int], list[float]]
