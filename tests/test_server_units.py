@@ -3,6 +3,7 @@ documents and their incremental edits, settings parsing, document-word counts.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 
@@ -349,6 +350,60 @@ def test_an_edit_hands_the_cursor_after_it_to_the_model_host() -> None:
         )
     )
     assert len(told) == 2  # the whole text replaced: no cursor to speak of
+
+
+def test_a_keystrokes_messages_are_handled_without_pygls_protocol_checks(monkeypatch) -> None:
+    """A didChange and a completion request reach their handlers without pygls's isinstance
+    checks against typing Protocols (slow on Python 3.11); other messages still take them."""
+    from nextword.server.lsp_server import create_server
+    from pygls.protocol import json_rpc
+
+    checked: list[str] = []
+
+    class Counted(type):
+        def __instancecheck__(cls, instance: object) -> bool:
+            checked.append(type(instance).__name__)
+            return hasattr(instance, "id") and hasattr(instance, "method")
+
+    monkeypatch.setattr(json_rpc, "RPCRequest", Counted("RPCRequest", (), {}))
+    server = create_server()
+    protocol = server.protocol
+    answers: list[object] = []
+    monkeypatch.setattr(protocol, "_send_data", answers.append)
+
+    def handle(message: dict) -> None:
+        protocol.handle_message(protocol.structure_message({"jsonrpc": "2.0", **message}))
+
+    async def type_a_key() -> None:
+        uri = "file:///typed.md"
+        handle(
+            {
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": "a"}},
+            }
+        )
+        assert checked == ["DidOpenTextDocumentNotification"]
+        where = {"line": 0, "character": 1}
+        change = {"range": {"start": where, "end": where}, "text": "b"}
+        handle(
+            {
+                "method": "textDocument/didChange",
+                "params": {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [change]},
+            }
+        )
+        assert protocol.documents.get(uri).text == "ab"
+        handle(
+            {
+                "id": 7,
+                "method": "textDocument/completion",
+                "params": {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 2}},
+            }
+        )
+        await asyncio.sleep(0.05)  # the request is answered on the event loop
+        assert checked == ["DidOpenTextDocumentNotification"]
+
+    asyncio.run(type_a_key())
+    assert [getattr(a, "id", None) for a in answers] == [7]  # answered (the model is not loaded: an empty list)
 
 
 def test_notifications_leave_no_futures_behind() -> None:
