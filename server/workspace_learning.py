@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import sys
 import threading
 import time
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from nextword.model import NextwordError
-from nextword.model.pieces import is_continuation
 
 from .learned_folder import Folder
 from .notes_file import delete_notes_files, notes_path
@@ -72,6 +72,7 @@ class WorkspaceLearning:
         self._pending = 0
         self._lock = threading.Lock()
         self._remix_queued = False
+        self._mixed: tuple[Any, ...] | None = None  # what the last remix mixed (``_remix``)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nextword-learning")
         sys.setswitchinterval(SWITCH_INTERVAL)
 
@@ -346,14 +347,18 @@ class WorkspaceLearning:
         model = self.model
         if model is None:
             return
+        # The same model, folders, stores and revisions as last time: nothing to mix again (a
+        # workspace read at start is remixed once read, and again as its reading ends).
+        mixed = (model, *folders, *(f.store for f in folders), *(s.revision for s in stores), self.enabled)
+        if self._mixed is not None and len(mixed) == len(self._mixed) and all(map(operator.is_, mixed, self._mixed)):
+            return
+        self._mixed = mixed
         saved = notes_path(f.store_file for f in folders if f.store is not None and f.store.file_count)
         model.learn([s.token_table() for s in stores], [f.digest for s in stores for f in s.files.values()], saved)
-        vocab = model.vocab
         for folder in folders:
             store = folder.store
             if store is not None and self.enabled:
-                new = store.distinct_words().difference(vocab.index)
-                folder.new_words = sum(1 for w in new if not is_continuation(w))
+                folder.new_words = store.new_word_count(model.vocab.index)
 
     def _save(self, folder: Folder) -> None:
         store = folder.store

@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,7 +28,7 @@ import numpy as np
 from nextword.model import NextwordError
 from nextword.model.file_header import header_format
 from nextword.model.paths import data_dir
-from nextword.model.pieces import segmentation_id
+from nextword.model.pieces import is_continuation, segmentation_id
 from nextword.model.tokenize import is_word, tokenize
 from nextword.training.corpus import content_digest
 from safetensors import SafetensorError, safe_open
@@ -116,6 +116,8 @@ class FolderStore:
         self.words: list[str] = []
         self.index: dict[str, int] = {}
         self._is_word: list[bool] = []
+        # Which words a vocabulary lacks (``_unknown_words``): the vocabulary's index, the flags.
+        self._unknown: tuple[Container[str] | None, np.ndarray] = (None, np.zeros(0, dtype=bool))
         self.skipped: Counter[str] = Counter()  # reason -> files, from the last scan
         self.left_out = 0  # files not learned because the word cap was reached (last scan)
         self.revision = 0  # grows with every change: a caller can tell whether to save or remix
@@ -206,8 +208,28 @@ class FolderStore:
 
     def distinct_words(self) -> set[str]:
         """Every word token some stored file holds."""
-        used = self._used()
-        return {w for w, u, word in zip(self.words, used.tolist(), self._is_word) if u and word}
+        words = self.words
+        return {words[i] for i in np.flatnonzero(self._used() & self._word_flags()).tolist()}
+
+    def new_word_count(self, known: Container[str]) -> int:
+        """How many words some stored file holds that ``known`` (a vocabulary's index) lacks,
+        word parts that continue a word left out."""
+        return int(np.count_nonzero(self._used() & self._unknown_words(known)))
+
+    def _unknown_words(self, known: Container[str]) -> np.ndarray:
+        """Which words of the table ``known`` lacks (words only, no continuations), kept: the
+        table only grows, so only its new words are looked up at the next count."""
+        held, flags = self._unknown
+        if held is not known:
+            flags = np.zeros(0, dtype=bool)
+        if len(flags) < len(self.words):
+            more = (w not in known and not is_continuation(w) for w in self.words[len(flags) :])
+            flags = np.concatenate([flags, np.fromiter(more, dtype=bool)]) & self._word_flags()
+            self._unknown = (known, flags)
+        return flags
+
+    def _word_flags(self) -> np.ndarray:
+        return np.fromiter(self._is_word, dtype=bool, count=len(self._is_word))
 
     def _used(self) -> np.ndarray:
         used = np.zeros(len(self.words), dtype=bool)

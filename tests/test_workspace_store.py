@@ -80,6 +80,18 @@ def test_round_trip_keeps_every_files_tokens_english_and_korean(data, folder):
     assert [[words[i] for i in ids] for ids in arrays] == [tokenize(ENGLISH), tokenize(KOREAN)]
 
 
+def test_new_words_are_the_held_words_a_vocabulary_lacks(data, folder):
+    store = filled(folder)
+    held = store.distinct_words()
+    known = {"The", "borrow", "checker", "모델"}
+    assert store.new_word_count(known) == len([w for w in held if w not in known and not w.startswith("##")])
+    assert store.new_word_count(held) == 0  # another vocabulary: looked up afresh
+    store.learn("c.md", "A zorblaxite crystal.", 3_000, 21)
+    assert store.new_word_count(held) == 3  # A, zorblaxite, crystal: the new file's words alone
+    store.forget("c.md")
+    assert store.new_word_count(held) == 0  # no longer held, though still in the table
+
+
 def test_learning_again_replaces_and_forgetting_removes(data, folder):
     store = filled(folder)
     store.learn("a.md", "Only this now.", 3_000, 14)
