@@ -70,23 +70,26 @@ def segmentations(index: Mapping[str, int], word: str) -> list[list[int]]:
     """Every way to spell ``word`` in the vocabulary's parts (``index``: token -> id): a first
     part, then continuations, ``MAX_PARTS`` of them at most; the tokenizer's own among them."""
     found: list[list[int]] = []
-
-    def go_on(at: int, path: list[int]) -> None:
-        if at == len(word):
-            found.append(path)
-            return
-        if len(path) > MAX_PARTS:
-            return
-        for end in range(len(word), at, -1):
-            token_id = index.get(CONTINUATION + word[at:end])
-            if token_id is not None:
-                go_on(end, [*path, token_id])
-
     for end in range(len(word), 0, -1):
         first = index.get(word[:end])
         if first is not None:
-            go_on(end, [first])
+            _go_on(index, word, end, [first], found)
     return found
+
+
+def _go_on(index: Mapping[str, int], word: str, at: int, path: list[int], found: list[list[int]]) -> None:
+    """``segmentations``' ways on from ``path`` (spelling ``word[:at]``), longer parts first.
+    A function of the module: a nested one calling itself is a reference cycle, which would
+    hold ``index`` (a whole vocabulary's, after a model swap) until a garbage collection."""
+    if at == len(word):
+        found.append(path)
+        return
+    if len(path) > MAX_PARTS:
+        return
+    for end in range(len(word), at, -1):
+        token_id = index.get(CONTINUATION + word[at:end])
+        if token_id is not None:
+            _go_on(index, word, end, [*path, token_id], found)
 
 
 class Spelled(NamedTuple):

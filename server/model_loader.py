@@ -320,14 +320,11 @@ class ModelLoader:
         that a reload never holds two whole models. The objects alive once a model is in
         (the model, the protocol types) are set aside from garbage collection once it is
         ready (``gc.freeze``), or every full collection would traverse them all, holding the
-        event loop at some keystroke. They are thawed here so that the old model's can be
-        collected."""
+        event loop at some keystroke. The old model goes by reference counting alone (no
+        collection, which would hold a keystroke as long): nothing of a model lives in a
+        reference cycle."""
         if self.loaded is not None:
             self._worker.submit(self._install, None).result()
-            # A full collection holds the interpreter (every keystroke's answer) for tens of
-            # milliseconds: only once there is an old model to collect.
-            gc.unfreeze()
-            gc.collect()
         try:
             new.warm_up()
         except Exception as e:  # noqa: BLE001 - out of memory, say: document words meanwhile

@@ -5,6 +5,8 @@ trained on Korean notes."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 import torch
@@ -409,6 +411,33 @@ def korean_model(tmp_path_factory) -> PredictionModel:
 @pytest.fixture
 def predictor(korean_model) -> Predictor:
     return Predictor(InferenceNetwork.build(korean_model.model), korean_model.vocab, spacing=korean_model.spacing)
+
+
+def test_ranking_korean_words_makes_no_reference_cycles(korean_model):
+    """The server lets an old model go at a swap by reference counting alone (a garbage
+    collection would hold a keystroke): nothing a Predictor makes while it ranks Korean
+    words may sit in a reference cycle, where it would hold the old vocabulary."""
+    network = InferenceNetwork.build(korean_model.model)
+
+    def rank() -> None:
+        predictor = Predictor(network, korean_model.vocab, spacing=korean_model.spacing)
+        for typed in ("모", "모델", "모델을", "학습"):
+            predictor.predict("나는 ", typed, 5, composing=True)
+        predictor.predict("나는 모델을 ", "", 5)
+
+    rank()  # what is made once (lazily built tables) is made here
+    gc.collect()
+    gc.disable()
+    try:
+        rank()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = [type(o).__qualname__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
 
 
 def always_going_on(checkpoint: PredictionModel) -> set[str]:
