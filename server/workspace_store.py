@@ -209,7 +209,7 @@ class FolderStore:
     def distinct_words(self) -> set[str]:
         """Every word token some stored file holds."""
         words = self.words
-        return {words[i] for i in np.flatnonzero(self._used() & self._word_flags()).tolist()}
+        return {words[i] for i in np.flatnonzero(self._used() & np.array(self._is_word, dtype=bool)).tolist()}
 
     def new_word_count(self, known: Container[str]) -> int:
         """How many words some stored file holds that ``known`` (a vocabulary's index) lacks,
@@ -219,17 +219,12 @@ class FolderStore:
     def _unknown_words(self, known: Container[str]) -> np.ndarray:
         """Which words of the table ``known`` lacks (words only, no continuations), kept: the
         table only grows, so only its new words are looked up at the next count."""
-        held, flags = self._unknown
-        if held is not known:
-            flags = np.zeros(0, dtype=bool)
+        flags = self._unknown[1] if self._unknown[0] is known else np.zeros(0, dtype=bool)
         if len(flags) < len(self.words):
             more = (w not in known and not is_continuation(w) for w in self.words[len(flags) :])
-            flags = np.concatenate([flags, np.fromiter(more, dtype=bool)]) & self._word_flags()
+            flags = np.concatenate([flags, np.fromiter(more, dtype=bool)]) & np.array(self._is_word, dtype=bool)
             self._unknown = (known, flags)
         return flags
-
-    def _word_flags(self) -> np.ndarray:
-        return np.fromiter(self._is_word, dtype=bool, count=len(self._is_word))
 
     def _used(self) -> np.ndarray:
         used = np.zeros(len(self.words), dtype=bool)
