@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import statistics
 import time
@@ -128,6 +129,11 @@ def run(args: argparse.Namespace) -> None:
     cold = ", caches emptied before every word boundary" if args.cold else ""
     busy = ", memory streamed on the other core" if args.busy else ""
     network = InferenceNetwork.build(checkpoint.model)
+    # As the server does once its model is in: what lives from here on (the model, the texts)
+    # is set aside from garbage collection, or a full collection traversing it all would land
+    # in some query.
+    gc.collect()
+    gc.freeze()
     kernels = network.kernels
     print(
         f"model {checkpoint.path.name}: vocabulary {len(checkpoint.vocab)}, typing {args.words} words, k={args.k}, {args.threads} thread(s){cold}{busy}, kernels: {kernels}"
