@@ -144,10 +144,10 @@ class NextwordServer(LanguageServer):
 
     def changed(self, params: types.DidChangeTextDocumentParams) -> None:
         """After an edit, let the model get ready for the next question at the cursor (the
-        end of the last change) while the typist pauses."""
+        end of the last change) while the typist pauses; before a model is in, once it is."""
         host = self.host
         doc = self.documents.get(params.text_document.uri)
-        if host is None or not host.ready or doc is None or not params.content_changes:
+        if host is None or doc is None or not params.content_changes:
             return
         change = params.content_changes[-1]
         where = getattr(change, "range", None)  # None: the whole text replaced

@@ -2,7 +2,8 @@
 
 - A document just opened is read in the background, slice by slice, between requests, so
   that the first completion in it seldom pays for reading it; after a model swap, the most
-  recently used documents are read again up to where they were.
+  recently used documents are read again up to where they were; when the first model comes,
+  the documents opened and typed into while it loaded are read up to where the typing is.
 - After each edit, once the typist pauses, the worker brings the document's state up to the
   cursor and reads the word being typed ahead as if it were finished
   (``Predictor.look_ahead``): the space or mark that ends it then finds the network's steps
@@ -75,12 +76,17 @@ class ReadAhead:
         self._loop, self._worker, self._sessions, self._model = loop, worker, sessions, model
         self._pace = TypingPace()
         self._pause: asyncio.TimerHandle | None = None  # starts the look-ahead once the typist pauses
+        # Documents opened or typed into while no model was there: the latest text of each and
+        # where to read it to, the most recent last (``MAX_WARMING`` of them).
+        self._unread: dict[str, tuple[Snapshot, int]] = {}
 
     # ----- scheduling (event loop) ---------------------------------------------------------
     def opened(self, uri: str, text: str, context_end: int) -> None:
         """Bring a document's state up to ``context_end`` while the worker is otherwise idle."""
-        if self._model() is not None:
-            snapshot = Snapshot(text, "")
+        snapshot = Snapshot(text, "")
+        if self._model() is None:
+            self._wait_for_model(uri, snapshot, context_end)
+        else:
             self._worker.submit_idle(uri, lambda: self.read_slice(uri, snapshot, context_end, opened=True))
 
     def edited(self, uri: str, text: Snapshot, cursor: int) -> None:
@@ -89,7 +95,9 @@ class ReadAhead:
         if self._pause is not None:
             self._pause.cancel()
             self._pause = None
-        if self._model() is not None and self._pace.edited() >= LOOK_AHEAD_PACE:
+        if self._model() is None:
+            self._wait_for_model(uri, text, _word_start(text, cursor))
+        elif self._pace.edited() >= LOOK_AHEAD_PACE:
             # Timed on the event loop, so the worker is not woken while a keystroke is being
             # answered; one at a time: the word typed last is the one that will end next.
             job = lambda: self._catch_up(uri, text, cursor)  # noqa: E731
@@ -97,7 +105,14 @@ class ReadAhead:
 
     def forget(self, uri: str) -> None:
         """The document closed: drop its reading not yet started."""
+        self._unread.pop(uri, None)
         self._worker.drop_idle(uri)
+
+    def _wait_for_model(self, uri: str, text: Snapshot, end: int) -> None:
+        self._unread.pop(uri, None)
+        self._unread[uri] = (text, end)
+        while len(self._unread) > MAX_WARMING:
+            self._unread.pop(next(iter(self._unread)), None)
 
     def stop(self) -> None:
         if self._pause is not None:
@@ -133,6 +148,9 @@ class ReadAhead:
         recent first) again, up to where they were."""
         for uri, context in reversed(held[:MAX_WARMING]):  # the most recent last: it is read first
             self._worker.submit_idle(uri, partial(self.read_slice, uri, context, len(context)))
+        for uri in list(self._unread):  # opened while no model was there, the most recent last
+            if (waiting := self._unread.pop(uri, None)) is not None:
+                self._worker.submit_idle(uri, partial(self.read_slice, uri, *waiting, opened=True))
 
     def _catch_up(self, uri: str, text: Snapshot, cursor: int) -> None:
         """Catch the document's state up to the word being typed at ``cursor`` (if that is a
@@ -140,9 +158,7 @@ class ReadAhead:
         loaded, session = self._model(), self._sessions.get(uri)
         if loaded is None or session is None:
             return
-        lo = max(0, cursor - MAX_WORD_LENGTH)
-        before = text.slice(lo, cursor)
-        start = lo + typed_word_start(before, len(before), max(before.rfind("\n"), before.rfind("\r")) + 1)
+        start = _word_start(text, cursor)
 
         def catch_up() -> bool:
             predictor = session.within_reach(loaded, text, start)
@@ -162,3 +178,10 @@ class ReadAhead:
         predictor = session.computed(loaded, text, context_end) if loaded is not None and session is not None else None
         if predictor is not None and predictor.look_ahead(prefix, marks) and marks < LOOK_AHEAD_MARKS:
             self._worker.submit_idle("look-ahead", lambda: self._look_ahead(uri, text, context_end, prefix, marks + 1))
+
+
+def _word_start(text: Snapshot, cursor: int) -> int:
+    """Where the word being typed at ``cursor`` starts (the cursor, between words)."""
+    lo = max(0, cursor - MAX_WORD_LENGTH)
+    before = text.slice(lo, cursor)
+    return lo + typed_word_start(before, len(before), max(before.rfind("\n"), before.rfind("\r")) + 1)

@@ -209,6 +209,35 @@ async def test_a_word_typed_in_a_burst_is_not_read_ahead(tiny_model: Path, fresh
         gc.unfreeze()
 
 
+async def test_documents_opened_and_typed_into_before_the_model_are_read_when_it_comes(
+    tiny_model: Path, fresh: Predictor
+) -> None:
+    """Documents opened, and typed into, while the model loads are read once it is in, up to
+    where the typing is: the next key there runs no network on the worker."""
+    host = ModelHost(asyncio.get_running_loop(), lambda level, message: None)
+    host.configure(str(tiny_model), None, 16, from_flag=True)
+    typed = Snapshot("the cat sat on the mat. the dog sat on the ", "")
+    host.warm("file:///opened.md", "the theory of the cat.", len("the theory of the cat."))
+    host.warm("file:///typed.md", "the cat", 0)
+    host.prepare("file:///typed.md", typed, len(typed))  # its latest text wins
+    host.warm("file:///closed.md", "the dog sat.", 0)
+    host.forget("file:///closed.md")
+    host.start()
+    try:
+        while host.state != "ready":
+            await asyncio.sleep(0.02)
+        await settled(host)
+        assert host.status()["liveDocuments"] == 2  # the closed one is not read
+        submitted: list[str] = []
+        submit = host.worker.submit
+        host.worker.submit = lambda fn, *args: (submitted.append("job"), submit(fn, *args))[1]  # type: ignore[method-assign]
+        found = await host.suggest("file:///typed.md", typed, len(typed), "", 5)
+        assert found == fresh.predict(str(typed), "", 5) and not submitted
+    finally:
+        host.stop()
+        gc.unfreeze()
+
+
 async def test_documents_keep_state_within_the_limit(tiny_model: Path) -> None:
     """Only the most recently used ``max_live`` documents keep a Predictor; closing one frees it."""
     host = await ready_host(tiny_model, max_live=2)
