@@ -72,7 +72,8 @@ class WorkspaceLearning:
         self._pending = 0
         self._lock = threading.Lock()
         self._remix_queued = False
-        self._mixed: tuple[Any, ...] | None = None  # what the last remix mixed (``_remix``)
+        # What the last remix mixed (``_remix``): the objects, and the stores' revisions.
+        self._mixed: tuple[tuple[Any, ...], tuple[list[int], bool]] | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nextword-learning")
         sys.setswitchinterval(SWITCH_INTERVAL)
 
@@ -349,10 +350,10 @@ class WorkspaceLearning:
             return
         # The same model, folders, stores and revisions as last time: nothing to mix again (a
         # workspace read at start is remixed once read, and again as its reading ends).
-        mixed = (model, *folders, *(f.store for f in folders), *(s.revision for s in stores), self.enabled)
-        if self._mixed is not None and len(mixed) == len(self._mixed) and all(map(operator.is_, mixed, self._mixed)):
+        held, revisions = (model, *folders, *(f.store for f in folders)), ([s.revision for s in stores], self.enabled)
+        if self._mixed is not None and self._mixed[1] == revisions and _same_objects(held, self._mixed[0]):
             return
-        self._mixed = mixed
+        self._mixed = (held, revisions)
         saved = notes_path(f.store_file for f in folders if f.store is not None and f.store.file_count)
         model.learn([s.token_table() for s in stores], [f.digest for s in stores for f in s.files.values()], saved)
         for folder in folders:
@@ -379,3 +380,7 @@ class WorkspaceLearning:
     def _say(self, level: str, message: str) -> None:
         log.warning("%s", message)
         self._loop.call_soon_threadsafe(self._report, level, message)
+
+
+def _same_objects(these: tuple[Any, ...], those: tuple[Any, ...]) -> bool:
+    return len(these) == len(those) and all(map(operator.is_, these, those))
