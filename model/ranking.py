@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 NOTE_PARTS_RAMP = 1
 # Rankings kept per context (by k and prefix) before they are dropped all at once.
 _MAX_RANKINGS = 256
-# Words whose spellings in parts are kept (for any context) before they are dropped all at once.
 
 
 def _filled(words: int, ramp: int) -> float:

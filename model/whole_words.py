@@ -102,7 +102,8 @@ class Spelled(NamedTuple):
 
 
 class Spellings:
-    """Words' spellings, kept: a word is ranked at key after key, and in context after context."""
+    """Words' spellings, kept: a word is ranked at key after key, and in context after context
+    (``limit`` words at most, dropped all at once when full)."""
 
     def __init__(self, vocab: Vocabulary, limit: int = 4096):
         self._vocab, self._limit = vocab, limit

@@ -206,11 +206,6 @@ class FolderStore:
         for key, stored in list(self.files.items()):
             yield key, stored.ids
 
-    def distinct_words(self) -> set[str]:
-        """Every word token some stored file holds."""
-        words = self.words
-        return {words[i] for i in np.flatnonzero(self._used() & np.array(self._is_word, dtype=bool)).tolist()}
-
     def new_word_count(self, known: Container[str]) -> int:
         """How many words some stored file holds that ``known`` (a vocabulary's index) lacks,
         word parts that continue a word left out."""
